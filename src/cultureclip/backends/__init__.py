@@ -1,0 +1,1 @@
+"""Model backends behind small registries: CLIP models, caption writers, image renderers."""

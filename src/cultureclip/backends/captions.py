@@ -1,0 +1,59 @@
+"""The caption-writer seam: `write(concept, n) -> captions`, chosen by name from a registry.
+
+The offline writer fills templates from catalogue fields: what the concept looks like, what tells it
+from its twins, and what it means where it comes from. LLM writers plug in behind the same protocol.
+"""
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from cultureclip.registry import Registry
+
+CAPTION_TEMPLATES = (
+    "{name}, {a} {generic} from {culture}, with {distinguishing}.",
+    "A photo of {name}: {visual}",
+    "{name} from {culture}. {context}",
+    "{visual} It is {name}, {a} {generic} from {culture}.",
+    "{A} {generic} from {culture} called {name}, with {distinguishing}.",
+    "{name}, {a} {generic} with {distinguishing}. {context}",
+)
+GENERIC_TEMPLATES = (
+    "a photo of {a} {generic}.",
+    "a picture of {a} {generic}.",
+    "{a} {generic}.",
+    "an image of {a} {generic}.",
+)
+
+
+def article(noun: str) -> str:
+    """'a' or 'an' for `noun`, by its first letter."""
+    return "an" if noun[:1].lower() in "aeiou" else "a"
+
+
+def fill(template: str, fields: Mapping[str, str]) -> str:
+    """Fill a caption template; {a}/{A} become the article of the generic noun."""
+    a = article(fields.get("generic", ""))
+    return template.format(**fields, a=a, A=a.capitalize(), article=a)
+
+
+class CaptionWriter(Protocol):
+    def write(self, concept: Mapping[str, str], n: int) -> list[str]: ...
+
+
+CAPTION_WRITERS: Registry[CaptionWriter] = Registry("caption writer")
+
+
+class TemplateCaptionWriter:
+    """Writes `n` captions per concept by cycling through CAPTION_TEMPLATES (deterministic)."""
+
+    def write(self, concept: Mapping[str, str], n: int) -> list[str]:
+        return [fill(CAPTION_TEMPLATES[k % len(CAPTION_TEMPLATES)], concept) for k in range(n)]
+
+
+@CAPTION_WRITERS.register("template")
+def _template() -> TemplateCaptionWriter:
+    return TemplateCaptionWriter()
+
+
+def create_caption_writer(name: str) -> CaptionWriter:
+    return CAPTION_WRITERS.create(name)

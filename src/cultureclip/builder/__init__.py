@@ -1,0 +1,1 @@
+"""The CulTwin builder: catalogue -> twins -> captions -> images -> dataset shards."""

@@ -1,0 +1,43 @@
+"""Plan the dataset: one row per image, with its caption, generic caption, split and seed."""
+
+import hashlib
+
+from cultureclip.backends.captions import GENERIC_TEMPLATES, CaptionWriter, fill
+from cultureclip.catalog import Catalog
+
+SPLITS = ("train", "test")
+
+
+def image_seed(seed: int, concept_id: str, split: str, index: int) -> int:
+    """A stable per-image seed: the same concept, split and index always render the same image."""
+    digest = hashlib.sha256(f"{seed}/{concept_id}/{split}/{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def plan_rows(
+    catalog: Catalog, writer: CaptionWriter, captions_per_concept: int, counts: dict[str, int], seed: int
+) -> list[dict]:
+    """Rows for every concept and split; image k of a concept gets caption k mod n."""
+    rows = []
+    for concept in catalog.concepts:
+        fields = concept.model_dump(exclude={"attributes"})
+        captions = writer.write(fields, captions_per_concept)
+        for split in SPLITS:
+            for k in range(counts[split]):
+                rows.append(
+                    {
+                        "key": f"{concept.id}-{split}-{k:04d}",
+                        "split": split,
+                        "concept_id": concept.id,
+                        "name": concept.name,
+                        "culture": concept.culture,
+                        "category": concept.category,
+                        "generic": concept.generic,
+                        "twin_group": concept.twin_group,
+                        "twin_ids": list(catalog.twins_of(concept.id)),
+                        "caption": captions[k % len(captions)],
+                        "generic_caption": fill(GENERIC_TEMPLATES[k % len(GENERIC_TEMPLATES)], fields),
+                        "seed": image_seed(seed, concept.id, split, k),
+                    }
+                )
+    return rows

@@ -1,0 +1,149 @@
+"""The `cultureclip` command: build, train, eval, run. Each is a thin call into the library.
+
+Every subcommand reads one typed config (`--config FILE` or a preset name, then `key=value`
+overrides) and works in one run folder (`--out`), so `build`, `train` and `eval` one after the other
+do what `run` does, and any of them re-run skips what is already done.
+"""
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from cultureclip import experiment
+from cultureclip.config import RunConfig, list_presets, load_config
+from cultureclip.errors import CultureClipError, DataError
+from cultureclip.eval.zeroshot import METRICS
+from cultureclip.io import is_done
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=False,
+    help=__doc__.split("\n\n")[0]
+    + (
+        "\n\nThe default config is the offline world: a shipped catalogue of cultural twins, template "
+        "captions, procedurally rendered images and a small CLIP, so `cultureclip run` works on a CPU "
+        f"with no model hub. Presets: {', '.join(list_presets())}."
+    ),
+)
+console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    str | None,
+    typer.Option("--config", "-c", help="YAML config file, or a preset name (see --help of the main command)."),
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", "-o", help="Run folder (default: runs/<timestamp> for build and run; required for train and eval)."
+    ),
+]
+Overrides = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Dotted key=value overrides of the config, e.g. finetune.steps=100 build.train_images=8.",
+        show_default=False,
+    ),
+]
+
+
+def _config(config: str | None, overrides: list[str] | None, out: Path | None) -> RunConfig:
+    items = list(overrides or [])
+    if out is not None:
+        items.append(f"out={out}")
+    return load_config(config, items)
+
+
+def _existing_out(cfg: RunConfig, need: str) -> Path:
+    if cfg.out is None:
+        raise DataError(f"--out is required: the run folder whose {need} to use")
+    if not is_done(cfg.out / "data"):
+        raise DataError(
+            f"{cfg.out}: no finished dataset in {cfg.out / 'data'}; run `cultureclip build --out {cfg.out}` first"
+        )
+    return cfg.out
+
+
+@app.command()
+def build(config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None) -> None:
+    """Build the dataset: catalogue -> twin groups -> captions -> rendered images -> shards in OUT/data.
+
+    Writes WebDataset shards (train-*.tar, test-*.tar) and manifest.parquet. Skips a finished dataset.
+    """
+    cfg = _config(config, overrides, out)
+    folder = experiment.build(cfg, experiment.resolve_out(cfg))
+    console.print(f"dataset: {folder}")
+
+
+@app.command()
+def train(config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None) -> None:
+    """Train on OUT/data: the base model on generic captions (section `pretrain`), then the
+    CultureCLIP fine-tune (section `finetune`) and each ablation (section `ablations`), into OUT/models.
+    """
+    cfg = _config(config, overrides, out)
+    folder = _existing_out(cfg, "dataset")
+    experiment.resolve_out(cfg)
+    for name, model_id in experiment.train_models(cfg, folder).items():
+        console.print(f"{name}: {model_id}")
+
+
+@app.command("eval")
+def evaluate(config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None) -> None:
+    """Evaluate the base and the trained models in OUT on the held-out images: concept, twin and
+    general zero-shot accuracy. Writes OUT/metrics.json and OUT/report.md with its figures.
+    """
+    cfg = _config(config, overrides, out)
+    folder = _existing_out(cfg, "dataset and models")
+    metrics = experiment.evaluate_models(cfg, folder, experiment.model_ids(cfg, folder))
+    _summary(folder, metrics)
+
+
+@app.command()
+def run(config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None) -> None:
+    """The main job, end to end: build, train and eval from one config into one run folder."""
+    cfg = _config(config, overrides, out)
+    folder, metrics = experiment.run(cfg)
+    _summary(folder, metrics)
+
+
+def _summary(folder: Path, metrics: dict) -> None:
+    table = Table(title=f"held-out accuracy ({folder / 'metrics.json'})")
+    table.add_column("model")
+    for m in METRICS:
+        table.add_column(m, justify="right")
+    for name, values in metrics.items():
+        table.add_row(name, *(f"{values[m]:.3f}" for m in METRICS))
+    Console().print(table)
+    console.print(f"report: {folder / 'report.md'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI in-process; a CultureClipError is one line on stderr and exit code 2."""
+    logging.basicConfig(
+        level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
+    )
+    logging.getLogger("cultureclip").setLevel(logging.INFO)
+    try:
+        app(args=argv, standalone_mode=False)
+    except CultureClipError as err:
+        console.print(f"[red]error:[/red] {err}", highlight=False)
+        return 2
+    except typer.Exit as err:
+        return err.exit_code
+    except Exception as err:  # click usage errors
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            return err.exit_code
+        raise
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())

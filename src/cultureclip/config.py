@@ -1,0 +1,209 @@
+"""One typed configuration: pydantic models, YAML files, and dotted `key=value` overrides.
+
+Defaults are the offline default run; shipped presets (`tiny`, ...) live in `cultureclip/configs/`.
+A wrong key or type is a ConfigError naming the file and the dotted key.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cultureclip.errors import ConfigError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class CatalogConfig(Strict):
+    path: Path | None = None
+    """Catalogue file (YAML); None uses the shipped catalogue."""
+    max_groups: int | None = Field(default=None, ge=1)
+    """Keep only the first N twin groups (small presets)."""
+
+
+class BuildConfig(Strict):
+    caption_writer: str = "template"
+    renderer: str = "procedural"
+    image_size: int = Field(default=64, ge=16)
+    captions_per_concept: int = Field(default=6, ge=1)
+    train_images: int = Field(default=24, ge=1)
+    """Images rendered per concept for training."""
+    test_images: int = Field(default=8, ge=1)
+    """Held-out images per concept, rendered with seeds no training image uses."""
+    shard_size: int = Field(default=1000, ge=1)
+
+
+class ModelConfig(Strict):
+    name: str = "tiny:world-clip"
+    """Model id: tiny:NAME (shipped config, random init), open_clip:ARCH@TAG, or local:/checkpoint/dir."""
+    device: str = "cpu"
+
+
+class LossConfig(Strict):
+    caption: float = Field(default=0.7, ge=0)
+    """Weight of image-caption InfoNCE with the twins' captions as hard negatives (L_caption)."""
+    concept: float = Field(default=0.3, ge=0)
+    """Weight of image-concept-name InfoNCE with the twins' names as hard negatives (L_concept)."""
+    clip: float = Field(default=0.0, ge=0)
+    """Weight of plain image-caption InfoNCE, without twin negatives (the ablation baseline)."""
+    preserve: float = Field(default=0.0, ge=0)
+    """Weight of feature distillation to the frozen starting model on generic captions and batch images."""
+    normalize: bool = True
+    """L2-normalise embeddings before the logits, as CLIP does (the reference code does not)."""
+
+
+class TrainConfig(Strict):
+    steps: int = Field(default=300, ge=1)
+    batch_size: int = Field(default=64, ge=2)
+    """Images per step for random batches; twin pairs per step for twin batches."""
+    lr: float = Field(default=1e-4, gt=0)
+    weight_decay: float = Field(default=0.1, ge=0)
+    warmup: int = Field(default=20, ge=0)
+    text: Literal["generic", "caption"] = "caption"
+    """Which text pairs with each image: generic ('a photo of a dumpling.') or the rich caption."""
+    sampler: Literal["random", "twins"] = "twins"
+    """random: shuffled images; twins: batches of whole twin groups, each image paired with a twin."""
+    concept_template: str = "a photo of {name}."
+    """Text of a concept name in the concept term (the reference uses the bare name: '{name}')."""
+    freeze_logit_scale: bool = True
+    """Keep the temperature at the starting model's value, as the reference does."""
+    loss: LossConfig = Field(default_factory=LossConfig)
+
+
+def _pretrain_default() -> TrainConfig:
+    return TrainConfig(
+        steps=900,
+        batch_size=128,
+        lr=1e-3,
+        warmup=50,
+        text="generic",
+        sampler="random",
+        freeze_logit_scale=False,
+        loss=LossConfig(caption=0, concept=0, clip=1),
+    )
+
+
+class EvalConfig(Strict):
+    concept_template: str = "a photo of {name}."
+    generic_template: str = "a photo of {article} {generic}."
+    batch_size: int = Field(default=256, ge=1)
+    grid_groups: int = Field(default=4, ge=1)
+    """Twin groups shown in the report's image grid."""
+
+
+class RunConfig(Strict):
+    seed: int = 0
+    out: Path | None = None
+    """Run folder; None means runs/<timestamp>."""
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    build: BuildConfig = Field(default_factory=BuildConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    pretrain: TrainConfig | None = Field(default_factory=_pretrain_default)
+    """Train the base model on generic captions first; null when model.name is already pretrained."""
+    finetune: TrainConfig = Field(default_factory=TrainConfig)
+    ablations: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {"tuned_plain": {"loss.caption": 0, "loss.concept": 0, "loss.clip": 1}}
+    )
+    """Extra fine-tunings, each the finetune config with these dotted overrides (same data, steps, seed)."""
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+
+PRESETS = resources.files("cultureclip") / "configs"
+
+
+def list_presets() -> list[str]:
+    return sorted(p.name.removesuffix(".yaml") for p in PRESETS.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Resolve defaults <- YAML file (a path or a preset name) <- `key=value` overrides.
+
+    Each layer merges into the one below, so setting one key of a section keeps the section's others.
+    """
+    raw: dict[str, Any] = RunConfig().model_dump(mode="json")
+    source = "defaults"
+    if path is not None:
+        file = _find_config(path)
+        source = str(file)
+        deep_merge(raw, _read_yaml(file))
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected key=value")
+        set_dotted(raw, key.strip(), yaml.safe_load(value))
+    return validate(RunConfig, raw, source)
+
+
+def validate(model: type[BaseModel], raw: dict[str, Any], source: str) -> Any:
+    """Validate `raw` against `model`, turning the first error into a one-line ConfigError."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "<root>"
+        problem = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        given = "" if first["type"] in ("extra_forbidden", "missing") else f" (got {first['input']!r})"
+        more = f" [+{err.error_count() - 1} more]" if err.error_count() > 1 else ""
+        raise ConfigError(f"config error in {source}: {key}: {problem}{given}{more}") from None
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> None:
+    """Merge `update` into `base` in place: mappings recursively, anything else replaced."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            deep_merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    """Set raw['a']['b'] = value for key 'a.b', creating the parents."""
+    *parents, leaf = key.split(".")
+    node = raw
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override {key!r}: {part!r} is not a section")
+        node = child
+    node[leaf] = value
+
+
+def apply_overrides(cfg: BaseModel, overrides: dict[str, Any], source: str) -> Any:
+    """Return a copy of `cfg` with dotted `overrides` applied and re-validated."""
+    raw = cfg.model_dump(mode="json")
+    for key, value in overrides.items():
+        set_dotted(raw, key, value)
+    return validate(type(cfg), raw, source)
+
+
+def _find_config(path: str | Path) -> Path:
+    file = Path(path)
+    if file.is_file():
+        return file
+    preset = PRESETS / f"{path}.yaml"
+    if preset.is_file():
+        return Path(str(preset))
+    raise ConfigError(f"config {str(path)!r}: no such file and no such preset ({', '.join(list_presets())})")
+
+
+def _read_yaml(file: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config error in {file}{where}: not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config error in {file}: expected a mapping at the top level")
+    return raw
+
+
+def dump_config(cfg: BaseModel) -> str:
+    """The resolved config as YAML, saved beside every output so a run can be reproduced."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

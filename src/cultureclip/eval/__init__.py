@@ -1,0 +1,1 @@
+"""The evaluator: zero-shot concept, twin and general accuracy, and the comparison report."""

@@ -1,0 +1,75 @@
+"""The dataset format every part shares: WebDataset tar shards per split + a Parquet manifest.
+
+Each sample is `<key>.png` (the image) and `<key>.json` (its row: concept id, name, culture,
+category, generic noun, twin group and twin ids, caption, generic caption, seed, split). The manifest
+holds the same rows, one per image, with the shard that stores it, so a dataset can be queried
+without opening the tars. Readable with `webdataset.WebDataset(...)` or `datasets` directly.
+"""
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from cultureclip.errors import DataError
+
+MANIFEST = "manifest.parquet"
+
+
+@dataclass
+class Sample:
+    row: dict
+    image: Image.Image
+
+
+def write_split(folder: Path, split: str, samples: list[Sample], shard_size: int) -> list[dict]:
+    """Write `samples` as `<split>-NNNNN.tar` shards in `folder`; return manifest rows."""
+    import webdataset as wds
+
+    manifest = []
+    for start in range(0, len(samples), shard_size):
+        shard = f"{split}-{start // shard_size:05d}.tar"
+        with wds.TarWriter(str(folder / shard), mtime=0) as sink:
+            for sample in samples[start : start + shard_size]:
+                png = io.BytesIO()
+                sample.image.save(png, format="PNG")
+                sink.write({"__key__": sample.row["key"], "png": png.getvalue(), "json": sample.row})
+                manifest.append({**sample.row, "shard": shard})
+    return manifest
+
+
+def write_manifest(folder: Path, rows: list[dict]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows), folder / MANIFEST)
+
+
+def read_manifest(folder: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise DataError(f"{folder}: not a cultureclip dataset ({MANIFEST} is missing)")
+    return pq.read_table(path).to_pylist()
+
+
+def read_split(folder: Path, split: str) -> list[Sample]:
+    """All samples of `split`, in manifest order, decoded."""
+    import webdataset as wds
+
+    folder = Path(folder)
+    shards = sorted({r["shard"] for r in read_manifest(folder) if r["split"] == split})
+    if not shards:
+        raise DataError(f"{folder}: no {split!r} samples in {MANIFEST}")
+    missing = [s for s in shards if not (folder / s).is_file()]
+    if missing:
+        raise DataError(f"{folder}: shard {missing[0]} listed in {MANIFEST} is missing")
+    stream = wds.WebDataset([str(folder / s) for s in shards], shardshuffle=False, empty_check=False)
+    samples = []
+    for item in stream:
+        row = json.loads(item["json"])
+        samples.append(Sample(row, Image.open(io.BytesIO(item["png"])).convert("RGB")))
+    return samples

@@ -1,0 +1,1 @@
+"""The CultureCLIP trainer: twin-aware objective, twin-group sampling, training loop."""

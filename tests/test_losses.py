@@ -1,0 +1,101 @@
+import math
+
+import pytest
+import torch
+
+from cultureclip.config import LossConfig
+from cultureclip.train.losses import clip_loss, distill_loss, negclip_loss, objective_terms, weighted_sum
+
+
+def _ce(logits_row, target):
+    return -logits_row[target] + math.log(sum(math.exp(v) for v in logits_row))
+
+
+def test_clip_loss_matches_hand_computation():
+    images = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    texts = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    # logits = I @ T.T = [[1, .6], [0, .8]]; columns for the text direction: [[1, 0], [.6, .8]]
+    expected = 0.5 * ((_ce([1, 0.6], 0) + _ce([0, 0.8], 1)) / 2 + (_ce([1, 0], 0) + _ce([0.6, 0.8], 1)) / 2)
+    assert clip_loss(images, texts, torch.tensor(1.0)).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_negclip_adds_the_hard_negatives_to_the_image_side_only():
+    images = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    texts = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    negs = torch.tensor([[0.8, 0.6], [0.6, 0.8]])
+    scale = 2.0
+    # image 0 row: [1, 0, .8, .6] * 2; image 1 row: [0, 1, .6, .8] * 2
+    image_side = (_ce([2, 0, 1.6, 1.2], 0) + _ce([0, 2, 1.2, 1.6], 1)) / 2
+    text_side = (_ce([2, 0], 0) + _ce([0, 2], 1)) / 2
+    got = negclip_loss(images, texts, negs, torch.tensor(scale))
+    assert got.item() == pytest.approx(0.5 * (image_side + text_side), abs=1e-6)
+
+
+def test_same_concept_texts_are_masked_not_negatives():
+    images = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    texts = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    negs = torch.tensor([[0.0, 1.0], [1.0, 0.0]])  # neg 0 shows concept 1, neg 1 shows concept 0
+    labels, neg_labels = torch.tensor([0, 1]), torch.tensor([1, 0])
+    masked = negclip_loss(images, texts, negs, torch.tensor(1.0), labels, neg_labels)
+    # image 0 sees [t0, t1, n0, n1] = [1, 0, 0, 1]; n1 shows its own concept 0, so it is masked out
+    image_side = (_ce([1, 0, 0], 0) + _ce([0, 1, 0], 1)) / 2
+    text_side = (_ce([1, 0], 0) + _ce([0, 1], 1)) / 2
+    assert masked.item() == pytest.approx(0.5 * (image_side + text_side), abs=1e-6)
+    unmasked = negclip_loss(images, texts, negs, torch.tensor(1.0))
+    assert unmasked.item() > masked.item()
+
+
+def test_clip_loss_masks_duplicate_labels():
+    images = torch.eye(3)
+    texts = torch.tensor([[1.0, 0, 0], [1.0, 0, 0], [0, 0, 1.0]])
+    labels = torch.tensor([0, 0, 1])
+    loss = clip_loss(images, texts, torch.tensor(1.0), labels)
+    # logits [[1, 1, 0], [0, 0, 0], [0, 0, 1]]; entries (0, 1) and (1, 0) pair one label and are masked
+    rows = (_ce([1, 0], 0) + _ce([0, 0], 1) + _ce([0, 0, 1], 2)) / 3
+    assert loss.item() == pytest.approx(rows, abs=1e-6)  # the masked matrix is symmetric: columns == rows
+
+
+def test_distill_is_zero_on_identical_features_and_two_on_opposite():
+    x = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    assert distill_loss(x, x).item() == pytest.approx(0.0, abs=1e-6)
+    assert distill_loss(x, -x).item() == pytest.approx(2.0, abs=1e-6)
+
+
+def _features(b=3, d=4, twin=True):
+    g = torch.Generator().manual_seed(0)
+    f = {
+        k: torch.nn.functional.normalize(torch.randn(b, d, generator=g), dim=-1)
+        for k in ("image", "caption", "concept")
+    }
+    f["label"] = torch.arange(b)
+    if twin:
+        f.update(
+            {
+                f"neg_{k}": torch.nn.functional.normalize(torch.randn(b, d, generator=g), dim=-1)
+                for k in ("image", "caption", "concept")
+            }
+        )
+        f["neg_label"] = torch.arange(b) + b
+    return f
+
+
+def test_objective_returns_named_terms_and_their_weighted_sum():
+    cfg = LossConfig(caption=0.7, concept=0.3, clip=0.5)
+    f = _features()
+    terms = objective_terms(f, torch.tensor(10.0), cfg)
+    assert set(terms) == {"caption", "concept", "clip"}
+    expected_caption = negclip_loss(
+        f["image"], f["caption"], f["neg_caption"], torch.tensor(10.0), f["label"], f["neg_label"]
+    ) + negclip_loss(f["neg_image"], f["neg_caption"], f["caption"], torch.tensor(10.0), f["neg_label"], f["label"])
+    assert terms["caption"].item() == pytest.approx(expected_caption.item())
+    total = weighted_sum(terms, cfg)
+    assert total.item() == pytest.approx(
+        0.7 * terms["caption"].item() + 0.3 * terms["concept"].item() + 0.5 * terms["clip"].item()
+    )
+
+
+def test_twin_terms_need_twin_batches():
+    with pytest.raises(ValueError, match="needs twin batches"):
+        objective_terms(_features(twin=False), torch.tensor(1.0), LossConfig(caption=1, concept=0))
+    plain = objective_terms(_features(twin=False), torch.tensor(1.0), LossConfig(caption=0, concept=0, clip=1))
+    assert set(plain) == {"clip"}

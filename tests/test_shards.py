@@ -1,0 +1,49 @@
+import numpy as np
+import pytest
+import webdataset as wds
+from PIL import Image
+
+from cultureclip.errors import DataError
+from cultureclip.shards import Sample, read_manifest, read_split, write_manifest, write_split
+
+
+def _samples(n, split):
+    return [
+        Sample(
+            {"key": f"{split}-{i}", "split": split, "concept_id": f"c{i % 2}", "twin_ids": ["x"]},
+            Image.fromarray(np.full((8, 8, 3), i * 10, dtype=np.uint8)),
+        )
+        for i in range(n)
+    ]
+
+
+def test_round_trip_across_shards(tmp_path):
+    manifest = write_split(tmp_path, "train", _samples(5, "train"), shard_size=2)
+    manifest += write_split(tmp_path, "test", _samples(2, "test"), shard_size=2)
+    write_manifest(tmp_path, manifest)
+    assert sorted(p.name for p in tmp_path.glob("*.tar")) == [
+        "test-00000.tar",
+        "train-00000.tar",
+        "train-00001.tar",
+        "train-00002.tar",
+    ]
+    rows = read_manifest(tmp_path)
+    assert [r["shard"] for r in rows[:5]] == ["train-00000.tar"] * 2 + ["train-00001.tar"] * 2 + ["train-00002.tar"]
+    back = read_split(tmp_path, "train")
+    assert [s.row["key"] for s in back] == [f"train-{i}" for i in range(5)]
+    assert back[3].row["twin_ids"] == ["x"]
+    assert np.asarray(back[3].image)[0, 0, 0] == 30
+    # readable by webdataset directly
+    first = next(iter(wds.WebDataset(str(tmp_path / "train-00000.tar"), shardshuffle=False).decode("pil")))
+    assert first["json"]["concept_id"] == "c0" and first["png"].size == (8, 8)
+
+
+def test_missing_manifest_and_shard(tmp_path):
+    with pytest.raises(DataError, match="not a cultureclip dataset"):
+        read_split(tmp_path, "train")
+    write_manifest(tmp_path, write_split(tmp_path, "train", _samples(1, "train"), 10))
+    with pytest.raises(DataError, match="no 'test' samples"):
+        read_split(tmp_path, "test")
+    (tmp_path / "train-00000.tar").unlink()
+    with pytest.raises(DataError, match="shard train-00000.tar listed in manifest.parquet is missing"):
+        read_split(tmp_path, "train")
