@@ -80,7 +80,7 @@ def _features(b=3, d=4, twin=True):
 
 
 def test_objective_returns_named_terms_and_their_weighted_sum():
-    cfg = LossConfig(caption=0.7, concept=0.3, clip=0.5)
+    cfg = LossConfig(caption=0.7, concept=0.3, clip=0.5, preserve=0)
     f = _features()
     terms = objective_terms(f, torch.tensor(10.0), cfg)
     assert set(terms) == {"caption", "concept", "clip"}
@@ -96,6 +96,16 @@ def test_objective_returns_named_terms_and_their_weighted_sum():
 
 def test_twin_terms_need_twin_batches():
     with pytest.raises(ValueError, match="needs twin batches"):
-        objective_terms(_features(twin=False), torch.tensor(1.0), LossConfig(caption=1, concept=0))
-    plain = objective_terms(_features(twin=False), torch.tensor(1.0), LossConfig(caption=0, concept=0, clip=1))
+        objective_terms(_features(twin=False), torch.tensor(1.0), LossConfig(caption=1, concept=0, preserve=0))
+    plain = objective_terms(
+        _features(twin=False), torch.tensor(1.0), LossConfig(caption=0, concept=0, clip=1, preserve=0)
+    )
     assert set(plain) == {"clip"}
+
+
+def test_preserve_term_distils_images_and_generic_texts():
+    f = _features(twin=False)
+    f.update(image_all=f["image"], base_image=-f["image"], generic=f["caption"], base_generic=f["caption"])
+    terms = objective_terms(f, torch.tensor(1.0), LossConfig(caption=0, concept=0, clip=0, preserve=5))
+    assert set(terms) == {"preserve"}
+    assert terms["preserve"].item() == pytest.approx(2.0, abs=1e-6)  # opposite images: 2, identical texts: 0

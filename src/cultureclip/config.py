@@ -17,7 +17,7 @@ from cultureclip.errors import ConfigError
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
 
 
 class CatalogConfig(Strict):
@@ -30,7 +30,7 @@ class CatalogConfig(Strict):
 class BuildConfig(Strict):
     caption_writer: str = "template"
     renderer: str = "procedural"
-    image_size: int = Field(default=64, ge=16)
+    image_size: int = Field(default=48, ge=16)
     captions_per_concept: int = Field(default=6, ge=1)
     train_images: int = Field(default=24, ge=1)
     """Images rendered per concept for training."""
@@ -52,15 +52,15 @@ class LossConfig(Strict):
     """Weight of image-concept-name InfoNCE with the twins' names as hard negatives (L_concept)."""
     clip: float = Field(default=0.0, ge=0)
     """Weight of plain image-caption InfoNCE, without twin negatives (the ablation baseline)."""
-    preserve: float = Field(default=0.0, ge=0)
+    preserve: float = Field(default=5.0, ge=0)
     """Weight of feature distillation to the frozen starting model on generic captions and batch images."""
     normalize: bool = True
     """L2-normalise embeddings before the logits, as CLIP does (the reference code does not)."""
 
 
 class TrainConfig(Strict):
-    steps: int = Field(default=300, ge=1)
-    batch_size: int = Field(default=64, ge=2)
+    steps: int = Field(default=250, ge=1)
+    batch_size: int = Field(default=32, ge=2)
     """Images per step for random batches; twin pairs per step for twin batches."""
     lr: float = Field(default=1e-4, gt=0)
     weight_decay: float = Field(default=0.1, ge=0)
@@ -78,14 +78,14 @@ class TrainConfig(Strict):
 
 def _pretrain_default() -> TrainConfig:
     return TrainConfig(
-        steps=900,
-        batch_size=128,
+        steps=600,
+        batch_size=64,
         lr=1e-3,
         warmup=50,
         text="generic",
         sampler="random",
         freeze_logit_scale=False,
-        loss=LossConfig(caption=0, concept=0, clip=1),
+        loss=LossConfig(caption=0, concept=0, clip=1, preserve=0),
     )
 
 

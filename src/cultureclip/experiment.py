@@ -73,7 +73,7 @@ def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfi
     return f"local:{folder}"
 
 
-def evaluate_models(cfg: RunConfig, out: Path, models: dict[str, str], notes: list[str] = ()) -> dict:
+def evaluate_models(cfg: RunConfig, out: Path, models: dict[str, str], notes: tuple[str, ...] = ()) -> dict:
     """Evaluate every model on the held-out split; write metrics.json and the report."""
     samples = read_split(out / "data", "test")
     rows, images = [s.row for s in samples], [s.image for s in samples]
@@ -106,5 +106,5 @@ def run(cfg: RunConfig) -> tuple[Path, dict]:
     build(cfg, out)
     models = train_models(cfg, out)
     minutes = (time.perf_counter() - start) / 60
-    metrics = evaluate_models(cfg, out, models, [f"Build and training took {minutes:.1f} min in this invocation."])
+    metrics = evaluate_models(cfg, out, models, (f"Build and training took {minutes:.1f} min in this invocation.",))
     return out, metrics

@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -21,11 +22,11 @@ class Catalog:
     source: str
     concepts: tuple[Concept, ...]
 
-    @property
+    @cached_property
     def by_id(self) -> dict[str, Concept]:
         return {c.id: c for c in self.concepts}
 
-    @property
+    @cached_property
     def groups(self) -> dict[str, tuple[str, ...]]:
         groups: dict[str, list[str]] = defaultdict(list)
         for c in self.concepts:
