@@ -83,14 +83,15 @@ def _batch_features(
     if cfg.loss.preserve:
         want["generic"] = [data.rows[i]["generic_caption"] for i in index]
     normalize = cfg.loss.normalize
-    images = model.encode_images(data.pixels[index], normalize=normalize)
+    pixels = data.pixels[index]
+    images = model.encode_images(pixels, normalize=normalize)
     f["image_all"] = images
     for k, prefix in enumerate(sides):
         f[f"{prefix}image"] = images[k * len(batch.pos) : (k + 1) * len(batch.pos)]
     f.update(texts(want, lambda tok: model.encode_texts(tok, normalize=normalize)))
     if base is not None:
         with torch.no_grad():
-            f["base_image"] = base.encode_images(data.pixels[index], normalize=normalize)
+            f["base_image"] = base.encode_images(pixels, normalize=normalize)
             f["base_generic"] = texts({"g": want["generic"]}, lambda tok: base.encode_texts(tok, normalize))["g"]
     return f
 
