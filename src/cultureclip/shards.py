@@ -3,7 +3,8 @@
 Each sample is `<key>.png` (the image) and `<key>.json` (its row: concept id, name, culture,
 category, generic noun, twin group and twin ids, caption, generic caption, seed, split). The manifest
 holds the same rows, one per image, with the shard that stores it, so a dataset can be queried
-without opening the tars. Readable with `webdataset.WebDataset(...)` or `datasets` directly.
+without opening the tars; it also lists the builder's rejected and failed rows (`status`, `reason`,
+no shard). Readable with `webdataset.WebDataset(...)` or `datasets` directly.
 """
 
 import io
@@ -61,7 +62,7 @@ def read_split(folder: Path, split: str) -> list[Sample]:
     import webdataset as wds
 
     folder = Path(folder)
-    shards = sorted({r["shard"] for r in read_manifest(folder) if r["split"] == split})
+    shards = sorted({r["shard"] for r in read_manifest(folder) if r["split"] == split and r["shard"]})
     if not shards:
         raise DataError(f"{folder}: no {split!r} samples in {MANIFEST}")
     missing = [s for s in shards if not (folder / s).is_file()]
