@@ -66,7 +66,7 @@ def _diffusers():
 def _pretrained(ref: str, image_size: int, options: ImageGeneratorConfig) -> DiffusersImageGenerator:
     device = resolve_device(options.device)
     log.info("loading text-to-image pipeline %s on %s", ref, device)
-    pipe = _diffusers().AutoPipelineForText2Image.from_pretrained(ref, torch_dtype=_dtype(options, device))
+    pipe = _diffusers().AutoPipelineForText2Image.from_pretrained(ref, dtype=_dtype(options, device))
     return DiffusersImageGenerator(pipe, image_size, options, device)
 
 
