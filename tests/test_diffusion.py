@@ -35,4 +35,5 @@ def test_a_saved_pipeline_loads_by_path_and_renders_the_same(tiny, tmp_path):
     options = ImageGeneratorConfig(steps=1, batch_size=2, guidance_scale=2.0)
     loaded = create_image_generator(f"diffusers:{tmp_path}", 32, options)
     requests = [RenderRequest("gyoza", 1), RenderRequest("mandu", 2)]
-    assert all(np.array_equal(a, b) for a, b in zip(pixels(loaded.render(requests)), pixels(tiny.render(requests))))
+    for a, b in zip(pixels(loaded.render(requests)), pixels(tiny.render(requests)), strict=True):
+        assert np.abs(a.astype(int) - b).max() <= 1  # same weights; float rounding may move a pixel by one level
