@@ -1,6 +1,6 @@
 import pytest
-from chat_server import ChatServer
 
+from chat_server import ChatServer
 from cultureclip.backends.captions import TemplateCaptionWriter
 from cultureclip.backends.clip import create_clip
 from cultureclip.builder.caption_rules import caption_problem, clean_caption, token_count

@@ -1,8 +1,8 @@
 import time
 
 import pytest
-from chat_server import ChatServer
 
+from chat_server import ChatServer
 from cultureclip.backends.text import create_text_generator
 from cultureclip.config import TextGeneratorConfig
 from cultureclip.errors import GenerationError

@@ -53,8 +53,10 @@ def _save_chunk(folder: Path, index: int, outputs: list[dict]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    columns = list(dict.fromkeys(k for row in outputs for k in row))  # failed rows lack the output fields
+    table = pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in outputs])
     with atomic_path(_chunk_path(folder, index)) as tmp:
-        pq.write_table(pa.Table.from_pylist(outputs), tmp)
+        pq.write_table(table, tmp)
 
 
 def _read_chunk(folder: Path, index: int) -> list[dict]:
@@ -101,7 +103,7 @@ def _run_ray(stage: Stage, chunks: dict[int, list[dict]], folder: Path, cfg: Bui
         _RayWorker,
         fn_constructor_args=(stage, str(folder), cfg.row_retries),
         batch_size=1,
-        concurrency=cfg.ray_workers,
+        compute=ray.data.ActorPoolStrategy(size=cfg.ray_workers),
         num_cpus=1,
         **({"num_gpus": cfg.ray_gpus_per_worker} if cfg.ray_gpus_per_worker else {}),
     )
