@@ -31,7 +31,9 @@ def test_token_count_includes_start_and_end_tokens(tokenizer):
         ("Here's gyoza.", "chat boilerplate"),
         ("gyoza on a plate.\nI hope this helps!", "chat boilerplate"),
         ("A dumpling on a plate.", "does not name the concept"),
-        ("gyoza" + " word" * 60, "too long: 65 tokens > 64"),  # gyoza is 3 tokens + 60 words + start and end
+        ("Gyoza, pan-fried with a crisp", "unfinished sentence"),
+        ("A plate of (gyoza.)", None),
+        ("gyoza" + " word" * 59 + ".", "too long: 65 tokens > 64"),  # 3 + 59 + 1 tokens + start and end = 65
     ],
 )
 def test_caption_rules(text, problem, tokenizer):
@@ -40,7 +42,7 @@ def test_caption_rules(text, problem, tokenizer):
 
 
 def test_a_caption_of_exactly_the_context_length_passes(tokenizer):
-    text = "gyoza" + " word" * 59  # 3 + 59 tokens + start and end = 64
+    text = "gyoza" + " word" * 58 + "."  # 3 + 58 + 1 tokens + start and end = 64
     assert token_count(tokenizer, text) == 64
     assert caption_problem(text, "gyoza", tokenizer) is None
 
@@ -69,7 +71,7 @@ def scripted(prompt: str, attempt: int):
             return 200, "Gyoza with a crisp golden base.", 0
         return 200, "Sure! Here is your caption: gyoza.", 0
     if 'words "torii"' in prompt:
-        return 200, "torii " + "very " * 80, 0
+        return 200, "torii " + "very " * 80 + "red.", 0
     return 500, "down", 0
 
 

@@ -1,8 +1,9 @@
 """The rules a generated caption must follow before it enters the dataset.
 
 A caption must fit the target CLIP's text context (counted with that model's own tokenizer, start
-and end tokens included, never cut), name its concept, and be a bare caption, not chat. `caption_problem`
-returns why a caption breaks them, or None.
+and end tokens included, never cut), name its concept, be a bare caption, not chat, and end its
+sentence (an answer cut off by the generator's token limit does not). `caption_problem` returns why a
+caption breaks them, or None.
 """
 
 import re
@@ -43,6 +44,8 @@ def caption_problem(text: str, name: str, tokenizer) -> str | None:
         return "chat boilerplate"
     if fold(name) not in fold(text):
         return "does not name the concept"
+    if not text.rstrip(QUOTES + ")").endswith((".", "!", "?")):
+        return "unfinished sentence"
     tokens, limit = token_count(tokenizer, text), tokenizer.context_length
     if tokens > limit:
         return f"too long: {tokens} tokens > {limit}"
