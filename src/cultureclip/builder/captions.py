@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from cultureclip.backends.captions import create_caption_writer, fill
-from cultureclip.builder.caption_rules import caption_problem, clean_caption
+from cultureclip.builder.caption_rules import caption_problem, clean_caption, target_tokenizer
 from cultureclip.builder.stage import Stage
 from cultureclip.catalog import Catalog
 from cultureclip.config import CaptionConfig
@@ -59,12 +59,11 @@ class CaptionStage(Stage):
         self.prompts = load_prompts(cfg.prompts, cfg.styles) if cfg.generator else None
 
     def setup(self) -> None:
-        from cultureclip.backends.clip import create_clip
         from cultureclip.backends.text import create_text_generator
 
         self.writer = create_caption_writer(self.writer_name)
         if self.cfg.generator:
-            self.tokenizer = create_clip(self.target_model).tokenizer
+            self.tokenizer = target_tokenizer(self.target_model)
             self.generator = create_text_generator(self.cfg.generator)
 
     def process(self, rows: list[dict]) -> list[dict]:

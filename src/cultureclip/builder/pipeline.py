@@ -5,12 +5,9 @@ where it stopped and yields exactly the dataset an uninterrupted build would. Th
 appears atomically, with a completion marker; the work folder is removed once it is there.
 """
 
-import io
 import logging
 import shutil
 from pathlib import Path
-
-from PIL import Image
 
 from cultureclip.backends.captions import fill
 from cultureclip.builder.captions import CaptionStage, caption_rows, load_prompts
@@ -106,7 +103,7 @@ def _write(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:
     manifest = []
     for split in SPLITS:
         samples = [
-            Sample({k: v for k, v in r.items() if k not in WORK_ONLY}, Image.open(io.BytesIO(r["png"])))
+            Sample({k: v for k, v in r.items() if k not in WORK_ONLY}, r["png"])
             for r in rows
             if r["split"] == split and r["status"] == "kept"
         ]
