@@ -8,7 +8,7 @@ from cultureclip.builder.captions import CaptionStage, caption_rows
 from cultureclip.catalog import load_catalog
 from cultureclip.config import load_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # ~40 s on an idle 2-core CPU, minutes on a busy one
 
 
 def test_smollm2_writes_captions_that_keep_the_rules_deterministically(mini_catalog):
