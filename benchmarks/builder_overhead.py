@@ -7,7 +7,7 @@ fixed time per item) make the backends' work the same in every arm. Arms, in one
   ray     the same with `executor=ray`, on a local Ray cluster already started (actor start-up counted)
 Prints each arm's rows/s and the ratio builder/direct; the target is >= 0.90 for local and for Ray.
 
-    python benchmarks/builder_overhead.py [--text-cost 0.02] [--image-cost 0.01] [--groups 27]
+    python benchmarks/builder_overhead.py [--text-cost 0.05] [--image-cost 0.03] [--groups 27]
 """
 
 import argparse
@@ -59,8 +59,8 @@ def import_libraries() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--text-cost", type=float, default=0.02, help="seconds per caption")
-    parser.add_argument("--image-cost", type=float, default=0.01, help="seconds per image")
+    parser.add_argument("--text-cost", type=float, default=0.05, help="seconds per caption")
+    parser.add_argument("--image-cost", type=float, default=0.03, help="seconds per image")
     parser.add_argument("--groups", type=int, default=27, help="twin groups of the shipped catalogue")
     parser.add_argument("--ray-workers", type=int, default=1)
     args = parser.parse_args()

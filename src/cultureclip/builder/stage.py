@@ -26,7 +26,7 @@ class Stage:
         """`process` the rows as one batch; on failure, row by row with `retries` retries each."""
         todo = [r for r in rows if r.get("status", "ok") == "ok"]
         try:
-            done = self.process(todo)
+            done = self.process(todo) if todo else []
         except Exception as err:  # noqa: BLE001  (any failure of a backend is a row failure, not a crash)
             log.warning("%s: a batch of %d rows failed (%s); retrying row by row", self.name, len(todo), err)
             done = [self._one(row, retries) for row in todo]
