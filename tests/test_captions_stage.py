@@ -64,13 +64,13 @@ def test_prompt_files_are_versioned_and_checked(tmp_path):
 
 def scripted(prompt: str, attempt: int):
     """jiaozi: good; gyoza: chat first, good when re-asked; torii: always too long; paifang: server down."""
-    if 'words "jiaozi"' in prompt:
+    if 'with "jiaozi"' in prompt:
         return 200, '"Jiaozi, boiled Chinese dumplings with pleated edges."', 0
-    if 'words "gyoza"' in prompt:
+    if 'with "gyoza"' in prompt:
         if "rejected (chat boilerplate)" in prompt:
             return 200, "Gyoza with a crisp golden base.", 0
         return 200, "Sure! Here is your caption: gyoza.", 0
-    if 'words "torii"' in prompt:
+    if 'with "torii"' in prompt:
         return 200, "torii " + "very " * 80 + "red.", 0
     return 500, "down", 0
 
@@ -96,7 +96,7 @@ def test_llm_captions_are_checked_reasked_and_fall_back_with_the_reason(mini_cat
     assert out[2]["caption_note"].startswith("fallback: too long: ") and out[2]["caption_note"].endswith("> 64")
     assert out[3]["caption_note"] == f"fallback: generator error: {server.url}: HTTP 500 after 2 attempts"
     assert all(o["status"] == "ok" for o in out)
-    torii = [p for p in server.attempts if 'words "torii"' in p]
+    torii = [p for p in server.attempts if 'with "torii"' in p]
     assert len(torii) == 2 and "rejected (too long: " in torii[1]  # asked, then re-asked with the reason
 
 
