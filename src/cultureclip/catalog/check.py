@@ -6,7 +6,7 @@ ids, `twins` links to missing ids, and twin groups (2 or more members, different
 silhouette, distinct attributes).
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from functools import cache
 
 from pydantic import ValidationError
@@ -46,7 +46,9 @@ def check_rows(rows: list[RawRow], schema: type[ConceptSketch] = Concept) -> tup
         if concept is not None:
             problems += _row_problems(row, concept)
             parsed.append((row, concept))
-    problems += _id_problems(parsed) + _group_problems(parsed)
+    written = [row.data for row in rows if isinstance(row.data, dict)]  # invalid rows count as written here
+    sizes = Counter(data.get("twin_group") for data in written)
+    problems += _id_problems(parsed, {data.get("id") for data in written}) + _group_problems(parsed, sizes)
     return [c for _, c in parsed], problems
 
 
@@ -75,7 +77,7 @@ def _row_problems(row: RawRow, concept: ConceptSketch) -> list[str]:
     return problems
 
 
-def _id_problems(parsed: list[tuple[RawRow, ConceptSketch]]) -> list[str]:
+def _id_problems(parsed: list[tuple[RawRow, ConceptSketch]], written: set) -> list[str]:
     problems = []
     first: dict[str, RawRow] = {}
     for row, concept in parsed:
@@ -85,19 +87,21 @@ def _id_problems(parsed: list[tuple[RawRow, ConceptSketch]]) -> list[str]:
         first.setdefault(concept.id, row)
     for row, concept in parsed:
         problems += [
-            f"{row.where}: twins: {twin!r} is not an id in the catalogue" for twin in concept.twins if twin not in first
+            f"{row.where}: twins: {twin!r} is not an id in the catalogue"
+            for twin in concept.twins
+            if twin not in written
         ]
     return problems
 
 
-def _group_problems(parsed: list[tuple[RawRow, ConceptSketch]]) -> list[str]:
+def _group_problems(parsed: list[tuple[RawRow, ConceptSketch]], sizes: Counter) -> list[str]:
     groups: dict[str, list[tuple[RawRow, ConceptSketch]]] = defaultdict(list)
     for row, concept in parsed:
         if concept.twin_group is not None:
             groups[concept.twin_group].append((row, concept))
     problems = []
     for name, members in groups.items():
-        if len(members) < 2:
+        if sizes[name] < 2:
             problems.append(f"{members[0][0].where}: twin_group: {name!r} needs at least 2 concepts, has 1")
         problems += _repeats(name, members, "culture", lambda c: c.culture, "twins must come from different cultures")
         if all(c.attributes is not None for _, c in members):
