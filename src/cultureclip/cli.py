@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("cultureclip").setLevel(logging.INFO)
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # a command's typer.Exit(n) comes back as n
     except CultureClipError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 2
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as err:  # usage errors: unknown option, missing value
         err.show()
         return err.exit_code
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def entry() -> None:
