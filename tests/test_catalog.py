@@ -114,8 +114,22 @@ def test_catalogue_level_problems(tmp_path, mini_catalog):
         "cultures",
         f"{path}: row 3 (torii): twin_group: 'gate' needs at least 2 concepts, has 1",
         f"{path}: row 4 (torii): twin_group: 'lonely' needs at least 2 concepts, has 1",
-        f"{path}: row 6 (haegeum): attributes: same as row 5 in twin_group 'fiddle'; twins must differ in attributes",
+        f"{path}: row 6 (haegeum): attributes: same as row 5 in twin_group 'fiddle'; twins must look different (an "
+        "accent colour shows only with a pattern or a detail)",
     ]
+
+
+def test_twins_differing_only_in_an_undrawn_accent_are_reported(tmp_path, mini_catalog):
+    rows = _rows(mini_catalog)
+    rows[5]["attributes"] = dict(rows[4]["attributes"], pattern="plain", accent="red")
+    rows[4]["attributes"] = dict(rows[4]["attributes"], pattern="plain", accent="gold")  # detail: none
+    path = _write_yaml(tmp_path, rows)
+    assert _problems(path) == [
+        f"{path}: row 6 (haegeum): attributes: same as row 5 in twin_group 'fiddle'; twins must look different (an "
+        "accent colour shows only with a pattern or a detail)"
+    ]
+    rows[5]["attributes"]["detail"] = "ring"
+    assert load_catalog(_write_yaml(tmp_path, rows)).by_id["haegeum"].attributes.accent == "red"
 
 
 def test_twins_of_a_group_must_share_a_silhouette(tmp_path, mini_catalog):

@@ -55,7 +55,8 @@ def test_expand_keeps_valid_new_rows_and_never_overwrites_curated_ones(cfg, mini
     assert rejected[0] == "generated: row 4 (pierogi): culture: 'Poland'; asked for 'Korea'"
     assert rejected[1] == f"generated: row 2 (jiaozi): id: duplicate of {mini_catalog}: row 1; ids must be unique"
     assert rejected[2] == (
-        "generated: row 2 (jiaozi): attributes: same as row 1 in twin_group 'dumpling'; twins must differ in attributes"
+        "generated: row 2 (jiaozi): attributes: same as row 1 in twin_group 'dumpling'; twins must look different "
+        "(an accent colour shows only with a pattern or a detail)"
     )
     assert rejected[3].startswith("generated: row 3 (bindae-tteok): attributes.shape: Value error, shape 'star' is not")
     assert len(rejected) == 4

@@ -3,7 +3,7 @@
 Row checks: the schema (missing fields, unknown category, attribute values), ISO 3166-1 country
 codes, and CLIP's 77-token context for the fields that feed captions. Catalogue checks: duplicate
 ids, `twins` links to missing ids, and twin groups (2 or more members, different cultures, one
-silhouette, distinct attributes).
+silhouette, looks the renderer draws differently).
 """
 
 from collections import Counter, defaultdict
@@ -11,9 +11,11 @@ from functools import cache
 
 from pydantic import ValidationError
 
+from cultureclip.backends.procedural import drawn_look
 from cultureclip.catalog.files import RawRow
 from cultureclip.catalog.schema import CAPTION_FIELDS, Concept, ConceptSketch
 
+DRAWN_ALIKE = "twins must look different (an accent colour shows only with a pattern or a detail)"
 CLIP_CONTEXT = 77
 """Tokens in a CLIP text context, start and end tokens included."""
 
@@ -105,7 +107,7 @@ def _group_problems(parsed: list[tuple[RawRow, ConceptSketch]], sizes: Counter) 
             problems.append(f"{members[0][0].where}: twin_group: {name!r} needs at least 2 concepts, has 1")
         problems += _repeats(name, members, "culture", lambda c: c.culture, "twins must come from different cultures")
         if all(c.attributes is not None for _, c in members):
-            problems += _repeats(name, members, "attributes", lambda c: c.attributes, "twins must differ in attributes")
+            problems += _repeats(name, members, "attributes", _look, DRAWN_ALIKE)
             shapes = {c.attributes.shape for _, c in members}
             if len(shapes) > 1:
                 where = members[0][0].where
@@ -113,6 +115,10 @@ def _group_problems(parsed: list[tuple[RawRow, ConceptSketch]], sizes: Counter) 
                     f"{where}: attributes.shape: twin_group {name!r} mixes {sorted(shapes)}; twins share one"
                 )
     return problems
+
+
+def _look(concept: ConceptSketch) -> tuple[str, ...]:
+    return drawn_look(concept.attributes.model_dump())
 
 
 def _repeats(group: str, members: list[tuple[RawRow, ConceptSketch]], field: str, key, expected: str) -> list[str]:
