@@ -20,8 +20,10 @@ def shipped():
 
 
 def test_shipped_catalogue_passes_its_checks_and_keeps_the_twin_rules(shipped):
-    assert len({c.category for c in shipped.concepts}) >= 9
-    assert set(c.category for c in shipped.concepts) <= set(CATEGORIES)
+    stats = catalog_stats(shipped)
+    assert stats["concepts"] >= 500 and stats["categories"] == len(CATEGORIES) == 11
+    assert stats["curated_twin_groups"] >= 150 and stats["twin_groups"] > stats["curated_twin_groups"]
+    assert len({c.culture for c in shipped.concepts if c.country}) >= 50, "cultures with an ISO 3166 code"
     for ids in shipped.groups.values():
         members = [shipped.by_id[i] for i in ids]
         assert len({m.culture for m in members}) == len(members)

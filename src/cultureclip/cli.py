@@ -170,10 +170,10 @@ def catalog_twins(
 ) -> None:
     """Mine look-alikes from other cultures: top K per concept into OUT, twin groups next to the catalogue."""
     cfg = _catalog_config(config, catalog, [*(overrides or []), *([f"twins.k={k}"] if k else [])])
-    data, mined = catalog_jobs.mine_catalog_twins(cfg, out)
+    groups_file, mined = catalog_jobs.mine_catalog_twins(cfg, out)
     curated = sum(g["curated"] for g in mined.groups)
     console.print(f"{len(mined.neighbours)} concepts: {out}")
-    console.print(f"{curated} curated and {len(mined.groups) - curated} mined twin groups: {data.twin_groups_file}")
+    console.print(f"{curated} curated and {len(mined.groups) - curated} mined twin groups: {groups_file}")
 
 
 @catalog_app.command("expand")

@@ -133,6 +133,8 @@ class TwinsConfig(Strict):
     """Mined groups grow by the best links up to this many members, one per culture."""
     generator: str | None = None
     """Text generator that confirms each mined link (yes / no and a reason); None skips confirmation."""
+    groups_out: Path | None = None
+    """File for the twin groups (JSON lines); None: next to the catalogue (FILE.twin_groups.jsonl)."""
     images: Path | None = None
     """Folder of concept images (`ID.png` or `ID/*.png`, also jpg/webp); blends in CLIP image similarity."""
     image_model: str = "tiny:world-clip"

@@ -9,12 +9,12 @@ from cultureclip.backends.textgen import TextGenerator, create_text_generator
 from cultureclip.catalog.check import check_rows
 from cultureclip.catalog.expand import expand, expand_prompt
 from cultureclip.catalog.image_similarity import image_similarity
-from cultureclip.catalog.load import Catalog, catalog_rows, load_catalog
+from cultureclip.catalog.load import catalog_rows, load_catalog
 from cultureclip.catalog.schema import CATEGORIES, ConceptSketch
 from cultureclip.catalog.stats import catalog_stats
 from cultureclip.catalog.twins import Mined, mine_twins
 from cultureclip.config import RunConfig
-from cultureclip.errors import ConfigError
+from cultureclip.errors import ConfigError, DataError
 from cultureclip.io import atomic_path
 
 
@@ -23,11 +23,12 @@ def check_catalog(cfg: RunConfig) -> list[str]:
     return check_rows(catalog_rows(cfg.catalog.path, cfg.catalog.mode))[1]
 
 
-def mine_catalog_twins(cfg: RunConfig, out: Path, generator: TextGenerator | None = None) -> tuple[Catalog, Mined]:
+def mine_catalog_twins(cfg: RunConfig, out: Path, generator: TextGenerator | None = None) -> tuple[Path, Mined]:
     """Mine twins of the configured catalogue (only id, name, culture, category, visual required).
 
     Writes one JSON line per concept to `out` ({"id", "twins": [{"id", "score"}, ...]}, best first)
-    and the twin groups, curated and mined, with scores and reasons, next to the catalogue.
+    and the twin groups, curated and mined, with scores and reasons, next to the catalogue (or to
+    twins.groups_out); returns that file and the result.
     """
     catalog = load_catalog(cfg.catalog.path, cfg.catalog.mode, schema=ConceptSketch)
     if generator is None and cfg.twins.generator is not None:
@@ -41,9 +42,10 @@ def mine_catalog_twins(cfg: RunConfig, out: Path, generator: TextGenerator | Non
         {"id": concept_id, "twins": [{"id": t, "score": s} for t, s in twins]}
         for concept_id, twins in mined.neighbours.items()
     ]
+    groups_file = cfg.twins.groups_out or catalog.twin_groups_file
     _write_jsonl(out, lines)
-    _write_jsonl(catalog.twin_groups_file, mined.groups)
-    return catalog, mined
+    _write_jsonl(groups_file, mined.groups)
+    return groups_file, mined
 
 
 def expand_catalog(
@@ -71,5 +73,10 @@ def stats_of_catalog(cfg: RunConfig) -> dict[str, int]:
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    except OSError as err:
+        raise DataError(
+            f"{path}: cannot write ({err.strerror}); choose another file (--out, twins.groups_out)"
+        ) from None
