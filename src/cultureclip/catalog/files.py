@@ -16,6 +16,7 @@ import yaml
 from cultureclip.errors import CatalogError
 
 LIST_FIELDS = ("twins", "sources")
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's loader when PyYAML was built with it
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".jsonl": "jsonl", ".csv": "csv"}
 
 
@@ -52,7 +53,7 @@ def read_rows(path: Path | str, text: str | None = None) -> list[RawRow]:
 
 def _yaml_rows(source: str, text: str) -> list:
     try:
-        rows = yaml.safe_load(text)
+        rows = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
