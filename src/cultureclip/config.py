@@ -251,13 +251,17 @@ def _find_config(path: str | Path) -> Path:
     raise ConfigError(f"config {str(path)!r}: no such file and no such preset ({', '.join(list_presets())})")
 
 
+def yaml_error_line(err: yaml.YAMLError) -> str:
+    """' line N' for a YAML error that knows where it happened, else ''."""
+    mark = getattr(err, "problem_mark", None)
+    return f" line {mark.line + 1}" if mark else ""
+
+
 def _read_yaml(file: Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(file.read_text()) or {}
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"config error in {file}{where}: not valid YAML") from None
+        raise ConfigError(f"config error in {file}{yaml_error_line(err)}: not valid YAML") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config error in {file}: expected a mapping at the top level")
     return raw

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from cultureclip.config import yaml_error_line
 from cultureclip.errors import CatalogError
 
 LIST_FIELDS = ("twins", "sources")
@@ -55,9 +56,7 @@ def _yaml_rows(source: str, text: str) -> list:
     try:
         rows = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise CatalogError(f"{source}:{where} not valid YAML") from None
+        raise CatalogError(f"{source}:{yaml_error_line(err)} not valid YAML") from None
     if not isinstance(rows, list):
         raise CatalogError(f"{source}: expected a non-empty list of concepts")
     return rows
