@@ -42,12 +42,21 @@ class Catalog:
                 groups[c.twin_group].append(c.id)
         return {g: tuple(ids) for g, ids in groups.items()}
 
+    @cached_property
+    def links(self) -> dict[str, list[str]]:
+        """`twins` links read both ways: links[a] holds b when either row names the other."""
+        links: dict[str, list[str]] = defaultdict(list)
+        for c in self.concepts:
+            for twin in c.twins:
+                links[c.id].append(twin)
+                links[twin].append(c.id)
+        return links
+
     def twins_of(self, concept_id: str) -> tuple[str, ...]:
         """Curated look-alikes of a concept: its twin group's other members, then its `twins` links."""
         concept = self.by_id[concept_id]
         group = self.groups.get(concept.twin_group, ()) if concept.twin_group else ()
-        linked = [c.id for c in self.concepts if concept_id in c.twins] + list(concept.twins)
-        return tuple(dict.fromkeys(i for i in [*group, *linked] if i != concept_id))
+        return tuple(dict.fromkeys(i for i in [*group, *self.links.get(concept_id, [])] if i != concept_id))
 
     def select_groups(self, names: list[str] | tuple[str, ...]) -> "Catalog":
         """The concepts of the named twin groups, group by group in the order given."""
