@@ -106,6 +106,31 @@ def test_a_text_generator_confirms_or_drops_mined_links(sketch, embedder):
     assert "A: torii (Japan, building): Two vermilion pillars" in "".join(judge.prompts)
 
 
+class FakeProposer:
+    """A text generator that, asked about torii, picks candidate 1 and an out-of-range 9; else none."""
+
+    def __init__(self):
+        self.prompts = []
+
+    def generate(self, prompts):
+        self.prompts += prompts
+        return ["1 and 9" if p.startswith("A cultural concept: torii") else "none" for p in prompts]
+
+
+def test_a_text_generator_can_propose_the_links_among_the_best_candidates(sketch, embedder):
+    catalog = load_catalog(sketch, schema=ConceptSketch)
+    proposer = FakeProposer()
+    mined = mine_twins(catalog, TwinsConfig(k=1, generator_role="propose"), embedder, generator=proposer)
+    assert len(proposer.prompts) == 7, "one prompt per concept"
+    assert "Candidates from other cultures:\n1. paifang (China): Ornamental gateway" in proposer.prompts[5]
+    assert "2. " not in proposer.prompts[5], "torii has one candidate: its top 2k (k=1) holds paifang only"
+    new = [g for g in mined.groups if not g["curated"]]
+    assert [g["members"] for g in new] == [["torii", "paifang"]]
+    link = new[0]["links"][0]
+    assert link["reason"] == f"proposed by the text generator among the top 1; score {link['score']:.2f}"
+    assert link["score"] == mined.neighbours["torii"][0][1]
+
+
 def test_image_similarity_blends_in_where_both_concepts_have_images(sketch, embedder, tmp_path):
     folder = tmp_path / "images"
     (folder / "pelmeni").mkdir(parents=True)

@@ -132,7 +132,10 @@ class TwinsConfig(Strict):
     max_group_size: int = Field(default=4, ge=2)
     """Mined groups grow by the best links up to this many members, one per culture."""
     generator: str | None = None
-    """Text generator that confirms each mined link (yes / no and a reason); None skips confirmation."""
+    """Text generator with a say on mined links (see generator_role); None: embeddings alone decide."""
+    generator_role: Literal["confirm", "propose"] = "confirm"
+    """confirm: it keeps or drops each mined link (yes / no and a reason); propose: it picks each
+    concept's look-alikes among its top 2k candidates, and those picks are the mined links."""
     groups_out: Path | None = None
     """File for the twin groups (JSON lines); None: next to the catalogue (FILE.twin_groups.jsonl)."""
     images: Path | None = None

@@ -2,12 +2,12 @@
 
 Scores are cosine similarities of embedded visual descriptions (`neighbours`), blended with CLIP
 image similarity where both concepts have images. A mined link joins two concepts that are among
-each other's top K with a score of at least `min_score`; a text generator, when configured, must
-confirm it. Mined groups grow from the best links (one concept per culture, `max_group_size` at
-most). The catalogue's curated groups are kept as they are and marked `curated`.
+each other's top K with a score of at least `min_score`. A text generator, when configured, must
+confirm each link, or (`generator_role: propose`) picks the links itself among each concept's top
+2K. Mined groups grow from the best links (one concept per culture, `max_group_size` at most). The
+catalogue's curated groups are kept as they are and marked `curated`.
 """
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,29 +15,11 @@ import numpy as np
 
 from cultureclip.backends.embedders import TextEmbedder
 from cultureclip.backends.textgen import TextGenerator
+from cultureclip.catalog.llm_twins import Link, confirm_links, propose_links, same_group
 from cultureclip.catalog.load import Catalog
 from cultureclip.catalog.neighbours import candidate_mask, category_penalty, describe, similarity, top_k
 from cultureclip.catalog.schema import ConceptSketch
 from cultureclip.config import TwinsConfig
-
-log = logging.getLogger(__name__)
-CONFIRM_PROMPT = (
-    "Two cultural concepts from different cultures:\n"
-    "A: {a.name} ({a.culture}, {a.category}): {a.visual}\n"
-    "B: {b.name} ({b.culture}, {b.category}): {b.visual}\n"
-    "Could a photo of A easily be mistaken for a photo of B? "
-    "Answer 'yes' or 'no', then give the reason in one short sentence."
-)
-
-
-@dataclass(frozen=True)
-class Link:
-    """Two look-alike concepts, the score that links them and why."""
-
-    a: str
-    b: str
-    score: float
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -70,16 +52,20 @@ def mine_twins(
         has, image = images
         both = has[:, None] & has[None, :]
         scores = np.where(both, (1 - cfg.image_weight) * text + cfg.image_weight * image, text)
-    best = top_k(scores, candidate_mask(concepts, cfg.related), cfg.k)
+    mask = candidate_mask(concepts, cfg.related)
+    best = top_k(scores, mask, cfg.k)
     neighbours = {ids[i]: [(ids[j], round(s, 4)) for j, s in row] for i, row in enumerate(best)}
-    links = _mutual_links(catalog, best, scores, cfg, images)
-    if generator is not None:
-        links = confirm_links(catalog, links, generator)
+    if generator is not None and cfg.generator_role == "propose":
+        links = propose_links(catalog, top_k(scores, mask, 2 * cfg.k), generator)
+    else:
+        links = _mutual_links(catalog, best, cfg, images)
+        if generator is not None:
+            links = confirm_links(catalog, links, generator)
     groups = curated_groups(catalog, scores) + mined_groups(catalog, links, cfg.max_group_size)
     return Mined(neighbours, groups)
 
 
-def _mutual_links(catalog: Catalog, best, scores: np.ndarray, cfg: TwinsConfig, images) -> list[Link]:
+def _mutual_links(catalog: Catalog, best, cfg: TwinsConfig, images) -> list[Link]:
     """Pairs in each other's top K with a score of at least min_score, not already one curated group."""
     concepts = catalog.concepts
     tops = [{j for j, _ in row} for row in best]
@@ -87,7 +73,7 @@ def _mutual_links(catalog: Catalog, best, scores: np.ndarray, cfg: TwinsConfig, 
     for i, row in enumerate(best):
         for j, score in row:
             a, b = concepts[i], concepts[j]
-            if j <= i or i not in tops[j] or score < cfg.min_score or _same_group(a, b):
+            if j <= i or i not in tops[j] or score < cfg.min_score or same_group(a, b):
                 continue
             reason = f"mutual top-{cfg.k} look-alikes by description, score {score:.2f}"
             if images is not None and images[0][i] and images[0][j]:
@@ -96,23 +82,6 @@ def _mutual_links(catalog: Catalog, best, scores: np.ndarray, cfg: TwinsConfig, 
                 reason += f"; related categories {a.category}/{b.category}"
             links.append(Link(a.id, b.id, round(score, 4), reason))
     return sorted(links, key=lambda link: -link.score)
-
-
-def _same_group(a: ConceptSketch, b: ConceptSketch) -> bool:
-    return a.twin_group is not None and a.twin_group == b.twin_group
-
-
-def confirm_links(catalog: Catalog, links: list[Link], generator: TextGenerator) -> list[Link]:
-    """Keep the links the generator answers 'yes' to, with its reason appended."""
-    prompts = [CONFIRM_PROMPT.format(a=catalog.by_id[link.a], b=catalog.by_id[link.b]) for link in links]
-    answers = generator.generate(prompts) if prompts else []
-    kept = []
-    for link, answer in zip(links, answers, strict=True):
-        verdict, _, why = answer.strip().partition(" ")
-        if verdict.strip(".,:;!").lower() == "yes":
-            kept.append(Link(link.a, link.b, link.score, f"{link.reason}; LLM: yes, {why.strip(' ,.-')}".rstrip(", ")))
-    log.info("the text generator confirmed %d of %d mined links", len(kept), len(links))
-    return kept
 
 
 def curated_groups(catalog: Catalog, scores: np.ndarray) -> list[dict]:
