@@ -158,6 +158,9 @@ def test_cli_twins_writes_one_line_per_concept_and_groups_next_to_the_catalogue(
     assert all(set(t) == {"id", "score"} for line in lines for t in line["twins"])
     assert lines[5] == {"id": "torii", "twins": [{"id": "paifang", "score": lines[5]["twins"][0]["score"]}]}
     groups = [json.loads(line) for line in (sketch.parent / "sketch.twin_groups.jsonl").read_text().splitlines()]
+    nowhere = str(sketch.parent / "nowhere")
+    assert main(["catalog", "twins", "--catalog", str(sketch), "--out", str(out), f"twins.images={nowhere}"]) == 2
+    assert f"{nowhere}: no such folder of concept images (twins.images)" in capsys.readouterr().err.replace("\n", "")
     assert [g["group"] for g in groups if g["curated"]] == ["dumpling", "flatbread"]
     assert main(["catalog", "stats", "--catalog", str(sketch), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -35,6 +35,8 @@ def mine_catalog_twins(cfg: RunConfig, out: Path, generator: TextGenerator | Non
         generator = create_text_generator(cfg.twins.generator)
     images = None
     if cfg.twins.images is not None:
+        if not cfg.twins.images.is_dir():
+            raise DataError(f"{cfg.twins.images}: no such folder of concept images (twins.images)")
         ids = [c.id for c in catalog.concepts]
         images = image_similarity(ids, cfg.twins.images, cfg.twins.image_model, cfg.model.device)
     mined = mine_twins(catalog, cfg.twins, create_text_embedder(cfg.twins.embedder), generator, images)
