@@ -103,6 +103,14 @@ def test_cli_check_prints_one_line_per_problem_and_fails(tmp_path, mini_catalog,
     assert "none.yaml: cannot read" in capsys.readouterr().err
 
 
+def test_cli_expand_without_a_generator_is_a_one_line_error(mini_catalog, capsys):
+    argv = ["catalog", "expand", "--category", "dish", "--culture", "Peru", "--catalog", str(mini_catalog)]
+    assert main(argv) == 2
+    assert "expand.generator: name a text generator" in capsys.readouterr().err
+    assert main([*argv, "expand.generator=nope"]) == 2
+    assert "unknown text generator 'nope'" in capsys.readouterr().err
+
+
 def test_cli_stats_json(mini_catalog, capsys):
     assert main(["catalog", "stats", "--catalog", str(mini_catalog), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {
