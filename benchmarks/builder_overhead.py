@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from cultureclip.backends.images import RenderRequest, create_image_generator
-from cultureclip.backends.text import create_text_generator
+from cultureclip.backends.textgen import create_text_generator
 from cultureclip.builder.captions import caption_rows
 from cultureclip.builder.pipeline import build_dataset
 from cultureclip.builder.rows import plan_rows

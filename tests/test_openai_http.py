@@ -3,7 +3,7 @@ import time
 import pytest
 
 from chat_server import ChatServer
-from cultureclip.backends.text import create_text_generator
+from cultureclip.backends.textgen import create_text_generator
 from cultureclip.config import TextGeneratorConfig
 from cultureclip.errors import GenerationError
 

@@ -1,7 +1,7 @@
 import pytest
 
 from cultureclip.backends.causal_lm import packaged_gguf, tiny_causal_lm
-from cultureclip.backends.text import create_text_generator
+from cultureclip.backends.textgen import create_text_generator
 from cultureclip.config import TextGeneratorConfig
 from cultureclip.errors import ConfigError, MissingDependencyError
 

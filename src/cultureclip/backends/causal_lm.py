@@ -6,11 +6,12 @@ temperature 0 decodes greedily, so the same prompts give the same texts.
 
 import importlib.util
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from cultureclip.backends.text import TEXT_GENERATORS, resolve_device
+from cultureclip.backends.textgen import TEXT_GENERATORS, resolve_device
 from cultureclip.config import TextGeneratorConfig
 from cultureclip.errors import ConfigError, MissingDependencyError
 
@@ -33,7 +34,7 @@ class CausalLMGenerator:
         self.cfg = cfg
         self.device = device
 
-    def generate(self, prompts: list[str]) -> list[str]:
+    def generate(self, prompts: Sequence[str]) -> list[str]:
         size = self.cfg.batch_size
         return [text for i in range(0, len(prompts), size) for text in self._batch(prompts[i : i + size])]
 

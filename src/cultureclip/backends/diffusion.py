@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from cultureclip.backends.images import IMAGE_GENERATORS, RenderRequest
-from cultureclip.backends.text import resolve_device
+from cultureclip.backends.textgen import resolve_device
 from cultureclip.config import ImageGeneratorConfig
 from cultureclip.errors import ConfigError, MissingDependencyError
 

@@ -6,11 +6,12 @@ than compute, so their cost is the same however busy the CPU is.
 """
 
 import time
+from collections.abc import Sequence
 
 from PIL import Image
 
 from cultureclip.backends.images import IMAGE_GENERATORS, RenderRequest
-from cultureclip.backends.text import TEXT_GENERATORS
+from cultureclip.backends.textgen import TEXT_GENERATORS
 from cultureclip.config import ImageGeneratorConfig, TextGeneratorConfig
 
 
@@ -18,7 +19,7 @@ class FixedCostTextGenerator:
     def __init__(self, seconds: float):
         self.seconds = seconds
 
-    def generate(self, prompts: list[str]) -> list[str]:
+    def generate(self, prompts: Sequence[str]) -> list[str]:
         time.sleep(self.seconds * len(prompts))
         return list(prompts)
 

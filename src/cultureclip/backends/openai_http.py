@@ -8,11 +8,12 @@ are not. The API key comes from the environment variable the config names, never
 import logging
 import os
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from cultureclip.backends.text import TEXT_GENERATORS
+from cultureclip.backends.textgen import TEXT_GENERATORS
 from cultureclip.config import TextGeneratorConfig
 from cultureclip.errors import GenerationError
 
@@ -33,7 +34,7 @@ class OpenAIChatGenerator:
             base_url=cfg.base_url.rstrip("/"), headers=headers, timeout=cfg.timeout_s, limits=limits
         )
 
-    def generate(self, prompts: list[str]) -> list[str]:
+    def generate(self, prompts: Sequence[str]) -> list[str]:
         with ThreadPoolExecutor(max_workers=self.cfg.concurrency) as pool:
             return list(pool.map(self.complete, prompts))
 

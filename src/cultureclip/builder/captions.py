@@ -59,7 +59,7 @@ class CaptionStage(Stage):
         self.prompts = load_prompts(cfg.prompts, cfg.styles) if cfg.generator else None
 
     def setup(self) -> None:
-        from cultureclip.backends.text import create_text_generator
+        from cultureclip.backends.textgen import create_text_generator
 
         self.writer = create_caption_writer(self.writer_name)
         if self.cfg.generator:

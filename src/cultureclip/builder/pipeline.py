@@ -16,7 +16,8 @@ from cultureclip.builder.executors import progress_bar, run_stage
 from cultureclip.builder.images import ImageStage
 from cultureclip.builder.judge import JudgeStage, select
 from cultureclip.builder.rows import SPLITS, plan_rows
-from cultureclip.catalog import Catalog, load_catalog
+from cultureclip.catalog import Catalog
+from cultureclip.catalog.select import dataset_catalog
 from cultureclip.config import BuildConfig, CatalogConfig, dump_config
 from cultureclip.errors import DataError
 from cultureclip.io import atomic_path, is_finished, mark_done
@@ -41,9 +42,7 @@ def build_dataset(
         return out
     work = out.with_name(f"{out.name}.work")
     _claim(work, record)
-    catalog = load_catalog(catalog_cfg.path)
-    if catalog_cfg.max_groups:
-        catalog = catalog.first_groups(catalog_cfg.max_groups)
+    catalog = dataset_catalog(catalog_cfg)
     with progress_bar() as progress:
         rows = _generate(catalog, cfg, seed, work, target_model, progress)
     with atomic_path(out) as tmp:

