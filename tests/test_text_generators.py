@@ -46,6 +46,10 @@ def test_bad_generator_ids_are_one_line_errors(name, error, message):
         create_text_generator(TextGeneratorConfig(name=name))
 
 
+def test_an_id_alone_builds_a_generator_with_default_options():
+    assert create_text_generator("fixed:0").generate(["a", "b"]) == ["a", "b"]
+
+
 def test_the_smollm2_gguf_is_found_without_importing_its_package():
     import sys
 

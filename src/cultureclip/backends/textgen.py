@@ -39,7 +39,7 @@ def create_text_generator(spec: str | TextGeneratorConfig) -> TextGenerator:
     source, sep, ref = cfg.name.partition(":")
     if not sep or not ref or source not in TEXT_GENERATORS.list():
         known = ", ".join(f"{s}:..." for s in TEXT_GENERATORS.list())
-        raise ConfigError(f"text generator {cfg.name!r}: expected one of {known}")
+        raise ConfigError(f"unknown text generator {cfg.name!r}: expected one of {known}")
     return TEXT_GENERATORS.create(source, ref, cfg)
 
 
