@@ -1,0 +1,71 @@
+"""Evaluation tasks by name, each one module with one entry point:
+`evaluate(data: EvalDataset, image_features: Tensor, encoder: Encoder) -> TaskResult`.
+
+A result holds summary metrics and one JSON-able record per scored unit (an image, or a caption for
+text-to-image retrieval); the metrics named in `paired` are means of the same-named record fields,
+which is what the comparison bootstraps.
+"""
+
+import importlib
+import pkgutil
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from cultureclip.backends.captions import article
+from cultureclip.registry import Registry
+
+TASKS: Registry["TaskResult"] = Registry("eval task")
+
+
+@dataclass
+class TaskResult:
+    metrics: dict
+    records: list[dict]
+    paired: tuple[str, ...]
+    """Metrics that are the mean of the same-named 0/1 field of the records."""
+    extra: dict = field(default_factory=dict)
+    """Structures for the report that are not metrics (confusion matrices)."""
+
+
+def register(name: str) -> Callable:
+    return TASKS.register(name)
+
+
+def run_task(name: str, data, image_features: torch.Tensor, encoder) -> TaskResult:
+    _import_tasks()
+    return TASKS.create(name, data, image_features, encoder)
+
+
+def list_tasks() -> list[str]:
+    _import_tasks()
+    return TASKS.list()
+
+
+def class_embeddings(encoder, classes: list[str], templates: list[str]) -> torch.Tensor:
+    """One vector per class: the normalised mean of its normalised prompt embeddings (CLIP's ensemble)."""
+    prompts = [t.format(c=c, a=article(c)) for c in classes for t in templates]
+    vectors = encoder.texts(prompts).reshape(len(classes), len(templates), -1)
+    vectors = torch.nn.functional.normalize(vectors, dim=-1).mean(dim=1)
+    return torch.nn.functional.normalize(vectors, dim=-1)
+
+
+def breakdown(records: list[dict], by: str, metric: str) -> dict[str, float]:
+    """Mean of `metric` per value of the records' field `by` (records without it are left out)."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for r in records:
+        if r.get(by) is not None:
+            groups[r[by]].append(r[metric])
+    return {k: sum(v) / len(v) for k, v in sorted(groups.items())}
+
+
+def mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _import_tasks() -> None:
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")

@@ -1,0 +1,24 @@
+"""General zero-shot classification, the "preserved generalization" check: over the items' generic
+kinds ("a photo of a dumpling.") when the data has them, else over the dataset's own classes.
+Reported as `general_acc` (top-1) with top-5 and per-class accuracy."""
+
+import torch
+
+from cultureclip.eval.tasks import TaskResult, class_embeddings, register
+from cultureclip.eval.tasks.classification import score
+
+
+@register("general")
+def evaluate(data, image_features: torch.Tensor, encoder) -> TaskResult:
+    if all(it.generic for it in data.items):
+        classes = sorted({it.generic for it in data.items})
+        labels = [classes.index(it.generic) for it in data.items]
+        templates = data.generic_templates
+    else:
+        classes, labels, templates = data.classes, [it.label for it in data.items], data.templates
+    result = score(data, image_features @ class_embeddings(encoder, classes, templates).T, labels, classes)
+    for r in result.records:
+        r["general_acc"] = r.pop("top1")
+    result.metrics = {"general_acc": result.metrics.pop("top1"), **result.metrics}
+    result.paired = ("general_acc", "top5")
+    return result
