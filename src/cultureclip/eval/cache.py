@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -69,5 +70,6 @@ class EmbeddingCache:
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.folder / f"{time.time_ns()}-{os.getpid()}.npz") as tmp, tmp.open("wb") as f:
+        chunk = self.folder / f"{time.time_ns()}-{os.getpid()}-{threading.get_ident()}.npz"
+        with atomic_path(chunk) as tmp, tmp.open("wb") as f:
             np.savez(f, keys=np.array([k.encode() for k in keys]), vectors=array)

@@ -5,6 +5,7 @@ against the first model (bootstrap 95% intervals), and the Markdown and HTML rep
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from cultureclip.eval.datasets import load_dataset
 from cultureclip.eval.datasets.base import EvalDataset
 from cultureclip.eval.embed import Encoder
 from cultureclip.eval.stats import compare_records
-from cultureclip.eval.tasks import TaskResult, run_task
+from cultureclip.eval.tasks import TaskResult, run_task, task_prompts
 from cultureclip.io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
@@ -92,15 +93,29 @@ def _evaluate_dataset(comparison: Comparison, spec: DatasetSpec, data: EvalDatas
     unsupported = [t for t in tasks if t not in supported]
     if unsupported:
         raise ConfigError(f"dataset {data.name}: task {unsupported[0]!r} needs fields it lacks (has: {supported})")
-    features, failed = encoder.images([it.image for it in data.items])
-    comparison.unreadable[data.name] = [(data.items[i].image.name, reason) for i, reason in sorted(failed.items())]
-    for image, reason in comparison.unreadable[data.name]:
+    results, unreadable = evaluate_dataset(data, tasks, encoder)
+    comparison.unreadable[data.name] = unreadable
+    return results
+
+
+def evaluate_dataset(data: EvalDataset, tasks: list[str], encoder: Encoder) -> tuple[dict, list[tuple[str, str]]]:
+    """Run `tasks` on `data` with one model: {task: TaskResult} and the (image, reason) of unreadable ones.
+
+    The tasks' prompts are encoded in a thread while the dataloader workers decode the images.
+    """
+    prompts = list(dict.fromkeys(p for task in tasks for p in task_prompts(task, data)))
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(encoder.texts, prompts)
+        features, failed = encoder.images([it.image for it in data.items])
+        pending.result()
+    unreadable = [(data.items[i].image.name, reason) for i, reason in sorted(failed.items())]
+    for image, reason in unreadable:
         log.warning("skipped unreadable image %s (%s)", image, reason)
     keep = [i for i in range(len(data.items)) if i not in failed]
     if not keep:
         raise DataError(f"dataset {data.name}: no readable image among {len(data.items)}")
     subset, kept = data.subset(keep), features[torch.tensor(keep)]
-    return {task: run_task(task, subset, kept, encoder) for task in tasks}
+    return {task: run_task(task, subset, kept, encoder) for task in tasks}, unreadable
 
 
 def _deltas(comparison: Comparison, resamples: int, seed: int) -> dict:

@@ -1,5 +1,7 @@
 """Evaluation tasks by name, each one module with one entry point:
-`evaluate(data: EvalDataset, image_features: Tensor, encoder: Encoder) -> TaskResult`.
+`evaluate(data: EvalDataset, image_features: Tensor, encoder: Encoder) -> TaskResult`,
+registered with the texts it will encode (`prompts(data)`), so those can be encoded while the
+dataloader workers are still decoding images.
 
 A result holds summary metrics and one JSON-able record per scored unit (an image, or a caption for
 text-to-image retrieval); the metrics named in `paired` are means of the same-named record fields,
@@ -18,6 +20,7 @@ from cultureclip.backends.captions import article
 from cultureclip.registry import Registry
 
 TASKS: Registry["TaskResult"] = Registry("eval task")
+_PROMPTS: dict[str, Callable] = {}
 
 
 @dataclass
@@ -30,8 +33,15 @@ class TaskResult:
     """Structures for the report that are not metrics (confusion matrices)."""
 
 
-def register(name: str) -> Callable:
-    return TASKS.register(name)
+def register(name: str, prompts: Callable[..., list[str]]) -> Callable:
+    """Decorator: make `evaluate` the task `name`; `prompts(data)` lists the texts it will encode."""
+
+    def decorator(evaluate: Callable) -> Callable:
+        TASKS.register(name)(evaluate)
+        _PROMPTS[name] = prompts
+        return evaluate
+
+    return decorator
 
 
 def run_task(name: str, data, image_features: torch.Tensor, encoder) -> TaskResult:
@@ -39,15 +49,25 @@ def run_task(name: str, data, image_features: torch.Tensor, encoder) -> TaskResu
     return TASKS.create(name, data, image_features, encoder)
 
 
+def task_prompts(name: str, data) -> list[str]:
+    """The texts task `name` will encode on `data` (empty for an unknown name: run_task reports it)."""
+    _import_tasks()
+    return _PROMPTS[name](data) if name in _PROMPTS else []
+
+
 def list_tasks() -> list[str]:
     _import_tasks()
     return TASKS.list()
 
 
+def class_prompts(classes: list[str], templates: list[str]) -> list[str]:
+    """Every template filled with every class name ({c}) and its article ({a}), class by class."""
+    return [t.format(c=c, a=article(c)) for c in classes for t in templates]
+
+
 def class_embeddings(encoder, classes: list[str], templates: list[str]) -> torch.Tensor:
     """One vector per class: the normalised mean of its normalised prompt embeddings (CLIP's ensemble)."""
-    prompts = [t.format(c=c, a=article(c)) for c in classes for t in templates]
-    vectors = encoder.texts(prompts).reshape(len(classes), len(templates), -1)
+    vectors = encoder.texts(class_prompts(classes, templates)).reshape(len(classes), len(templates), -1)
     vectors = torch.nn.functional.normalize(vectors, dim=-1).mean(dim=1)
     return torch.nn.functional.normalize(vectors, dim=-1)
 

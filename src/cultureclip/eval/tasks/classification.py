@@ -3,12 +3,12 @@ top-5, per-class accuracy and its mean, per category and per culture."""
 
 import torch
 
-from cultureclip.eval.tasks import TaskResult, breakdown, class_embeddings, mean, register
+from cultureclip.eval.tasks import TaskResult, breakdown, class_embeddings, class_prompts, mean, register
 
 TOP = 5
 
 
-@register("classification")
+@register("classification", prompts=lambda data: class_prompts(data.classes, data.templates))
 def evaluate(data, image_features: torch.Tensor, encoder) -> TaskResult:
     weights = class_embeddings(encoder, data.classes, data.templates)
     labels = [it.label for it in data.items]

@@ -8,7 +8,7 @@ from cultureclip.eval.tasks import TaskResult, mean, register
 KS = (1, 5, 10)
 
 
-@register("retrieval")
+@register("retrieval", prompts=lambda data: [c for it in data.items for c in it.captions])
 def evaluate(data, image_features: torch.Tensor, encoder) -> TaskResult:
     rows = [i for i, it in enumerate(data.items) if it.captions]
     texts = [(i, j, c) for i in rows for j, c in enumerate(data.items[i].captions)]

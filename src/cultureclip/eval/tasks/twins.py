@@ -6,12 +6,12 @@ from collections import Counter, defaultdict
 
 import torch
 
-from cultureclip.eval.tasks import TaskResult, breakdown, class_embeddings, mean, register
+from cultureclip.eval.tasks import TaskResult, breakdown, class_embeddings, class_prompts, mean, register
 
 TOP_PAIRS = 10
 
 
-@register("twins")
+@register("twins", prompts=lambda data: class_prompts(data.classes, data.templates))
 def evaluate(data, image_features: torch.Tensor, encoder) -> TaskResult:
     sims = image_features @ class_embeddings(encoder, data.classes, data.templates).T
     records, confusions = [], Counter()
