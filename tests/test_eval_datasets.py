@@ -53,7 +53,10 @@ def test_folder_classes_items_and_classnames(tmp_path):
     data = load_dataset(DatasetSpec(kind="folder", path=tmp_path / "imgs"))
     assert data.classes == ["blue bowl", "red pot"]
     assert [(it.id, it.label) for it in data.items] == [
-        ("blue bowl/0.jpg", 0), ("blue bowl/1.jpg", 0), ("red_pot/0.jpg", 1), ("red_pot/1.jpg", 1)
+        ("blue bowl/0.jpg", 0),
+        ("blue bowl/1.jpg", 0),
+        ("red_pot/0.jpg", 1),
+        ("red_pot/1.jpg", 1),
     ]
     assert data.default_tasks() == ("classification",)
     names = tmp_path / "names.txt"
@@ -84,8 +87,15 @@ def test_jsonl_manifest_with_captions_and_twins(tmp_path):
     _image(tmp_path / "i" / "g.png")
     _image(tmp_path / "i" / "m.png")
     rows = [
-        {"image": "i/g.png", "label": "gyoza", "captions": ["gyoza on a plate"], "twin_ids": ["mandu", "pelmeni"],
-         "culture": "Japan", "generic": "dumpling", "group": "dumplings"},
+        {
+            "image": "i/g.png",
+            "label": "gyoza",
+            "captions": ["gyoza on a plate"],
+            "twin_ids": ["mandu", "pelmeni"],
+            "culture": "Japan",
+            "generic": "dumpling",
+            "group": "dumplings",
+        },
         {"image": "i/m.png", "label": "mandu", "caption": "mandu", "twin_ids": ["gyoza"], "culture": "Korea"},
     ]
     manifest = tmp_path / "set.jsonl"
@@ -128,8 +138,18 @@ def test_manifest_errors_name_file_and_line(tmp_path, text, message):
 
 def test_builder_shards(tmp_path):
     rows = [
-        {"key": f"{c}-test-0", "split": "test", "concept_id": c, "name": n, "culture": cu, "category": "dishes",
-         "generic": "dumpling", "twin_group": "dumplings", "twin_ids": t, "caption": f"{n} caption"}
+        {
+            "key": f"{c}-test-0",
+            "split": "test",
+            "concept_id": c,
+            "name": n,
+            "culture": cu,
+            "category": "dishes",
+            "generic": "dumpling",
+            "twin_group": "dumplings",
+            "twin_ids": t,
+            "caption": f"{n} caption",
+        }
         for c, n, cu, t in [("gyoza", "gyoza", "Japan", ["mandu"]), ("mandu", "mandu", "Korea", ["gyoza"])]
     ]
     samples = [Sample(r, Image.new("RGB", (8, 8), (i * 90, 0, 0))) for i, r in enumerate(rows)]
@@ -143,8 +163,10 @@ def test_builder_shards(tmp_path):
 
 def test_globalrg_retrieval_four_regions_per_universal(tmp_path):
     regions = ["japan", "peru", "kenya", "spain", "fiji"]
-    rows = [{"image": {"bytes": _png_bytes((i, 0, 0)), "path": f"{r}.png"}, "region": r, "universal": "drinks"}
-            for i, r in enumerate(regions)]
+    rows = [
+        {"image": {"bytes": _png_bytes((i, 0, 0)), "path": f"{r}.png"}, "region": r, "universal": "drinks"}
+        for i, r in enumerate(regions)
+    ]
     rows += [{"image": {"bytes": _png_bytes((0, 9, 0)), "path": "x.png"}, "region": "japan", "universal": "rare"}]
     (tmp_path / "data").mkdir()
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "data" / "test-00000-of-00001.parquet")

@@ -73,8 +73,11 @@ def test_twins_choose_only_among_candidates():
 
 def test_retrieval_recall_both_ways():
     captions = {"cap0": E[0], "cap0b": (E[0] + E[3]) / math.sqrt(2), "cap1": E[1], "cap2": E[2]}
-    items = [_item(0, None, captions=("cap0", "cap0b")), _item(1, None, captions=("cap1",)),
-             _item(2, None, captions=("cap2",))]
+    items = [
+        _item(0, None, captions=("cap0", "cap0b")),
+        _item(1, None, captions=("cap1",)),
+        _item(2, None, captions=("cap2",)),
+    ]
     # image 1 looks like caption 0 most: its own caption ranks third
     features = torch.nn.functional.normalize(torch.stack([E[0], E[0] + 0.5 * E[1], E[2]]), dim=-1)
     result = run_task("retrieval", EvalDataset("d", items), features, TextTable(captions))
