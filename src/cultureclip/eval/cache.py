@@ -6,18 +6,19 @@ Layout: `<root>/<fingerprint>/<chunk>.npz`, each chunk holding `keys` (content h
 """
 
 import hashlib
-import json
 import os
-import re
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from cultureclip.backends.clip import ClipModel
 from cultureclip.io import atomic_path
+
+PROBE_TEXT = "A probe: Ünïcode, 123 & punctuation!"
 
 
 def default_cache_dir() -> Path:
@@ -26,16 +27,16 @@ def default_cache_dir() -> Path:
 
 
 def model_fingerprint(model: ClipModel) -> str:
-    """A hash of everything that decides an embedding: architecture, preprocessing, tokenizer, weights."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps(model.model_cfg, sort_keys=True, default=str).encode())
-    digest.update(re.sub(r" at 0x[0-9a-f]+", "", repr(model.preprocess)).encode())
-    digest.update(type(model.tokenizer).__name__.encode())
-    digest.update(str(getattr(model.tokenizer, "context_length", "")).encode())
+    """A hash of everything that decides an embedding: the adapter, its weights, and what its
+    preprocessing and tokenizer make of a fixed probe image and text (through the adapter's own methods)."""
+    digest = hashlib.sha256(type(model).__name__.encode())
     for name, tensor in model.model.state_dict().items():
         flat = tensor.detach().cpu().contiguous().reshape(-1)
         digest.update(f"{name}/{flat.dtype}/{tuple(tensor.shape)}".encode())
         digest.update(flat.view(torch.uint8).numpy().data)
+    probe = Image.linear_gradient("L").resize((97, 61)).convert("RGB")
+    for tensor in (model.images_to_tensor([probe]), model.tokenize([PROBE_TEXT])):
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:32]
 
 

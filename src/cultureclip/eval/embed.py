@@ -17,8 +17,8 @@ log = logging.getLogger(__name__)
 class _Decode(Dataset):
     """Decode and preprocess images; an unreadable one yields its reason instead of pixels."""
 
-    def __init__(self, refs: list[ImageRef], preprocess):
-        self.refs, self.preprocess = refs, preprocess
+    def __init__(self, refs: list[ImageRef], to_tensor):
+        self.refs, self.to_tensor = refs, to_tensor
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -26,7 +26,7 @@ class _Decode(Dataset):
     def __getitem__(self, i: int):
         try:
             with self.refs[i].open() as image:
-                return i, self.preprocess(image.convert("RGB")), None
+                return i, self.to_tensor([image.convert("RGB")])[0], None
         except UNREADABLE as err:
             return i, None, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unreadable'}"
 
@@ -78,7 +78,7 @@ class Encoder:
         if missing:
             log.info("encoding %d of %d images (%d cached)", len(missing), len(refs), len(found))
             loader = DataLoader(
-                _Decode([refs[i] for i in missing], self.model.preprocess),
+                _Decode([refs[i] for i in missing], self.model.images_to_tensor),
                 batch_size=self.batch_size,
                 num_workers=self.workers,
                 collate_fn=_collate,

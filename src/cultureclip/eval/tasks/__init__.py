@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from cultureclip.backends.captions import article
+from cultureclip.backends.captions import fill
 from cultureclip.registry import Registry
 
 TASKS: Registry["TaskResult"] = Registry("eval task")
@@ -61,8 +61,9 @@ def list_tasks() -> list[str]:
 
 
 def class_prompts(classes: list[str], templates: list[str]) -> list[str]:
-    """Every template filled with every class name ({c}) and its article ({a}), class by class."""
-    return [t.format(c=c, a=article(c)) for c in classes for t in templates]
+    """Every template filled with every class name and its article, class by class. The name is {c}
+    (CLIP_benchmark's templates) or {name} / {generic} (the catalogue's), the article {a} or {article}."""
+    return [fill(t, {"c": c, "name": c, "generic": c}) for c in classes for t in templates]
 
 
 def class_embeddings(encoder, classes: list[str], templates: list[str]) -> torch.Tensor:
