@@ -2,6 +2,8 @@
 with dataloader workers decoding and preprocessing images in parallel."""
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -63,8 +65,14 @@ class Encoder:
         return _stack(self.cache.get(keys), len(texts))
 
     @torch.inference_mode()
-    def images(self, refs: list[ImageRef]) -> tuple[torch.Tensor, dict[int, str]]:
-        """Embeddings of `refs` (zero rows for unreadable images) and {position: reason} of those."""
+    def images(
+        self, refs: list[ImageRef], alongside: Callable[[], object] | None = None
+    ) -> tuple[torch.Tensor, dict[int, str]]:
+        """Embeddings of `refs` (zero rows for unreadable images) and {position: reason} of those.
+
+        `alongside` (say, encoding the prompts) runs in a thread while the workers decode; the thread
+        starts after the workers are forked, as forking a process that runs threads can deadlock.
+        """
         failed: dict[int, str] = {}
         keys: list[str] = []
         for i, ref in enumerate(refs):
@@ -75,22 +83,25 @@ class Encoder:
                 keys.append("")
         found = self.cache.get(keys)
         missing = [i for i in range(len(refs)) if i not in found and i not in failed]
-        if missing:
-            log.info("encoding %d of %d images (%d cached)", len(missing), len(refs), len(found))
-            loader = DataLoader(
-                _Decode([refs[i] for i in missing], self.model.images_to_tensor),
-                batch_size=self.batch_size,
-                num_workers=self.workers,
-                collate_fn=_collate,
-            )
-            for positions, pixels, bad in loader:
+        with ThreadPoolExecutor(1) as pool:
+            batches = iter(self._loader([refs[i] for i in missing])) if missing else iter(())
+            side = pool.submit(alongside) if alongside is not None else None
+            for positions, pixels, bad in batches:
                 failed.update({missing[j]: reason for j, reason in bad.items()})
                 if pixels is not None:
                     vectors = self.model.encode_images(pixels.to(self.device))
                     self.cache.put([keys[missing[j]] for j in positions], vectors)
                     self.encoded["images"] += len(positions)
+            if side is not None:
+                side.result()
+        if missing:
+            log.info("encoded %d of %d images (%d cached)", len(missing), len(refs), len(found))
         rows = self.cache.get([k if i not in failed else "" for i, k in enumerate(keys)])
         return _stack(rows, len(refs)), failed
+
+    def _loader(self, refs: list[ImageRef]) -> DataLoader:
+        to_tensor = self.model.images_to_tensor
+        return DataLoader(_Decode(refs, to_tensor), self.batch_size, num_workers=self.workers, collate_fn=_collate)
 
 
 def _stack(rows: dict[int, np.ndarray], n: int) -> torch.Tensor:

@@ -47,9 +47,11 @@ def confusion_plot(groups: list[str], confusion: dict[str, dict[str, dict]], pat
             names = [n[:18] for n in entry["classes"]]
             ax.set_xticks(range(len(names)), names, rotation=40, ha="right", fontsize=7)
             ax.set_yticks(range(len(names)), names, fontsize=7)
+            top = max(max(row) for row in entry["matrix"]) or 1
             for i, row in enumerate(entry["matrix"]):
                 for j, count in enumerate(row):
-                    ax.text(j, i, str(count), ha="center", va="center", fontsize=7)
+                    colour = "white" if count > top / 2 else "black"
+                    ax.text(j, i, str(count), ha="center", va="center", fontsize=7, color=colour)
             ax.set_title(f"{model}: {group[:30]} ({entry['acc']:.2f})", fontsize=8)
     fig.supxlabel("chosen", fontsize=8)
     fig.supylabel("true", fontsize=8)

@@ -5,7 +5,6 @@ against the first model (bootstrap 95% intervals), and the Markdown and HTML rep
 import json
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,10 +103,7 @@ def evaluate_dataset(data: EvalDataset, tasks: list[str], encoder: Encoder) -> t
     The tasks' prompts are encoded in a thread while the dataloader workers decode the images.
     """
     prompts = list(dict.fromkeys(p for task in tasks for p in task_prompts(task, data)))
-    with ThreadPoolExecutor(1) as pool:
-        pending = pool.submit(encoder.texts, prompts)
-        features, failed = encoder.images([it.image for it in data.items])
-        pending.result()
+    features, failed = encoder.images([it.image for it in data.items], alongside=lambda: encoder.texts(prompts))
     unreadable = [(data.items[i].image.name, reason) for i, reason in sorted(failed.items())]
     for image, reason in unreadable:
         log.warning("skipped unreadable image %s (%s)", image, reason)

@@ -7,6 +7,7 @@ Task: zero-shot classification over the objects, the standard way GeoDE measures
 """
 
 import csv
+from collections import Counter
 
 from cultureclip.config import DatasetSpec
 from cultureclip.errors import DataError
@@ -35,5 +36,6 @@ def load_geode(spec: DatasetSpec) -> EvalDataset:
             path = root / "images" / row["file_path"]
         obj = row["object"].replace("_", " ")
         items.append(EvalItem(row["file_path"], FileImage(path), label[obj], category=obj, culture=row["region"]))
-    check_label_set(classes, [sum(it.label == i for it in items) for i in range(len(classes))], index)
+    counts = Counter(it.label for it in items)
+    check_label_set(classes, [counts[i] for i in range(len(classes))], index)
     return EvalDataset("geode", items, classes, tasks=("classification",))
