@@ -184,3 +184,16 @@ def test_a_model_that_cannot_load_names_path_and_reason(world, tmp_path, capsys)
     assert main(argv) == 2
     err = capsys.readouterr().err.replace("\n", "")
     assert f"model a: {broken}: cannot load model" in err
+
+
+def test_a_run_folder_keeps_its_own_report(world, first_run, tmp_path):
+    run = tmp_path / "run"
+    (run / "data").mkdir(parents=True)
+    (run / "data" / ".done").write_text("")
+    (run / "metrics.json").write_text("{}")
+    assert main(_argv(world, run)) == 0
+    assert (run / "metrics.json").read_text() == "{}"
+    assert (
+        json.loads((run / "eval" / "metrics.json").read_text())["results"]
+        == json.loads((first_run / "metrics.json").read_text())["results"]
+    )

@@ -128,8 +128,8 @@ def evaluate(
 
     With --models: compare those models on the --data datasets (or eval.datasets) with every task the
     data supports (classification, twins, retrieval, general); writes OUT/metrics.json, results.jsonl,
-    predictions/, report.md and a self-contained report.html. Embeddings are cached on disk
-    (eval.cache_dir), so evaluating a model again encodes nothing.
+    predictions/, report.md and a self-contained report.html (into OUT/eval when OUT is a run folder).
+    Embeddings are cached on disk (eval.cache_dir), so evaluating a model again encodes nothing.
     """
     items = list(overrides or [])
     if models is not None:
@@ -139,6 +139,8 @@ def evaluate(
         specs = [*cfg.eval.datasets, *(eval_runner.parse_data(d) for d in data)]
         cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"datasets": specs})})
     if cfg.eval.models:
+        if cfg.out is not None and is_done(cfg.out / "data"):  # a run folder: keep its own report
+            cfg = cfg.model_copy(update={"out": cfg.out / "eval"})
         folder = experiment.resolve_out(cfg)
         result = eval_runner.compare_models(cfg.eval.models, cfg.eval, cfg.model.device, cfg.seed, folder)
         _comparison_summary(folder, result)
