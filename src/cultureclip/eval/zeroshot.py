@@ -10,6 +10,7 @@ Each is one of the evaluator's tasks (classification, twins, general) on the hel
 import hashlib
 from dataclasses import dataclass
 
+import torch
 from PIL import Image
 
 from cultureclip.backends.clip import ClipModel
@@ -40,6 +41,17 @@ class DecodedImage:
 
     def open(self) -> Image.Image:
         return self.image.copy()
+
+
+def embed_images(model: ClipModel, images: list[Image.Image], batch_size: int) -> torch.Tensor:
+    """Embeddings of images held in memory, batched, without the disk cache."""
+    encoder = Encoder(model, EmbeddingCache(None, ""), batch_size, workers=0)
+    return encoder.images([DecodedImage(image, str(i)) for i, image in enumerate(images)])[0]
+
+
+def embed_texts(model: ClipModel, texts: list[str], batch_size: int) -> torch.Tensor:
+    """Embeddings of texts, batched, without the disk cache."""
+    return Encoder(model, EmbeddingCache(None, ""), batch_size, workers=0).texts(texts)
 
 
 def world_dataset(rows: list[dict], images: list[Image.Image], cfg: EvalConfig) -> EvalDataset:
