@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from rich.progress import Progress
 from torch.utils.data import DataLoader, Dataset
 
 from cultureclip.backends.clip import ClipModel
@@ -30,7 +31,11 @@ class _Decode(Dataset):
             with self.refs[i].open() as image:
                 return i, self.to_tensor([image.convert("RGB")])[0], None
         except UNREADABLE as err:
-            return i, None, f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unreadable'}"
+            return i, None, _reason(err)
+
+
+def _reason(err: Exception) -> str:
+    return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unreadable'}"
 
 
 def _collate(batch):
@@ -79,19 +84,21 @@ class Encoder:
             try:
                 keys.append(ref.digest())
             except UNREADABLE as err:
-                failed[i] = f"{type(err).__name__}: {str(err).splitlines()[0]}"
+                failed[i] = _reason(err)
                 keys.append("")
         found = self.cache.get(keys)
         missing = [i for i in range(len(refs)) if i not in found and i not in failed]
-        with ThreadPoolExecutor(1) as pool:
-            batches = iter(self._loader([refs[i] for i in missing])) if missing else iter(())
+        batches = iter(self._loader([refs[i] for i in missing])) if missing else iter(())  # forks before threads
+        with ThreadPoolExecutor(1) as pool, Progress(transient=True, disable=not missing) as progress:
             side = pool.submit(alongside) if alongside is not None else None
+            bar = progress.add_task("encoding images", total=len(missing))
             for positions, pixels, bad in batches:
                 failed.update({missing[j]: reason for j, reason in bad.items()})
                 if pixels is not None:
                     vectors = self.model.encode_images(pixels.to(self.device))
                     self.cache.put([keys[missing[j]] for j in positions], vectors)
                     self.encoded["images"] += len(positions)
+                progress.advance(bar, len(positions) + len(bad))
             if side is not None:
                 side.result()
         if missing:
