@@ -200,4 +200,4 @@ def parse_data(text: str) -> DatasetSpec:
     if not sep or not kind or not path:
         raise ConfigError(f"--data {text!r}: expected KIND:PATH (or clip_benchmark/NAME:ROOT)")
     kind, _, dataset = kind.partition("/")
-    return DatasetSpec(kind=kind, path=Path(path), dataset=dataset or None)
+    return DatasetSpec(kind=kind, path=Path(path).expanduser(), dataset=dataset or None)
