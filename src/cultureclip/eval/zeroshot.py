@@ -7,16 +7,13 @@ general_acc: the generic noun among all generic nouns ("a photo of a dumpling.")
 Each is one of the evaluator's tasks (classification, twins, general) on the held-out split.
 """
 
-import hashlib
-from dataclasses import dataclass
-
 import torch
 from PIL import Image
 
 from cultureclip.backends.clip import ClipModel
 from cultureclip.config import EvalConfig
 from cultureclip.eval.cache import EmbeddingCache, default_cache_dir, model_fingerprint
-from cultureclip.eval.datasets.base import EvalDataset, EvalItem
+from cultureclip.eval.datasets.base import DecodedImage, EvalDataset, EvalItem
 from cultureclip.eval.embed import Encoder
 from cultureclip.eval.runner import evaluate_dataset
 
@@ -26,21 +23,6 @@ TASKS = {
     "twin_acc": ("twins", "twin_acc"),
     "general_acc": ("general", "general_acc"),
 }
-
-
-@dataclass(frozen=True, eq=False)
-class DecodedImage:
-    """An image already in memory, keyed by its pixels."""
-
-    image: Image.Image
-    name: str
-
-    def digest(self) -> str:
-        head = f"{self.image.mode}/{self.image.size[0]}x{self.image.size[1]}/".encode()
-        return hashlib.sha256(head + self.image.tobytes()).hexdigest()
-
-    def open(self) -> Image.Image:
-        return self.image.copy()
 
 
 def embed_images(model: ClipModel, images: list[Image.Image], batch_size: int) -> torch.Tensor:

@@ -56,6 +56,26 @@ class BytesImage:
         return Image.open(io.BytesIO(self.data))
 
 
+@dataclass(frozen=True, eq=False)
+class DecodedImage:
+    """An image already decoded in memory, keyed by its pixels."""
+
+    image: Image.Image
+    name: str
+
+    def digest(self) -> str:
+        return pixel_digest(self.image)
+
+    def open(self) -> Image.Image:
+        return self.image.copy()
+
+
+def pixel_digest(image: Image.Image) -> str:
+    """A content hash of decoded pixels (mode, size and bytes), for images that have no file."""
+    head = f"{image.mode}/{image.size[0]}x{image.size[1]}/".encode()
+    return hashlib.sha256(head + image.tobytes()).hexdigest()
+
+
 @dataclass
 class EvalItem:
     id: str

@@ -2,7 +2,6 @@
 user's local copy with CLIP_benchmark's own builder (never downloaded here), with its class names
 and prompt-template ensembles, so numbers line up with CLIP_benchmark's."""
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +10,7 @@ from PIL import Image
 from cultureclip.config import DatasetSpec
 from cultureclip.errors import ConfigError, DataError, MissingDependencyError
 from cultureclip.eval.datasets import register
-from cultureclip.eval.datasets.base import EvalDataset, EvalItem
+from cultureclip.eval.datasets.base import EvalDataset, EvalItem, pixel_digest
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,9 +25,7 @@ class IndexedImage:
         return f"#{self.index}"
 
     def digest(self) -> str:
-        image = self.open()
-        head = f"{image.mode}/{image.size[0]}x{image.size[1]}/".encode()
-        return hashlib.sha256(head + image.tobytes()).hexdigest()
+        return pixel_digest(self.open())
 
     def open(self) -> Image.Image:
         return self.dataset[self.index][0]
