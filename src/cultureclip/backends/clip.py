@@ -46,7 +46,19 @@ def parse_model_id(model_id: str) -> ModelId:
 
 
 class ClipModel:
-    """A CLIP model with its tokenizer and preprocessing: encode images and texts, save, reload."""
+    """A CLIP model with its tokenizer and preprocessing: encode images and texts, save, reload.
+
+    Parameter layout (what `train.trainable` selects from): parameters under `visual.` form the image
+    tower, `logit_scale`/`logit_bias` the temperature, everything else the text tower; `HEADS` names each
+    tower's projection head and final norm, across open_clip's tower kinds (its own transformers, timm
+    image trunks, Hugging Face text encoders).
+    """
+
+    SCALE_PARAMS = ("logit_scale", "logit_bias")
+    HEADS = {
+        "image": ("visual.proj", "visual.ln_post", "visual.head", "visual.attn_pool"),
+        "text": ("text_projection", "ln_final", "text.text_projection", "text.ln_final", "text.proj"),
+    }
 
     def __init__(self, model: nn.Module, tokenizer, preprocess, model_cfg: dict, name: str):
         self.model = model
@@ -54,6 +66,8 @@ class ClipModel:
         self.preprocess = preprocess
         self.model_cfg = model_cfg
         self.name = name
+        self.lora = None
+        """The peft wrapper while LoRA adapters are attached (see train.trainable)."""
 
     @property
     def image_size(self) -> int:
@@ -75,6 +89,12 @@ class ClipModel:
     @property
     def logit_scale(self) -> torch.Tensor:
         return self.model.logit_scale.exp()
+
+    def tower_of(self, name: str) -> str | None:
+        """'image' or 'text' for a parameter or module name of `self.model`; None for the temperature."""
+        if name.split(".")[0] in self.SCALE_PARAMS:
+            return None
+        return "image" if name.startswith("visual.") or name == "visual" else "text"
 
     def save(self, folder: Path) -> None:
         """Write an open_clip local-dir checkpoint (config + safetensors) into `folder`.
