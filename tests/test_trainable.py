@@ -103,3 +103,18 @@ def test_lora_training_exports_a_plain_model(tmp_path):
     assert changed and all(".attn.in_proj_weight" in k or ".attn.out_proj.weight" in k for k in changed)
     counts = json.loads((tmp_path / "parameters.json").read_text())
     assert 0 < counts["trainable"] < counts["total"] / 10
+
+
+@pytest.mark.parametrize("name", ["tiny:hf-clip", "tiny:hf-siglip"])
+def test_transformers_models_select_blocks_heads_and_q_v_adapters(name):
+    model = create_clip(name)
+    assert tower_blocks(model, "image") == "vision_model.encoder.layers"
+    assert tower_blocks(model, "text") == "text_model.encoder.layers"
+    select_trainable(model, TuneConfig(mode="last_blocks", blocks=1, heads=True), train_logit_scale=False)
+    names = _trainable(model)
+    assert any(n.startswith("vision_model.encoder.layers.1.") for n in names)
+    assert not any(".layers.0." in n for n in names) and "logit_scale" not in names
+    assert "text_model.final_layer_norm.weight" in names
+    model = create_clip(name)
+    targets = lora_modules(model, TuneConfig(mode="lora", lora_targets=["q", "v"], towers=["text"]))
+    assert targets == [f"text_model.encoder.layers.{i}.self_attn.{p}_proj" for p in "qv" for i in range(2)]

@@ -1,6 +1,5 @@
 """The training loop: batches -> embeddings -> named loss terms -> AdamW with warm-up and cosine decay."""
 
-import copy
 import json
 import logging
 import math
@@ -102,13 +101,7 @@ def train(model: ClipModel, data: TrainData, cfg: TrainConfig, seed: int, log_pa
     torch.manual_seed(seed)
     base = None
     if cfg.loss.preserve:
-        base = ClipModel(
-            copy.deepcopy(model.model).eval().requires_grad_(False),
-            model.tokenizer,
-            model.preprocess,
-            model.model_cfg,
-            model.name,
-        )
+        base = model.frozen_copy()
     counts = select_trainable(model, cfg.tune, train_logit_scale=not cfg.freeze_logit_scale)
     write_json(log_path.with_name("parameters.json"), counts)
     optimizer = _optimizer(model, cfg)
