@@ -97,7 +97,7 @@ def test_lora_training_exports_a_plain_model(tmp_path):
     start = {k: v.clone() for k, v in model.model.state_dict().items()}
     tune = TuneConfig(mode="lora", lora_targets=["attn"], heads=False)
     cfg = TrainConfig(steps=3, batch_size=4, lr=0.01, warmup=1, tune=tune)
-    train(model, synthetic_train_data(), cfg, seed=0, log_path=tmp_path / "log.jsonl")
+    train(model, synthetic_train_data(), cfg, seed=0, work=tmp_path)
     assert set(model.model.state_dict()) == keys  # merged: the plain open_clip layout
     changed = {k for k, v in model.model.state_dict().items() if not torch.equal(v, start[k])}
     assert changed and all(".attn.in_proj_weight" in k or ".attn.out_proj.weight" in k for k in changed)

@@ -53,7 +53,12 @@ class LossConfig(Strict):
     clip: float = Field(default=0.0, ge=0)
     """Weight of plain image-caption InfoNCE, without twin negatives (the ablation baseline)."""
     preserve: float = Field(default=5.0, ge=0)
-    """Weight of feature distillation to the frozen starting model on generic captions and batch images."""
+    """Weight of the preservation term (see `preserve_kind`)."""
+    preserve_kind: Literal["features", "weights"] = "features"
+    """features: distillation to the frozen starting model's embeddings of the batch images and their
+    generic captions; weights: squared L2 distance of the trainable weights to their starting values."""
+    siglip: float = Field(default=0.0, ge=0)
+    """Weight of SigLIP's pairwise sigmoid loss on image-caption pairs (uses the model's logit bias if any)."""
     normalize: bool = True
     """L2-normalise embeddings before the logits, as CLIP does (the reference code does not)."""
 
@@ -94,6 +99,18 @@ class TrainConfig(Strict):
     freeze_logit_scale: bool = True
     """Keep the temperature at the starting model's value, as the reference does."""
     tune: TuneConfig = Field(default_factory=TuneConfig)
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    """Learning-rate decay after the linear warm-up (the reference uses linear)."""
+    accumulate: int = Field(default=1, ge=1)
+    """Batches per optimizer step (gradient accumulation); each batch is its own contrastive batch."""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Autocast precision of forward and loss; fp16 adds a gradient scaler."""
+    grad_checkpointing: bool = False
+    """Recompute tower activations in the backward pass to save memory."""
+    checkpoint_every: int = Field(default=0, ge=0)
+    """Save a resumable checkpoint every N optimizer steps (0: never)."""
+    tensorboard: bool = False
+    """Also write the metrics as TensorBoard scalars (beside the JSON-lines log)."""
     loss: LossConfig = Field(default_factory=LossConfig)
 
 
@@ -133,6 +150,8 @@ class RunConfig(Strict):
     )
     """Extra fine-tunings, each the finetune config with these dotted overrides (same data, steps, seed)."""
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    resume: bool = False
+    """Continue each unfinished training from its latest checkpoint (`--resume`)."""
 
 
 PRESETS = resources.files("cultureclip") / "configs"
