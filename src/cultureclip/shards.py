@@ -69,7 +69,12 @@ def read_split(folder: Path, split: str) -> list[Sample]:
         raise DataError(f"{folder}: shard {missing[0]} listed in {MANIFEST} is missing")
     stream = wds.WebDataset([str(folder / s) for s in shards], shardshuffle=False, empty_check=False)
     samples = []
+    seen = set()
     for item in stream:
+        seen.add(Path(item["__url__"]).name)
         row = json.loads(item["json"])
         samples.append(Sample(row, Image.open(io.BytesIO(item["png"])).convert("RGB")))
+    empty = [s for s in shards if s not in seen]
+    if empty:
+        raise DataError(f"{folder / empty[0]}: empty shard (no samples, but {MANIFEST} lists some in it)")
     return samples

@@ -26,7 +26,7 @@ from cultureclip.train.data import TrainData
 from cultureclip.train.distributed import World, barrier, gather_rows, rank_slice, world
 from cultureclip.train.losses import objective_terms, weight_distance, weighted_sum
 from cultureclip.train.metrics import MetricsLog
-from cultureclip.train.sampler import Batch, random_batch, twin_batch
+from cultureclip.train.sampler import SAMPLERS, Batch
 from cultureclip.train.trainable import merge_lora, select_trainable
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         self.tokens = TextTokens(model)
         self.labels = row_labels(data, cfg)
-        self.make_batch = twin_batch if cfg.sampler == "twins" else random_batch
+        self.sampler = SAMPLERS[cfg.sampler](data, cfg.batch_size, seed)
 
     def features(self, batch: Batch) -> dict[str, Tensor]:
         """Embeddings of this rank's share of `batch`, gathered into the global batch's order."""
@@ -139,7 +139,7 @@ class Trainer:
 
     def forward_backward(self, index: int, scale: float = 1.0) -> dict[str, Tensor]:
         """Loss terms of batch `index` (a pure function of seed and index); backward of `scale` x the total."""
-        batch = self.make_batch(self.data, self.cfg.batch_size, self.seed, index)
+        batch = self.sampler(index)
         with torch.autocast(self.device.type, PRECISIONS.get(self.cfg.precision), self.cfg.precision != "fp32"):
             f = self.features(batch)
             terms = objective_terms(f, self.model.logit_scale, self.cfg.loss, self.model.logit_bias)
