@@ -57,10 +57,9 @@ class HFClipModel(ClipModel):
         return _features(self.model.get_text_features(input_ids=tokens), normalize)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        if enable:
-            self.model.gradient_checkpointing_enable()
-        else:
-            self.model.gradient_checkpointing_disable()
+        verb = "enable" if enable else "disable"  # transformers 5 names it activation checkpointing
+        switch = getattr(self.model, f"activation_checkpointing_{verb}", None)
+        (switch or getattr(self.model, f"gradient_checkpointing_{verb}"))()
 
     def save(self, folder: Path) -> None:
         """Write a transformers folder: model (safetensors), image processor and tokenizer if it has one."""

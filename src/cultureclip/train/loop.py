@@ -8,7 +8,6 @@ steps with bit-exact resume, metrics as JSON lines (and TensorBoard).
 """
 
 import contextlib
-import json
 import logging
 import math
 from pathlib import Path
@@ -221,8 +220,3 @@ def _restore(trainer: Trainer, work: Path) -> int:
     step = load_checkpoint(path, *trainer.state())
     log.info("resuming %s at step %d", work, step)
     return step
-
-
-def read_log(path: Path) -> list[dict]:
-    """The step records of a JSON-lines training log."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
