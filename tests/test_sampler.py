@@ -5,7 +5,7 @@ import pytest
 
 from cultureclip.errors import DataError
 from cultureclip.train.data import TrainData
-from cultureclip.train.sampler import RandomSampler, TwinSampler
+from cultureclip.train.sampler import RandomSampler, TwinEpochSampler, TwinSampler
 
 GROUPS = {"g1": ["a", "b", "c"], "g2": ["d", "e"], "g3": ["f", "g"], "solo": ["h"]}
 
@@ -24,12 +24,13 @@ def _data(images_per_concept=4):
     return TrainData(pixels=None, rows=rows, by_concept=by_concept, groups=groups)
 
 
-def test_twin_batches_pair_each_image_with_a_twin_and_keep_groups_whole():
+@pytest.mark.parametrize("sampler", [TwinSampler, TwinEpochSampler])
+def test_twin_batches_pair_each_image_with_a_twin_and_keep_groups_whole(sampler):
     data = _data()
     concept_of = [r["concept_id"] for r in data.rows]
     group_of = {c: g for g, members in GROUPS.items() for c in members}
     for step in range(20):
-        batch = TwinSampler(data, pairs=5, seed=3)(step)
+        batch = sampler(data, pairs=5, seed=3)(step)
         pos = [concept_of[i] for i in batch.pos]
         neg = [concept_of[i] for i in batch.neg]
         assert len(pos) <= 5
@@ -41,13 +42,14 @@ def test_twin_batches_pair_each_image_with_a_twin_and_keep_groups_whole():
         assert "h" not in pos
 
 
-def test_batches_are_a_function_of_seed_and_step():
+@pytest.mark.parametrize("twins", [TwinSampler, TwinEpochSampler])
+def test_batches_are_a_function_of_seed_and_step(twins):
     data = _data()
-    sampler = TwinSampler(data, 5, seed=1)
+    sampler = twins(data, 5, seed=1)
     walked = [sampler(s) for s in range(9)]  # a sampler that has seen earlier steps
-    a, b = walked[8], TwinSampler(data, 5, seed=1)(8)  # a fresh one, as after --resume
+    a, b = walked[8], twins(data, 5, seed=1)(8)  # a fresh one, as after --resume
     assert np.array_equal(a.pos, b.pos) and np.array_equal(a.neg, b.neg)
-    c = TwinSampler(data, 5, seed=2)(8)
+    c = twins(data, 5, seed=2)(8)
     assert not (np.array_equal(a.pos, c.pos) and np.array_equal(a.neg, c.neg))
     r1, r2 = RandomSampler(data, 6, seed=1)(0), RandomSampler(data, 6, seed=1)(0)
     assert np.array_equal(r1.pos, r2.pos) and r1.neg is None and len(set(r1.pos.tolist())) == 6
@@ -67,7 +69,7 @@ def test_no_twin_groups_is_a_clear_error():
 
 def test_each_epoch_shows_every_twin_group_once():
     data = _data()
-    sampler = TwinSampler(data, pairs=4, seed=5)
+    sampler = TwinEpochSampler(data, pairs=4, seed=5)
     group_of = {c: g for g, members in GROUPS.items() for c in members}
     seen: dict[int, Counter] = {}
     for step in range(12):

@@ -92,8 +92,9 @@ class TrainConfig(Strict):
     warmup: int = Field(default=20, ge=0)
     text: Literal["generic", "caption"] = "caption"
     """Which text pairs with each image: generic ('a photo of a dumpling.') or the rich caption."""
-    sampler: Literal["random", "twins"] = "twins"
-    """random: shuffled images; twins: batches of whole twin groups, each image paired with a twin."""
+    sampler: Literal["random", "twins", "twin_epochs"] = "twins"
+    """random: shuffled images; twins: batches of whole twin groups, each image paired with a twin;
+    twin_epochs: the same, epoch by epoch (every twin group once per epoch)."""
     concept_template: str = "a photo of {name}."
     """Text of a concept name in the concept term (the reference uses the bare name: '{name}')."""
     freeze_logit_scale: bool = True

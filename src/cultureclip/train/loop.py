@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 LOG_FILE = "train_log.jsonl"
 PARAMS_FILE = "parameters.json"
 PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16}
+WHOLE_KEYS = ("image_all", "generic", "base_image", "base_generic")
 
 
 def lr_factor(step: int, warmup: int, total: int, kind: str = "cosine") -> float:
@@ -110,10 +111,16 @@ class Trainer:
         self.sampler = SAMPLERS[cfg.sampler](data, cfg.batch_size, seed)
 
     def features(self, batch: Batch) -> dict[str, Tensor]:
-        """Embeddings of this rank's share of `batch`, gathered into the global batch's order."""
+        """Embeddings of this rank's share of `batch`, gathered into the global batch.
+
+        Per-side keys ('image', 'neg_caption', ...) come back in the global batch's order; the
+        preservation term's keys over all of a rank's images ('image_all', 'generic', 'base_*') come
+        back rank by rank, which the (row-wise mean) distillation term does not see.
+        """
         sides = {"": batch.pos} if batch.neg is None else {"": batch.pos, "neg_": batch.neg}
         share, sizes = rank_slice(len(batch.pos), self.world)
         sides = {prefix: idx[share] for prefix, idx in sides.items()}
+        index = np.concatenate(list(sides.values()))
         text_field = "generic_caption" if self.cfg.text == "generic" else "caption"
         want: dict[str, list[str]] = {}
         f: dict[str, Tensor] = {}
@@ -122,19 +129,22 @@ class Trainer:
             want[f"{prefix}caption"] = [r[text_field] for r in rows]
             want[f"{prefix}concept"] = [self.cfg.concept_template.format(name=r["name"]) for r in rows]
             f[f"{prefix}label"] = self.labels[idx].to(self.device)
-        generic = {f"{p}generic": [self.data.rows[i]["generic_caption"] for i in idx] for p, idx in sides.items()}
-        pixels = self.data.pixels[np.concatenate(list(sides.values()))].to(self.device)
+        generic = {"generic": [self.data.rows[i]["generic_caption"] for i in index]}
+        pixels = self.data.pixels[index].to(self.device)
         tokens, rows_of = self.tokens(want | (generic if self.base is not None else {}))
         images, texts = self.net(pixels, tokens.to(self.device))
-        f |= _split(images, sides, "image") | {k: texts[rows] for k, rows in rows_of.items()}
+        parts = images.split([len(idx) for idx in sides.values()])
+        f |= {f"{prefix}image": part for prefix, part in zip(sides, parts, strict=True)}
+        f |= {"image_all": images} | {k: texts[rows] for k, rows in rows_of.items()}
         if self.base is not None:
             with torch.no_grad():
                 base_tokens, base_rows = self.tokens(generic)
-                base_texts = self.base.encode_texts(base_tokens.to(self.device), self.cfg.loss.normalize)
-                base_images = self.base.encode_images(pixels, self.cfg.loss.normalize)
-            f |= _split(base_images, sides, "base_image")
-            f |= {f"{p}base_generic": base_texts[base_rows[f"{p}generic"]] for p in sides}
-        return _assemble({k: gather_rows(v, sizes) for k, v in f.items()}, twin=batch.neg is not None)
+                f["base_generic"] = self.base.encode_texts(base_tokens.to(self.device), self.cfg.loss.normalize)[
+                    base_rows["generic"]
+                ]
+                f["base_image"] = self.base.encode_images(pixels, self.cfg.loss.normalize)
+        whole = [n * len(sides) for n in sizes]
+        return {k: gather_rows(v, whole if k in WHOLE_KEYS else sizes) for k, v in f.items()}
 
     def forward_backward(self, index: int, scale: float = 1.0) -> dict[str, Tensor]:
         """Loss terms of batch `index` (a pure function of seed and index); backward of `scale` x the total."""
@@ -166,21 +176,6 @@ class Trainer:
 
     def state(self) -> tuple:
         return self.model.model, self.optimizer, self.schedule, self.scaler
-
-
-def _split(features: Tensor, sides: dict[str, np.ndarray], name: str) -> dict[str, Tensor]:
-    sizes = [len(idx) for idx in sides.values()]
-    return {f"{prefix}{name}": part for prefix, part in zip(sides, features.split(sizes), strict=True)}
-
-
-def _assemble(f: dict[str, Tensor], twin: bool) -> dict[str, Tensor]:
-    """Add the all-images / all-generic keys the objective reads (anchors first, then twins)."""
-    both = (lambda k: torch.cat([f[k], f[f"neg_{k}"]])) if twin else (lambda k: f[k])
-    f["image_all"] = both("image")
-    for key in ("generic", "base_image", "base_generic"):
-        if key in f:
-            f[key] = both(key)
-    return f
 
 
 def train(

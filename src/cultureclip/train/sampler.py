@@ -1,8 +1,9 @@
 """Which images form each step's global batch: a pure function of (seed, step), so a resumed run is exact.
 
-Twin batches go epoch by epoch: an epoch is one pass over the twin groups in a seeded order, packed
-greedily into batches of whole groups, so every image meets its hard negatives and every group is seen
-once per epoch. Each rank then embeds its contiguous share of the global batch (`distributed.rank_slice`).
+Twin batches hold whole twin groups, so every image meets its hard negatives. `twins` draws each step's
+groups afresh (seeded by the step); `twin_epochs` goes epoch by epoch: one pass over the twin groups in a
+seeded order, packed greedily into batches, so every group is seen once per epoch. Each rank then embeds
+its contiguous share of the global batch (`distributed.rank_slice`).
 """
 
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ class RandomSampler:
 
 
 class TwinSampler:
-    """Whole twin groups, at most `pairs` pairs per batch (a larger group forms a batch alone).
+    """Whole twin groups in a per-step seeded order until `pairs` pairs (a larger group forms a batch alone).
 
     In a group of k, member i pairs with member i+1 mod k, so every concept of the batch is once an
     anchor and once its twin's hard negative; each concept's image is drawn at random per step.
@@ -46,10 +47,35 @@ class TwinSampler:
                 "(set train.sampler=random for plain batches)"
             )
         self.data, self.pairs, self.seed = data, pairs, seed
+
+    def groups(self, step: int, rng: np.random.Generator) -> tuple[list[int], int | None]:
+        """Candidate group indices for the step, and the pair limit that ends the batch (None: take all)."""
+        return rng.permutation(len(self.data.groups)).tolist(), self.pairs
+
+    def __call__(self, step: int) -> Batch:
+        rng = np.random.default_rng([self.seed, step])
+        order, limit = self.groups(step, rng)
+        pos: list[int] = []
+        neg: list[int] = []
+        for g in order:
+            members = [self.data.groups[g][i] for i in rng.permutation(len(self.data.groups[g]))]
+            if limit is not None and pos and len(pos) + len(members) > limit:
+                break
+            for i, concept in enumerate(members):
+                pos.append(int(rng.choice(self.data.by_concept[concept])))
+                neg.append(int(rng.choice(self.data.by_concept[members[(i + 1) % len(members)]])))
+        return Batch(np.array(pos), np.array(neg))
+
+
+class TwinEpochSampler(TwinSampler):
+    """Twin batches epoch by epoch: each epoch's seeded group order packed greedily into batches."""
+
+    def __init__(self, data: TrainData, pairs: int, seed: int):
+        super().__init__(data, pairs, seed)
         self._starts = [0]  # first step of each epoch seen so far
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
-        """The epoch's batches as lists of group indices: a seeded order, packed greedily."""
+        """The epoch's batches as lists of group indices."""
         order = np.random.default_rng([self.seed, epoch, 1]).permutation(len(self.data.groups))
         batches: list[list[int]] = [[]]
         size = 0
@@ -69,17 +95,9 @@ class TwinSampler:
         epoch = int(np.searchsorted(self._starts, step, side="right")) - 1
         return epoch, step - self._starts[epoch]
 
-    def __call__(self, step: int) -> Batch:
+    def groups(self, step: int, rng: np.random.Generator) -> tuple[list[int], int | None]:
         epoch, index = self.locate(step)
-        rng = np.random.default_rng([self.seed, step])
-        pos: list[int] = []
-        neg: list[int] = []
-        for g in self.epoch_batches(epoch)[index]:
-            members = [self.data.groups[g][i] for i in rng.permutation(len(self.data.groups[g]))]
-            for i, concept in enumerate(members):
-                pos.append(int(rng.choice(self.data.by_concept[concept])))
-                neg.append(int(rng.choice(self.data.by_concept[members[(i + 1) % len(members)]])))
-        return Batch(np.array(pos), np.array(neg))
+        return self.epoch_batches(epoch)[index], None
 
 
-SAMPLERS = {"random": RandomSampler, "twins": TwinSampler}
+SAMPLERS = {"random": RandomSampler, "twins": TwinSampler, "twin_epochs": TwinEpochSampler}
