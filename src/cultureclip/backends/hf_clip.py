@@ -40,8 +40,13 @@ class HFClipModel(ClipModel):
     def context_length(self) -> int:
         return self.model.config.text_config.max_position_embeddings
 
+    @property
+    def has_hf_tokenizer(self) -> bool:
+        """False for a folder without tokenizer files, which tokenizes with open_clip's CLIP BPE."""
+        return callable(getattr(self.tokenizer, "save_pretrained", None))
+
     def tokenize(self, texts: list[str]) -> torch.Tensor:
-        if not callable(getattr(self.tokenizer, "save_pretrained", None)):  # open_clip's BPE tokenizer
+        if not self.has_hf_tokenizer:
             return self.tokenizer(texts)
         return self.tokenizer(
             texts, padding="max_length", truncation=True, max_length=self.context_length, return_tensors="pt"
@@ -66,7 +71,7 @@ class HFClipModel(ClipModel):
         folder = Path(folder)
         self.model.save_pretrained(folder)
         self.processor.save_pretrained(folder)
-        if callable(getattr(self.tokenizer, "save_pretrained", None)):
+        if self.has_hf_tokenizer:
             self.tokenizer.save_pretrained(folder)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from cultureclip.backends.clip import state_dict_mismatch
 from cultureclip.errors import DataError
 from cultureclip.io import atomic_path
 
@@ -51,9 +52,8 @@ def load_checkpoint(path: Path, model, optimizer, schedule, scaler) -> int:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
     except (RuntimeError, ValueError, KeyError) as err:
-        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-        detail = (lines[1] if len(lines) > 1 else lines[0]) if lines else type(err).__name__
-        raise DataError(f"checkpoint {path}: made for another model or tuning ({detail[:160]})") from None
+        detail = state_dict_mismatch(err)
+        raise DataError(f"checkpoint {path}: made for another model or tuning ({detail})") from None
     schedule.load_state_dict(state["schedule"])
     scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["rng"])
