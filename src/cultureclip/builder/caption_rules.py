@@ -9,6 +9,8 @@ caption breaks them, or None.
 import re
 import unicodedata
 
+from cultureclip.errors import ConfigError
+
 BOILERPLATE = re.compile(
     r"^(sure|certainly|of course|okay|here('s| is| are)|caption\s*:|title\s*:)|\bas an ai\b|\bi hope\b"
     r"|\blet me know\b|\bfeel free\b|\bi can'?t\b|<\|",
@@ -35,6 +37,8 @@ def target_tokenizer(model_id: str):
     from cultureclip.backends.clip import MODEL_CONFIGS, parse_model_id
 
     spec = parse_model_id(model_id)
+    if spec.source not in ("open_clip", "tiny", "local"):
+        raise ConfigError(f"model.name {model_id!r}: caption rules count tokens with open_clip tokenizers only")
     if spec.source == "open_clip":
         return open_clip.get_tokenizer(spec.ref)
     folder = MODEL_CONFIGS / spec.ref if spec.source == "tiny" else spec.ref
