@@ -22,7 +22,7 @@ from cultureclip.backends.textgen import create_text_generator
 from cultureclip.builder.captions import caption_rows
 from cultureclip.builder.pipeline import build_dataset
 from cultureclip.builder.rows import plan_rows
-from cultureclip.catalog import load_catalog
+from cultureclip.catalog.select import dataset_catalog
 from cultureclip.config import load_config
 
 PROMPTS = """version: echo-v1
@@ -61,7 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--text-cost", type=float, default=0.05, help="seconds per caption")
     parser.add_argument("--image-cost", type=float, default=0.03, help="seconds per image")
-    parser.add_argument("--groups", type=int, default=27, help="twin groups of the shipped catalogue")
+    parser.add_argument("--groups", type=int, default=27, help="twin groups of the offline world")
     parser.add_argument("--ray-workers", type=int, default=1)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -72,7 +72,7 @@ def main() -> None:
     overrides.append(f"build.captions={captions}")
     cfg = load_config(None, overrides)
     import_libraries()
-    catalog = load_catalog().first_groups(args.groups)
+    catalog = dataset_catalog(cfg.catalog)
     seconds, rows = {}, 0
     start = time.perf_counter()
     rows = direct(cfg.build, catalog, cfg.seed)
