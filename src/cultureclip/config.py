@@ -71,6 +71,26 @@ class LossConfig(Strict):
     """L2-normalise embeddings before the logits, as CLIP does (the reference code does not)."""
 
 
+class TuneConfig(Strict):
+    """Which weights train; the rest stay at the starting model's values."""
+
+    mode: Literal["full", "last_blocks", "lora"] = "full"
+    """full: every weight of the tuned towers; last_blocks: the last `blocks` blocks of each tuned tower;
+    lora: low-rank adapters (peft) on the `lora_targets` modules of each tuned tower, merged before export."""
+    towers: list[Literal["image", "text"]] = Field(default_factory=lambda: ["image", "text"])
+    """Towers that train; the others stay frozen (e.g. ['text'] for the reference's text-only LoRA ablation)."""
+    blocks: int = Field(default=1, ge=0)
+    """last_blocks: how many final blocks of each tuned tower train (0: only the projection heads)."""
+    heads: bool = True
+    """last_blocks and lora: also train each tuned tower's projection head and final norm."""
+    lora_r: int = Field(default=4, ge=1)
+    lora_alpha: float = Field(default=16, gt=0)
+    lora_dropout: float = Field(default=0.1, ge=0, lt=1)
+    lora_targets: list[str] = Field(default_factory=lambda: ["q", "v"], min_length=1)
+    """Modules that get adapters: q, k, v, out (attention projections), fc1, fc2 (MLP), attn (a fused
+    nn.MultiheadAttention, as in open_clip's own towers), or any module name ending."""
+
+
 class TrainConfig(Strict):
     steps: int = Field(default=250, ge=1)
     batch_size: int = Field(default=32, ge=2)
@@ -86,6 +106,7 @@ class TrainConfig(Strict):
     """Text of a concept name in the concept term (the reference uses the bare name: '{name}')."""
     freeze_logit_scale: bool = True
     """Keep the temperature at the starting model's value, as the reference does."""
+    tune: TuneConfig = Field(default_factory=TuneConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
 
 

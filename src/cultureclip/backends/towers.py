@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from cultureclip.backends.clip import ClipModel
+from cultureclip.backends.clip import CLIP_SOURCES, ModelId
+from cultureclip.backends.open_clip_model import OpenClipModel
 from cultureclip.config import TowersConfig
 from cultureclip.errors import DataError, MissingDependencyError
 from cultureclip.registry import Registry
@@ -119,7 +120,7 @@ def model_config(pair: TowerPair, cfg: TowersConfig) -> dict:
     }
 
 
-def create_towers(name: str, cfg: TowersConfig) -> ClipModel:
+def create_towers(name: str, cfg: TowersConfig) -> OpenClipModel:
     """Build the CLIP for tower pair `name`: pretrained towers, fresh projections (CLIP's initial temperature)."""
     import open_clip
     from open_clip.model import set_model_preprocess_cfg
@@ -140,4 +141,9 @@ def create_towers(name: str, cfg: TowersConfig) -> ClipModel:
     set_model_preprocess_cfg(model, asdict(preprocess_cfg))
     tokenizer = HFTokenizer(str(pair.text_dir), context_length=cfg.context_length)
     preprocess = image_transform_v2(preprocess_cfg, is_train=False)
-    return ClipModel(model.eval(), tokenizer, preprocess, model_cfg, f"towers:{name}")
+    return OpenClipModel(model.eval(), tokenizer, preprocess, model_cfg, f"towers:{name}")
+
+
+@CLIP_SOURCES.register("towers")
+def _towers(spec: ModelId) -> OpenClipModel:
+    return create_towers(spec.ref, spec.towers or TowersConfig())

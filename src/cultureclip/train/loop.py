@@ -1,6 +1,5 @@
 """The training loop: batches -> embeddings -> named loss terms -> AdamW with warm-up and cosine decay."""
 
-import copy
 import json
 import logging
 import math
@@ -13,9 +12,11 @@ from torch import Tensor
 
 from cultureclip.backends.clip import ClipModel
 from cultureclip.config import TrainConfig
+from cultureclip.io import write_json
 from cultureclip.train.data import TrainData
 from cultureclip.train.losses import objective_terms, weighted_sum
 from cultureclip.train.sampler import Batch, random_batch, twin_batch
+from cultureclip.train.trainable import merge_lora, select_trainable
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,6 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
 
 
 def _optimizer(model: ClipModel, cfg: TrainConfig) -> torch.optim.AdamW:
-    model.model.logit_scale.requires_grad_(not cfg.freeze_logit_scale)
     params = [p for p in model.model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
@@ -101,13 +101,9 @@ def train(model: ClipModel, data: TrainData, cfg: TrainConfig, seed: int, log_pa
     torch.manual_seed(seed)
     base = None
     if cfg.loss.preserve:
-        base = ClipModel(
-            copy.deepcopy(model.model).eval().requires_grad_(False),
-            model.tokenizer,
-            model.preprocess,
-            model.model_cfg,
-            model.name,
-        )
+        base = model.frozen_copy()
+    counts = select_trainable(model, cfg.tune, train_logit_scale=not cfg.freeze_logit_scale)
+    write_json(log_path.with_name("parameters.json"), counts)
     optimizer = _optimizer(model, cfg)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg.warmup, cfg.steps))
     texts = TextEncoder(model)
@@ -143,5 +139,6 @@ def train(model: ClipModel, data: TrainData, cfg: TrainConfig, seed: int, log_pa
             history.append(record)
             log_file.write(json.dumps(record) + "\n")
             progress.update(task, advance=1, loss=record["loss"])
+    merge_lora(model)
     model.model.eval()
     return history
