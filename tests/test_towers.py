@@ -81,3 +81,12 @@ def test_the_preset_builds_encodes_and_reloads_as_an_open_clip_checkpoint(lite, 
 def test_an_unknown_tower_pair_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown tower pair 'huge'; known: lite"):
         create_clip("towers:huge")
+
+
+def test_padding_columns_are_dropped_without_changing_text_embeddings(lite):
+    tokens = lite.tokenize(["a bag.", "a photo of a sneaker."])
+    assert tokens.shape[1] == 12 and (tokens[:, 9:] == 0).all()  # [CLS] a photo of a sneak ##er . [SEP]
+    with torch.no_grad():
+        trimmed = lite.encode_texts(tokens)
+        padded = lite.model.encode_text(tokens, normalize=True)
+    assert torch.allclose(trimmed, padded, atol=1e-6)

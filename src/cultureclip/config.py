@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cultureclip.errors import ConfigError
 
@@ -131,6 +131,20 @@ class EvalConfig(Strict):
     """Twin groups shown in the report's image grid."""
 
 
+class PhotosConfig(Strict):
+    """Real photos (Fashion-MNIST, in the MNIST file layout): mixed into the alignment of pretrained towers
+    (the `pretrain` stage), and their test split's zero-shot accuracy measures general ability on photos."""
+
+    root: Path | None = None
+    """Folder holding train-images-idx3-ubyte.gz and friends; None: the CULTURECLIP_FASHION_MNIST variable."""
+    align_images: int = Field(default=12000, ge=0)
+    """Train photos added to the world's training images for alignment, drawn with the run's seed."""
+    align_template: str = "a photo of {a} {c}, a kind of {kind}."
+    """Generic caption of an alignment photo: {c} the class name, {a} its article, {kind} what it is a kind of."""
+    test_images: int | None = Field(default=None, ge=1)
+    """Test photos evaluated, drawn with the run's seed; None: the whole test split."""
+
+
 class RunConfig(Strict):
     seed: int = 0
     out: Path | None = None
@@ -141,11 +155,19 @@ class RunConfig(Strict):
     pretrain: TrainConfig | None = Field(default_factory=_pretrain_default)
     """Train the base model on generic captions first; null when model.name is already pretrained."""
     finetune: TrainConfig = Field(default_factory=TrainConfig)
-    ablations: dict[str, dict[str, Any]] = Field(
+    ablations: dict[str, dict[str, Any] | None] = Field(
         default_factory=lambda: {"tuned_plain": {"loss.caption": 0, "loss.concept": 0, "loss.clip": 1}}
     )
-    """Extra fine-tunings, each the finetune config with these dotted overrides (same data, steps, seed)."""
+    """Extra fine-tunings, each the finetune config with these dotted overrides (same data, steps, seed);
+    null removes one (e.g. `tuned_plain: null` in a preset drops the default ablation)."""
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    photos: PhotosConfig | None = None
+    """Real photos for alignment and the general-ability check (the lite-towers preset); null: none."""
+
+    @field_validator("ablations")
+    @classmethod
+    def _drop_removed_ablations(cls, value: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:
+        return {name: overrides for name, overrides in value.items() if overrides is not None}
 
 
 PRESETS = resources.files("cultureclip") / "configs"

@@ -33,7 +33,7 @@ class ClassDataset:
     labels: np.ndarray
     classnames: tuple[str, ...]
     templates: tuple[str, ...]
-    """Prompt templates with a `{c}` slot for the class name."""
+    """Prompt templates: `{c}` is the class name, `{a}` its article."""
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -51,11 +51,11 @@ FASHION_MNIST_KINDS = (
 )  # fmt: skip
 """What each class is a kind of, for generic captions: 'a photo of a sneaker, a kind of shoe.'"""
 FASHION_MNIST_TEMPLATES = (
-    "a photo of a {c}.",
-    "a black and white photo of a {c}.",
-    "a low resolution photo of a {c}.",
+    "a photo of {a} {c}.",
+    "a black and white photo of {a} {c}.",
+    "a low resolution photo of {a} {c}.",
     "a photo of the {c}, a type of clothing.",
-    "a centered photo of a {c}.",
+    "a centered photo of {a} {c}.",
 )
 """Prompt ensemble: CLIP's generic templates adapted to small grey product photos."""
 
