@@ -90,3 +90,19 @@ def test_padding_columns_are_dropped_without_changing_text_embeddings(lite):
         trimmed = lite.encode_texts(tokens)
         padded = lite.model.encode_text(tokens, normalize=True)
     assert torch.allclose(trimmed, padded, atol=1e-6)
+
+
+def test_batchnorm_keeps_its_pretrained_statistics_in_training(lite):
+    norms = [m for m in lite.model.visual.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == 49
+    before = norms[0].running_mean.clone()
+    lite.model.train()
+    try:
+        assert lite.model.visual.trunk.training and not any(m.training for m in norms)
+        lite.encode_images(torch.randn(4, 3, 32, 32)).sum().backward()
+        assert torch.equal(norms[0].running_mean, before) and norms[0].weight.grad is not None
+        copy = lite.frozen_copy()
+        assert not any(m.training for m in copy.model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    finally:
+        lite.model.eval()
+        lite.model.zero_grad(set_to_none=True)
