@@ -112,6 +112,23 @@ def run(config: ConfigOption = None, out: OutOption = None, overrides: Overrides
     _summary(folder, metrics)
 
 
+import_app = typer.Typer(help="Import a published dataset in its own layout into a cultureclip dataset folder.")
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("cultwin")
+def import_cultwin(
+    train: Annotated[Path, typer.Argument(help="The release's training rows (.json list or .jsonl).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write (shards + manifest).")],
+    test: Annotated[Path | None, typer.Option(help="Held-out rows (the release's _valid file), split 'test'.")] = None,
+) -> None:
+    """Convert the authors' CulTwin twin-pair rows and images into our format, ready for `train`."""
+    from cultureclip.importers.cultwin import import_cultwin as convert
+
+    splits = {"train": train} | ({"test": test} if test else {})
+    console.print(f"dataset: {convert(splits, out)}")
+
+
 def _summary(folder: Path, metrics: dict) -> None:
     table = Table(title=f"held-out accuracy ({folder / 'metrics.json'})")
     table.add_column("model")
