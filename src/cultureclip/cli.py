@@ -112,6 +112,27 @@ def run(config: ConfigOption = None, out: OutOption = None, overrides: Overrides
     _summary(folder, metrics)
 
 
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help="globalrg-retrieval, globalrg-grounding or crope.")],
+    root: Annotated[Path, typer.Option(help="Local copy of the benchmark's release (its Parquet files).")],
+    model: Annotated[str | None, typer.Option(help="Model id (default: model.name of the config).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for results.jsonl + summary.json.")] = None,
+    config: ConfigOption = None,
+    overrides: Overrides = None,
+) -> None:
+    """Run one of the paper's benchmarks with its exact protocol (section `bench`: seed, batch size)."""
+    from cultureclip.backends.clip import create_clip
+    from cultureclip.benchmarks import BENCHMARKS, evaluate
+
+    cfg = _config(config, overrides, None)
+    BENCHMARKS.create(name)
+    summary = evaluate(
+        name, root, create_clip(model or cfg.model.name, cfg.model.device), cfg.bench.seed, cfg.bench.batch_size, out
+    )
+    console.print(f"{name}: accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['questions']})")
+
+
 import_app = typer.Typer(help="Import a published dataset in its own layout into a cultureclip dataset folder.")
 app.add_typer(import_app, name="import")
 
