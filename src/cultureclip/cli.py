@@ -133,6 +133,21 @@ def bench(
     console.print(f"{name}: accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['questions']})")
 
 
+@app.command("wise")
+def wise_export(
+    base: Annotated[str, typer.Option(help="Model id of the starting model, e.g. open_clip:ViT-B-32@openai.")],
+    tuned: Annotated[str, typer.Option(help="Model id of its fine-tuned version (LoRA is merged first).")],
+    alpha: Annotated[float, typer.Option(help="Mixing weight: 0 is the base model, 1 the tuned one.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the interpolated checkpoint.")],
+) -> None:
+    """WiSE-FT: write the checkpoint (1-alpha)*base + alpha*tuned, loadable as local:OUT."""
+    from cultureclip.backends.clip import create_clip
+    from cultureclip.wise import export_wise
+
+    folder = export_wise(create_clip(base), create_clip(tuned), alpha, out, {"base": base, "tuned": tuned})
+    console.print(f"model: local:{folder}")
+
+
 import_app = typer.Typer(help="Import a published dataset in its own layout into a cultureclip dataset folder.")
 app.add_typer(import_app, name="import")
 
