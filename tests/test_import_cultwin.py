@@ -112,3 +112,12 @@ def test_cli_import(release, tmp_path, capsys):
     assert len(read_manifest(out)) == 5
     assert main(["import", "cultwin", str(release / "nope.jsonl"), "--out", str(tmp_path / "x")]) == 2
     assert "nope.jsonl: no such CulTwin file" in capsys.readouterr().err
+
+
+def test_imported_release_trains_in_one_command(release, tmp_path):
+    run = tmp_path / "run"
+    assert main(["import", "cultwin", str(release / "train.jsonl"), "--out", str(run / "data")]) == 0
+    argv = ["train", "--config", "tiny", "--out", str(run), "pretrain=null", "finetune.steps=2", "ablations={}"]
+    assert main(argv) == 0
+    log = (run / "models" / "tuned" / "train_log.jsonl").read_text().splitlines()
+    assert len(log) == 2 and {"caption", "concept"} <= set(json.loads(log[0]))
