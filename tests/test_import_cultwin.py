@@ -121,3 +121,19 @@ def test_imported_release_trains_in_one_command(release, tmp_path):
     assert main(argv) == 0
     log = (run / "models" / "tuned" / "train_log.jsonl").read_text().splitlines()
     assert len(log) == 2 and {"caption", "concept"} <= set(json.loads(log[0]))
+
+
+def test_authors_absolute_paths_resolve_under_an_images_folder(release, tmp_path):
+    rows = [json.loads(line) for line in (release / "train.jsonl").read_text().splitlines()]
+    for row in rows:  # paths as on the authors' machine
+        for side in ("pos", "neg"):
+            row[f"{side}_image_path"] = "/data/yuchen/cultwin/" + row[f"{side}_image_path"]
+    (release / "moved.json").write_text("\n".join(json.dumps(r) for r in rows))  # JSON lines in a .json file
+    with pytest.raises(DataError, match=r"moved.json: row 0: field 'pos_image_path': no such image /data/yuchen"):
+        import_cultwin({"train": release / "moved.json"}, tmp_path / "ds")
+    out = import_cultwin({"train": release / "moved.json"}, tmp_path / "ds", images=release, max_side=3, shard_size=2)
+    assert sorted(p.name for p in out.glob("*.tar")) == ["train-00000.tar", "train-00001.tar"]
+    assert [r["shard"] for r in read_manifest(out)] == ["train-00000.tar"] * 2 + ["train-00001.tar"]
+    back = read_split(out, "train")
+    assert [s.row["key"] for s in back] == ["id-000000-pos-0000", "id-000000-neg-0000", "id-000000-neg-0001"]
+    assert [np.asarray(s.image)[0, 0, 0] for s in back] == [1, 41, 81] and max(back[0].image.size) == 3

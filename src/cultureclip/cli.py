@@ -157,12 +157,16 @@ def import_cultwin(
     train: Annotated[Path, typer.Argument(help="The release's training rows (.json list or .jsonl).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write (shards + manifest).")],
     test: Annotated[Path | None, typer.Option(help="Held-out rows (the release's _valid file), split 'test'.")] = None,
+    images: Annotated[
+        Path | None, typer.Option(help="Folder of the images, when the rows' paths do not resolve beside the file.")
+    ] = None,
+    max_side: Annotated[int | None, typer.Option(min=16, help="Shrink larger images to this longest side.")] = None,
 ) -> None:
     """Convert the authors' CulTwin twin-pair rows and images into our format, ready for `train`."""
     from cultureclip.importers.cultwin import import_cultwin as convert
 
     splits = {"train": train} | ({"test": test} if test else {})
-    console.print(f"dataset: {convert(splits, out)}")
+    console.print(f"dataset: {convert(splits, out, images, max_side)}")
 
 
 def _summary(folder: Path, metrics: dict) -> None:

@@ -2,7 +2,9 @@
 
 Layout read, as the authors' training loader reads it (github lukahhcm/CultureCLIP, the
 `CultureClipDataset` class of its data-loading module, whose `get_dataloaders` defaults name the
-columns): a `.json` file holding a list of rows, or a `.jsonl` file with one row a line. Every row is
+columns): a `.json` file holding a list of rows, or a `.jsonl` file with one row a line. (The hub
+dataset lukahh/cultureCLIP holds `sd_0218_local_train.json` and `sd_0218_local_valid.json`, which we
+could not open here; the layout below is the loader's.) Every row is
 one twin pair: a concept image with its caption and the twin's image with its caption. The loader
 requires six fields, all of which we use:
 
@@ -21,7 +23,8 @@ Mapping: each distinct image becomes one sample (an image shared by several capt
 once, with the caption of its first row). concept_id is the concept name as a slug, twin_group is
 `sample_id` (or, without it, the two slugs joined), twin_ids names the other member, `generic` is the
 category and `generic_caption` "a photo of {category}." (the release has no generic noun), culture is
-empty (the rows carry no country). Relative image paths are resolved against the data file's folder.
+empty (the rows carry no country). Image paths are resolved against the data file's folder, or under
+a given images folder (see `import_cultwin`).
 """
 
 import json
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
-from rich.progress import track
+from rich.progress import Progress
 
 from cultureclip.errors import DataError
 from cultureclip.io import atomic_path, mark_done
@@ -58,22 +61,31 @@ def slug(text: str) -> str:
 
 
 def read_rows(path: Path) -> list[dict]:
-    """The rows of a release file (.json list or .jsonl), each checked for the six loader fields."""
+    """The rows of a release file (a JSON list, or JSON lines), each checked for the six loader fields."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such CulTwin file")
     text = path.read_text(encoding="utf-8")
     try:
-        if path.suffix == ".jsonl":
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        else:
-            rows = json.loads(text)
+        rows = json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataError(f"{path}: not valid JSON (line {err.lineno})") from None
+        rows = _json_lines(path, text, err)
     if not isinstance(rows, list):
         raise DataError(f"{path}: expected a list of twin-pair rows")
     for i, row in enumerate(rows):
         _check_row(path, i, row)
+    return rows
+
+
+def _json_lines(path: Path, text: str, first: json.JSONDecodeError) -> list:
+    if first.msg != "Extra data":  # not several JSON values one after another
+        raise DataError(f"{path}: not valid JSON (line {first.lineno})") from None
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        try:
+            rows += [json.loads(line)] if line.strip() else []
+        except json.JSONDecodeError:
+            raise DataError(f"{path}: not valid JSON (line {n})") from None
     return rows
 
 
@@ -87,7 +99,7 @@ def _check_row(path: Path, i: int, row: object) -> None:
             raise DataError(f"{path}: row {i}: field {field!r} is {problem}")
 
 
-def members(path: Path, rows: list[dict], split: str) -> list[Member]:
+def members(path: Path, rows: list[dict], split: str, images: Path | None = None) -> list[Member]:
     """Both members of every row as our rows, one per distinct image, in file order."""
     seen: set[Path] = set()
     counts: dict[str, int] = {}
@@ -98,7 +110,7 @@ def members(path: Path, rows: list[dict], split: str) -> list[Member]:
         group = str(row.get("sample_id") or f"{ids['pos']}--{ids['neg']}")
         category = str(meta.get("category") or "")
         for side, other in (("pos", "neg"), ("neg", "pos")):
-            image = _resolve(path, row[f"{side}_image_path"])
+            image = _resolve(path, row[f"{side}_image_path"], images)
             if image in seen:
                 continue
             seen.add(image)
@@ -129,32 +141,56 @@ def members(path: Path, rows: list[dict], split: str) -> list[Member]:
     return out
 
 
-def _resolve(path: Path, image: str) -> Path:
+def _resolve(path: Path, image: str, images: Path | None) -> Path:
+    """Where an image is: beside the data file, or under `images` by its path's longest existing tail
+    (the release's paths may be absolute paths of the authors' machine)."""
     file = Path(image)
-    return file if file.is_absolute() else path.parent / file
+    if images is None:
+        return file if file.is_absolute() else path.parent / file
+    tails = [file.parts[k:] for k in range(1 if file.is_absolute() else 0, len(file.parts))]
+    candidates = [Path(images).joinpath(*tail) for tail in tails]
+    return next((c for c in candidates if c.is_file()), candidates[0])
 
 
-def _load(member: Member) -> Image.Image:
-    where = member.where
+def _load(member: Member, max_side: int | None) -> Image.Image:
     try:
         with Image.open(member.image) as im:
-            return im.convert("RGB")
+            image = im.convert("RGB")
     except FileNotFoundError:
-        raise DataError(f"{where}: no such image {member.image}") from None
+        raise DataError(f"{member.where}: no such image {member.image}") from None
     except (UnidentifiedImageError, OSError):
-        raise DataError(f"{where}: {member.image} is not a readable image") from None
+        raise DataError(f"{member.where}: {member.image} is not a readable image") from None
+    if max_side and max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
+    return image
 
 
-def import_cultwin(splits: dict[str, Path], out: Path, shard_size: int = 1000) -> Path:
-    """Convert release files (split name -> file) into a dataset folder `out`, atomically."""
+def import_cultwin(
+    splits: dict[str, Path],
+    out: Path,
+    images: Path | None = None,
+    max_side: int | None = None,
+    shard_size: int = 1000,
+) -> Path:
+    """Convert release files (split name -> file) into a dataset folder `out`, atomically.
+
+    `images` is the folder holding the release's images when its paths do not resolve beside the
+    data file; `max_side` shrinks larger images to that longest side (the release renders 1024 px).
+    Images are read and written a shard at a time, so memory stays bounded on the full release.
+    """
     out = Path(out)
-    planned = {split: members(Path(file), read_rows(file), split) for split, file in splits.items()}
-    with atomic_path(out) as tmp:
+    planned = {split: members(Path(file), read_rows(file), split, images) for split, file in splits.items()}
+    with atomic_path(out) as tmp, Progress() as progress:
         tmp.mkdir(parents=True)
         manifest = []
         for split, group in planned.items():
-            samples = [Sample(m.row, _load(m)) for m in track(group, description=f"importing {split}")]
-            manifest += write_split(tmp, split, samples, shard_size)
+            task = progress.add_task(f"importing {split}", total=len(group))
+            for start in range(0, len(group), shard_size):
+                samples = []
+                for member in group[start : start + shard_size]:
+                    samples.append(Sample(member.row, _load(member, max_side)))
+                    progress.advance(task)
+                manifest += write_split(tmp, split, samples, shard_size, start // shard_size)
         write_manifest(tmp, manifest)
         mark_done(tmp)
     log.info("imported %d images into %s", sum(len(g) for g in planned.values()), out)
