@@ -13,8 +13,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import torch
+from PIL import Image
 from rich.progress import track
 
 from cultureclip.benchmarks.release import iter_images, read_columns, split_files
@@ -54,6 +56,15 @@ class Benchmark:
 BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
 
 
+class ClipLike(Protocol):
+    """What scoring needs from a CLIP adapter (backends/clip.py's ClipModel has it)."""
+
+    def images_to_tensor(self, images: list[Image.Image]) -> torch.Tensor: ...
+    def encode_images(self, pixels: torch.Tensor, normalize: bool = True) -> torch.Tensor: ...
+    def tokenize(self, texts: list[str]) -> Any: ...
+    def encode_texts(self, tokens: Any, normalize: bool = True) -> torch.Tensor: ...
+
+
 def register(benchmark: Benchmark) -> Benchmark:
     BENCHMARKS.register(benchmark.name)(lambda: benchmark)
     return benchmark
@@ -82,7 +93,9 @@ def n_way_questions(rows: list[dict], group: str, answer: str, template: str, rn
     return questions
 
 
-def evaluate(name: str, root: Path, model, seed: int = 42, batch_size: int = 64, out: Path | None = None) -> dict:
+def evaluate(
+    name: str, root: Path, model: ClipLike, seed: int = 42, batch_size: int = 64, out: Path | None = None
+) -> dict:
     """Run benchmark `name` on the release in `root` with `model`; write OUT/results.jsonl when given."""
     bench = BENCHMARKS.create(name)
     if isinstance(getattr(model, "model", None), torch.nn.Module):
@@ -93,21 +106,7 @@ def evaluate(name: str, root: Path, model, seed: int = 42, batch_size: int = 64,
         raise DataError(f"{root}: no {name} questions (no rows pass the benchmark's keep rules)")
     images = _image_embeddings(model, files, questions, batch_size)
     texts = _text_embeddings(model, sorted({o for q in questions for o in q.options}), batch_size)
-    lines = []
-    for q in questions:
-        sims = torch.stack([texts[o] for o in q.options]) @ images[(q.row, q.column, q.index)]
-        predicted = int(sims.argmax())
-        lines.append(
-            {
-                **q.info,
-                "row": q.row,
-                "image": f"{q.column}[{q.index}]",
-                "options": q.options,
-                "correct": q.correct,
-                "predicted": predicted,
-                "hit": predicted == q.correct,
-            }
-        )
+    lines = [_answer(q, images, texts) for q in questions]
     hits = sum(line["hit"] for line in lines)
     summary = {
         "benchmark": name,
@@ -121,6 +120,13 @@ def evaluate(name: str, root: Path, model, seed: int = 42, batch_size: int = 64,
         write_text(Path(out) / RESULTS, "".join(json.dumps(line) + "\n" for line in lines))
         write_text(Path(out) / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _answer(q: Question, images: dict, texts: dict) -> dict:
+    """The question's result line: the option of highest cosine similarity with its image."""
+    predicted = int((torch.stack([texts[o] for o in q.options]) @ images[(q.row, q.column, q.index)]).argmax())
+    where = {"row": q.row, "image": f"{q.column}[{q.index}]", "options": q.options, "correct": q.correct}
+    return {**q.info, **where, "predicted": predicted, "hit": predicted == q.correct}
 
 
 @torch.no_grad()
