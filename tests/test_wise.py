@@ -59,19 +59,25 @@ def test_middle_is_the_weight_average_and_sweeps_in_order(pair):
     assert all(torch.equal(before[k], v) for k, v in base.model.state_dict().items())  # inputs untouched
 
 
-def test_lora_is_merged_first(pair):
+@pytest.mark.parametrize("style", ["wrapped", "beside"])
+def test_lora_is_merged_first(pair, style):
+    """LoRA as `model.model` = the peft model, or injected in place with the wrapper kept as `model.lora`."""
     base, _ = pair
     lora = copy.deepcopy(base)
     torch.manual_seed(1)
     config = LoraConfig(r=2, lora_alpha=4, target_modules=["c_fc", "c_proj"], init_lora_weights=False)
-    lora.model = get_peft_model(lora.model, config)
+    wrapper = get_peft_model(lora.model, config)
+    if style == "wrapped":
+        lora.model = wrapper
+    else:
+        lora.lora = wrapper
     at1 = wise(base, lora, 1.0)
     assert "lora" not in " ".join(at1.model.state_dict())
     for x, y in zip(embeddings(at1), embeddings(lora), strict=True):  # merged = the adapter's function
         assert torch.allclose(x, y, atol=1e-5)
     assert not torch.allclose(embeddings(at1)[1], embeddings(base)[1], atol=1e-3)
     assert same_state(wise(base, lora, 0.0), base)
-    assert hasattr(lora.model, "merge_and_unload")  # the tuned adapter itself stays a peft model
+    assert "lora_A" in " ".join(lora.model.state_dict())  # the tuned adapter itself keeps its LoRA
 
 
 def test_export_reloads_as_an_ordinary_checkpoint(pair, tmp_path):

@@ -24,11 +24,20 @@ RECORD = "wise.json"
 
 
 def merged(model):
-    """The adapter with LoRA (peft) folded into its weights: a merged copy, or `model` itself if plain."""
-    if not hasattr(model.model, "merge_and_unload"):
+    """The adapter with LoRA folded into its weights: a merged copy, or `model` itself if it has none.
+
+    LoRA is found either as a peft wrapper kept beside the module (`model.lora`, the trainer's way:
+    adapters injected in place) or as `model.model` being the peft model itself.
+    """
+    wrapper = getattr(model, "lora", None)
+    if wrapper is None and hasattr(model.model, "merge_and_unload"):
+        wrapper = model.model
+    if wrapper is None:
         return model
     out = copy.copy(model)
-    out.model = copy.deepcopy(model.model).merge_and_unload()
+    out.model = copy.deepcopy(wrapper).merge_and_unload()
+    if hasattr(out, "lora"):
+        out.lora = None
     return out
 
 
