@@ -93,17 +93,23 @@ def n_way_questions(rows: list[dict], group: str, answer: str, template: str, rn
     return questions
 
 
-def evaluate(
-    name: str, root: Path, model: ClipLike, seed: int = 42, batch_size: int = 64, out: Path | None = None
-) -> dict:
-    """Run benchmark `name` on the release in `root` with `model`; write OUT/results.jsonl when given."""
+def load_questions(name: str, root: Path, seed: int = 42) -> tuple[list[Path], list[Question]]:
+    """The release's files under `root` and the questions benchmark `name` asks on them with `seed`."""
     bench = BENCHMARKS.create(name)
-    if isinstance(getattr(model, "model", None), torch.nn.Module):
-        model.model.eval()
     files = split_files(root)
     questions = bench.questions(read_columns(files, bench.columns, bench.counted), random.Random(seed))
     if not questions:
         raise DataError(f"{root}: no {name} questions (no rows pass the benchmark's keep rules)")
+    return files, questions
+
+
+def evaluate(
+    name: str, root: Path, model: ClipLike, seed: int = 42, batch_size: int = 64, out: Path | None = None
+) -> dict:
+    """Run benchmark `name` on the release in `root` with `model`; write OUT/results.jsonl when given."""
+    if isinstance(getattr(model, "model", None), torch.nn.Module):
+        model.model.eval()
+    files, questions = load_questions(name, root, seed)
     images = _image_embeddings(model, files, questions, batch_size)
     texts = _text_embeddings(model, sorted({o for q in questions for o in q.options}), batch_size)
     lines = [_answer(q, images, texts) for q in questions]

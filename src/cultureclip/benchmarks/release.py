@@ -43,21 +43,26 @@ def read_columns(files: list[Path], columns: tuple[str, ...], counted: tuple[str
     return rows
 
 
-def iter_images(files: list[Path], column: str, wanted: set[int]) -> Iterator[tuple[int, list[Image.Image]]]:
-    """(row, images) for the `wanted` rows of an image column (a list column gives all its images)."""
+def iter_cells(files: list[Path], column: str, wanted: set[int]) -> Iterator[tuple[int, list, Path, str]]:
+    """(row, cells, folder, where) for the `wanted` rows of an image column, undecoded: a plain column
+    gives one cell, a list column all of its cells; `where` names the file, row and column."""
     start = 0
     for file in files:
         parquet = _open(file)
         _require(file, parquet, (column,))
         first = start
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=[column]):
-            cells = batch.column(column).to_pylist()
-            for i, cell in enumerate(cells):
+            for i, cell in enumerate(batch.column(column).to_pylist()):
                 if start + i in wanted:
                     where = f"{file}: row {start + i - first}: column {column!r}"
-                    items = cell if isinstance(cell, list) else [cell]
-                    yield start + i, [decode_image(item, file.parent, where) for item in items]
+                    yield start + i, cell if isinstance(cell, list) else [cell], file.parent, where
             start += batch.num_rows
+
+
+def iter_images(files: list[Path], column: str, wanted: set[int]) -> Iterator[tuple[int, list[Image.Image]]]:
+    """(row, images) for the `wanted` rows of an image column (a list column gives all its images)."""
+    for row, cells, folder, where in iter_cells(files, column, wanted):
+        yield row, [decode_image(cell, folder, where) for cell in cells]
 
 
 def decode_image(cell: object, folder: Path, where: str) -> Image.Image:
