@@ -242,6 +242,12 @@ def test_release_errors_name_the_file_and_column(tmp_path, retrieval):
         evaluate("globalrg-retrieval", root, FakeClip(REGIONS), batch_size=100)
 
 
+def test_crope_metadata_must_be_a_struct(tmp_path):
+    rows = [{"image": seeing(CONCEPTS, "erhu"), "definition_images": [], "answer": "no", "metadata": "erhu"}]
+    with pytest.raises(DataError, match="CROPE row 0: column 'metadata' is not a struct"):
+        evaluate("crope", write_release(tmp_path / "crope", rows, files=1), FakeClip(CONCEPTS))
+
+
 def test_registry_and_cli(retrieval, tmp_path, capsys):
     assert BENCHMARKS.list() == ["crope", "globalrg-grounding", "globalrg-retrieval"]
     out = tmp_path / "cli"

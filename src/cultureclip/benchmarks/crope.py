@@ -11,6 +11,7 @@ definition image, with the same option order, its definition concept.
 import random
 
 from cultureclip.benchmarks.base import Benchmark, Question, register
+from cultureclip.errors import DataError
 
 TEMPLATE = "There is {} in the image."
 
@@ -19,6 +20,8 @@ def crope_questions(rows: list[dict], rng: random.Random) -> list[Question]:
     questions = []
     for i, row in enumerate(rows):
         meta = row["metadata"] or {}
+        if not isinstance(meta, dict):
+            raise DataError(f"CROPE row {i}: column 'metadata' is not a struct (got {type(meta).__name__})")
         target, definition = meta.get("image_en_concept") or "", meta.get("definition_concept") or ""
         if str(row["answer"]).lower() != "no" or not target or not definition:
             continue
