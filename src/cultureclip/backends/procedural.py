@@ -120,6 +120,16 @@ _SHAPES: dict[str, list[tuple]] = {
     "kite": [("poly", [(0.5, 0.04), (0.86, 0.4), (0.5, 0.96), (0.14, 0.4)])],
 }
 SHAPES = tuple(_SHAPES)
+
+
+def drawn_look(attributes: dict[str, str]) -> tuple[str, ...]:
+    """The attributes as the renderer draws them: the accent colour shows only through a pattern or a
+    detail, so two looks that differ only in an undrawn accent render identically."""
+    shows_accent = attributes["pattern"] != "plain" or attributes["detail"] != "none"
+    accent = attributes["accent"] if shows_accent else "-"
+    return (attributes["shape"], attributes["body"], accent, attributes["pattern"], attributes["detail"])
+
+
 _BACKGROUNDS = [
     (180, 180, 170),
     (150, 170, 160),

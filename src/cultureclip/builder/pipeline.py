@@ -8,7 +8,7 @@ from rich.progress import Progress
 from cultureclip.backends.captions import create_caption_writer
 from cultureclip.backends.images import RenderRequest, create_image_generator
 from cultureclip.builder.rows import SPLITS, plan_rows
-from cultureclip.catalog import load_catalog
+from cultureclip.catalog.select import dataset_catalog
 from cultureclip.config import BuildConfig, CatalogConfig, dump_config
 from cultureclip.io import atomic_path, is_finished, mark_done
 from cultureclip.shards import Sample, write_manifest, write_split
@@ -25,9 +25,7 @@ def build_dataset(catalog_cfg: CatalogConfig, cfg: BuildConfig, seed: int, out: 
     if is_finished(out, RECORD, record):
         log.info("dataset %s already built, skipping", out)
         return out
-    catalog = load_catalog(catalog_cfg.path)
-    if catalog_cfg.max_groups:
-        catalog = catalog.first_groups(catalog_cfg.max_groups)
+    catalog = dataset_catalog(catalog_cfg)
     attributes = {c.id: c.attributes.model_dump() for c in catalog.concepts}
     counts = {"train": cfg.train_images, "test": cfg.test_images}
     rows = plan_rows(catalog, create_caption_writer(cfg.caption_writer), cfg.captions_per_concept, counts, seed)

@@ -1,96 +1,98 @@
-"""Load a catalogue file and check it: every problem is one line naming file, row and field."""
+"""Load the catalogue: the shipped data files, a user's file, or both; checked on the way in.
+
+The shipped catalogue is one YAML file per category under `cultureclip/catalog/data/`. A user's
+file (YAML, JSON lines or CSV) replaces it or extends it (`catalog.mode`); extending never
+overwrites a shipped row, since a repeated id is a check error.
+"""
 
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
-import yaml
-from pydantic import ValidationError
-
-from cultureclip.catalog.schema import Concept
+from cultureclip.catalog.check import check_rows
+from cultureclip.catalog.files import RawRow, read_rows
+from cultureclip.catalog.schema import CATEGORIES, Concept, ConceptSketch
 from cultureclip.errors import CatalogError
 
-SHIPPED = resources.files("cultureclip") / "catalog" / "data" / "concepts.yaml"
+DATA = resources.files("cultureclip") / "catalog" / "data"
+TWIN_GROUPS_SUFFIX = ".twin_groups.jsonl"
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """Concepts in file order, with their twin groups (each group: ids of look-alikes, 2 or more)."""
+    """Concepts in file order, with their curated twin groups (each group: ids of 2 or more look-alikes)."""
 
     source: str
-    concepts: tuple[Concept, ...]
+    concepts: tuple[ConceptSketch, ...]
+    twin_groups_file: Path | None = None
+    """Where `catalog twins` writes mined twin groups: next to the catalogue file."""
 
     @cached_property
-    def by_id(self) -> dict[str, Concept]:
+    def by_id(self) -> dict[str, ConceptSketch]:
         return {c.id: c for c in self.concepts}
 
     @cached_property
     def groups(self) -> dict[str, tuple[str, ...]]:
         groups: dict[str, list[str]] = defaultdict(list)
         for c in self.concepts:
-            groups[c.twin_group].append(c.id)
+            if c.twin_group is not None:
+                groups[c.twin_group].append(c.id)
         return {g: tuple(ids) for g, ids in groups.items()}
 
+    @cached_property
+    def links(self) -> dict[str, list[str]]:
+        """`twins` links read both ways: links[a] holds b when either row names the other."""
+        links: dict[str, list[str]] = defaultdict(list)
+        for c in self.concepts:
+            for twin in c.twins:
+                links[c.id].append(twin)
+                links[twin].append(c.id)
+        return links
+
     def twins_of(self, concept_id: str) -> tuple[str, ...]:
+        """Curated look-alikes of a concept: its twin group's other members, then its `twins` links."""
         concept = self.by_id[concept_id]
-        return tuple(i for i in self.groups[concept.twin_group] if i != concept_id)
+        group = self.groups.get(concept.twin_group, ()) if concept.twin_group else ()
+        return tuple(dict.fromkeys(i for i in [*group, *self.links.get(concept_id, [])] if i != concept_id))
+
+    def select_groups(self, names: list[str] | tuple[str, ...]) -> "Catalog":
+        """The concepts of the named twin groups, group by group in the order given."""
+        missing = [n for n in names if n not in self.groups]
+        if missing:
+            raise CatalogError(f"{self.source}: no twin group {missing[0]!r} (catalog.groups)")
+        return Catalog(self.source, tuple(self.by_id[i] for n in names for i in self.groups[n]), self.twin_groups_file)
 
     def first_groups(self, n: int) -> "Catalog":
-        keep = set(list(self.groups)[:n])
-        return Catalog(self.source, tuple(c for c in self.concepts if c.twin_group in keep))
+        return self.select_groups(list(self.groups)[:n])
 
 
-def load_catalog(path: str | Path | None = None) -> Catalog:
-    """Read and validate a YAML catalogue (the shipped one when `path` is None)."""
-    source = str(path) if path is not None else str(SHIPPED)
-    try:
-        text = Path(path).read_text() if path is not None else SHIPPED.read_text()
-        rows = yaml.safe_load(text)
-    except OSError as err:
-        raise CatalogError(f"{source}: cannot read ({err.strerror})") from None
-    except yaml.YAMLError:
-        raise CatalogError(f"{source}: not valid YAML") from None
-    if not isinstance(rows, list) or not rows:
-        raise CatalogError(f"{source}: expected a non-empty list of concepts")
-    problems: list[str] = []
-    concepts = [c for i, row in enumerate(rows, 1) if (c := _parse_row(source, i, row, problems))]
-    problems += _check_links(source, concepts)
+def shipped_rows() -> list[RawRow]:
+    """Rows of the shipped catalogue: its per-category files in category order."""
+    files = [DATA / f"{category}.yaml" for category in CATEGORIES]
+    return [row for f in files if f.is_file() for row in read_rows(Path(str(f)), f.read_text(encoding="utf-8"))]
+
+
+def catalog_rows(path: str | Path | None = None, mode: Literal["replace", "extend"] = "replace") -> list[RawRow]:
+    """Unchecked rows of a catalogue: the shipped files, the user's file, or both (`mode` extend)."""
+    shipped = shipped_rows() if path is None or mode == "extend" else []
+    return shipped + (read_rows(path) if path is not None else [])
+
+
+def load_catalog(
+    path: str | Path | None = None,
+    mode: Literal["replace", "extend"] = "replace",
+    schema: type[ConceptSketch] = Concept,
+) -> Catalog:
+    """Read and check a catalogue: the shipped one (no `path`), a user's file, or the shipped one
+    extended by the file. Any problem raises a CatalogError with one line per problem.
+    """
+    rows = catalog_rows(path, mode)
+    concepts, problems = check_rows(rows, schema)
     if problems:
         raise CatalogError("\n".join(problems))
-    return Catalog(source, tuple(concepts))
-
-
-def _parse_row(source: str, row_number: int, row: object, problems: list[str]) -> Concept | None:
-    if not isinstance(row, dict):
-        problems.append(f"{source}: row {row_number}: expected a mapping")
-        return None
-    try:
-        return Concept.model_validate(row)
-    except ValidationError as err:
-        for e in err.errors():
-            field = ".".join(str(p) for p in e["loc"])
-            problems.append(f"{source}: row {row_number} ({row.get('id', '?')}): {field}: {e['msg']}")
-        return None
-
-
-def _check_links(source: str, concepts: list[Concept]) -> list[str]:
-    problems = []
-    seen: set[str] = set()
-    for c in concepts:
-        if c.id in seen:
-            problems.append(f"{source}: id {c.id!r}: duplicate id")
-        seen.add(c.id)
-    groups: dict[str, list[Concept]] = defaultdict(list)
-    for c in concepts:
-        groups[c.twin_group].append(c)
-    for name, members in groups.items():
-        where = f"{source}: twin_group {name!r}"
-        if len(members) < 2:
-            problems.append(f"{where}: needs at least 2 concepts, has {len(members)}")
-        if len({m.culture for m in members}) < len(members):
-            problems.append(f"{where}: twins must come from different cultures")
-        if len({m.attributes for m in members}) < len(members):
-            problems.append(f"{where}: twins must differ in their attributes")
-    return problems
+    sources = ([str(DATA)] if path is None or mode == "extend" else []) + ([str(path)] if path is not None else [])
+    home = Path(str(DATA)) / "twin_groups.jsonl" if path is None else Path(path).with_suffix(TWIN_GROUPS_SUFFIX)
+    return Catalog(" + ".join(sources), tuple(concepts), home)

@@ -1,12 +1,47 @@
-"""What one catalogue row is: a cultural concept, its twin group, and its renderable attributes."""
+"""What one catalogue row is: a cultural concept, its twin group, and its renderable attributes.
 
-from typing import Literal
+Two levels of the same schema:
+- `ConceptSketch`: the least a row needs for twin mining (`catalog twins`): id, name, culture,
+  category and a visual description; every other field is optional.
+- `Concept`: a complete row, what the shipped catalogue and the dataset builder need. Its fields:
+
+  id              stable kebab-case id, unique across the catalogue
+  name            the usual English (romanised) name
+  native_name     the name in its native script (optional)
+  culture         a country or a people, e.g. "Korea", "Maasai"
+  country         ISO 3166-1 alpha-2 code of where it comes from, where one applies (a people: its
+                  main country; none for a concept shared by many countries, e.g. the Arab oud)
+  category        one of CATEGORIES
+  generic         the plain noun a generic caption uses ("a photo of a dumpling")
+  visual          what a camera sees: shape, colour, material, texture, setting
+  distinguishing  what visibly tells it apart from its twins
+  context         where, when, by whom, what it means
+  twin_group      the curated group of look-alikes from other cultures it belongs to (optional)
+  twins           further ids of look-alikes (optional; each must exist in the catalogue)
+  attributes      the offline renderer's input: shape, body, accent, pattern, detail
+  sources         links that document it (optional)
+"""
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cultureclip.backends.procedural import COLORS, DETAILS, PATTERNS, SHAPES
 
-CATEGORIES = ("dish", "garment", "building", "instrument", "craft", "festival")
+CATEGORIES = (
+    "dish",
+    "bread",
+    "drink",
+    "garment",
+    "headwear",
+    "footwear",
+    "building",
+    "instrument",
+    "craft",
+    "festival",
+    "game",
+)
+CAPTION_FIELDS = ("name", "culture", "generic", "visual", "distinguishing", "context")
+"""Fields the caption writers put into captions: each must fit in CLIP's 77-token context."""
+KEBAB = r"^[a-z0-9][a-z0-9-]*$"
 
 
 def _one_of(name: str, allowed: tuple[str, ...]):
@@ -35,20 +70,40 @@ class VisualAttributes(BaseModel):
     _detail = field_validator("detail")(_one_of("detail", DETAILS))
 
 
-class Concept(BaseModel):
-    """One cultural concept; `twin_group` links it to its look-alikes from other cultures."""
+class ConceptSketch(BaseModel):
+    """A catalogue row with only what twin mining needs; see the module docstring for every field."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    id: str = Field(pattern=KEBAB)
     name: str = Field(min_length=1)
     native_name: str | None = None
     culture: str = Field(min_length=1)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
-    category: Literal["dish", "garment", "building", "instrument", "craft", "festival"]
-    generic: str = Field(min_length=1)
-    """The plain noun a generic caption uses: 'a photo of a dumpling'."""
+    category: str
+    generic: str | None = None
     visual: str = Field(min_length=1)
+    distinguishing: str | None = None
+    context: str | None = None
+    twin_group: str | None = Field(default=None, pattern=KEBAB)
+    twins: tuple[str, ...] = ()
+    attributes: VisualAttributes | None = None
+    sources: tuple[str, ...] = ()
+
+    _category = field_validator("category")(_one_of("category", CATEGORIES))
+
+    @field_validator("sources")
+    @classmethod
+    def _urls(cls, sources: tuple[str, ...]) -> tuple[str, ...]:
+        for url in sources:
+            if not url.startswith(("https://", "http://")):
+                raise ValueError(f"source {url!r} is not an http(s) URL")
+        return sources
+
+
+class Concept(ConceptSketch):
+    """A complete catalogue row: every field but native_name, country, twin_group, twins and sources is required."""
+
+    generic: str = Field(min_length=1)
     distinguishing: str = Field(min_length=1)
     context: str = Field(min_length=1)
-    twin_group: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     attributes: VisualAttributes

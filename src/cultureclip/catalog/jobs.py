@@ -1,0 +1,84 @@
+"""The `cultureclip catalog` jobs, from a config to files on disk: check, twins, expand, stats."""
+
+import json
+import re
+from pathlib import Path
+
+from cultureclip.backends.embedders import create_text_embedder
+from cultureclip.backends.textgen import TextGenerator, create_text_generator
+from cultureclip.catalog.check import check_rows
+from cultureclip.catalog.expand import expand, expand_prompt
+from cultureclip.catalog.image_similarity import image_similarity
+from cultureclip.catalog.load import catalog_rows, load_catalog
+from cultureclip.catalog.schema import CATEGORIES, ConceptSketch
+from cultureclip.catalog.stats import catalog_stats
+from cultureclip.catalog.twins import Mined, mine_twins
+from cultureclip.config import RunConfig
+from cultureclip.errors import ConfigError, DataError
+from cultureclip.io import atomic_path
+
+
+def check_catalog(cfg: RunConfig) -> list[str]:
+    """Every problem of the configured catalogue, one line each (empty when it passes)."""
+    return check_rows(catalog_rows(cfg.catalog.path, cfg.catalog.mode))[1]
+
+
+def mine_catalog_twins(cfg: RunConfig, out: Path, generator: TextGenerator | None = None) -> tuple[Path, Mined]:
+    """Mine twins of the configured catalogue (only id, name, culture, category, visual required).
+
+    Writes one JSON line per concept to `out` ({"id", "twins": [{"id", "score"}, ...]}, best first)
+    and the twin groups, curated and mined, with scores and reasons, next to the catalogue (or to
+    twins.groups_out); returns that file and the result.
+    """
+    catalog = load_catalog(cfg.catalog.path, cfg.catalog.mode, schema=ConceptSketch)
+    if generator is None and cfg.twins.generator is not None:
+        generator = create_text_generator(cfg.twins.generator)
+    images = None
+    if cfg.twins.images is not None:
+        if not cfg.twins.images.is_dir():
+            raise DataError(f"{cfg.twins.images}: no such folder of concept images (twins.images)")
+        ids = [c.id for c in catalog.concepts]
+        images = image_similarity(ids, cfg.twins.images, cfg.twins.image_model, cfg.model.device)
+    mined = mine_twins(catalog, cfg.twins, create_text_embedder(cfg.twins.embedder), generator, images)
+    lines = [
+        {"id": concept_id, "twins": [{"id": t, "score": s} for t, s in twins]}
+        for concept_id, twins in mined.neighbours.items()
+    ]
+    groups_file = cfg.twins.groups_out or catalog.twin_groups_file
+    _write_jsonl(out, lines)
+    _write_jsonl(groups_file, mined.groups)
+    return groups_file, mined
+
+
+def expand_catalog(
+    cfg: RunConfig, category: str, culture: str, generator: TextGenerator | None = None
+) -> tuple[Path, list[dict], list[str]]:
+    """Ask the configured generator for new concepts; returns (output file, added rows, rejections)."""
+    if category not in CATEGORIES:
+        raise ConfigError(f"category {category!r}: expected one of {', '.join(CATEGORIES)}")
+    if generator is None:
+        if cfg.expand.generator is None:
+            raise ConfigError("expand.generator: name a text generator to write new concepts")
+        generator = create_text_generator(cfg.expand.generator)
+    catalog = load_catalog(cfg.catalog.path, cfg.catalog.mode)
+    slug = re.sub(r"[^a-z0-9]+", "-", culture.lower()).strip("-")
+    out = cfg.expand.out or Path(f"expanded-{category}-{slug}.yaml")
+    prompt = expand_prompt(catalog, category, culture, cfg.expand.n)
+    rows = catalog_rows(cfg.catalog.path, cfg.catalog.mode)
+    added, rejected = expand(rows, out, generator, prompt, category, culture)
+    return out, added, rejected
+
+
+def stats_of_catalog(cfg: RunConfig) -> dict[str, int]:
+    """The configured catalogue's counts (`catalog stats`)."""
+    return catalog_stats(load_catalog(cfg.catalog.path, cfg.catalog.mode, schema=ConceptSketch))
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    except OSError as err:
+        raise DataError(
+            f"{path}: cannot write ({err.strerror}); choose another file (--out, twins.groups_out)"
+        ) from None
