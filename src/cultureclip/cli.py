@@ -21,6 +21,7 @@ from cultureclip import experiment
 from cultureclip.catalog import jobs as catalog_jobs
 from cultureclip.config import RunConfig, list_presets, load_config
 from cultureclip.errors import CultureClipError, DataError
+from cultureclip.eval import runner as eval_runner
 from cultureclip.eval.zeroshot import METRICS
 from cultureclip.io import is_done
 
@@ -95,12 +96,57 @@ def train(config: ConfigOption = None, out: OutOption = None, overrides: Overrid
         console.print(f"{name}: {model_id}")
 
 
+ModelsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--models",
+        "-m",
+        help="Compare these models instead of the run folder's: name=MODEL_ID,... (the first is the reference), "
+        "e.g. base=open_clip:ViT-B-32@openai,tuned=local:runs/x/models/tuned.",
+    ),
+]
+DataOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--data",
+        "-d",
+        help="Dataset for --models, KIND:PATH (repeatable): folder, manifest, shards, globalrg_retrieval, "
+        "globalrg_grounding, crope, geode, or clip_benchmark/NAME:ROOT for a standard dataset by its "
+        "CLIP_benchmark name.",
+    ),
+]
+
+
 @app.command("eval")
-def evaluate(config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None) -> None:
+def evaluate(
+    config: ConfigOption = None,
+    out: OutOption = None,
+    models: ModelsOption = None,
+    data: DataOption = None,
+    overrides: Overrides = None,
+) -> None:
     """Evaluate the base and the trained models in OUT on the held-out images: concept, twin and
     general zero-shot accuracy. Writes OUT/metrics.json and OUT/report.md with its figures.
+
+    With --models: compare those models on the --data datasets (or eval.datasets) with every task the
+    data supports (classification, twins, retrieval, general); writes OUT/metrics.json, results.jsonl,
+    predictions/, report.md and a self-contained report.html (into OUT/eval when OUT is a run folder).
+    Embeddings are cached on disk (eval.cache_dir), so evaluating a model again encodes nothing.
     """
-    cfg = _config(config, overrides, out)
+    items = list(overrides or [])
+    if models is not None:
+        items.append(f"eval.models={json.dumps(eval_runner.parse_models(models))}")
+    cfg = _config(config, items, out)
+    if data:
+        specs = [*cfg.eval.datasets, *(eval_runner.parse_data(d) for d in data)]
+        cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"datasets": specs})})
+    if cfg.eval.models:
+        if cfg.out is not None and is_done(cfg.out / "data"):  # a run folder: keep its own report
+            cfg = cfg.model_copy(update={"out": cfg.out / "eval"})
+        folder = experiment.resolve_out(cfg)
+        result = eval_runner.compare_models(cfg.eval.models, cfg.eval, cfg.model.device, cfg.seed, folder)
+        _comparison_summary(folder, result)
+        return
     folder = _existing_out(cfg, "dataset and models")
     metrics = experiment.evaluate_models(cfg, folder, experiment.model_ids(cfg, folder))
     _summary(folder, metrics)
@@ -180,6 +226,20 @@ def _summary(folder: Path, metrics: dict) -> None:
         table.add_row(name, *(f"{values[m]:.3f}" for m in METRICS))
     Console().print(table)
     console.print(f"report: {folder / 'report.md'}")
+
+
+def _comparison_summary(folder: Path, comparison) -> None:
+    table = Table(title=f"evaluation ({folder / 'metrics.json'})")
+    for column in ("dataset", "task", "metric", *comparison.results):
+        table.add_column(column, justify="left" if column in ("dataset", "task", "metric") else "right")
+    ref = comparison.results[comparison.reference]
+    for data, by_task in ref.items():
+        for task, result in by_task.items():
+            for metric in result.paired:
+                values = [f"{comparison.results[m][data][task].metrics[metric]:.3f}" for m in comparison.results]
+                table.add_row(data, task, metric, *values)
+    Console().print(table)
+    console.print(f"report: {folder / 'report.md'} and {folder / 'report.html'}")
 
 
 catalog_app = typer.Typer(help="The concept catalogue: check it, mine twins, expand it, count it.")

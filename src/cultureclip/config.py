@@ -94,12 +94,47 @@ def _pretrain_default() -> TrainConfig:
     )
 
 
+class DatasetSpec(Strict):
+    kind: str
+    """Dataset kind (see `cultureclip.eval.datasets`): folder, manifest, shards, globalrg_retrieval,
+    globalrg_grounding, crope, clip_benchmark."""
+    path: Path
+    """The image folder, manifest file, shard folder, benchmark folder, or CLIP_benchmark root."""
+    name: str | None = None
+    """Name in the report; default: the file or folder name (the dataset name for clip_benchmark)."""
+    dataset: str | None = None
+    """CLIP_benchmark dataset name (cifar10, imagenet1k, ...); kind clip_benchmark only."""
+    split: str = "test"
+    tasks: list[str] | None = None
+    """Tasks to run (classification, twins, retrieval, general); default: those the data supports."""
+    templates: list[str] | None = None
+    """Prompt templates with {c} for the class name, averaged as an ensemble; default: the dataset's."""
+    classnames: Path | None = None
+    """Text file, one display name per line in class order (kind folder: sorted folder names)."""
+
+
 class EvalConfig(Strict):
     concept_template: str = "a photo of {name}."
     generic_template: str = "a photo of {article} {generic}."
     batch_size: int = Field(default=256, ge=1)
     grid_groups: int = Field(default=4, ge=1)
     """Twin groups shown in the report's image grid."""
+    models: dict[str, str] = Field(default_factory=dict)
+    """Models to compare with `cultureclip eval --models`: report name -> model id; the first is the reference."""
+    datasets: list[DatasetSpec] = Field(default_factory=list)
+    """Datasets for `cultureclip eval --models`; empty: the run folder's held-out split."""
+    workers: int = Field(default=2, ge=0)
+    """Dataloader worker processes that decode and preprocess images."""
+    cache_dir: Path | None = None
+    """Embedding cache, keyed by (model fingerprint, file hash); None: $XDG_CACHE_HOME/cultureclip/embeddings."""
+    cache: bool = True
+    """Read and write the embedding cache."""
+    bootstrap: int = Field(default=1000, ge=0)
+    """Bootstrap resamples for the 95% confidence intervals of the deltas (0: none)."""
+    examples: int = Field(default=8, ge=0)
+    """Images where the models disagree, shown in the report."""
+    confusion_groups: int = Field(default=4, ge=0)
+    """Worst twin groups whose confusion matrix the report plots."""
 
 
 class BenchConfig(Strict):

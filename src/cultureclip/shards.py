@@ -59,6 +59,11 @@ def read_manifest(folder: Path) -> list[dict]:
 
 def read_split(folder: Path, split: str) -> list[Sample]:
     """All samples of `split`, in manifest order, decoded."""
+    return [Sample(row, Image.open(io.BytesIO(png)).convert("RGB")) for row, png in read_split_encoded(folder, split)]
+
+
+def read_split_encoded(folder: Path, split: str) -> list[tuple[dict, bytes]]:
+    """All (row, PNG bytes) of `split`, in manifest order, not decoded."""
     import webdataset as wds
 
     folder = Path(folder)
@@ -69,8 +74,4 @@ def read_split(folder: Path, split: str) -> list[Sample]:
     if missing:
         raise DataError(f"{folder}: shard {missing[0]} listed in {MANIFEST} is missing")
     stream = wds.WebDataset([str(folder / s) for s in shards], shardshuffle=False, empty_check=False)
-    samples = []
-    for item in stream:
-        row = json.loads(item["json"])
-        samples.append(Sample(row, Image.open(io.BytesIO(item["png"])).convert("RGB")))
-    return samples
+    return [(json.loads(item["json"]), item["png"]) for item in stream]
