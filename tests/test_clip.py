@@ -28,7 +28,7 @@ def test_bad_model_ids(model_id):
 
 
 def test_unknown_tiny_and_missing_local():
-    with pytest.raises(ConfigError, match="no such tiny model; known: test-clip, world-clip"):
+    with pytest.raises(ConfigError, match="no such tiny model; known: hf-clip, hf-siglip, test-clip, world-clip"):
         create_clip("tiny:huge")
     with pytest.raises(DataError, match="no such folder"):
         create_clip("local:/nonexistent/model")
@@ -60,3 +60,46 @@ def test_save_and_reload_give_the_same_embeddings(tmp_path):
 def test_a_folder_without_config_is_not_a_model(tmp_path):
     with pytest.raises(DataError, match="not a model folder"):
         create_clip(f"local:{tmp_path}")
+
+
+@pytest.mark.parametrize("name", ["tiny:test-clip", "tiny:hf-clip", "tiny:hf-siglip"])
+def test_every_model_kind_saves_in_its_own_format_and_reloads_exactly(name, tmp_path):
+    torch.manual_seed(0)
+    model = create_clip(name)
+    images = [Image.new("RGB", (40, 36), (i * 60, 20, 200 - i * 50)) for i in range(2)]
+    pixels = model.images_to_tensor(images)
+    assert pixels.shape == (2, 3, 32, 32) and model.image_size == 32
+    tokens = model.tokenize(["a photo of gyoza.", "a gate"])
+    model.model.eval()
+    with torch.no_grad():
+        before = model.encode_images(pixels), model.encode_texts(tokens)
+    assert before[0].shape == before[1].shape and torch.allclose(before[0].norm(dim=-1), torch.ones(2))
+    model.save(tmp_path / "m")
+    reloaded = create_clip(f"local:{tmp_path / 'm'}")
+    assert type(reloaded) is type(model)
+    reloaded.model.eval()
+    with torch.no_grad():
+        after = reloaded.encode_images(reloaded.images_to_tensor(images)), reloaded.encode_texts(tokens)
+    assert torch.equal(before[0], after[0]) and torch.equal(before[1], after[1])
+    assert (model.logit_bias is not None) == (name == "tiny:hf-siglip")
+
+
+def test_a_transformers_export_loads_with_transformers(tmp_path):
+    from transformers import AutoModel, CLIPModel
+
+    torch.manual_seed(0)
+    model = create_clip("tiny:hf-clip")
+    model.save(tmp_path / "m")
+    plain = AutoModel.from_pretrained(tmp_path / "m")
+    assert isinstance(plain, CLIPModel)
+    assert torch.equal(plain.text_projection.weight, model.model.text_projection.weight)
+
+
+def test_an_open_clip_checkpoint_of_another_architecture_is_a_one_line_error(tmp_path):
+    torch.manual_seed(0)
+    wrong = tmp_path / "wrong.pt"
+    torch.save(create_clip("tiny:test-clip").model.state_dict(), wrong)
+    with pytest.raises(DataError) as err:
+        create_clip(f"open_clip:ViT-B-32@{wrong}")
+    assert str(err.value).startswith(f"checkpoint {wrong}: does not fit ViT-B-32 (")
+    assert "\n" not in str(err.value)

@@ -56,10 +56,17 @@ Overrides = Annotated[
 ]
 
 
-def _config(config: str | None, overrides: list[str] | None, out: Path | None) -> RunConfig:
+ResumeOption = Annotated[
+    bool, typer.Option("--resume", help="Continue unfinished trainings from their latest checkpoint.")
+]
+
+
+def _config(config: str | None, overrides: list[str] | None, out: Path | None, resume: bool = False) -> RunConfig:
     items = list(overrides or [])
     if out is not None:
         items.append(f"out={out}")
+    if resume:
+        items.append("resume=true")
     return load_config(config, items)
 
 
@@ -85,11 +92,15 @@ def build(config: ConfigOption = None, out: OutOption = None, overrides: Overrid
 
 
 @app.command()
-def train(config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None) -> None:
+def train(
+    config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None, resume: ResumeOption = False
+) -> None:
     """Train on OUT/data: the base model on generic captions (section `pretrain`), then the
     CultureCLIP fine-tune (section `finetune`) and each ablation (section `ablations`), into OUT/models.
+
+    Runs under torchrun too (`torchrun --nproc_per_node N -m cultureclip train ...`): DDP over N processes.
     """
-    cfg = _config(config, overrides, out)
+    cfg = _config(config, overrides, out, resume)
     folder = _existing_out(cfg, "dataset")
     experiment.resolve_out(cfg)
     for name, model_id in experiment.train_models(cfg, folder).items():
@@ -153,9 +164,11 @@ def evaluate(
 
 
 @app.command()
-def run(config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None) -> None:
+def run(
+    config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None, resume: ResumeOption = False
+) -> None:
     """The main job, end to end: build, train and eval from one config into one run folder."""
-    cfg = _config(config, overrides, out)
+    cfg = _config(config, overrides, out, resume)
     folder, metrics = experiment.run(cfg)
     _summary(folder, metrics)
 

@@ -58,9 +58,34 @@ class LossConfig(Strict):
     clip: float = Field(default=0.0, ge=0)
     """Weight of plain image-caption InfoNCE, without twin negatives (the ablation baseline)."""
     preserve: float = Field(default=5.0, ge=0)
-    """Weight of feature distillation to the frozen starting model on generic captions and batch images."""
+    """Weight of the preservation term (see `preserve_kind`)."""
+    preserve_kind: Literal["features", "weights"] = "features"
+    """features: distillation to the frozen starting model's embeddings of the batch images and their
+    generic captions; weights: squared L2 distance of the trainable weights to their starting values."""
+    siglip: float = Field(default=0.0, ge=0)
+    """Weight of SigLIP's pairwise sigmoid loss on image-caption pairs (uses the model's logit bias if any)."""
     normalize: bool = True
     """L2-normalise embeddings before the logits, as CLIP does (the reference code does not)."""
+
+
+class TuneConfig(Strict):
+    """Which weights train; the rest stay at the starting model's values."""
+
+    mode: Literal["full", "last_blocks", "lora"] = "full"
+    """full: every weight of the tuned towers; last_blocks: the last `blocks` blocks of each tuned tower;
+    lora: low-rank adapters (peft) on the `lora_targets` modules of each tuned tower, merged before export."""
+    towers: list[Literal["image", "text"]] = Field(default_factory=lambda: ["image", "text"])
+    """Towers that train; the others stay frozen (e.g. ['text'] for the reference's text-only LoRA ablation)."""
+    blocks: int = Field(default=1, ge=0)
+    """last_blocks: how many final blocks of each tuned tower train (0: only the projection heads)."""
+    heads: bool = True
+    """last_blocks and lora: also train each tuned tower's projection head and final norm."""
+    lora_r: int = Field(default=4, ge=1)
+    lora_alpha: float = Field(default=16, gt=0)
+    lora_dropout: float = Field(default=0.1, ge=0, lt=1)
+    lora_targets: list[str] = Field(default_factory=lambda: ["q", "v"], min_length=1)
+    """Modules that get adapters: q, k, v, out (attention projections), fc1, fc2 (MLP), attn (a fused
+    nn.MultiheadAttention, as in open_clip's own towers), or any module name ending."""
 
 
 class TrainConfig(Strict):
@@ -72,12 +97,26 @@ class TrainConfig(Strict):
     warmup: int = Field(default=20, ge=0)
     text: Literal["generic", "caption"] = "caption"
     """Which text pairs with each image: generic ('a photo of a dumpling.') or the rich caption."""
-    sampler: Literal["random", "twins"] = "twins"
-    """random: shuffled images; twins: batches of whole twin groups, each image paired with a twin."""
+    sampler: Literal["random", "twins", "twin_epochs"] = "twins"
+    """random: shuffled images; twins: batches of whole twin groups, each image paired with a twin;
+    twin_epochs: the same, epoch by epoch (every twin group once per epoch)."""
     concept_template: str = "a photo of {name}."
     """Text of a concept name in the concept term (the reference uses the bare name: '{name}')."""
     freeze_logit_scale: bool = True
     """Keep the temperature at the starting model's value, as the reference does."""
+    tune: TuneConfig = Field(default_factory=TuneConfig)
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    """Learning-rate decay after the linear warm-up (the reference uses linear)."""
+    accumulate: int = Field(default=1, ge=1)
+    """Batches per optimizer step (gradient accumulation); each batch is its own contrastive batch."""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Autocast precision of forward and loss; fp16 adds a gradient scaler."""
+    grad_checkpointing: bool = False
+    """Recompute tower activations in the backward pass to save memory."""
+    checkpoint_every: int = Field(default=0, ge=0)
+    """Save a resumable checkpoint every N optimizer steps (0: never)."""
+    tensorboard: bool = False
+    """Also write the metrics as TensorBoard scalars (beside the JSON-lines log)."""
     loss: LossConfig = Field(default_factory=LossConfig)
 
 
@@ -232,6 +271,8 @@ class RunConfig(Strict):
     """Weight-space interpolation of a tuned model with its base (`cultureclip wise`)."""
     twins: TwinsConfig = Field(default_factory=TwinsConfig)
     expand: ExpandConfig = Field(default_factory=ExpandConfig)
+    resume: bool = False
+    """Continue each unfinished training from its latest checkpoint (`--resume`)."""
 
 
 PRESETS = resources.files("cultureclip") / "configs"

@@ -73,5 +73,19 @@ def read_split_encoded(folder: Path, split: str) -> list[tuple[dict, bytes]]:
     missing = [s for s in shards if not (folder / s).is_file()]
     if missing:
         raise DataError(f"{folder}: shard {missing[0]} listed in {MANIFEST} is missing")
-    stream = wds.WebDataset([str(folder / s) for s in shards], shardshuffle=False, empty_check=False)
-    return [(json.loads(item["json"]), item["png"]) for item in stream]
+    # every process of a distributed run reads the whole split: the trainer splits batches by rank, not shards
+    urls = [str(folder / s) for s in shards]
+    stream = wds.WebDataset(urls, shardshuffle=False, empty_check=False, nodesplitter=_all_shards)
+    samples = []
+    seen = set()
+    for item in stream:
+        seen.add(Path(item["__url__"]).name)
+        samples.append((json.loads(item["json"]), item["png"]))
+    empty = [s for s in shards if s not in seen]
+    if empty:
+        raise DataError(f"{folder / empty[0]}: empty shard (no samples, but {MANIFEST} lists some in it)")
+    return samples
+
+
+def _all_shards(urls):
+    return urls

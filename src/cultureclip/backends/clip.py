@@ -1,30 +1,27 @@
-"""The CLIP-model seam: one thin adapter over open_clip, loaded from an id that names its source.
+"""The CLIP-model seam: one protocol over open_clip and transformers models, loaded from an id naming its source.
 
 Model ids (parsed in one place, `parse_model_id`):
   tiny:NAME            a config shipped in cultureclip/backends/model_configs/NAME, random weights
-  open_clip:ARCH@TAG   any open_clip architecture and pretrained tag (downloads from its hub)
-  local:/path          a folder in open_clip's local-dir format (what `ClipModel.save` writes)
-A saved model is an ordinary open_clip checkpoint: open_clip.create_model_and_transforms('local-dir:PATH').
+  open_clip:ARCH@TAG   any open_clip architecture and pretrained tag or checkpoint file (downloads from its hub)
+  hf:NAME              a transformers CLIPModel / SiglipModel by hub name or local directory
+  local:/path          a saved model folder, in either library's format (what `ClipModel.save` writes)
+A model saves in the format it came in, so users load a tuned model with the library they already use.
 """
 
-import json
-import logging
+import copy
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import torch
 from PIL import Image
-from safetensors.torch import save_file
 from torch import nn
 
 from cultureclip.errors import ConfigError, DataError
 from cultureclip.registry import Registry
 
 MODEL_CONFIGS = resources.files("cultureclip") / "backends" / "model_configs"
-CONFIG_FILE = "open_clip_config.json"
-WEIGHTS_FILE = "open_clip_model.safetensors"
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,54 +42,81 @@ def parse_model_id(model_id: str) -> ModelId:
     return ModelId(source, ref, tag or None)
 
 
-class ClipModel:
-    """A CLIP model with its tokenizer and preprocessing: encode images and texts, save, reload."""
+class ClipModel(ABC):
+    """A CLIP model with its tokenizer and preprocessing: encode images and texts, save, reload.
 
-    def __init__(self, model: nn.Module, tokenizer, preprocess, model_cfg: dict, name: str):
+    Parameter layout (what `train.trainable` selects from): `IMAGE_PREFIXES` start the image tower's
+    parameter names, `SCALE_PARAMS` are the temperature (and SigLIP bias), everything else is the text
+    tower; `HEADS` names each tower's projection head and final norm.
+    """
+
+    FORMAT: str
+    IMAGE_PREFIXES: tuple[str, ...]
+    HEADS: dict[str, tuple[str, ...]]
+    SCALE_PARAMS = ("logit_scale", "logit_bias")
+
+    def __init__(self, model: nn.Module, name: str):
         self.model = model
-        self.tokenizer = tokenizer
-        self.preprocess = preprocess
-        self.model_cfg = model_cfg
         self.name = name
+        self.lora = None
+        """The peft wrapper while LoRA adapters are attached (see train.trainable)."""
 
     @property
-    def image_size(self) -> int:
-        size = self.model_cfg["vision_cfg"]["image_size"]
-        return size if isinstance(size, int) else size[0]
+    @abstractmethod
+    def image_size(self) -> int: ...
 
-    def tokenize(self, texts: list[str]) -> torch.Tensor:
-        return self.tokenizer(texts)
+    @abstractmethod
+    def tokenize(self, texts: list[str]) -> torch.Tensor: ...
 
-    def images_to_tensor(self, images: list[Image.Image]) -> torch.Tensor:
-        return torch.stack([self.preprocess(im.convert("RGB")) for im in images])
+    @abstractmethod
+    def images_to_tensor(self, images: list[Image.Image]) -> torch.Tensor: ...
 
-    def encode_images(self, pixels: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-        return self.model.encode_image(pixels, normalize=normalize)
+    @abstractmethod
+    def encode_images(self, pixels: torch.Tensor, normalize: bool = True) -> torch.Tensor: ...
 
-    def encode_texts(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-        return self.model.encode_text(tokens, normalize=normalize)
+    @abstractmethod
+    def encode_texts(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor: ...
+
+    @abstractmethod
+    def set_grad_checkpointing(self, enable: bool = True) -> None: ...
+
+    @abstractmethod
+    def save(self, folder: Path) -> None:
+        """Write the model in its library's own format into `folder` (the caller makes it atomic)."""
 
     @property
     def logit_scale(self) -> torch.Tensor:
         return self.model.logit_scale.exp()
 
-    def save(self, folder: Path) -> None:
-        """Write an open_clip local-dir checkpoint (config + safetensors) into `folder`.
+    @property
+    def logit_bias(self) -> torch.Tensor | None:
+        """SigLIP's learned logit bias; None for CLIP models."""
+        return getattr(self.model, "logit_bias", None)
 
-        The caller makes it atomic: it writes into a temporary folder that it renames when complete.
-        """
-        import open_clip
+    def tower_of(self, name: str) -> str | None:
+        """'image' or 'text' for a parameter or module name of `self.model`; None for the temperature."""
+        if name.split(".")[0] in self.SCALE_PARAMS:
+            return None
+        return "image" if any(name == p or name.startswith(p + ".") for p in self.IMAGE_PREFIXES) else "text"
 
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
-        save_file(state, str(folder / WEIGHTS_FILE))
-        preprocess_cfg = open_clip.get_model_preprocess_cfg(self.model)
-        config = {"model_cfg": self.model_cfg, "preprocess_cfg": preprocess_cfg}
-        (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    def frozen_copy(self) -> "ClipModel":
+        """An independent copy in eval mode with gradients off: the base for the preservation term."""
+        clone = copy.copy(self)
+        clone.model = copy.deepcopy(self.model).eval().requires_grad_(False)
+        return clone
 
 
 CLIP_SOURCES: Registry[ClipModel] = Registry("model source")
+CLIP_FORMATS: Registry[ClipModel] = Registry("model folder format")
+"""Loaders of a model folder by format; `folder_format` tells which one a folder is in."""
+FORMAT_FILES = {"open_clip": "open_clip_config.json", "transformers": "config.json"}
+
+
+def state_dict_mismatch(err: Exception) -> str:
+    """The first concrete line of a load_state_dict error ('size mismatch for ...', 'Missing key(s) ...')."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+    detail = lines[1] if len(lines) > 1 else lines[0]
+    return detail if len(detail) <= 160 else detail[:157] + "..."
 
 
 def create_clip(model_id: str, device: str = "cpu") -> ClipModel:
@@ -103,19 +127,16 @@ def create_clip(model_id: str, device: str = "cpu") -> ClipModel:
     return model
 
 
-def _from_local_dir(folder: Path, name: str) -> ClipModel:
-    import open_clip
+def folder_format(folder: Path) -> str:
+    """'open_clip' or 'transformers', from the config file the folder holds."""
+    for fmt, file in FORMAT_FILES.items():
+        if (Path(folder) / file).is_file():
+            return fmt
+    raise DataError(f"{folder}: not a model folder (no {' or '.join(FORMAT_FILES.values())})")
 
-    config = folder / CONFIG_FILE
-    if not config.is_file():
-        raise DataError(f"{folder}: not a model folder ({CONFIG_FILE} is missing)")
-    try:
-        model_cfg = json.loads(config.read_text())["model_cfg"]
-        model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}")
-        tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
-    except (ValueError, KeyError, RuntimeError, OSError) as err:
-        raise DataError(f"{folder}: cannot load model ({str(err).splitlines()[0]})") from None
-    return ClipModel(model, tokenizer, preprocess, model_cfg, name)
+
+def load_folder(folder: Path, name: str) -> ClipModel:
+    return CLIP_FORMATS.create(folder_format(folder), Path(folder), name)
 
 
 @CLIP_SOURCES.register("tiny")
@@ -124,13 +145,7 @@ def _tiny(spec: ModelId) -> ClipModel:
     if not folder.is_dir():
         known = sorted(p.name for p in MODEL_CONFIGS.iterdir() if p.is_dir())
         raise ConfigError(f"model id tiny:{spec.ref}: no such tiny model; known: {', '.join(known)}")
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # open_clip warns that a config-only folder has no weights: intended here
-    try:
-        return _from_local_dir(Path(str(folder)), f"tiny:{spec.ref}")
-    finally:
-        root.setLevel(level)
+    return load_folder(Path(str(folder)), f"tiny:{spec.ref}")
 
 
 @CLIP_SOURCES.register("local")
@@ -138,17 +153,7 @@ def _local(spec: ModelId) -> ClipModel:
     folder = Path(spec.ref)
     if not folder.is_dir():
         raise DataError(f"model id local:{spec.ref}: no such folder")
-    return _from_local_dir(folder, f"local:{spec.ref}")
+    return load_folder(folder, f"local:{spec.ref}")
 
 
-@CLIP_SOURCES.register("open_clip")
-def _open_clip(spec: ModelId) -> ClipModel:
-    import open_clip
-
-    if spec.ref not in open_clip.list_models():
-        raise ConfigError(f"model id open_clip:{spec.ref}: not an open_clip architecture")
-    model, _, preprocess = open_clip.create_model_and_transforms(spec.ref, pretrained=spec.tag)
-    tokenizer = open_clip.get_tokenizer(spec.ref)
-    return ClipModel(
-        model, tokenizer, preprocess, open_clip.get_model_config(spec.ref), f"open_clip:{spec.ref}@{spec.tag}"
-    )
+from cultureclip.backends import hf_clip, open_clip_model  # noqa: E402, F401  (register their sources)

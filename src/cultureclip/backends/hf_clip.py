@@ -1,0 +1,113 @@
+"""transformers CLIPModel / SiglipModel behind the CLIP-model protocol, by hub name or local directory.
+
+A saved model is an ordinary transformers folder (`save_pretrained`): AutoModel.from_pretrained(PATH).
+A folder without tokenizer files (the tiny test models) tokenizes with CLIP's BPE from open_clip.
+"""
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from cultureclip.backends.clip import CLIP_FORMATS, CLIP_SOURCES, ClipModel, ModelId
+from cultureclip.errors import ConfigError, DataError
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
+
+
+class HFClipModel(ClipModel):
+    """A transformers CLIPModel or SiglipModel with its tokenizer and image processor."""
+
+    FORMAT = "transformers"
+    IMAGE_PREFIXES = ("vision_model", "visual_projection")
+    HEADS = {
+        "image": ("visual_projection", "vision_model.post_layernorm", "vision_model.head"),
+        "text": ("text_projection", "text_model.final_layer_norm", "text_model.head"),
+    }
+
+    def __init__(self, model: nn.Module, tokenizer, processor, name: str):
+        super().__init__(model, name)
+        self.tokenizer = tokenizer
+        self.processor = processor
+
+    @property
+    def image_size(self) -> int:
+        return self.model.config.vision_config.image_size
+
+    @property
+    def context_length(self) -> int:
+        return self.model.config.text_config.max_position_embeddings
+
+    @property
+    def has_hf_tokenizer(self) -> bool:
+        """False for a folder without tokenizer files, which tokenizes with open_clip's CLIP BPE."""
+        return callable(getattr(self.tokenizer, "save_pretrained", None))
+
+    def tokenize(self, texts: list[str]) -> torch.Tensor:
+        if not self.has_hf_tokenizer:
+            return self.tokenizer(texts)
+        return self.tokenizer(
+            texts, padding="max_length", truncation=True, max_length=self.context_length, return_tensors="pt"
+        )["input_ids"]
+
+    def images_to_tensor(self, images: list[Image.Image]) -> torch.Tensor:
+        return self.processor(images=[im.convert("RGB") for im in images], return_tensors="pt")["pixel_values"]
+
+    def encode_images(self, pixels: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        return _features(self.model.get_image_features(pixel_values=pixels), normalize)
+
+    def encode_texts(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        return _features(self.model.get_text_features(input_ids=tokens), normalize)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        verb = "enable" if enable else "disable"  # transformers 5 names it activation checkpointing
+        switch = getattr(self.model, f"activation_checkpointing_{verb}", None)
+        (switch or getattr(self.model, f"gradient_checkpointing_{verb}"))()
+
+    def save(self, folder: Path) -> None:
+        """Write a transformers folder: model (safetensors), image processor and tokenizer if it has one."""
+        folder = Path(folder)
+        self.model.save_pretrained(folder)
+        self.processor.save_pretrained(folder)
+        if self.has_hf_tokenizer:
+            self.tokenizer.save_pretrained(folder)
+
+
+def _features(output, normalize: bool) -> torch.Tensor:
+    features = output if isinstance(output, torch.Tensor) else output.pooler_output  # transformers 4 / 5
+    return F.normalize(features, dim=-1) if normalize else features
+
+
+def _load(ref: str, name: str) -> HFClipModel:
+    from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoTokenizer, CLIPModel, SiglipModel
+
+    folder = Path(ref)
+    try:
+        if folder.is_dir() and not any((folder / f).is_file() for f in WEIGHT_FILES):
+            model = AutoModel.from_config(AutoConfig.from_pretrained(folder))  # config only: random weights
+        else:
+            model = AutoModel.from_pretrained(ref)
+        processor = AutoImageProcessor.from_pretrained(ref)
+        if folder.is_dir() and not (folder / "tokenizer_config.json").is_file():
+            import open_clip
+
+            tokenizer = open_clip.SimpleTokenizer(context_length=model.config.text_config.max_position_embeddings)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(ref)
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise DataError(f"{name}: cannot load model ({str(err).strip().splitlines()[0][:200]})") from None
+    if not isinstance(model, CLIPModel | SiglipModel):
+        raise ConfigError(f"{name}: a {type(model).__name__}, not a CLIPModel or SiglipModel")
+    return HFClipModel(model, tokenizer, processor, name)
+
+
+@CLIP_FORMATS.register("transformers")
+def load_transformers_folder(folder: Path, name: str) -> HFClipModel:
+    return _load(str(folder), name)
+
+
+@CLIP_SOURCES.register("hf")
+def _hf(spec: ModelId) -> HFClipModel:
+    return _load(spec.ref, f"hf:{spec.ref}")

@@ -1,0 +1,110 @@
+"""open_clip models behind the CLIP-model protocol: any architecture and pretrained tag, or a local-dir folder.
+
+A saved model is an ordinary open_clip checkpoint: open_clip.create_model_and_transforms('local-dir:PATH').
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+from torch import nn
+
+from cultureclip.backends.clip import CLIP_FORMATS, CLIP_SOURCES, ClipModel, ModelId, state_dict_mismatch
+from cultureclip.errors import ConfigError, DataError
+
+CONFIG_FILE = "open_clip_config.json"
+WEIGHTS_FILE = "open_clip_model.safetensors"
+
+
+class OpenClipModel(ClipModel):
+    """An open_clip CLIP / CustomTextCLIP with its tokenizer and preprocessing.
+
+    Heads cover open_clip's tower kinds: its own transformers, timm image trunks, Hugging Face text encoders.
+    """
+
+    FORMAT = "open_clip"
+    IMAGE_PREFIXES = ("visual",)
+    HEADS = {
+        "image": ("visual.proj", "visual.ln_post", "visual.head", "visual.attn_pool"),
+        "text": ("text_projection", "ln_final", "text.text_projection", "text.ln_final", "text.proj"),
+    }
+
+    def __init__(self, model: nn.Module, tokenizer, preprocess, model_cfg: dict, name: str):
+        super().__init__(model, name)
+        self.tokenizer = tokenizer
+        self.preprocess = preprocess
+        self.model_cfg = model_cfg
+
+    @property
+    def image_size(self) -> int:
+        size = self.model_cfg["vision_cfg"]["image_size"]
+        return size if isinstance(size, int) else size[0]
+
+    def tokenize(self, texts: list[str]) -> torch.Tensor:
+        return self.tokenizer(texts)
+
+    def images_to_tensor(self, images: list[Image.Image]) -> torch.Tensor:
+        return torch.stack([self.preprocess(im.convert("RGB")) for im in images])
+
+    def encode_images(self, pixels: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        return self.model.encode_image(pixels, normalize=normalize)
+
+    def encode_texts(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        return self.model.encode_text(tokens, normalize=normalize)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        self.model.set_grad_checkpointing(enable)
+
+    def save(self, folder: Path) -> None:
+        """Write an open_clip local-dir checkpoint (config + safetensors) into `folder`."""
+        import open_clip
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous() for k, v in self.model.state_dict().items()}
+        save_file(state, str(folder / WEIGHTS_FILE))
+        preprocess_cfg = open_clip.get_model_preprocess_cfg(self.model)
+        config = {"model_cfg": self.model_cfg, "preprocess_cfg": preprocess_cfg}
+        (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+
+
+@CLIP_FORMATS.register("open_clip")
+def load_open_clip_folder(folder: Path, name: str) -> OpenClipModel:
+    """An open_clip local-dir folder; a config-only folder (the tiny models) gets random weights."""
+    import open_clip
+
+    root = logging.getLogger()
+    level = root.level
+    if not (folder / WEIGHTS_FILE).is_file():
+        root.setLevel(logging.ERROR)  # open_clip warns that a config-only folder has no weights: intended here
+    try:
+        model_cfg = json.loads((folder / CONFIG_FILE).read_text())["model_cfg"]
+        model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}")
+        tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
+    except (ValueError, KeyError, RuntimeError, OSError) as err:
+        raise DataError(f"{folder}: cannot load model ({str(err).splitlines()[0]})") from None
+    finally:
+        root.setLevel(level)
+    return OpenClipModel(model, tokenizer, preprocess, model_cfg, name)
+
+
+@CLIP_SOURCES.register("open_clip")
+def _open_clip(spec: ModelId) -> OpenClipModel:
+    import open_clip
+
+    if spec.ref not in open_clip.list_models():
+        raise ConfigError(f"model id open_clip:{spec.ref}: not an open_clip architecture")
+    try:
+        model, _, preprocess = open_clip.create_model_and_transforms(spec.ref, pretrained=spec.tag)
+    except (RuntimeError, AssertionError, ValueError) as err:
+        if spec.tag is None or not Path(spec.tag).is_file():
+            raise
+        # a checkpoint file made for another architecture
+        raise DataError(f"checkpoint {spec.tag}: does not fit {spec.ref} ({state_dict_mismatch(err)})") from None
+    tokenizer = open_clip.get_tokenizer(spec.ref)
+    return OpenClipModel(
+        model, tokenizer, preprocess, open_clip.get_model_config(spec.ref), f"open_clip:{spec.ref}@{spec.tag}"
+    )
