@@ -123,3 +123,23 @@ def test_alphas_are_a_validated_config_field():
     assert load_config(None, ["wise.alphas=[0, 0.3, 1]"]).wise.alphas == [0.0, 0.3, 1.0]
     with pytest.raises(ConfigError, match=r"wise.alphas: Value error, each alpha must lie in \[0, 1\]"):
         load_config(None, ["wise.alphas=[0, 2]"])
+
+
+@pytest.mark.parametrize(("model_id", "targets"), [("tiny:test-clip", ["c_fc"]), ("tiny:hf-clip", ["q", "v"])])
+def test_the_trainers_lora_merges_like_its_own_export(model_id, targets):
+    """LoRA added by train.trainable (adapters in place, peft wrapper in `model.lora`), on both libraries."""
+    from cultureclip.config import TuneConfig
+    from cultureclip.train.trainable import add_lora, merge_lora
+
+    torch.manual_seed(0)
+    base = create_clip(model_id)
+    tuned = copy.deepcopy(base)
+    add_lora(tuned, TuneConfig(mode="lora", lora_dropout=0.0, lora_targets=targets))
+    with torch.no_grad():
+        for name, p in tuned.model.named_parameters():
+            if "lora_B" in name:
+                p.copy_(0.1 * torch.randn_like(p))
+    exported = copy.deepcopy(tuned)
+    merge_lora(exported)  # what the trainer saves
+    assert same_state(wise(base, tuned, 1.0), exported) and same_state(wise(base, tuned, 0.0), base)
+    assert not same_state(exported, base)
