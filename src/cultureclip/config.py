@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cultureclip.errors import ConfigError
 
@@ -176,6 +176,25 @@ class EvalConfig(Strict):
     """Worst twin groups whose confusion matrix the report plots."""
 
 
+class BenchConfig(Strict):
+    seed: int = 42
+    """Seed of the benchmarks' option sampling and shuffling (the paper's evaluators use 42)."""
+    batch_size: int = Field(default=64, ge=1)
+    """Images and texts embedded per forward pass."""
+
+
+class WiseConfig(Strict):
+    alphas: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    """Mixing weights of WiSE-FT: 0 is the base model, 1 the tuned one."""
+
+    @field_validator("alphas")
+    @classmethod
+    def _in_unit_interval(cls, alphas: list[float]) -> list[float]:
+        if not alphas or any(not 0.0 <= a <= 1.0 for a in alphas):
+            raise ValueError("each alpha must lie in [0, 1] (and the list must not be empty)")
+        return alphas
+
+
 def _related_categories() -> dict[str, list[str]]:
     return {
         "dish": ["bread"],
@@ -246,6 +265,10 @@ class RunConfig(Strict):
     )
     """Extra fine-tunings, each the finetune config with these dotted overrides (same data, steps, seed)."""
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
+    """The paper's benchmarks (`cultureclip bench`)."""
+    wise: WiseConfig = Field(default_factory=WiseConfig)
+    """Weight-space interpolation of a tuned model with its base (`cultureclip wise`)."""
     twins: TwinsConfig = Field(default_factory=TwinsConfig)
     expand: ExpandConfig = Field(default_factory=ExpandConfig)
     resume: bool = False
