@@ -14,6 +14,12 @@ def mini_catalog() -> Path:
     return DATA / "mini_catalog.yaml"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _embedding_cache(tmp_path_factory):
+    """Keep the evaluator's embedding cache (default: $XDG_CACHE_HOME/cultureclip) out of the user's home."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
 def synthetic_train_data(groups: int = 3, members: int = 2, images: int = 2, size: int = 32, seed: int = 0):
     """TrainData of random pixels for `groups` twin groups, without building a dataset."""
     import torch

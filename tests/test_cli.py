@@ -72,3 +72,15 @@ def test_every_subcommand_explains_itself(command, capsys):
     assert main([command, "--help"]) == 0
     text = capsys.readouterr().out
     assert "--config" in text and "--out" in text and "key=value" in text
+
+
+def test_a_lora_target_matching_nothing_stops_train_with_one_line(tiny_run, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(tiny_run / "data", tmp_path / "data")
+    argv = ["train", "--config", "tiny", "--out", str(tmp_path), "pretrain=null"]
+    argv += [f"model.name=local:{tiny_run / 'models' / 'base'}", "finetune.tune.mode=lora"]
+    argv += ["finetune.tune.lora_targets=[q]"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert err.startswith("error: tune.lora_targets: 'q' matches no module in the image/text tower(s) of local:")

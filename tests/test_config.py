@@ -26,7 +26,7 @@ def test_preset_and_overrides_are_typed():
         (["finetune.stepz=5"], "config error in defaults: finetune.stepz: unknown key"),
         (["finetune.steps=many"], "config error in defaults: finetune.steps: Input should be a valid integer"),
         (["finetune.steps=0"], "finetune.steps: Input should be greater than or equal to 1 (got 0)"),
-        (["finetune.sampler=shuffle"], "finetune.sampler: Input should be 'random' or 'twins'"),
+        (["finetune.sampler=shuffle"], "finetune.sampler: Input should be 'random', 'twins' or 'twin_epochs'"),
         (["steps"], "override 'steps': expected key=value"),
         (["seed.x=1"], "override 'seed.x': 'seed' is not a section"),
     ],

@@ -4,7 +4,15 @@ import pytest
 import torch
 
 from cultureclip.config import LossConfig
-from cultureclip.train.losses import clip_loss, distill_loss, negclip_loss, objective_terms, weighted_sum
+from cultureclip.train.losses import (
+    clip_loss,
+    distill_loss,
+    negclip_loss,
+    objective_terms,
+    siglip_loss,
+    weight_distance,
+    weighted_sum,
+)
 
 
 def _ce(logits_row, target):
@@ -109,3 +117,24 @@ def test_preserve_term_distils_images_and_generic_texts():
     terms = objective_terms(f, torch.tensor(1.0), LossConfig(caption=0, concept=0, clip=0, preserve=5))
     assert set(terms) == {"preserve"}
     assert terms["preserve"].item() == pytest.approx(2.0, abs=1e-6)  # opposite images: 2, identical texts: 0
+
+
+def _log_sigmoid(x):
+    return -math.log(1 + math.exp(-x))
+
+
+def test_siglip_loss_matches_hand_computation():
+    images = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    texts = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    # logits = 2 * I @ T.T - 1 = [[1, .2], [-1, .6]]; +1 targets on the diagonal, -1 off it
+    expected = -(_log_sigmoid(1) + _log_sigmoid(-0.2) + _log_sigmoid(1) + _log_sigmoid(0.6)) / 2
+    got = siglip_loss(images, texts, torch.tensor(2.0), torch.tensor(-1.0))
+    assert got.item() == pytest.approx(expected, abs=1e-6)
+    no_bias = -(_log_sigmoid(2) + _log_sigmoid(-1.2) + _log_sigmoid(0) + _log_sigmoid(1.6)) / 2
+    assert siglip_loss(images, texts, torch.tensor(2.0)).item() == pytest.approx(no_bias, abs=1e-6)
+
+
+def test_weight_distance_is_the_squared_l2_to_the_start():
+    start = [torch.zeros(2, 2), torch.ones(3)]
+    now = [torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([1.0, 1.0, 4.0])]
+    assert weight_distance(now, start).item() == pytest.approx(1 + 4 + 9)

@@ -83,3 +83,15 @@ def test_the_real_fashion_mnist_test_split():
     data = load_fashion_mnist(None, "test")
     assert data.images.shape == (10000, 28, 28)
     assert np.bincount(data.labels).tolist() == [1000] * 10
+
+
+def test_fashion_mnist_is_a_registered_eval_dataset(tiny_layout):
+    from cultureclip.config import DatasetSpec
+    from cultureclip.eval.datasets import load_dataset
+
+    root, images, _ = tiny_layout
+    data = load_dataset(DatasetSpec(kind="fashion_mnist", path=root, split="test"))
+    assert data.name == "fashion-mnist" and data.classes[7] == "sneaker" and data.tasks == ("classification",)
+    assert [it.label for it in data.items] == [7, 0, 9]
+    assert np.array_equal(np.asarray(data.items[2].image.open()), images[2])
+    assert data.items[0].image.digest() != data.items[1].image.digest()

@@ -5,7 +5,7 @@ import pytest
 
 from cultureclip.errors import DataError
 from cultureclip.train.data import TrainData
-from cultureclip.train.sampler import random_batch, twin_batch
+from cultureclip.train.sampler import RandomSampler, TwinEpochSampler, TwinSampler
 
 GROUPS = {"g1": ["a", "b", "c"], "g2": ["d", "e"], "g3": ["f", "g"], "solo": ["h"]}
 
@@ -24,12 +24,13 @@ def _data(images_per_concept=4):
     return TrainData(pixels=None, rows=rows, by_concept=by_concept, groups=groups)
 
 
-def test_twin_batches_pair_each_image_with_a_twin_and_keep_groups_whole():
+@pytest.mark.parametrize("sampler", [TwinSampler, TwinEpochSampler])
+def test_twin_batches_pair_each_image_with_a_twin_and_keep_groups_whole(sampler):
     data = _data()
     concept_of = [r["concept_id"] for r in data.rows]
     group_of = {c: g for g, members in GROUPS.items() for c in members}
     for step in range(20):
-        batch = twin_batch(data, pairs=5, seed=3, step=step)
+        batch = sampler(data, pairs=5, seed=3)(step)
         pos = [concept_of[i] for i in batch.pos]
         neg = [concept_of[i] for i in batch.neg]
         assert len(pos) <= 5
@@ -41,18 +42,21 @@ def test_twin_batches_pair_each_image_with_a_twin_and_keep_groups_whole():
         assert "h" not in pos
 
 
-def test_batches_are_a_function_of_seed_and_step():
+@pytest.mark.parametrize("twins", [TwinSampler, TwinEpochSampler])
+def test_batches_are_a_function_of_seed_and_step(twins):
     data = _data()
-    a, b = twin_batch(data, 5, seed=1, step=4), twin_batch(data, 5, seed=1, step=4)
+    sampler = twins(data, 5, seed=1)
+    walked = [sampler(s) for s in range(9)]  # a sampler that has seen earlier steps
+    a, b = walked[8], twins(data, 5, seed=1)(8)  # a fresh one, as after --resume
     assert np.array_equal(a.pos, b.pos) and np.array_equal(a.neg, b.neg)
-    c = twin_batch(data, 5, seed=2, step=4)
+    c = twins(data, 5, seed=2)(8)
     assert not (np.array_equal(a.pos, c.pos) and np.array_equal(a.neg, c.neg))
-    r1, r2 = random_batch(data, 6, seed=1, step=0), random_batch(data, 6, seed=1, step=0)
+    r1, r2 = RandomSampler(data, 6, seed=1)(0), RandomSampler(data, 6, seed=1)(0)
     assert np.array_equal(r1.pos, r2.pos) and r1.neg is None and len(set(r1.pos.tolist())) == 6
 
 
 def test_a_group_larger_than_the_batch_still_forms_one_batch():
-    batch = twin_batch(_data(), pairs=2, seed=0, step=0)
+    batch = TwinSampler(_data(), pairs=2, seed=0)(0)
     assert len(batch.pos) in (2, 3)
 
 
@@ -60,4 +64,20 @@ def test_no_twin_groups_is_a_clear_error():
     data = _data()
     data.groups = []
     with pytest.raises(DataError, match="twin batches need twin groups"):
-        twin_batch(data, 4, seed=0, step=0)
+        TwinSampler(data, 4, seed=0)
+
+
+def test_each_epoch_shows_every_twin_group_once():
+    data = _data()
+    sampler = TwinEpochSampler(data, pairs=4, seed=5)
+    group_of = {c: g for g, members in GROUPS.items() for c in members}
+    seen: dict[int, Counter] = {}
+    for step in range(12):
+        epoch, _ = sampler.locate(step)
+        groups = {group_of[data.rows[i]["concept_id"]] for i in sampler(step).pos}
+        seen.setdefault(epoch, Counter()).update(groups)
+    complete = [e for e in seen if e < max(seen)]
+    assert len(complete) >= 3
+    for epoch in complete:
+        assert seen[epoch] == Counter({"g1": 1, "g2": 1, "g3": 1})
+    assert sampler.epoch_batches(0) != sampler.epoch_batches(1) or sampler.epoch_batches(1) != sampler.epoch_batches(2)

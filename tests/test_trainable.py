@@ -97,7 +97,7 @@ def test_lora_training_exports_a_plain_model(tmp_path):
     start = {k: v.clone() for k, v in model.model.state_dict().items()}
     tune = TuneConfig(mode="lora", lora_targets=["attn"], heads=False)
     cfg = TrainConfig(steps=3, batch_size=4, lr=0.01, warmup=1, tune=tune)
-    train(model, synthetic_train_data(), cfg, seed=0, log_path=tmp_path / "log.jsonl")
+    train(model, synthetic_train_data(), cfg, seed=0, work=tmp_path)
     assert set(model.model.state_dict()) == keys  # merged: the plain open_clip layout
     changed = {k for k, v in model.model.state_dict().items() if not torch.equal(v, start[k])}
     assert changed and all(".attn.in_proj_weight" in k or ".attn.out_proj.weight" in k for k in changed)
@@ -118,3 +118,26 @@ def test_transformers_models_select_blocks_heads_and_q_v_adapters(name):
     model = create_clip(name)
     targets = lora_modules(model, TuneConfig(mode="lora", lora_targets=["q", "v"], towers=["text"]))
     assert targets == [f"text_model.encoder.layers.{i}.self_attn.{p}_proj" for p in "qv" for i in range(2)]
+
+
+@pytest.mark.parametrize(("name", "loss"), [("tiny:hf-clip", {}), ("tiny:hf-siglip", {"siglip": 1.0})])
+def test_transformers_lora_training_exports_a_plain_transformers_model(name, loss, tmp_path):
+    from cultureclip.config import LossConfig
+
+    torch.manual_seed(0)
+    model = create_clip(name)
+    start = _weights(model)
+    tune = TuneConfig(mode="lora", lora_targets=["q", "v"], heads=False)
+    cfg = TrainConfig(steps=2, batch_size=4, lr=0.01, warmup=1, tune=tune, loss=LossConfig(**loss))
+    history = train(model, synthetic_train_data(), cfg, seed=0, work=tmp_path / "work")
+    assert set(history[0]) >= {"caption", "concept", "preserve"} | set(loss)
+    changed = {k for k, v in model.model.state_dict().items() if not torch.equal(v, start[k])}
+    assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed)
+    model.save(tmp_path / "m")
+    assert (tmp_path / "m" / "model.safetensors").is_file()
+    reloaded = create_clip(f"local:{tmp_path / 'm'}")
+    assert all(torch.equal(v, reloaded.model.state_dict()[k]) for k, v in model.model.state_dict().items())
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.model.state_dict().items()}

@@ -21,6 +21,7 @@ from cultureclip import experiment
 from cultureclip.catalog import jobs as catalog_jobs
 from cultureclip.config import RunConfig, list_presets, load_config
 from cultureclip.errors import CultureClipError, DataError
+from cultureclip.eval import runner as eval_runner
 from cultureclip.eval.zeroshot import METRICS
 from cultureclip.io import is_done
 
@@ -55,10 +56,17 @@ Overrides = Annotated[
 ]
 
 
-def _config(config: str | None, overrides: list[str] | None, out: Path | None) -> RunConfig:
+ResumeOption = Annotated[
+    bool, typer.Option("--resume", help="Continue unfinished trainings from their latest checkpoint.")
+]
+
+
+def _config(config: str | None, overrides: list[str] | None, out: Path | None, resume: bool = False) -> RunConfig:
     items = list(overrides or [])
     if out is not None:
         items.append(f"out={out}")
+    if resume:
+        items.append("resume=true")
     return load_config(config, items)
 
 
@@ -84,34 +92,142 @@ def build(config: ConfigOption = None, out: OutOption = None, overrides: Overrid
 
 
 @app.command()
-def train(config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None) -> None:
+def train(
+    config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None, resume: ResumeOption = False
+) -> None:
     """Train on OUT/data: the base model on generic captions (section `pretrain`), then the
     CultureCLIP fine-tune (section `finetune`) and each ablation (section `ablations`), into OUT/models.
+
+    Runs under torchrun too (`torchrun --nproc_per_node N -m cultureclip train ...`): DDP over N processes.
     """
-    cfg = _config(config, overrides, out)
+    cfg = _config(config, overrides, out, resume)
     folder = _existing_out(cfg, "dataset")
     experiment.resolve_out(cfg)
     for name, model_id in experiment.train_models(cfg, folder).items():
         console.print(f"{name}: {model_id}")
 
 
+ModelsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--models",
+        "-m",
+        help="Compare these models instead of the run folder's: name=MODEL_ID,... (the first is the reference), "
+        "e.g. base=open_clip:ViT-B-32@openai,tuned=local:runs/x/models/tuned.",
+    ),
+]
+DataOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--data",
+        "-d",
+        help="Dataset for --models, KIND:PATH (repeatable): folder, manifest, shards, globalrg_retrieval, "
+        "globalrg_grounding, crope, geode, or clip_benchmark/NAME:ROOT for a standard dataset by its "
+        "CLIP_benchmark name.",
+    ),
+]
+
+
 @app.command("eval")
-def evaluate(config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None) -> None:
+def evaluate(
+    config: ConfigOption = None,
+    out: OutOption = None,
+    models: ModelsOption = None,
+    data: DataOption = None,
+    overrides: Overrides = None,
+) -> None:
     """Evaluate the base and the trained models in OUT on the held-out images: concept, twin and
     general zero-shot accuracy. Writes OUT/metrics.json and OUT/report.md with its figures.
+
+    With --models: compare those models on the --data datasets (or eval.datasets) with every task the
+    data supports (classification, twins, retrieval, general); writes OUT/metrics.json, results.jsonl,
+    predictions/, report.md and a self-contained report.html (into OUT/eval when OUT is a run folder).
+    Embeddings are cached on disk (eval.cache_dir), so evaluating a model again encodes nothing.
     """
-    cfg = _config(config, overrides, out)
+    items = list(overrides or [])
+    if models is not None:
+        items.append(f"eval.models={json.dumps(eval_runner.parse_models(models))}")
+    cfg = _config(config, items, out)
+    if data:
+        specs = [*cfg.eval.datasets, *(eval_runner.parse_data(d) for d in data)]
+        cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"datasets": specs})})
+    if cfg.eval.models:
+        if cfg.out is not None and is_done(cfg.out / "data"):  # a run folder: keep its own report
+            cfg = cfg.model_copy(update={"out": cfg.out / "eval"})
+        folder = experiment.resolve_out(cfg)
+        result = eval_runner.compare_models(cfg.eval.models, cfg.eval, cfg.model.device, cfg.seed, folder)
+        _comparison_summary(folder, result)
+        return
     folder = _existing_out(cfg, "dataset and models")
     metrics = experiment.evaluate_models(cfg, folder, experiment.model_ids(cfg, folder))
     _summary(folder, metrics)
 
 
 @app.command()
-def run(config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None) -> None:
+def run(
+    config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None, resume: ResumeOption = False
+) -> None:
     """The main job, end to end: build, train and eval from one config into one run folder."""
-    cfg = _config(config, overrides, out)
+    cfg = _config(config, overrides, out, resume)
     folder, metrics = experiment.run(cfg)
     _summary(folder, metrics)
+
+
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help="globalrg-retrieval, globalrg-grounding or crope.")],
+    root: Annotated[Path, typer.Option(help="Local copy of the benchmark's release (its Parquet files).")],
+    model: Annotated[str | None, typer.Option(help="Model id (default: model.name of the config).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for results.jsonl + summary.json.")] = None,
+    config: ConfigOption = None,
+    overrides: Overrides = None,
+) -> None:
+    """Run one of the paper's benchmarks with its exact protocol (section `bench`: seed, batch size)."""
+    from cultureclip.backends.clip import create_clip
+    from cultureclip.benchmarks import BENCHMARKS, evaluate
+
+    cfg = _config(config, overrides, None)
+    BENCHMARKS.create(name)
+    summary = evaluate(
+        name, root, create_clip(model or cfg.model.name, cfg.model.device), cfg.bench.seed, cfg.bench.batch_size, out
+    )
+    console.print(f"{name}: accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['questions']})")
+
+
+@app.command("wise")
+def wise_export(
+    base: Annotated[str, typer.Option(help="Model id of the starting model, e.g. open_clip:ViT-B-32@openai.")],
+    tuned: Annotated[str, typer.Option(help="Model id of its fine-tuned version (LoRA is merged first).")],
+    alpha: Annotated[float, typer.Option(help="Mixing weight: 0 is the base model, 1 the tuned one.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the interpolated checkpoint.")],
+) -> None:
+    """WiSE-FT: write the checkpoint (1-alpha)*base + alpha*tuned, loadable as local:OUT."""
+    from cultureclip.backends.clip import create_clip
+    from cultureclip.wise import export_wise
+
+    folder = export_wise(create_clip(base), create_clip(tuned), alpha, out, {"base": base, "tuned": tuned})
+    console.print(f"model: local:{folder}")
+
+
+import_app = typer.Typer(help="Import a published dataset in its own layout into a cultureclip dataset folder.")
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("cultwin")
+def import_cultwin(
+    train: Annotated[Path, typer.Argument(help="The release's training rows (.json list or .jsonl).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write (shards + manifest).")],
+    test: Annotated[Path | None, typer.Option(help="Held-out rows (the release's _valid file), split 'test'.")] = None,
+    images: Annotated[
+        Path | None, typer.Option(help="Folder of the images, when the rows' paths do not resolve beside the file.")
+    ] = None,
+    max_side: Annotated[int | None, typer.Option(min=16, help="Shrink larger images to this longest side.")] = None,
+) -> None:
+    """Convert the authors' CulTwin twin-pair rows and images into our format, ready for `train`."""
+    from cultureclip.importers.cultwin import import_cultwin as convert
+
+    splits = {"train": train} | ({"test": test} if test else {})
+    console.print(f"dataset: {convert(splits, out, images, max_side)}")
 
 
 def _summary(folder: Path, metrics: dict) -> None:
@@ -123,6 +239,20 @@ def _summary(folder: Path, metrics: dict) -> None:
         table.add_row(name, *(f"{values[m]:.3f}" for m in METRICS))
     Console().print(table)
     console.print(f"report: {folder / 'report.md'}")
+
+
+def _comparison_summary(folder: Path, comparison) -> None:
+    table = Table(title=f"evaluation ({folder / 'metrics.json'})")
+    for column in ("dataset", "task", "metric", *comparison.results):
+        table.add_column(column, justify="left" if column in ("dataset", "task", "metric") else "right")
+    ref = comparison.results[comparison.reference]
+    for data, by_task in ref.items():
+        for task, result in by_task.items():
+            for metric in result.paired:
+                values = [f"{comparison.results[m][data][task].metrics[metric]:.3f}" for m in comparison.results]
+                table.add_row(data, task, metric, *values)
+    Console().print(table)
+    console.print(f"report: {folder / 'report.md'} and {folder / 'report.html'}")
 
 
 catalog_app = typer.Typer(help="The concept catalogue: check it, mine twins, expand it, count it.")

@@ -71,7 +71,12 @@ class LossConfig(Strict):
     clip: float = Field(default=0.0, ge=0)
     """Weight of plain image-caption InfoNCE, without twin negatives (the ablation baseline)."""
     preserve: float = Field(default=5.0, ge=0)
-    """Weight of feature distillation to the frozen starting model on generic captions and batch images."""
+    """Weight of the preservation term (see `preserve_kind`)."""
+    preserve_kind: Literal["features", "weights"] = "features"
+    """features: distillation to the frozen starting model's embeddings of the batch images and their
+    generic captions; weights: squared L2 distance of the trainable weights to their starting values."""
+    siglip: float = Field(default=0.0, ge=0)
+    """Weight of SigLIP's pairwise sigmoid loss on image-caption pairs (uses the model's logit bias if any)."""
     normalize: bool = True
     """L2-normalise embeddings before the logits, as CLIP does (the reference code does not)."""
 
@@ -105,13 +110,26 @@ class TrainConfig(Strict):
     warmup: int = Field(default=20, ge=0)
     text: Literal["generic", "caption"] = "caption"
     """Which text pairs with each image: generic ('a photo of a dumpling.') or the rich caption."""
-    sampler: Literal["random", "twins"] = "twins"
-    """random: shuffled images; twins: batches of whole twin groups, each image paired with a twin."""
+    sampler: Literal["random", "twins", "twin_epochs"] = "twins"
+    """random: shuffled images; twins: batches of whole twin groups, each image paired with a twin;
+    twin_epochs: the same, epoch by epoch (every twin group once per epoch)."""
     concept_template: str = "a photo of {name}."
     """Text of a concept name in the concept term (the reference uses the bare name: '{name}')."""
     freeze_logit_scale: bool = True
     """Keep the temperature at the starting model's value, as the reference does."""
     tune: TuneConfig = Field(default_factory=TuneConfig)
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    """Learning-rate decay after the linear warm-up (the reference uses linear)."""
+    accumulate: int = Field(default=1, ge=1)
+    """Batches per optimizer step (gradient accumulation); each batch is its own contrastive batch."""
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Autocast precision of forward and loss; fp16 adds a gradient scaler."""
+    grad_checkpointing: bool = False
+    """Recompute tower activations in the backward pass to save memory."""
+    checkpoint_every: int = Field(default=0, ge=0)
+    """Save a resumable checkpoint every N optimizer steps (0: never)."""
+    tensorboard: bool = False
+    """Also write the metrics as TensorBoard scalars (beside the JSON-lines log)."""
     loss: LossConfig = Field(default_factory=LossConfig)
 
 
@@ -128,12 +146,66 @@ def _pretrain_default() -> TrainConfig:
     )
 
 
+class DatasetSpec(Strict):
+    kind: str
+    """Dataset kind (see `cultureclip.eval.datasets`): folder, manifest, shards, globalrg_retrieval,
+    globalrg_grounding, crope, clip_benchmark."""
+    path: Path
+    """The image folder, manifest file, shard folder, benchmark folder, or CLIP_benchmark root."""
+    name: str | None = None
+    """Name in the report; default: the file or folder name (the dataset name for clip_benchmark)."""
+    dataset: str | None = None
+    """CLIP_benchmark dataset name (cifar10, imagenet1k, ...); kind clip_benchmark only."""
+    split: str = "test"
+    tasks: list[str] | None = None
+    """Tasks to run (classification, twins, retrieval, general); default: those the data supports."""
+    templates: list[str] | None = None
+    """Prompt templates with {c} for the class name, averaged as an ensemble; default: the dataset's."""
+    classnames: Path | None = None
+    """Text file, one display name per line in class order (kind folder: sorted folder names)."""
+
+
 class EvalConfig(Strict):
     concept_template: str = "a photo of {name}."
     generic_template: str = "a photo of {article} {generic}."
     batch_size: int = Field(default=256, ge=1)
     grid_groups: int = Field(default=4, ge=1)
     """Twin groups shown in the report's image grid."""
+    models: dict[str, str] = Field(default_factory=dict)
+    """Models to compare with `cultureclip eval --models`: report name -> model id; the first is the reference."""
+    datasets: list[DatasetSpec] = Field(default_factory=list)
+    """Datasets for `cultureclip eval --models`; empty: the run folder's held-out split."""
+    workers: int = Field(default=2, ge=0)
+    """Dataloader worker processes that decode and preprocess images."""
+    cache_dir: Path | None = None
+    """Embedding cache, keyed by (model fingerprint, file hash); None: $XDG_CACHE_HOME/cultureclip/embeddings."""
+    cache: bool = True
+    """Read and write the embedding cache."""
+    bootstrap: int = Field(default=1000, ge=0)
+    """Bootstrap resamples for the 95% confidence intervals of the deltas (0: none)."""
+    examples: int = Field(default=8, ge=0)
+    """Images where the models disagree, shown in the report."""
+    confusion_groups: int = Field(default=4, ge=0)
+    """Worst twin groups whose confusion matrix the report plots."""
+
+
+class BenchConfig(Strict):
+    seed: int = 42
+    """Seed of the benchmarks' option sampling and shuffling (the paper's evaluators use 42)."""
+    batch_size: int = Field(default=64, ge=1)
+    """Images and texts embedded per forward pass."""
+
+
+class WiseConfig(Strict):
+    alphas: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    """Mixing weights of WiSE-FT: 0 is the base model, 1 the tuned one."""
+
+    @field_validator("alphas")
+    @classmethod
+    def _in_unit_interval(cls, alphas: list[float]) -> list[float]:
+        if not alphas or any(not 0.0 <= a <= 1.0 for a in alphas):
+            raise ValueError("each alpha must lie in [0, 1] (and the list must not be empty)")
+        return alphas
 
 
 class PhotosConfig(Strict):
@@ -221,8 +293,14 @@ class RunConfig(Strict):
     """Extra fine-tunings, each the finetune config with these dotted overrides (same data, steps, seed);
     null removes one (e.g. `tuned_plain: null` in a preset drops the default ablation)."""
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
+    """The paper's benchmarks (`cultureclip bench`)."""
+    wise: WiseConfig = Field(default_factory=WiseConfig)
+    """Weight-space interpolation of a tuned model with its base (`cultureclip wise`)."""
     twins: TwinsConfig = Field(default_factory=TwinsConfig)
     expand: ExpandConfig = Field(default_factory=ExpandConfig)
+    resume: bool = False
+    """Continue each unfinished training from its latest checkpoint (`--resume`)."""
     photos: PhotosConfig | None = None
     """Real photos for alignment and the general-ability check (the lite-towers preset); null: none."""
 

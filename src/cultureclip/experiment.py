@@ -5,6 +5,7 @@ same config again skips what is done and picks up where a crash stopped.
 """
 
 import logging
+import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -15,12 +16,14 @@ from cultureclip import photos
 from cultureclip.backends.clip import create_clip
 from cultureclip.builder.pipeline import build_dataset
 from cultureclip.config import RunConfig, TrainConfig, apply_overrides, dump_config
+from cultureclip.errors import DataError
 from cultureclip.eval.report import write_report
 from cultureclip.eval.zeroshot import evaluate
 from cultureclip.io import atomic_path, is_done, is_finished, mark_done, write_json, write_text
 from cultureclip.shards import read_split
 from cultureclip.train.data import load_train_data
-from cultureclip.train.loop import train
+from cultureclip.train.distributed import barrier, device_for, world
+from cultureclip.train.loop import LOG_FILE, PARAMS_FILE, train
 
 log = logging.getLogger(__name__)
 TRAIN_RECORD = "train_config.yaml"
@@ -74,16 +77,37 @@ def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfi
     if is_finished(folder, TRAIN_RECORD, record):
         log.info("%s already trained, skipping", folder)
         return f"local:{folder}"
+    w = world(cfg.model.device)
     torch.manual_seed(seed)  # a model built from a config draws its initial weights here
-    model = create_clip(start, cfg.model.device, cfg.model.towers)
+    model = create_clip(start, device_for(cfg.model.device, w), cfg.model.towers)
     data = load_train_data(data_dir, model)
-    with atomic_path(folder) as tmp:
-        tmp.mkdir(parents=True)
-        (tmp / TRAIN_RECORD).write_text(record)
-        train(model, data, train_cfg, seed, tmp / "train_log.jsonl")
-        model.save(tmp)
-        mark_done(tmp)
+    work = folder.with_name(f"{folder.name}.work")  # log and checkpoints while training: kept for --resume
+    if w.is_main:
+        _prepare_work(work, record, cfg.resume)
+    barrier(w)
+    train(model, data, train_cfg, seed, work, resume=cfg.resume)
+    if w.is_main:
+        with atomic_path(folder) as tmp:
+            tmp.mkdir(parents=True)
+            (tmp / TRAIN_RECORD).write_text(record)
+            for name in (LOG_FILE, PARAMS_FILE):
+                shutil.copy(work / name, tmp / name)
+            model.save(tmp)
+            mark_done(tmp)
+        shutil.rmtree(work)
+    barrier(w)
     return f"local:{folder}"
+
+
+def _prepare_work(work: Path, record: str, resume: bool) -> None:
+    """A fresh work folder, or with `resume` the existing one if it was made with the same settings."""
+    saved = work / TRAIN_RECORD
+    if resume and saved.is_file() and saved.read_text() != record:
+        raise DataError(f"{work}: cannot resume, made with other settings than now ({TRAIN_RECORD} differs)")
+    if not resume:
+        shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    saved.write_text(record)
 
 
 def evaluate_models(cfg: RunConfig, out: Path, models: dict[str, str], notes: tuple[str, ...] = ()) -> dict:

@@ -24,13 +24,14 @@ class Sample:
     image: Image.Image
 
 
-def write_split(folder: Path, split: str, samples: list[Sample], shard_size: int) -> list[dict]:
-    """Write `samples` as `<split>-NNNNN.tar` shards in `folder`; return manifest rows."""
+def write_split(folder: Path, split: str, samples: list[Sample], shard_size: int, first_shard: int = 0) -> list[dict]:
+    """Write `samples` as `<split>-NNNNN.tar` shards in `folder`, numbered from `first_shard` (so a
+    stream can be written a shard at a time); return manifest rows."""
     import webdataset as wds
 
     manifest = []
     for start in range(0, len(samples), shard_size):
-        shard = f"{split}-{start // shard_size:05d}.tar"
+        shard = f"{split}-{first_shard + start // shard_size:05d}.tar"
         with wds.TarWriter(str(folder / shard), mtime=0) as sink:
             for sample in samples[start : start + shard_size]:
                 png = io.BytesIO()
@@ -58,6 +59,11 @@ def read_manifest(folder: Path) -> list[dict]:
 
 def read_split(folder: Path, split: str) -> list[Sample]:
     """All samples of `split`, in manifest order, decoded."""
+    return [Sample(row, Image.open(io.BytesIO(png)).convert("RGB")) for row, png in read_split_encoded(folder, split)]
+
+
+def read_split_encoded(folder: Path, split: str) -> list[tuple[dict, bytes]]:
+    """All (row, PNG bytes) of `split`, in manifest order, not decoded."""
     import webdataset as wds
 
     folder = Path(folder)
@@ -67,9 +73,19 @@ def read_split(folder: Path, split: str) -> list[Sample]:
     missing = [s for s in shards if not (folder / s).is_file()]
     if missing:
         raise DataError(f"{folder}: shard {missing[0]} listed in {MANIFEST} is missing")
-    stream = wds.WebDataset([str(folder / s) for s in shards], shardshuffle=False, empty_check=False)
+    # every process of a distributed run reads the whole split: the trainer splits batches by rank, not shards
+    urls = [str(folder / s) for s in shards]
+    stream = wds.WebDataset(urls, shardshuffle=False, empty_check=False, nodesplitter=_all_shards)
     samples = []
+    seen = set()
     for item in stream:
-        row = json.loads(item["json"])
-        samples.append(Sample(row, Image.open(io.BytesIO(item["png"])).convert("RGB")))
+        seen.add(Path(item["__url__"]).name)
+        samples.append((json.loads(item["json"]), item["png"]))
+    empty = [s for s in shards if s not in seen]
+    if empty:
+        raise DataError(f"{folder / empty[0]}: empty shard (no samples, but {MANIFEST} lists some in it)")
     return samples
+
+
+def _all_shards(urls):
+    return urls

@@ -116,6 +116,13 @@ CLIP_FORMATS: Registry[ClipModel] = Registry("model folder format")
 FORMAT_FILES = {"open_clip": "open_clip_config.json", "transformers": "config.json"}
 
 
+def state_dict_mismatch(err: Exception) -> str:
+    """The first concrete line of a load_state_dict error ('size mismatch for ...', 'Missing key(s) ...')."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+    detail = lines[1] if len(lines) > 1 else lines[0]
+    return detail if len(detail) <= 160 else detail[:157] + "..."
+
+
 def create_clip(model_id: str, device: str = "cpu", towers: TowersConfig | None = None) -> ClipModel:
     """Load the model an id names (see module docstring); `towers` configures towers:NAME ids."""
     spec = replace(parse_model_id(model_id), towers=towers)

@@ -40,8 +40,13 @@ class HFClipModel(ClipModel):
     def context_length(self) -> int:
         return self.model.config.text_config.max_position_embeddings
 
+    @property
+    def has_hf_tokenizer(self) -> bool:
+        """False for a folder without tokenizer files, which tokenizes with open_clip's CLIP BPE."""
+        return callable(getattr(self.tokenizer, "save_pretrained", None))
+
     def tokenize(self, texts: list[str]) -> torch.Tensor:
-        if not callable(getattr(self.tokenizer, "save_pretrained", None)):  # open_clip's BPE tokenizer
+        if not self.has_hf_tokenizer:
             return self.tokenizer(texts)
         return self.tokenizer(
             texts, padding="max_length", truncation=True, max_length=self.context_length, return_tensors="pt"
@@ -57,17 +62,16 @@ class HFClipModel(ClipModel):
         return _features(self.model.get_text_features(input_ids=tokens), normalize)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
-        if enable:
-            self.model.gradient_checkpointing_enable()
-        else:
-            self.model.gradient_checkpointing_disable()
+        verb = "enable" if enable else "disable"  # transformers 5 names it activation checkpointing
+        switch = getattr(self.model, f"activation_checkpointing_{verb}", None)
+        (switch or getattr(self.model, f"gradient_checkpointing_{verb}"))()
 
     def save(self, folder: Path) -> None:
         """Write a transformers folder: model (safetensors), image processor and tokenizer if it has one."""
         folder = Path(folder)
         self.model.save_pretrained(folder)
         self.processor.save_pretrained(folder)
-        if callable(getattr(self.tokenizer, "save_pretrained", None)):
+        if self.has_hf_tokenizer:
             self.tokenizer.save_pretrained(folder)
 
 

@@ -13,7 +13,7 @@ from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 
-from cultureclip.backends.clip import CLIP_FORMATS, CLIP_SOURCES, ClipModel, ModelId
+from cultureclip.backends.clip import CLIP_FORMATS, CLIP_SOURCES, ClipModel, ModelId, state_dict_mismatch
 from cultureclip.errors import ConfigError, DataError
 
 CONFIG_FILE = "open_clip_config.json"
@@ -132,15 +132,8 @@ def _open_clip(spec: ModelId) -> OpenClipModel:
         if spec.tag is None or not Path(spec.tag).is_file():
             raise
         # a checkpoint file made for another architecture
-        raise DataError(f"checkpoint {spec.tag}: does not fit {spec.ref} ({_first_mismatch(err)})") from None
+        raise DataError(f"checkpoint {spec.tag}: does not fit {spec.ref} ({state_dict_mismatch(err)})") from None
     tokenizer = open_clip.get_tokenizer(spec.ref)
     return OpenClipModel(
         model, tokenizer, preprocess, open_clip.get_model_config(spec.ref), f"open_clip:{spec.ref}@{spec.tag}"
     )
-
-
-def _first_mismatch(err: Exception) -> str:
-    """The first concrete line of a load_state_dict error ('size mismatch for ...', 'Missing key(s) ...')."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()] or ["state dict mismatch"]
-    detail = lines[1] if len(lines) > 1 else lines[0]
-    return detail if len(detail) <= 160 else detail[:157] + "..."

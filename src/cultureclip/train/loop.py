@@ -1,57 +1,76 @@
-"""The training loop: batches -> embeddings -> named loss terms -> AdamW with warm-up and cosine decay."""
+"""The training engine: twin batches -> embeddings (one DDP forward) -> global batch -> named loss terms -> AdamW.
 
-import json
+Runs as one process or under torchrun (see `distributed`): each rank embeds its share of the global batch,
+the embeddings are all-gathered with their gradient, and every rank computes the loss of the whole batch,
+so N processes give the loss and gradients of one process on the same global batch. Mixed precision,
+gradient accumulation, gradient checkpointing, warm-up + cosine/linear schedule, checkpoints every N
+steps with bit-exact resume, metrics as JSON lines (and TensorBoard).
+"""
+
+import contextlib
 import logging
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from torch import Tensor
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 
 from cultureclip.backends.clip import ClipModel
 from cultureclip.config import TrainConfig
 from cultureclip.io import write_json
+from cultureclip.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from cultureclip.train.data import TrainData
-from cultureclip.train.losses import objective_terms, weighted_sum
-from cultureclip.train.sampler import Batch, random_batch, twin_batch
+from cultureclip.train.distributed import World, barrier, gather_rows, rank_slice, world
+from cultureclip.train.losses import objective_terms, weight_distance, weighted_sum
+from cultureclip.train.metrics import MetricsLog
+from cultureclip.train.sampler import SAMPLERS, Batch
 from cultureclip.train.trainable import merge_lora, select_trainable
 
 log = logging.getLogger(__name__)
+LOG_FILE = "train_log.jsonl"
+PARAMS_FILE = "parameters.json"
+PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16}
+WHOLE_KEYS = ("image_all", "generic", "base_image", "base_generic")
 
 
-class TextEncoder:
-    """Encodes a batch's texts once each: repeated strings (names, generic captions) share one forward."""
+def lr_factor(step: int, warmup: int, total: int, kind: str = "cosine") -> float:
+    """Linear warm-up to 1, then cosine or linear decay to 0 (or constant)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return {"cosine": 0.5 * (1 + math.cos(math.pi * progress)), "linear": 1 - progress, "constant": 1.0}[kind]
+
+
+class Towers(nn.Module):
+    """Both towers as one module whose forward DDP can wrap: (pixels, tokens) -> (image, text) embeddings."""
+
+    def __init__(self, clip: ClipModel, normalize: bool):
+        super().__init__()
+        self.clip = clip
+        self.model = clip.model  # registered, so DDP sees the parameters
+        self.normalize = normalize
+
+    def forward(self, pixels: Tensor, tokens: Tensor) -> tuple[Tensor, Tensor]:
+        return self.clip.encode_images(pixels, self.normalize), self.clip.encode_texts(tokens, self.normalize)
+
+
+class TextTokens:
+    """Tokenizes each distinct text once; a batch's texts go through the text tower once each."""
 
     def __init__(self, model: ClipModel):
         self.model = model
         self._tokens: dict[str, Tensor] = {}
 
-    def __call__(self, groups: dict[str, list[str]], encode) -> dict[str, Tensor]:
+    def __call__(self, groups: dict[str, list[str]]) -> tuple[Tensor, dict[str, list[int]]]:
+        """Tokens of the distinct texts, and for each group the row of each of its texts."""
         unique = list(dict.fromkeys(t for texts in groups.values() for t in texts))
         new = [t for t in unique if t not in self._tokens]
         if new:
             self._tokens.update(zip(new, self.model.tokenize(new), strict=True))
-        features = encode(torch.stack([self._tokens[t] for t in unique]))
         where = {t: i for i, t in enumerate(unique)}
-        return {k: features[[where[t] for t in texts]] for k, texts in groups.items()}
-
-
-def lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up to 1, then cosine decay to 0."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def _optimizer(model: ClipModel, cfg: TrainConfig) -> torch.optim.AdamW:
-    params = [p for p in model.model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr)
+        return torch.stack([self._tokens[t] for t in unique]), {k: [where[t] for t in v] for k, v in groups.items()}
 
 
 def row_labels(data: TrainData, cfg: TrainConfig) -> Tensor:
@@ -61,84 +80,139 @@ def row_labels(data: TrainData, cfg: TrainConfig) -> Tensor:
     return torch.tensor([ids[r[key]] for r in data.rows])
 
 
-def _batch_features(
-    model: ClipModel,
-    base: ClipModel | None,
-    data: TrainData,
-    labels: Tensor,
-    batch: Batch,
-    cfg: TrainConfig,
-    texts: TextEncoder,
-) -> dict[str, Tensor]:
-    sides = {"": batch.pos} if batch.neg is None else {"": batch.pos, "neg_": batch.neg}
-    index = np.concatenate(list(sides.values()))
-    text_field = "generic_caption" if cfg.text == "generic" else "caption"
-    want: dict[str, list[str]] = {}
-    f: dict[str, Tensor] = {}
-    for prefix, idx in sides.items():
-        rows = [data.rows[i] for i in idx]
-        want[f"{prefix}caption"] = [r[text_field] for r in rows]
-        want[f"{prefix}concept"] = [cfg.concept_template.format(name=r["name"]) for r in rows]
-        f[f"{prefix}label"] = labels[idx]
-    if cfg.loss.preserve:
-        want["generic"] = [data.rows[i]["generic_caption"] for i in index]
-    normalize = cfg.loss.normalize
-    pixels = data.pixels[index]
-    images = model.encode_images(pixels, normalize=normalize)
-    f["image_all"] = images
-    for k, prefix in enumerate(sides):
-        f[f"{prefix}image"] = images[k * len(batch.pos) : (k + 1) * len(batch.pos)]
-    f.update(texts(want, lambda tok: model.encode_texts(tok, normalize=normalize)))
-    if base is not None:
-        with torch.no_grad():
-            f["base_image"] = base.encode_images(pixels, normalize=normalize)
-            f["base_generic"] = texts({"g": want["generic"]}, lambda tok: base.encode_texts(tok, normalize))["g"]
-    return f
+class Trainer:
+    """The state of one training run; `forward_backward` is one batch, `optimizer_step` one update."""
+
+    def __init__(self, model: ClipModel, data: TrainData, cfg: TrainConfig, seed: int, device: str = "cpu"):
+        self.model, self.data, self.cfg, self.seed = model, data, cfg, seed
+        self.world: World = world(device)
+        self.device = torch.device(device)
+        torch.manual_seed(seed)
+        keep_features = cfg.loss.preserve and cfg.loss.preserve_kind == "features"
+        self.base = model.frozen_copy() if keep_features else None
+        self.counts = select_trainable(model, cfg.tune, train_logit_scale=not cfg.freeze_logit_scale)
+        if model.logit_bias is not None and not cfg.loss.siglip:
+            model.logit_bias.requires_grad_(False)  # only the sigmoid loss uses it
+        self.params = [p for p in model.model.parameters() if p.requires_grad]
+        self.start = [p.detach().clone() for p in self.params] if cfg.loss.preserve_kind == "weights" else []
+        model.set_grad_checkpointing(cfg.grad_checkpointing)
+        towers = Towers(model, cfg.loss.normalize)
+        self.net = DistributedDataParallel(towers) if self.world.size > 1 else towers
+        decay = [p for p in self.params if p.ndim >= 2]
+        groups = [{"params": decay, "weight_decay": cfg.weight_decay}]
+        groups.append({"params": [p for p in self.params if p.ndim < 2], "weight_decay": 0.0})
+        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, cfg.warmup, cfg.steps, cfg.schedule)
+        )
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
+        self.tokens = TextTokens(model)
+        self.labels = row_labels(data, cfg)
+        self.sampler = SAMPLERS[cfg.sampler](data, cfg.batch_size, seed)
+
+    def features(self, batch: Batch) -> dict[str, Tensor]:
+        """Embeddings of this rank's share of `batch`, gathered into the global batch.
+
+        Per-side keys ('image', 'neg_caption', ...) come back in the global batch's order; the
+        preservation term's keys over all of a rank's images ('image_all', 'generic', 'base_*') come
+        back rank by rank, which the (row-wise mean) distillation term does not see.
+        """
+        sides = {"": batch.pos} if batch.neg is None else {"": batch.pos, "neg_": batch.neg}
+        share, sizes = rank_slice(len(batch.pos), self.world)
+        sides = {prefix: idx[share] for prefix, idx in sides.items()}
+        index = np.concatenate(list(sides.values()))
+        text_field = "generic_caption" if self.cfg.text == "generic" else "caption"
+        want: dict[str, list[str]] = {}
+        f: dict[str, Tensor] = {}
+        for prefix, idx in sides.items():
+            rows = [self.data.rows[i] for i in idx]
+            want[f"{prefix}caption"] = [r[text_field] for r in rows]
+            if self.cfg.loss.concept:  # concept names cost a text-tower pass: embed them only when a term uses them
+                want[f"{prefix}concept"] = [self.cfg.concept_template.format(name=r["name"]) for r in rows]
+            f[f"{prefix}label"] = self.labels[idx].to(self.device)
+        generic = {"generic": [self.data.rows[i]["generic_caption"] for i in index]}
+        pixels = self.data.pixels[index].to(self.device)
+        tokens, rows_of = self.tokens(want | (generic if self.base is not None else {}))
+        images, texts = self.net(pixels, tokens.to(self.device))
+        parts = images.split([len(idx) for idx in sides.values()])
+        f |= {f"{prefix}image": part for prefix, part in zip(sides, parts, strict=True)}
+        f |= {"image_all": images} | {k: texts[rows] for k, rows in rows_of.items()}
+        if self.base is not None:
+            with torch.no_grad():
+                base_tokens, base_rows = self.tokens(generic)
+                f["base_generic"] = self.base.encode_texts(base_tokens.to(self.device), self.cfg.loss.normalize)[
+                    base_rows["generic"]
+                ]
+                f["base_image"] = self.base.encode_images(pixels, self.cfg.loss.normalize)
+        whole = [n * len(sides) for n in sizes]
+        return {k: gather_rows(v, whole if k in WHOLE_KEYS else sizes) for k, v in f.items()}
+
+    def forward_backward(self, index: int, scale: float = 1.0) -> dict[str, Tensor]:
+        """Loss terms of batch `index` (a pure function of seed and index); backward of `scale` x the total."""
+        batch = self.sampler(index)
+        with torch.autocast(self.device.type, PRECISIONS.get(self.cfg.precision), self.cfg.precision != "fp32"):
+            f = self.features(batch)
+            terms = objective_terms(f, self.model.logit_scale, self.cfg.loss, self.model.logit_bias)
+        if self.start:
+            terms["preserve"] = weight_distance(self.params, self.start)
+        loss = weighted_sum({k: v.float() for k, v in terms.items()}, self.cfg.loss)
+        self.scaler.scale(loss * scale).backward()
+        return {"loss": loss.detach(), **{k: v.detach() for k, v in terms.items()}}
+
+    def optimizer_step(self, step: int) -> dict[str, float]:
+        """One update from `cfg.accumulate` batches; the step's metrics."""
+        n = self.cfg.accumulate
+        self.optimizer.zero_grad(set_to_none=True)
+        sums: dict[str, float] = {}
+        for micro in range(n):
+            sync = self.net.no_sync() if self.world.size > 1 and micro < n - 1 else contextlib.nullcontext()
+            with sync:
+                for k, v in self.forward_backward(step * n + micro, 1 / n).items():
+                    sums[k] = sums.get(k, 0.0) + v.item() / n
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.schedule.step()
+        return {"step": step, **sums, "lr": lr, "logit_scale": self.model.logit_scale.item()}
+
+    def state(self) -> tuple:
+        return self.model.model, self.optimizer, self.schedule, self.scaler
 
 
-def train(model: ClipModel, data: TrainData, cfg: TrainConfig, seed: int, log_path: Path) -> list[dict]:
-    """Train `model` in place for `cfg.steps`; append one JSON line per step to `log_path`."""
-    torch.manual_seed(seed)
-    base = None
-    if cfg.loss.preserve:
-        base = model.frozen_copy()
-    counts = select_trainable(model, cfg.tune, train_logit_scale=not cfg.freeze_logit_scale)
-    write_json(log_path.with_name("parameters.json"), counts)
-    optimizer = _optimizer(model, cfg)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg.warmup, cfg.steps))
-    texts = TextEncoder(model)
-    labels = row_labels(data, cfg)
-    make_batch = twin_batch if cfg.sampler == "twins" else random_batch
-    history = []
+def train(
+    model: ClipModel, data: TrainData, cfg: TrainConfig, seed: int, work: Path, resume: bool = False
+) -> list[dict]:
+    """Train `model` in place for `cfg.steps` optimizer steps, logging and checkpointing into `work`.
+
+    With `resume`, continue from the latest checkpoint in `work` (the same loss curve as an uninterrupted run).
+    """
+    trainer = Trainer(model, data, cfg, seed, str(next(model.model.parameters()).device))
+    work = Path(work)
+    start = _restore(trainer, work) if resume else 0
+    metrics = MetricsLog(work / LOG_FILE, cfg.tensorboard, trainer.world.is_main, keep_before=start)
+    if trainer.world.is_main:
+        write_json(work / PARAMS_FILE, trainer.counts)
     model.model.train()
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TextColumn("loss {task.fields[loss]:.3f}"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns) as progress, open(log_path, "a") as log_file:
-        task = progress.add_task(f"training {log_path.parent.name}", total=cfg.steps, loss=float("nan"))
-        for step in range(cfg.steps):
-            batch = make_batch(data, cfg.batch_size, seed, step)
-            f = _batch_features(model, base, data, labels, batch, cfg, texts)
-            terms = objective_terms(f, model.logit_scale, cfg.loss)
-            loss = weighted_sum(terms, cfg.loss)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            record = {
-                "step": step,
-                "loss": loss.item(),
-                **{k: v.item() for k, v in terms.items()},
-                "lr": optimizer.param_groups[0]["lr"],
-                "logit_scale": model.logit_scale.item(),
-            }
-            history.append(record)
-            log_file.write(json.dumps(record) + "\n")
-            progress.update(task, advance=1, loss=record["loss"])
+    with metrics:
+        title = work.name.removesuffix(".work")
+        for step in metrics.progress(range(start, cfg.steps), total=cfg.steps, start=start, title=title):
+            metrics.write(trainer.optimizer_step(step))
+            done = step + 1
+            if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < cfg.steps:
+                if trainer.world.is_main:
+                    save_checkpoint(work, done, *trainer.state())
+                barrier(trainer.world)
     merge_lora(model)
+    model.set_grad_checkpointing(False)
     model.model.eval()
-    return history
+    return metrics.history
+
+
+def _restore(trainer: Trainer, work: Path) -> int:
+    path = latest_checkpoint(work)
+    if path is None:
+        log.info("%s: no checkpoint to resume from; starting at step 0", work)
+        return 0
+    step = load_checkpoint(path, *trainer.state())
+    log.info("resuming %s at step %d", work, step)
+    return step

@@ -48,17 +48,37 @@ def negclip_loss(
     return 0.5 * (F.cross_entropy(image_logits, target) + F.cross_entropy(text_logits, target))
 
 
+def siglip_loss(images: Tensor, texts: Tensor, logit_scale: Tensor, logit_bias: Tensor | None = None) -> Tensor:
+    """SigLIP's pairwise sigmoid loss: each image-text pair is its own binary task (match on the diagonal).
+
+    -mean over images of sum over texts of log sigmoid(z_ij * (t * <i, j> + b)), z = +1 on the diagonal, -1 off it.
+    """
+    logits = logit_scale * images @ texts.T
+    if logit_bias is not None:
+        logits = logits + logit_bias
+    signs = 2 * torch.eye(len(images), device=images.device, dtype=logits.dtype) - 1
+    return -F.logsigmoid(signs * logits).sum() / len(images)
+
+
+def weight_distance(params: list[Tensor], start: list[Tensor]) -> Tensor:
+    """Squared L2 distance of the trainable weights to their starting values (L2-SP)."""
+    return sum(((p - p0) ** 2).sum() for p, p0 in zip(params, start, strict=True))
+
+
 def distill_loss(features: Tensor, base_features: Tensor) -> Tensor:
     """Mean cosine distance to the frozen starting model's embeddings of the same inputs."""
     return (1 - F.cosine_similarity(features, base_features, dim=-1)).mean()
 
 
-def objective_terms(f: dict[str, Tensor], logit_scale: Tensor, cfg: LossConfig) -> dict[str, Tensor]:
+def objective_terms(
+    f: dict[str, Tensor], logit_scale: Tensor, cfg: LossConfig, logit_bias: Tensor | None = None
+) -> dict[str, Tensor]:
     """The terms with non-zero weight, unweighted, from a batch's embeddings.
 
     `f` holds image/caption/concept embeddings of the pair's two sides ('image', 'caption', 'concept',
     'label' and their 'neg_' twins), and for the preservation term 'base_image', 'generic' and
-    'base_generic'. Pairs without a twin side (plain batches) carry only the positive keys.
+    'base_generic'. Pairs without a twin side (plain batches) carry only the positive keys. The weight-space
+    preservation term (`preserve_kind: weights`) needs the weights, not embeddings: the trainer adds it.
     """
     terms: dict[str, Tensor] = {}
     twin = "neg_image" in f
@@ -73,7 +93,11 @@ def objective_terms(f: dict[str, Tensor], logit_scale: Tensor, cfg: LossConfig) 
             terms[name] = negclip_loss(
                 f["image"], f[name], f[f"neg_{name}"], logit_scale, f["label"], f["neg_label"]
             ) + negclip_loss(f["neg_image"], f[f"neg_{name}"], f[name], logit_scale, f["neg_label"], f["label"])
-    if cfg.preserve:
+    if cfg.siglip:
+        terms["siglip"] = siglip_loss(f["image"], f["caption"], logit_scale, logit_bias)
+        if twin:
+            terms["siglip"] = terms["siglip"] + siglip_loss(f["neg_image"], f["neg_caption"], logit_scale, logit_bias)
+    if cfg.preserve and cfg.preserve_kind == "features":
         terms["preserve"] = distill_loss(f["image_all"], f["base_image"]) + distill_loss(
             f["generic"], f["base_generic"]
         )

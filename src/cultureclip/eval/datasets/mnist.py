@@ -8,6 +8,7 @@ as int32) followed by the values. Fashion-MNIST: https://github.com/zalandoresea
 """
 
 import gzip
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from cultureclip.config import DatasetSpec
 from cultureclip.errors import ConfigError, DataError
+from cultureclip.eval.datasets import register
+from cultureclip.eval.datasets.base import EvalDataset, EvalItem
 
 ROOT_ENV = "CULTURECLIP_FASHION_MNIST"
 """Environment variable naming the Fashion-MNIST folder when no root is configured."""
@@ -124,3 +128,28 @@ def load_fashion_mnist(root: Path | None, split: str) -> ClassDataset:
     return load_mnist_layout(
         fashion_mnist_root(root), split, FASHION_MNIST_CLASSES, FASHION_MNIST_TEMPLATES, "fashion-mnist"
     )
+
+
+@dataclass(frozen=True, eq=False)
+class ArrayImage:
+    """One image of an in-memory uint8 array, as the evaluator's ImageRef."""
+
+    array: np.ndarray
+    name: str
+
+    def digest(self) -> str:
+        return hashlib.sha256(str(self.array.shape).encode() + self.array.tobytes()).hexdigest()
+
+    def open(self) -> Image.Image:
+        return Image.fromarray(self.array)
+
+
+@register("fashion_mnist")
+def fashion_mnist_dataset(spec: DatasetSpec) -> EvalDataset:
+    """`--data fashion_mnist:ROOT`: a split of Fashion-MNIST for zero-shot classification."""
+    data = load_fashion_mnist(spec.path, spec.split)
+    items = [
+        EvalItem(f"{spec.split}-{i:05d}", ArrayImage(data.images[i], f"{spec.split}#{i}"), int(label))
+        for i, label in enumerate(data.labels)
+    ]
+    return EvalDataset(data.name, items, list(data.classnames), list(data.templates), tasks=("classification",))

@@ -1,0 +1,5 @@
+"""`python -m cultureclip` (and `torchrun ... -m cultureclip train`): the command line."""
+
+from cultureclip.cli import entry
+
+entry()

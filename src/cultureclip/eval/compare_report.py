@@ -1,0 +1,183 @@
+"""The comparison report: report.md and a self-contained report.html (figures and example images
+inlined), with metric tables, deltas against the reference model and their bootstrap 95% intervals,
+per-category and per-culture plots, twin confusion matrices of the worst groups, and images on which
+the models disagree."""
+
+import base64
+import re
+from pathlib import Path
+
+from cultureclip.eval.datasets.base import UNREADABLE
+from cultureclip.eval.plots import bar_plot, confusion_plot
+from cultureclip.io import write_text
+
+MAIN_METRIC = {"classification": "top1", "twins": "twin_acc", "general": "general_acc"}
+THUMB = 112
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px}"
+    "th{background:#f3f3f3}img{max-width:100%}"
+)
+
+
+def write_report(comparison, out: Path) -> None:
+    """Write the figures, then report.md, then report.html from the same Markdown."""
+    (out / "plots").mkdir(exist_ok=True)
+    markdown = render(comparison, out)
+    write_text(out / "report.md", markdown)
+    write_text(out / "report.html", to_html(markdown, out))
+
+
+def render(comparison, out: Path) -> str:
+    ref = comparison.reference
+    lines = ["# cultureclip evaluation", "", f"Deltas are against **{ref}**, with paired bootstrap 95% intervals.", ""]
+    lines += ["## Models", "", "| model | id | fingerprint | images encoded | texts encoded | seconds |"]
+    lines += ["|---|---|---|---:|---:|---:|"]
+    for name, m in comparison.models.items():
+        enc = m["encoded"]
+        lines.append(
+            f"| {name} | `{m['id']}` | `{m['fingerprint'][:12]}` | {enc['images']} | {enc['texts']} | {m['seconds']} |"
+        )
+    lines += ["", "## Datasets", "", "| dataset | kind | path | images | unreadable (skipped) | dropped at load |"]
+    lines += ["|---|---|---|---:|---:|---:|"]
+    for name, data in comparison.datasets.items():
+        spec = comparison.specs[name]
+        lines.append(
+            f"| {name} | {spec.kind} | `{spec.path}` | {len(data.items)} "
+            f"| {len(comparison.unreadable.get(name, []))} | {len(data.skipped)} |"
+        )
+    lines.append("")
+    for name in comparison.datasets:
+        for image, reason in comparison.unreadable.get(name, [])[:10]:
+            lines.append(f"- skipped `{image}`: {reason}")
+    for data in comparison.datasets:
+        for task in comparison.results[ref][data]:
+            lines += _task_section(comparison, data, task, out)
+    lines += _disagreements(comparison, out)
+    return "\n".join(lines) + "\n"
+
+
+def _task_section(comparison, data: str, task: str, out: Path) -> list[str]:
+    models = list(comparison.results)
+    results = {m: comparison.results[m][data][task] for m in models}
+    ref = comparison.reference
+    others = models[1:]
+    first = results[ref].metrics
+    rows = [k for k, v in first.items() if isinstance(v, float)]
+    lines = [
+        "",
+        f"## {data}: {task}",
+        "",
+        "| metric | " + " | ".join(models) + "".join(f" | Δ {m} (95% CI)" for m in others) + " |",
+        "|---|" + "---:|" * (len(models) + len(others)),
+    ]
+    for metric in rows:
+        cells = [f"{results[m].metrics[metric]:.3f}" for m in models]
+        cells += [_delta(comparison.deltas[m][data][task].get(metric)) for m in others]
+        lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+    main = MAIN_METRIC.get(task)
+    for by in ("per_category", "per_culture"):
+        values = {m: results[m].metrics.get(by, {}) for m in models}
+        if main and len(values[ref]) > 1:
+            file = f"plots/{_slug(data)}-{task}-{by}.png"
+            bar_plot(values, main, out / file)
+            lines += ["", f"![{main} {by.replace('_', ' ')}]({file})"]
+    if task == "twins":
+        lines += _twin_details(comparison, data, results, out)
+    return lines
+
+
+def _twin_details(comparison, data: str, results: dict, out: Path) -> list[str]:
+    lines = ["", "Most confused pairs (true → chosen, count):", ""]
+    for model, result in results.items():
+        pairs = ", ".join(f"{c['true']} → {c['predicted']} ({c['count']})" for c in result.metrics["most_confused"][:5])
+        lines.append(f"- {model}: {pairs or 'none'}")
+    confusion = {m: r.extra["confusion"] for m, r in results.items()}
+    ref = confusion[comparison.reference]
+    worst = sorted(ref, key=lambda g: (ref[g]["acc"], g))[: comparison.confusion_groups]
+    if worst:
+        file = f"plots/{_slug(data)}-twin-confusion.png"
+        confusion_plot(worst, confusion, out / file)
+        lines += [
+            "",
+            f"Confusion matrices of the {len(worst)} worst groups for {comparison.reference}:",
+            "",
+            f"![twin confusion]({file})",
+        ]
+    return lines
+
+
+def _disagreements(comparison, out: Path) -> list[str]:
+    limit = comparison.examples
+    models = list(comparison.results)
+    if len(models) < 2 or limit == 0:
+        return []
+    lines = ["", "## Where the models disagree", ""]
+    (out / "examples").mkdir(exist_ok=True)
+    for data, by_task in comparison.results[models[0]].items():
+        task = next((t for t in ("twins", "classification", "general") if t in by_task), None)
+        if task is None:
+            continue
+        preds = {m: {r["id"]: r for r in comparison.results[m][data][task].records} for m in models}
+        items = {it.id: it for it in comparison.datasets[data].items}
+        shared = [i for i in preds[models[0]] if all(i in preds[m] for m in models)]
+        ids = [i for i in shared if len({preds[m][i]["pred"] for m in models}) > 1]
+        ids.sort(key=lambda i: -sum(preds[m][i]["label"] == preds[m][i]["pred"] for m in models[1:]))
+        if not ids:
+            continue
+        lines += [
+            f"### {data} ({task}): {len(ids)} images",
+            "",
+            "| image | truth | " + " | ".join(models) + " |",
+            "|---|---|" + "---|" * len(models),
+        ]
+        for n, i in enumerate(ids[:limit]):
+            file = f"examples/{_slug(data)}-{n}.png"
+            cell = f"![{i}]({file})" if _thumbnail(items[i].image, out / file) else f"`{i}`"
+            marks = [
+                f"{preds[m][i]['pred']} {'✓' if preds[m][i]['pred'] == preds[m][i]['label'] else '✗'}" for m in models
+            ]
+            lines.append(f"| {cell} | {preds[models[0]][i]['label']} | " + " | ".join(marks) + " |")
+        lines.append("")
+    return lines
+
+
+def _thumbnail(ref, path: Path) -> bool:
+    try:
+        with ref.open() as image:
+            image = image.convert("RGB")
+            image.thumbnail((THUMB, THUMB))
+            image.save(path)
+        return True
+    except UNREADABLE:
+        return False
+
+
+def _delta(entry: dict | None) -> str:
+    if entry is None:
+        return ""
+    ci = entry["ci95"]
+    return f"{entry['delta']:+.3f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "")
+
+
+def to_html(markdown: str, out: Path) -> str:
+    """Render the Markdown and inline every local image as a data URI, so the file stands alone."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark").enable("table").render(markdown)
+
+    def inline(match: re.Match) -> str:
+        path = out / match.group(1)
+        if not path.is_file():
+            return match.group(0)
+        return f'src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}"'
+
+    body = re.sub(r'src="([^":]+)"', inline, body)
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>cultureclip evaluation</title>"
+        f"<style>{STYLE}</style></head><body>{body}</body></html>\n"
+    )
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)

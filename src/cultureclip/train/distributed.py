@@ -1,0 +1,66 @@
+"""torchrun / DDP plumbing: the process group (NCCL on GPUs, gloo on CPUs) and gathers for the global batch.
+
+Without torchrun's environment everything degrades to one process: `world()` is rank 0 of 1 and the
+gathers return their input, so the same loop runs under `python` and under `torchrun --nproc_per_node N`.
+"""
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def world(device: str = "cpu") -> World:
+    """Join the process group torchrun describes (once); one process when there is none."""
+    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
+        return World()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def device_for(device: str, w: World) -> str:
+    """A plain 'cuda' means this process's own GPU under torchrun."""
+    return f"cuda:{w.local_rank}" if device == "cuda" and w.size > 1 else device
+
+
+def rank_slice(n: int, w: World) -> tuple[slice, list[int]]:
+    """This rank's contiguous share of n global rows, and every rank's share size (ranks may differ by one)."""
+    sizes = [len(part) for part in np.array_split(np.arange(n), w.size)]
+    start = sum(sizes[: w.rank])
+    return slice(start, start + sizes[w.rank]), sizes
+
+
+def gather_rows(x: Tensor, sizes: list[int]) -> Tensor:
+    """All ranks' rows in rank order, keeping the gradient path to this rank's rows.
+
+    The backward of the differentiable all-gather sums every rank's gradient into the local rows; with
+    DDP's gradient averaging this gives exactly the gradient of the loss on the global batch.
+    """
+    if len(sizes) == 1:
+        return x
+    from torch.distributed._functional_collectives import all_gather_single  # differentiable in torch >= 2.15
+
+    padded = F.pad(x, (0, 0) * (x.ndim - 1) + (0, max(sizes) - len(x)))
+    parts = all_gather_single(padded, 0, dist.group.WORLD).split(max(sizes))
+    return torch.cat([part[:n] for part, n in zip(parts, sizes, strict=True)])
+
+
+def barrier(w: World) -> None:
+    if w.size > 1:
+        dist.barrier()

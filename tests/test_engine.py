@@ -1,0 +1,117 @@
+import json
+
+import pytest
+import torch
+
+from conftest import synthetic_train_data
+from cultureclip.backends.clip import create_clip
+from cultureclip.config import LossConfig, TrainConfig, TuneConfig
+from cultureclip.errors import DataError
+from cultureclip.train import loop
+from cultureclip.train.checkpoint import latest_checkpoint
+from cultureclip.train.loop import Trainer, lr_factor, train
+
+CFG = TrainConfig(steps=6, batch_size=4, lr=0.005, warmup=2, checkpoint_every=2, tensorboard=True)
+
+
+def _model(seed: int = 0):
+    torch.manual_seed(seed)
+    return create_clip("tiny:test-clip")
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.model.state_dict().items()}
+
+
+def test_resume_continues_bit_exactly(tmp_path, monkeypatch):
+    data = synthetic_train_data()
+    whole = _model()
+    expected = train(whole, data, CFG, seed=1, work=tmp_path / "whole")
+
+    _crash_after_checkpoint(monkeypatch, 4)
+    with pytest.raises(KeyboardInterrupt):
+        train(_model(), data, CFG, seed=1, work=tmp_path / "cut")
+    monkeypatch.undo()
+    assert latest_checkpoint(tmp_path / "cut").name == "checkpoint-0000004.pt"
+    resumed_model = _model()
+    resumed = train(resumed_model, data, CFG, seed=1, work=tmp_path / "cut", resume=True)
+    assert resumed == expected  # the same floats, step by step
+    logged = [json.loads(line) for line in (tmp_path / "cut" / "train_log.jsonl").read_text().splitlines()]
+    assert logged == expected
+    after, want = _weights(resumed_model), _weights(whole)
+    assert all(torch.equal(after[k], want[k]) for k in want)
+    assert list((tmp_path / "whole" / "tensorboard").iterdir())  # TensorBoard event files
+
+
+def _crash_after_checkpoint(monkeypatch, at: int) -> None:
+    """Interrupt training right after the checkpoint of step `at` is written."""
+    save = loop.save_checkpoint
+
+    def save_then_crash(folder, step, *state):
+        save(folder, step, *state)
+        if step == at:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_crash)
+
+
+def test_resume_from_a_checkpoint_of_another_model_is_a_one_line_error(tmp_path, monkeypatch):
+    data = synthetic_train_data()
+    cfg = CFG.model_copy(update={"steps": 3})
+    _crash_after_checkpoint(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        train(_model(), data, cfg, seed=1, work=tmp_path)
+    monkeypatch.undo()
+    lora = cfg.model_copy(update={"tune": TuneConfig(mode="lora", lora_targets=["attn"])})
+    with pytest.raises(DataError) as err:
+        train(_model(), data, lora, seed=1, work=tmp_path, resume=True)
+    message = str(err.value)
+    assert message.startswith(f"checkpoint {tmp_path / 'checkpoint-0000002.pt'}: made for another model or tuning (")
+    assert "\n" not in message
+
+
+def test_schedules():
+    assert [lr_factor(s, 2, 6) for s in (0, 1)] == [0.5, 1.0]
+    assert lr_factor(2, 2, 6) == 1.0 and lr_factor(4, 2, 6) == pytest.approx(0.5) and lr_factor(6, 2, 6) == 0.0
+    assert [lr_factor(s, 2, 6, "linear") for s in (2, 3, 4, 5, 6)] == [1.0, 0.75, 0.5, 0.25, 0.0]
+    assert lr_factor(5, 2, 6, "constant") == 1.0
+
+
+def _grads(cfg: TrainConfig, checkpointing: bool = False) -> dict[str, torch.Tensor]:
+    trainer = Trainer(_model(), synthetic_train_data(), cfg.model_copy(update={"grad_checkpointing": checkpointing}), 1)
+    trainer.model.model.train()
+    trainer.forward_backward(0)
+    return {n: p.grad for n, p in trainer.model.model.named_parameters() if p.grad is not None}
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    plain, checkpointed = _grads(CFG), _grads(CFG, checkpointing=True)
+    assert set(plain) == set(checkpointed)
+    for name in plain:
+        torch.testing.assert_close(checkpointed[name], plain[name], rtol=1e-5, atol=1e-7)
+
+
+def test_accumulation_averages_its_batches():
+    cfg = CFG.model_copy(update={"accumulate": 2})
+    trainer = Trainer(_model(), synthetic_train_data(), cfg, seed=1)
+    separate = [trainer.forward_backward(i)["loss"].item() for i in (0, 1)]
+    trainer = Trainer(_model(), synthetic_train_data(), cfg, seed=1)
+    record = trainer.optimizer_step(0)
+    assert record["loss"] == pytest.approx(sum(separate) / 2, rel=1e-6)
+
+
+def test_bf16_autocast_runs_and_stays_close_to_fp32():
+    cfg = CFG.model_copy(update={"loss": LossConfig(preserve=0)})
+    fp32 = Trainer(_model(), synthetic_train_data(), cfg, seed=1).forward_backward(0)["loss"].item()
+    bf16_cfg = cfg.model_copy(update={"precision": "bf16"})
+    bf16 = Trainer(_model(), synthetic_train_data(), bf16_cfg, seed=1).forward_backward(0)["loss"].item()
+    assert bf16 == pytest.approx(fp32, rel=0.05) and bf16 != fp32
+
+
+def test_weight_space_preservation_is_zero_at_the_start_and_grows():
+    cfg = CFG.model_copy(update={"loss": LossConfig(preserve=1.0, preserve_kind="weights")})
+    trainer = Trainer(_model(), synthetic_train_data(), cfg, seed=1)
+    assert trainer.base is None  # no frozen copy: the weights themselves are the reference
+    first = trainer.optimizer_step(0)
+    second = trainer.optimizer_step(1)
+    assert first["preserve"] == 0.0 and second["preserve"] > 0.0
