@@ -1,9 +1,12 @@
-"""The paper's GlobalRG-Grounding and CROPE (cultureclip.benchmarks) as evaluation datasets.
+"""The paper's GlobalRG-Retrieval, GlobalRG-Grounding and CROPE (cultureclip.benchmarks) as evaluation datasets.
 
 Each benchmark question becomes an item that chooses among its options (the `twins` task), with the
 options, their order, the keep rules and seed 42 of `cultureclip bench`, so
-`cultureclip eval --data globalrg_grounding:PATH` and `--data crope:PATH` score exactly the questions
-that `cultureclip bench` scores. `spec.path` is the local copy of the release (its Parquet files).
+`cultureclip eval --data globalrg_retrieval:PATH`, `--data globalrg_grounding:PATH` and
+`--data crope:PATH` score exactly the questions that `cultureclip bench` scores. `spec.path` is the
+local copy of the release (its `test` Parquet files). Items are grouped by the question's first field
+(GlobalRG-Retrieval: the universal; GlobalRG-Grounding: the region) and, where the question has a
+region, report it as their culture (per-region accuracy).
 """
 
 from cultureclip.benchmarks.base import load_questions
@@ -32,8 +35,14 @@ def benchmark_dataset(benchmark: str, kind: str, spec: DatasetSpec) -> EvalDatas
         choice = tuple(classes.setdefault(o, len(classes)) for o in q.options)
         image = BytesImage(cell["bytes"], cell.get("path") or f"{q.column}-{q.row:05d}-{q.index}")
         group = str(next(iter(q.info.values())))
-        items.append(EvalItem(f"{q.row:05d}-{q.column}-{q.index}", image, choice[q.correct], (), choice, group))
+        item_id = f"{q.row:05d}-{q.column}-{q.index}"
+        items.append(EvalItem(item_id, image, choice[q.correct], (), choice, group, culture=q.info.get("region")))
     return EvalDataset(kind, items, list(classes), ["{c}"], tasks=("twins",))
+
+
+@register("globalrg_retrieval")
+def load_globalrg_retrieval(spec: DatasetSpec) -> EvalDataset:
+    return benchmark_dataset("globalrg-retrieval", "globalrg_retrieval", spec)
 
 
 @register("globalrg_grounding")
