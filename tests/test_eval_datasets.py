@@ -1,8 +1,6 @@
 import json
 import struct
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
@@ -11,20 +9,14 @@ from cultureclip.errors import ConfigError, DataError
 from cultureclip.eval.datasets import DATASETS, list_kinds, load_dataset, register
 from cultureclip.eval.datasets.base import EvalDataset, EvalItem, FileImage
 from cultureclip.shards import Sample, write_manifest, write_split
+from test_benchmarks import REGIONS, RETRIEVAL_ROWS, seeing, write_release
+from test_paper_eval_datasets import bench_and_eval
 
 
 def _image(path, colour=(200, 30, 30)):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (12, 12), colour).save(path)
     return path
-
-
-def _png_bytes(colour):
-    import io
-
-    buf = io.BytesIO()
-    Image.new("RGB", (8, 8), colour).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def test_every_kind_is_registered():
@@ -161,29 +153,45 @@ def test_builder_shards(tmp_path):
     assert data.items[0].image.open().size == (8, 8)
 
 
-def test_globalrg_retrieval_four_regions_per_universal(tmp_path):
-    regions = ["japan", "peru", "kenya", "spain", "fiji"]
+def test_globalrg_retrieval_scores_the_questions_of_bench(tmp_path):
+    """The evaluator kind asks exactly `cultureclip bench globalrg-retrieval`'s questions: same rows,
+    options in the same (shuffled) order, same answers, and the same predictions with the same model."""
+    rows = [{"image": seeing(REGIONS, s), "region": r, "universal": u} for u, r, s in RETRIEVAL_ROWS]
+    root = write_release(tmp_path / "grr", rows)
+    data = load_dataset(DatasetSpec(kind="globalrg_retrieval", path=root))
+    lines, preds = bench_and_eval(tmp_path, "globalrg_retrieval", root)
+    assert len(lines) == 9  # drinks is in 3 regions only: left out
+    assert data.default_tasks() == ("twins",) and data.templates == ["{c}"]
+    assert [it.id for it in data.items] == [f"{x['row']:05d}-image-0" for x in lines]
+    assert [[data.classes[c] for c in it.candidates] for it in data.items] == [x["options"] for x in lines]
+    assert [data.classes[it.label] for it in data.items] == [x["options"][x["correct"]] for x in lines]
+    assert any(it.label != it.candidates[0] for it in data.items)  # the options are shuffled, as bench does
+    assert [(it.group, it.culture) for it in data.items] == [(x["universal"], x["region"]) for x in lines]
+    assert data.items[3].image.open().getpixel((0, 0))[0] == 10 * REGIONS.index("japan") + 5  # food/peru row
+    assert preds == [x["options"][x["predicted"]] for x in lines]
+
+
+def test_globalrg_retrieval_bad_release(tmp_path):
+    def release(name, rows):
+        return write_release(tmp_path / name, rows, files=1)
+
+    image = seeing(REGIONS, "japan")
+    no_universal = release("a", [{"image": image, "region": "japan"}])
+    with pytest.raises(
+        DataError, match=r"test-00000-of-00001-abc0.parquet: no column 'universal' \(has image, region\)"
+    ):
+        load_dataset(DatasetSpec(kind="globalrg_retrieval", path=no_universal))
+    three_regions = release("b", [{"image": image, "region": r, "universal": "food"} for r in REGIONS[:3]])
+    with pytest.raises(DataError, match="no globalrg-retrieval questions"):
+        load_dataset(DatasetSpec(kind="globalrg_retrieval", path=three_regions))
     rows = [
-        {"image": {"bytes": _png_bytes((i, 0, 0)), "path": f"{r}.png"}, "region": r, "universal": "drinks"}
-        for i, r in enumerate(regions)
+        {"image": {"bytes": None, "path": "x.png"} if r == "peru" else image, "region": r, "universal": "food"}
+        for r in REGIONS[:4]
     ]
-    rows += [{"image": {"bytes": _png_bytes((0, 9, 0)), "path": "x.png"}, "region": "japan", "universal": "rare"}]
-    (tmp_path / "data").mkdir()
-    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "data" / "test-00000-of-00001.parquet")
-    data = load_dataset(DatasetSpec(kind="globalrg_retrieval", path=tmp_path))
-    assert len(data.items) == 5 and data.default_tasks() == ("twins",)  # "rare" is in one region only: left out
-    for item, region in zip(data.items, regions, strict=True):
-        options = [data.classes[c] for c in item.candidates]
-        assert len(options) == 4 and len(set(options)) == 4
-        assert options[0] == f"The picture depicts a kind of drinks in {region}" and item.label == item.candidates[0]
-        assert item.culture == region and item.group == "drinks"
-    assert data.templates == ["{c}"]
-
-
-def test_globalrg_missing_field(tmp_path):
-    pq.write_table(pa.Table.from_pylist([{"image": None, "region": "x"}]), tmp_path / "t.parquet")
-    with pytest.raises(DataError, match="t.parquet: missing field 'universal'"):
-        load_dataset(DatasetSpec(kind="globalrg_retrieval", path=tmp_path / "t.parquet"))
+    with pytest.raises(DataError, match=r"row 2: column 'image': image 0 has no bytes"):
+        load_dataset(DatasetSpec(kind="globalrg_retrieval", path=release("c", rows)))
+    with pytest.raises(DataError, match="no such benchmark folder"):
+        load_dataset(DatasetSpec(kind="globalrg_retrieval", path=tmp_path / "none"))
 
 
 def test_geode_index(tmp_path):

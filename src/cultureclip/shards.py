@@ -26,13 +26,14 @@ class Sample:
     """A decoded image, or its PNG bytes (written as they are)."""
 
 
-def write_split(folder: Path, split: str, samples: list[Sample], shard_size: int) -> list[dict]:
-    """Write `samples` as `<split>-NNNNN.tar` shards in `folder`; return manifest rows."""
+def write_split(folder: Path, split: str, samples: list[Sample], shard_size: int, first_shard: int = 0) -> list[dict]:
+    """Write `samples` as `<split>-NNNNN.tar` shards in `folder`, numbered from `first_shard` (so a
+    stream can be written a shard at a time); return manifest rows."""
     import webdataset as wds
 
     manifest = []
     for start in range(0, len(samples), shard_size):
-        shard = f"{split}-{start // shard_size:05d}.tar"
+        shard = f"{split}-{first_shard + start // shard_size:05d}.tar"
         with wds.TarWriter(str(folder / shard), mtime=0) as sink:
             for sample in samples[start : start + shard_size]:
                 sink.write({"__key__": sample.row["key"], "png": _png(sample.image), "json": sample.row})

@@ -5,12 +5,13 @@ Model ids (parsed in one place, `parse_model_id`):
   open_clip:ARCH@TAG   any open_clip architecture and pretrained tag or checkpoint file (downloads from its hub)
   hf:NAME              a transformers CLIPModel / SiglipModel by hub name or local directory
   local:/path          a saved model folder, in either library's format (what `ClipModel.save` writes)
+  towers:NAME          pretrained image and text towers shipped in PyPI packages, joined by open_clip (towers.py)
 A model saves in the format it came in, so users load a tuned model with the library they already use.
 """
 
 import copy
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from cultureclip.config import TowersConfig
 from cultureclip.errors import ConfigError, DataError
 from cultureclip.registry import Registry
 
@@ -29,6 +31,8 @@ class ModelId:
     source: str
     ref: str
     tag: str | None = None
+    towers: TowersConfig | None = field(default=None, compare=False)
+    """How towers:NAME joins its towers (the config's model.towers); None: the defaults."""
 
 
 def parse_model_id(model_id: str) -> ModelId:
@@ -119,9 +123,9 @@ def state_dict_mismatch(err: Exception) -> str:
     return detail if len(detail) <= 160 else detail[:157] + "..."
 
 
-def create_clip(model_id: str, device: str = "cpu") -> ClipModel:
-    """Load the model an id names (see module docstring)."""
-    spec = parse_model_id(model_id)
+def create_clip(model_id: str, device: str = "cpu", towers: TowersConfig | None = None) -> ClipModel:
+    """Load the model an id names (see module docstring); `towers` configures towers:NAME ids."""
+    spec = replace(parse_model_id(model_id), towers=towers)
     model = CLIP_SOURCES.create(spec.source, spec)
     model.model.to(device)
     return model
@@ -157,3 +161,4 @@ def _local(spec: ModelId) -> ClipModel:
 
 
 from cultureclip.backends import hf_clip, open_clip_model  # noqa: E402, F401  (register their sources)
+from cultureclip.backends import towers as tower_pairs  # noqa: E402, F401  (registers towers:NAME)

@@ -3,6 +3,7 @@
 A saved model is an ordinary open_clip checkpoint: open_clip.create_model_and_transforms('local-dir:PATH').
 """
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -17,6 +18,28 @@ from cultureclip.errors import ConfigError, DataError
 
 CONFIG_FILE = "open_clip_config.json"
 WEIGHTS_FILE = "open_clip_model.safetensors"
+
+
+class _KeepsStatistics:
+    """Mixed into a BatchNorm class: the layer stays in eval mode whatever `train()` asks."""
+
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+
+@functools.cache
+def _keeping_statistics(cls: type) -> type:
+    return type(cls.__name__, (_KeepsStatistics, cls), {})
+
+
+def keep_norm_statistics(model: nn.Module) -> None:
+    """Make every BatchNorm of `model` normalise with, and keep, its pretrained running statistics in training
+    (open_clip's freeze_bn_stats, but the state dict stays the same): small contrastive batches of one
+    domain would otherwise overwrite statistics that the pretrained weights, and other domains, rely on."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, _KeepsStatistics):
+            module.__class__ = _keeping_statistics(type(module))
+            module.eval()
 
 
 class OpenClipModel(ClipModel):
@@ -34,6 +57,7 @@ class OpenClipModel(ClipModel):
 
     def __init__(self, model: nn.Module, tokenizer, preprocess, model_cfg: dict, name: str):
         super().__init__(model, name)
+        keep_norm_statistics(model)
         self.tokenizer = tokenizer
         self.preprocess = preprocess
         self.model_cfg = model_cfg
@@ -53,6 +77,9 @@ class OpenClipModel(ClipModel):
         return self.model.encode_image(pixels, normalize=normalize)
 
     def encode_texts(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        config = getattr(getattr(self.model, "text", None), "config", None)
+        if config is not None:  # a Hugging Face text tower masks padding: drop the columns that are all padding
+            tokens = tokens[:, : max(1, int((tokens != config.pad_token_id).sum(dim=1).max()))]
         return self.model.encode_text(tokens, normalize=normalize)
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
@@ -69,6 +96,8 @@ class OpenClipModel(ClipModel):
         preprocess_cfg = open_clip.get_model_preprocess_cfg(self.model)
         config = {"model_cfg": self.model_cfg, "preprocess_cfg": preprocess_cfg}
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+        if hasattr(self.tokenizer, "save_pretrained"):  # a Hugging Face tokenizer: open_clip reloads it from here
+            self.tokenizer.save_pretrained(folder)
 
 
 @CLIP_FORMATS.register("open_clip")
@@ -88,7 +117,7 @@ def load_open_clip_folder(folder: Path, name: str) -> OpenClipModel:
         raise DataError(f"{folder}: cannot load model ({str(err).splitlines()[0]})") from None
     finally:
         root.setLevel(level)
-    return OpenClipModel(model, tokenizer, preprocess, model_cfg, name)
+    return OpenClipModel(model.eval(), tokenizer, preprocess, model_cfg, name)
 
 
 @CLIP_SOURCES.register("open_clip")

@@ -127,7 +127,8 @@ class Trainer:
         for prefix, idx in sides.items():
             rows = [self.data.rows[i] for i in idx]
             want[f"{prefix}caption"] = [r[text_field] for r in rows]
-            want[f"{prefix}concept"] = [self.cfg.concept_template.format(name=r["name"]) for r in rows]
+            if self.cfg.loss.concept:  # concept names cost a text-tower pass: embed them only when a term uses them
+                want[f"{prefix}concept"] = [self.cfg.concept_template.format(name=r["name"]) for r in rows]
             f[f"{prefix}label"] = self.labels[idx].to(self.device)
         generic = {"generic": [self.data.rows[i]["generic_caption"] for i in index]}
         pixels = self.data.pixels[index].to(self.device)

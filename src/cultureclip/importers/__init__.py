@@ -1,0 +1,1 @@
+"""Importers: published datasets in their own layouts, converted into our dataset format."""

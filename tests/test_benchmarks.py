@@ -1,0 +1,258 @@
+"""The paper's benchmarks on small releases written here in each benchmark's own Parquet columns.
+
+A fake CLIP makes the expected accuracies hand-checkable: every image "sees" one name (coded in its
+red channel) and every option text is the one-hot of the name it contains, so an option wins exactly
+when it names what the image sees.
+"""
+
+import io
+import json
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+from PIL import Image
+
+from cultureclip.backends.clip import create_clip
+from cultureclip.benchmarks import BENCHMARKS, evaluate
+from cultureclip.cli import main
+from cultureclip.errors import DataError
+
+REGIONS = ["japan", "india", "peru", "kenya", "chile"]
+CONCEPTS = ["sushi", "ramen", "mochi", "tempura", "tacos", "mole", "tamales", "hanbok", "kimono", "erhu", "guzheng"]
+
+
+class FakeClip:
+    """Image embedding: one-hot of the name it sees; text embedding: one-hot of the name it contains."""
+
+    name = "fake"
+
+    def __init__(self, names):
+        self.names = names
+
+    def images_to_tensor(self, images):
+        return torch.tensor([im.getpixel((0, 0))[0] // 10 for im in images])
+
+    def encode_images(self, pixels, normalize=True):
+        return torch.nn.functional.one_hot(pixels, len(self.names) + 1).float()
+
+    def tokenize(self, texts):
+        return texts
+
+    def encode_texts(self, texts, normalize=True):
+        hits = [[n for n in self.names if re.search(rf"\b{n}\b", t)] for t in texts]
+        index = torch.tensor([self.names.index(h[0]) for h in hits])
+        return torch.nn.functional.one_hot(index, len(self.names) + 1).float()
+
+
+def seeing(names, name):
+    """A tiny image the fake CLIP reads as `name`."""
+    return Image.fromarray(np.full((4, 4, 3), (10 * names.index(name) + 5, 0, 0), dtype=np.uint8))
+
+
+def cell(image):
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    return {"bytes": png.getvalue(), "path": None}
+
+
+def write_release(root, rows, files=2):
+    """Rows as the hub stores them: data/test-0000k-of-0000n-<hash>.parquet, images as {bytes, path}."""
+    (root / "data").mkdir(parents=True)
+    encoded = [
+        {
+            k: ([cell(i) for i in v] if isinstance(v, list) else cell(v) if isinstance(v, Image.Image) else v)
+            for k, v in row.items()
+        }
+        for row in rows
+    ]
+    cut = (len(encoded) + 1) // files
+    for k in range(files):
+        part = encoded[k * cut : (k + 1) * cut]
+        pq.write_table(pa.Table.from_pylist(part), root / "data" / f"test-{k:05d}-of-{files:05d}-abc{k}.parquet")
+    return root
+
+
+RETRIEVAL_ROWS = [  # (universal, region, what the image shows the fake)
+    ("food", "japan", "japan"),
+    ("drinks", "japan", "japan"),
+    ("food", "india", "india"),
+    ("food", "peru", "japan"),  # wrong: japan is among the options (food has exactly 4 regions)
+    ("house", "japan", "japan"),
+    ("drinks", "india", "india"),
+    ("food", "kenya", "kenya"),
+    ("drinks", "peru", "peru"),
+    ("house", "india", "india"),
+    ("house", "peru", "peru"),
+    ("house", "kenya", "kenya"),
+    ("house", "chile", "chile"),
+]
+
+
+@pytest.fixture
+def retrieval(tmp_path):
+    rows = [{"image": seeing(REGIONS, s), "region": r, "universal": u} for u, r, s in RETRIEVAL_ROWS]
+    return write_release(tmp_path / "globalrg-retrieval", rows)
+
+
+def test_globalrg_retrieval_keep_rule_options_and_accuracy(retrieval, tmp_path):
+    summary = evaluate("globalrg-retrieval", retrieval, FakeClip(REGIONS), out=tmp_path / "out")
+    lines = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    # drinks has 3 regions: dropped; food (4 regions) and house (5 regions) kept: 4 + 5 questions
+    assert [(x["row"], x["universal"], x["region"]) for x in lines] == [
+        (i, u, r) for i, (u, r, _) in enumerate(RETRIEVAL_ROWS) if u != "drinks"
+    ]
+    prompt = "The picture depicts a kind of {} in {}".format
+    for x in lines:
+        assert x["options"][x["correct"]] == prompt(x["universal"], x["region"])
+        assert len(set(x["options"])) == 4
+        if x["universal"] == "food":  # all 4 food regions, in a seeded order
+            assert sorted(x["options"]) == sorted(prompt("food", r) for r in ["japan", "india", "peru", "kenya"])
+        else:  # the true region + 3 of the 4 other house regions
+            assert {o.rsplit(" ", 1)[1] for o in x["options"]} <= set(REGIONS)
+    # every question right except food/peru, whose image the fake reads as japan (an option)
+    assert [x["hit"] for x in lines] == [True, True, False, True, True, True, True, True, True]
+    assert summary == {
+        "benchmark": "globalrg-retrieval",
+        "model": "fake",
+        "seed": 42,
+        "questions": 9,
+        "correct": 8,
+        "accuracy": 8 / 9,
+    }
+    assert lines[2]["options"][lines[2]["predicted"]] == prompt("food", "japan")
+    # the seed fixes the draws: the same seed gives the same options, another seed other ones
+    again = evaluate("globalrg-retrieval", retrieval, FakeClip(REGIONS), out=tmp_path / "again")
+    assert (tmp_path / "again" / "results.jsonl").read_text() == (tmp_path / "out" / "results.jsonl").read_text()
+    assert again == summary
+    evaluate("globalrg-retrieval", retrieval, FakeClip(REGIONS), seed=7, out=tmp_path / "seed7")
+    other = [json.loads(x)["options"] for x in (tmp_path / "seed7" / "results.jsonl").read_text().splitlines()]
+    assert other != [x["options"] for x in lines]
+
+
+def test_globalrg_retrieval_seed_42_options_golden(retrieval, tmp_path):
+    """Seed 42, sorted candidates: random.Random(42).sample(sorted others, 3), then shuffle([true] + drawn)."""
+    evaluate("globalrg-retrieval", retrieval, FakeClip(REGIONS), out=tmp_path)
+    first = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[0])
+    import random
+
+    rng = random.Random(42)
+    drawn = rng.sample(["india", "kenya", "peru"], 3)
+    options = [f"The picture depicts a kind of food in {r}" for r in ["japan", *drawn]]
+    rng.shuffle(options)
+    assert first["options"] == options
+
+
+GROUNDING_ROWS = [  # (region, concept, what the image shows the fake)
+    ("japan", "sushi", "sushi"),
+    ("japan", "ramen", "mochi"),  # wrong: mochi is an option (japan has exactly 4 concepts)
+    ("mexico", "tacos", "tacos"),  # mexico has 3 concepts: dropped
+    ("japan", "mochi", "mochi"),
+    ("mexico", "mole", "mole"),
+    ("japan", "tempura", "sushi"),  # wrong again
+    ("mexico", "tamales", "tamales"),
+    ("japan", "sushi", "sushi"),  # a second image of a concept: same 4 concepts
+]
+
+
+def test_globalrg_grounding(tmp_path):
+    rows = [{"image": seeing(CONCEPTS, s), "region": r, "concept": c} for r, c, s in GROUNDING_ROWS]
+    root = write_release(tmp_path / "globalrg-grounding", rows, files=1)
+    summary = evaluate("globalrg-grounding", root, FakeClip(CONCEPTS), out=tmp_path / "out")
+    lines = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert [x["row"] for x in lines] == [0, 1, 3, 5, 7]
+    expected = sorted(f"The item in the picture is {c} in japan" for c in ["sushi", "ramen", "mochi", "tempura"])
+    assert all(sorted(x["options"]) == expected for x in lines)
+    assert [x["options"][x["correct"]] for x in lines] == [
+        f"The item in the picture is {c} in japan" for c in ["sushi", "ramen", "mochi", "tempura", "sushi"]
+    ]
+    assert [x["hit"] for x in lines] == [True, False, True, False, True]
+    assert (summary["questions"], summary["correct"], summary["accuracy"]) == (5, 3, 0.6)
+
+
+def test_crope_binary_choice_main_and_definition_images(tmp_path):
+    def row(answer, target, definition, main_sees, definition_sees):
+        return {
+            "image": seeing(CONCEPTS, main_sees),
+            "definition_images": [seeing(CONCEPTS, s) for s in definition_sees],
+            "answer": answer,
+            "metadata": {"image_en_concept": target, "definition_concept": definition, "country": "x"},
+        }
+
+    rows = [
+        row("No", "hanbok", "kimono", "hanbok", ["kimono", "hanbok"]),  # 3 questions: right, right, wrong
+        row("yes", "sushi", "ramen", "sushi", ["ramen"]),  # answer yes: dropped
+        row("no", "mole", "", "mole", ["tacos"]),  # no definition concept: dropped
+        row("no", "erhu", "guzheng", "guzheng", []),  # 1 question: wrong
+    ]
+    root = write_release(tmp_path / "crope", rows)
+    summary = evaluate("crope", root, FakeClip(CONCEPTS), out=tmp_path / "out")
+    lines = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert [(x["row"], x["image"]) for x in lines] == [
+        (0, "image[0]"),
+        (0, "definition_images[0]"),
+        (0, "definition_images[1]"),
+        (3, "image[0]"),
+    ]
+    hanbok, kimono = "There is hanbok in the image.", "There is kimono in the image."
+    assert sorted(lines[0]["options"]) == [hanbok, kimono]
+    assert lines[0]["options"] == lines[1]["options"] == lines[2]["options"]  # one shuffle per row
+    assert [x["options"][x["correct"]] for x in lines[:3]] == [hanbok, kimono, kimono]
+    assert [x["hit"] for x in lines] == [True, True, False, False]
+    assert (summary["questions"], summary["correct"], summary["accuracy"]) == (4, 2, 0.5)
+
+
+def test_tiny_open_clip_scores_each_question_by_its_cosine_argmax(retrieval, tmp_path):
+    torch.manual_seed(0)
+    model = create_clip("tiny:test-clip")
+    summary = evaluate("globalrg-retrieval", retrieval, model, batch_size=4, out=tmp_path)
+    lines = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert summary["questions"] == 9 and summary["model"] == "tiny:test-clip"
+    with torch.no_grad():
+        for x in lines:
+            u, r, sees = RETRIEVAL_ROWS[x["row"]]
+            image = model.encode_images(model.images_to_tensor([seeing(REGIONS, sees)]))
+            sims = (image @ model.encode_texts(model.tokenize(x["options"])).T)[0]
+            assert x["predicted"] == int(sims.argmax())
+    assert summary["correct"] == sum(x["hit"] for x in lines)
+    fake = [json.loads(x) for x in _run_fake(retrieval, tmp_path / "fake")]
+    assert [x["options"] for x in fake] == [x["options"] for x in lines]  # options do not depend on the model
+
+
+def _run_fake(root, out):
+    evaluate("globalrg-retrieval", root, FakeClip(REGIONS), out=out)
+    return (out / "results.jsonl").read_text().splitlines()
+
+
+def test_release_errors_name_the_file_and_column(tmp_path, retrieval):
+    with pytest.raises(DataError, match="no such benchmark folder"):
+        evaluate("globalrg-retrieval", tmp_path / "none", FakeClip(REGIONS))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"no 'test' Parquet files \(expected data/test-\*.parquet"):
+        evaluate("globalrg-retrieval", tmp_path / "empty", FakeClip(REGIONS))
+    with pytest.raises(DataError, match=r"test-00000-of-00002-abc0.parquet: no column 'concept'"):
+        evaluate("globalrg-grounding", retrieval, FakeClip(REGIONS))
+    bad = [{"image": seeing(REGIONS, r), "region": r, "universal": "food"} for r in REGIONS]
+    bad[3]["image"] = {"bytes": b"not an image", "path": None}  # the first row of the second file
+    root = write_release(tmp_path / "bad", bad)
+    with pytest.raises(DataError, match=r"test-00001-of-00002-abc1.parquet: row 0: column 'image': not a readable"):
+        evaluate("globalrg-retrieval", root, FakeClip(REGIONS), batch_size=100)
+
+
+def test_crope_metadata_must_be_a_struct(tmp_path):
+    rows = [{"image": seeing(CONCEPTS, "erhu"), "definition_images": [], "answer": "no", "metadata": "erhu"}]
+    with pytest.raises(DataError, match="CROPE row 0: column 'metadata' is not a struct"):
+        evaluate("crope", write_release(tmp_path / "crope", rows, files=1), FakeClip(CONCEPTS))
+
+
+def test_registry_and_cli(retrieval, tmp_path, capsys):
+    assert BENCHMARKS.list() == ["crope", "globalrg-grounding", "globalrg-retrieval"]
+    out = tmp_path / "cli"
+    argv = ["bench", "globalrg-retrieval", "--root", str(retrieval), "--model", "tiny:test-clip", "--out", str(out)]
+    assert main(argv) == 0
+    assert json.loads((out / "summary.json").read_text())["questions"] == 9
+    assert main(["bench", "nope", "--root", str(retrieval)]) == 2
+    assert "unknown benchmark 'nope'; known: crope, globalrg-grounding, globalrg-retrieval" in capsys.readouterr().err

@@ -1,0 +1,139 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cultureclip.cli import main
+from cultureclip.errors import DataError
+from cultureclip.importers.cultwin import import_cultwin
+from cultureclip.shards import read_manifest, read_split
+
+
+def _pair(sample, pos, neg, pos_img, neg_img, caps=(0, 0), category="Art"):
+    """A row in the release's layout (the loader's six fields + the caption-pairing script's extras)."""
+    return {
+        "sample_id": sample,
+        "pos_caption_id": caps[0],
+        "neg_caption_id": caps[1],
+        "pos_concept": pos,
+        "pos_context": f"context of {pos}",
+        "pos_caption": f"A {pos} on a stage, caption {caps[0]}.",
+        "pos_image_path": pos_img,
+        "neg_concept": neg,
+        "neg_context": f"context of {neg}",
+        "neg_caption": f"A {neg} in a hall, caption {caps[1]}.",
+        "neg_image_path": neg_img,
+        "metadata": {"category": category, "pos_features": f"features of {pos}", "neg_features": ""},
+    }
+
+
+@pytest.fixture
+def release(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i, name in enumerate(["e0", "g0", "g1", "x0", "y0"]):
+        Image.fromarray(np.full((6, 5, 3), 40 * i + 1, dtype=np.uint8)).save(images / f"{name}.png")
+    train = [
+        _pair("id_000000", "Erhu", "Guzheng", "images/e0.png", "images/g0.png"),
+        _pair("id_000000", "Erhu", "Guzheng", "images/e0.png", "images/g1.png", caps=(0, 1)),  # e0 again
+    ]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in train))
+    valid = [_pair("id_000001", "Xiaolongbao", "Gyoza", str(images / "x0.png"), "images/y0.png", category="Cuisine")]
+    (tmp_path / "valid.json").write_text(json.dumps(valid))
+    return tmp_path
+
+
+def test_import_converts_rows_and_images_exactly(release, tmp_path):
+    out = import_cultwin({"train": release / "train.jsonl", "test": release / "valid.json"}, tmp_path / "ds")
+    rows = read_manifest(out)
+    assert [(r["key"], r["split"], r["concept_id"], r["twin_group"], r["twin_ids"]) for r in rows] == [
+        ("id-000000-pos-0000", "train", "erhu", "id_000000", ["guzheng"]),
+        ("id-000000-neg-0000", "train", "guzheng", "id_000000", ["erhu"]),
+        ("id-000000-neg-0001", "train", "guzheng", "id_000000", ["erhu"]),
+        ("id-000001-pos-0000", "test", "xiaolongbao", "id_000001", ["gyoza"]),
+        ("id-000001-neg-0000", "test", "gyoza", "id_000001", ["xiaolongbao"]),
+    ]
+    assert rows[2] == {
+        "key": "id-000000-neg-0001",
+        "split": "train",
+        "concept_id": "guzheng",
+        "name": "Guzheng",
+        "culture": "",
+        "category": "Art",
+        "generic": "art",
+        "twin_group": "id_000000",
+        "twin_ids": ["erhu"],
+        "caption": "A Guzheng in a hall, caption 1.",
+        "generic_caption": "a photo of art.",
+        "context": "context of Guzheng",
+        "features": "",
+        "source": "train.jsonl:1",
+        "shard": "train-00000.tar",
+    }
+    assert rows[3]["features"] == "features of Xiaolongbao" and rows[3]["generic"] == "cuisine"
+    train = read_split(out, "train")
+    assert [np.asarray(s.image)[0, 0, 0] for s in train] == [1, 41, 81]  # e0, g0, g1
+    assert train[0].image.size == (5, 6)
+    assert [np.asarray(s.image)[0, 0, 0] for s in read_split(out, "test")] == [121, 161]
+    assert (out / ".done").is_file()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda r: r.pop("neg_caption"), r"train.jsonl: row 1: field 'neg_caption' is missing"),
+        (lambda r: r.update(pos_concept=""), r"train.jsonl: row 1: field 'pos_concept' is not a non-empty string"),
+        (lambda r: r.update(neg_image_path="images/none.png"), r"row 1: field 'neg_image_path': no such image"),
+    ],
+)
+def test_malformed_rows_name_file_row_and_field(release, tmp_path, edit, message):
+    rows = [json.loads(line) for line in (release / "train.jsonl").read_text().splitlines()]
+    edit(rows[1])
+    (release / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DataError, match=message):
+        import_cultwin({"train": release / "train.jsonl"}, tmp_path / "ds")
+    assert not (tmp_path / "ds").exists()
+
+
+def test_unreadable_image_and_bad_json(release, tmp_path):
+    (release / "images" / "g1.png").write_text("not a png")
+    with pytest.raises(DataError, match=r"row 1: field 'neg_image_path': .*g1.png is not a readable image"):
+        import_cultwin({"train": release / "train.jsonl"}, tmp_path / "ds")
+    (release / "bad.json").write_text("{")
+    with pytest.raises(DataError, match=r"bad.json: not valid JSON \(line 1\)"):
+        import_cultwin({"train": release / "bad.json"}, tmp_path / "ds")
+
+
+def test_cli_import(release, tmp_path, capsys):
+    out = tmp_path / "ds"
+    argv = ["import", "cultwin", str(release / "train.jsonl"), "--test", str(release / "valid.json"), "--out", str(out)]
+    assert main(argv) == 0
+    assert len(read_manifest(out)) == 5
+    assert main(["import", "cultwin", str(release / "nope.jsonl"), "--out", str(tmp_path / "x")]) == 2
+    assert "nope.jsonl: no such CulTwin file" in capsys.readouterr().err
+
+
+def test_imported_release_trains_in_one_command(release, tmp_path):
+    run = tmp_path / "run"
+    assert main(["import", "cultwin", str(release / "train.jsonl"), "--out", str(run / "data")]) == 0
+    argv = ["train", "--config", "tiny", "--out", str(run), "pretrain=null", "finetune.steps=2", "ablations={}"]
+    assert main(argv) == 0
+    log = (run / "models" / "tuned" / "train_log.jsonl").read_text().splitlines()
+    assert len(log) == 2 and {"caption", "concept"} <= set(json.loads(log[0]))
+
+
+def test_authors_absolute_paths_resolve_under_an_images_folder(release, tmp_path):
+    rows = [json.loads(line) for line in (release / "train.jsonl").read_text().splitlines()]
+    for row in rows:  # paths as on the authors' machine
+        for side in ("pos", "neg"):
+            row[f"{side}_image_path"] = "/data/yuchen/cultwin/" + row[f"{side}_image_path"]
+    (release / "moved.json").write_text("\n".join(json.dumps(r) for r in rows))  # JSON lines in a .json file
+    with pytest.raises(DataError, match=r"moved.json: row 0: field 'pos_image_path': no such image /data/yuchen"):
+        import_cultwin({"train": release / "moved.json"}, tmp_path / "ds")
+    out = import_cultwin({"train": release / "moved.json"}, tmp_path / "ds", images=release, max_side=3, shard_size=2)
+    assert sorted(p.name for p in out.glob("*.tar")) == ["train-00000.tar", "train-00001.tar"]
+    assert [r["shard"] for r in read_manifest(out)] == ["train-00000.tar"] * 2 + ["train-00001.tar"]
+    back = read_split(out, "train")
+    assert [s.row["key"] for s in back] == ["id-000000-pos-0000", "id-000000-neg-0000", "id-000000-neg-0001"]
+    assert [np.asarray(s.image)[0, 0, 0] for s in back] == [1, 41, 81] and max(back[0].image.size) == 3
