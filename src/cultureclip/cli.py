@@ -55,6 +55,18 @@ Overrides = Annotated[
     ),
 ]
 
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="Where the builder's stages run: local (default) or ray (Ray Data; same as build.executor=ray).",
+    ),
+]
+
+
+def _with_executor(overrides: list[str] | None, executor: str | None) -> list[str]:
+    return [*(overrides or []), *([f"build.executor={executor}"] if executor else [])]
+
 
 ResumeOption = Annotated[
     bool, typer.Option("--resume", help="Continue unfinished trainings from their latest checkpoint.")
@@ -81,12 +93,16 @@ def _existing_out(cfg: RunConfig, need: str) -> Path:
 
 
 @app.command()
-def build(config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None) -> None:
-    """Build the dataset: catalogue -> twin groups -> captions -> rendered images -> shards in OUT/data.
+def build(
+    config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None, executor: ExecutorOption = None
+) -> None:
+    """Build the dataset: catalogue -> twin groups -> captions -> images -> judge filter -> shards in OUT/data.
 
-    Writes WebDataset shards (train-*.tar, test-*.tar) and manifest.parquet. Skips a finished dataset.
+    Writes WebDataset shards (train-*.tar, test-*.tar), manifest.parquet (every row, with the reason of
+    each rejected or failed one) and a dataset card. A killed build resumes where it stopped; a finished
+    dataset is skipped.
     """
-    cfg = _config(config, overrides, out)
+    cfg = _config(config, _with_executor(overrides, executor), out)
     folder = experiment.build(cfg, experiment.resolve_out(cfg))
     console.print(f"dataset: {folder}")
 
@@ -165,10 +181,14 @@ def evaluate(
 
 @app.command()
 def run(
-    config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None, resume: ResumeOption = False
+    config: ConfigOption = None,
+    out: OutOption = None,
+    overrides: Overrides = None,
+    executor: ExecutorOption = None,
+    resume: ResumeOption = False,
 ) -> None:
     """The main job, end to end: build, train and eval from one config into one run folder."""
-    cfg = _config(config, overrides, out, resume)
+    cfg = _config(config, _with_executor(overrides, executor), out, resume)
     folder, metrics = experiment.run(cfg)
     _summary(folder, metrics)
 

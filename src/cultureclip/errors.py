@@ -19,3 +19,7 @@ class DataError(CultureClipError):
 
 class MissingDependencyError(CultureClipError):
     """An optional dependency is missing; the message gives the pip line that fixes it."""
+
+
+class GenerationError(CultureClipError):
+    """A generator (LLM, image model, server) could not produce an output after its retries."""

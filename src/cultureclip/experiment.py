@@ -42,7 +42,7 @@ def resolve_out(cfg: RunConfig) -> Path:
 
 
 def build(cfg: RunConfig, out: Path) -> Path:
-    return build_dataset(cfg.catalog, cfg.build, cfg.seed, out / "data")
+    return build_dataset(cfg.catalog, cfg.build, cfg.seed, out / "data", cfg.model.name)
 
 
 def train_models(cfg: RunConfig, out: Path, seconds: dict[str, float] | None = None) -> dict[str, str]:

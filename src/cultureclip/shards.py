@@ -3,7 +3,8 @@
 Each sample is `<key>.png` (the image) and `<key>.json` (its row: concept id, name, culture,
 category, generic noun, twin group and twin ids, caption, generic caption, seed, split). The manifest
 holds the same rows, one per image, with the shard that stores it, so a dataset can be queried
-without opening the tars. Readable with `webdataset.WebDataset(...)` or `datasets` directly.
+without opening the tars; it also lists the builder's rejected and failed rows (`status`, `reason`,
+no shard). Readable with `webdataset.WebDataset(...)` or `datasets` directly.
 """
 
 import io
@@ -21,7 +22,8 @@ MANIFEST = "manifest.parquet"
 @dataclass
 class Sample:
     row: dict
-    image: Image.Image
+    image: Image.Image | bytes
+    """A decoded image, or its PNG bytes (written as they are)."""
 
 
 def write_split(folder: Path, split: str, samples: list[Sample], shard_size: int, first_shard: int = 0) -> list[dict]:
@@ -34,11 +36,17 @@ def write_split(folder: Path, split: str, samples: list[Sample], shard_size: int
         shard = f"{split}-{first_shard + start // shard_size:05d}.tar"
         with wds.TarWriter(str(folder / shard), mtime=0) as sink:
             for sample in samples[start : start + shard_size]:
-                png = io.BytesIO()
-                sample.image.save(png, format="PNG")
-                sink.write({"__key__": sample.row["key"], "png": png.getvalue(), "json": sample.row})
+                sink.write({"__key__": sample.row["key"], "png": _png(sample.image), "json": sample.row})
                 manifest.append({**sample.row, "shard": shard})
     return manifest
+
+
+def _png(image: Image.Image | bytes) -> bytes:
+    if isinstance(image, bytes):
+        return image
+    png = io.BytesIO()
+    image.save(png, format="PNG")
+    return png.getvalue()
 
 
 def write_manifest(folder: Path, rows: list[dict]) -> None:
@@ -67,7 +75,7 @@ def read_split_encoded(folder: Path, split: str) -> list[tuple[dict, bytes]]:
     import webdataset as wds
 
     folder = Path(folder)
-    shards = sorted({r["shard"] for r in read_manifest(folder) if r["split"] == split})
+    shards = sorted({r["shard"] for r in read_manifest(folder) if r["split"] == split and r["shard"]})
     if not shards:
         raise DataError(f"{folder}: no {split!r} samples in {MANIFEST}")
     missing = [s for s in shards if not (folder / s).is_file()]

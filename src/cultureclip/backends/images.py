@@ -1,10 +1,16 @@
-"""The image-generator seam: `render(requests) -> images`, chosen by name from a registry."""
+"""The image-generator seam: `render(requests) -> images`, chosen by an id that names its source.
+
+Ids: `procedural` (the offline world's renderer), `diffusers:HUB_NAME_OR_PATH` (backends/diffusion.py),
+`tiny:sd` (a toy Stable Diffusion pipeline built from configs, for tests), `fixed:SECONDS` (a flat image
+after a fixed wait, for benchmarks).
+"""
 
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from PIL import Image
 
+from cultureclip.config import ImageGeneratorConfig
 from cultureclip.registry import Registry
 
 
@@ -24,7 +30,11 @@ class ImageGenerator(Protocol):
 IMAGE_GENERATORS: Registry[ImageGenerator] = Registry("image generator")
 
 
-def create_image_generator(name: str, image_size: int) -> ImageGenerator:
+def create_image_generator(name: str, image_size: int, options: ImageGeneratorConfig | None = None) -> ImageGenerator:
+    """Build the generator `name` ('source' or 'source:ref') names, rendering `image_size` pixels square."""
+    import cultureclip.backends.diffusion  # noqa: F401  (registers diffusers and tiny)
+    import cultureclip.backends.fixed_cost  # noqa: F401  (registers fixed)
     import cultureclip.backends.procedural  # noqa: F401  (registers the offline renderer)
 
-    return IMAGE_GENERATORS.create(name, image_size=image_size)
+    source, _, ref = name.partition(":")
+    return IMAGE_GENERATORS.create(source, ref=ref, image_size=image_size, options=options or ImageGeneratorConfig())

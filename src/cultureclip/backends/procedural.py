@@ -334,5 +334,5 @@ def _column_tops(shape: Image.Image, x0: int, x1: int, count: int) -> list[tuple
 
 
 @IMAGE_GENERATORS.register("procedural")
-def _create(image_size: int) -> ProceduralRenderer:
+def _create(ref: str, image_size: int, options: object) -> ProceduralRenderer:
     return ProceduralRenderer(image_size)

@@ -1,50 +1,123 @@
-"""Run the builder: plan rows, render their images, write shards and manifest, atomically."""
+"""Run the builder: captions -> planned rows -> images -> judge filter -> shards, manifest and card.
+
+Each stage saves its finished chunks under `<out>.work/` (see executors.py), so a killed build resumes
+where it stopped and yields exactly the dataset an uninterrupted build would. The dataset folder itself
+appears atomically, with a completion marker; the work folder is removed once it is there.
+"""
 
 import logging
+import shutil
 from pathlib import Path
 
-from rich.progress import Progress
-
-from cultureclip.backends.captions import create_caption_writer
-from cultureclip.backends.images import RenderRequest, create_image_generator
+from cultureclip.backends.captions import fill
+from cultureclip.builder.captions import CaptionStage, caption_rows, load_prompts
+from cultureclip.builder.card import card_facts, write_card
+from cultureclip.builder.executors import progress_bar, run_stage
+from cultureclip.builder.images import ImageStage
+from cultureclip.builder.judge import JudgeStage, select
 from cultureclip.builder.rows import SPLITS, plan_rows
+from cultureclip.catalog import Catalog
 from cultureclip.catalog.select import dataset_catalog
 from cultureclip.config import BuildConfig, CatalogConfig, dump_config
+from cultureclip.errors import DataError
 from cultureclip.io import atomic_path, is_finished, mark_done
 from cultureclip.shards import Sample, write_manifest, write_split
 
 log = logging.getLogger(__name__)
-RENDER_BATCH = 64
 RECORD = "build_config.yaml"
+WORK_ONLY = ("png", "embedding", "attributes", "concept_text", "twin_texts")
 
 
-def build_dataset(catalog_cfg: CatalogConfig, cfg: BuildConfig, seed: int, out: Path) -> Path:
-    """Build the dataset into `out` (skipped when a finished one is already there)."""
+def build_dataset(
+    catalog_cfg: CatalogConfig, cfg: BuildConfig, seed: int, out: Path, target_model: str = "tiny:world-clip"
+) -> Path:
+    """Build the dataset into `out` (skipped when a finished one is already there).
+
+    `target_model` is the CLIP the data is for: generated captions must fit its tokenizer's context.
+    """
     out = Path(out)
-    record = f"seed: {seed}\n" + dump_config(catalog_cfg) + dump_config(cfg)
+    record = f"seed: {seed}\ntarget_model: {target_model}\n" + dump_config(catalog_cfg) + dump_config(cfg)
     if is_finished(out, RECORD, record):
         log.info("dataset %s already built, skipping", out)
         return out
+    work = out.with_name(f"{out.name}.work")
+    _claim(work, record)
     catalog = dataset_catalog(catalog_cfg)
-    attributes = {c.id: c.attributes.model_dump() for c in catalog.concepts}
-    counts = {"train": cfg.train_images, "test": cfg.test_images}
-    rows = plan_rows(catalog, create_caption_writer(cfg.caption_writer), cfg.captions_per_concept, counts, seed)
-    renderer = create_image_generator(cfg.renderer, cfg.image_size)
-    with atomic_path(out) as tmp, Progress() as progress:
+    with progress_bar() as progress:
+        rows = _generate(catalog, cfg, seed, work, target_model, progress)
+    with atomic_path(out) as tmp:
         tmp.mkdir(parents=True)
         (tmp / RECORD).write_text(record)
-        task = progress.add_task("rendering images", total=len(rows))
-        manifest = []
-        for split in SPLITS:
-            split_rows = [r for r in rows if r["split"] == split]
-            samples = []
-            for start in range(0, len(split_rows), RENDER_BATCH):
-                batch = split_rows[start : start + RENDER_BATCH]
-                requests = [RenderRequest(r["caption"], r["seed"], attributes[r["concept_id"]]) for r in batch]
-                samples += [Sample(r, im) for r, im in zip(batch, renderer.render(requests), strict=True)]
-                progress.advance(task, len(batch))
-            manifest += write_split(tmp, split, samples, cfg.shard_size)
-        write_manifest(tmp, manifest)
+        _write(tmp, rows, cfg)
+        write_card(tmp, card_facts(rows, _models(cfg)))
         mark_done(tmp)
-    log.info("built %d images of %d concepts into %s", len(rows), len(catalog.concepts), out)
+    shutil.rmtree(work)
+    kept = sum(r["status"] == "kept" for r in rows)
+    log.info("built %d of %d planned images of %d concepts into %s", kept, len(rows), len(catalog.concepts), out)
     return out
+
+
+def _claim(work: Path, record: str) -> None:
+    """Use `work` for this build; a work folder left by a build with other settings is an error."""
+    saved = work / RECORD
+    if saved.is_file() and saved.read_text() != record:
+        raise DataError(f"{work}: left by a build with other settings ({RECORD} differs); delete it to start over")
+    work.mkdir(parents=True, exist_ok=True)
+    saved.write_text(record)
+
+
+def _generate(catalog: Catalog, cfg: BuildConfig, seed: int, work: Path, target_model: str, progress) -> list[dict]:
+    units = caption_rows(catalog, cfg.captions, cfg.captions_per_concept)
+    stage = CaptionStage(cfg.captions, cfg.caption_writer, target_model)
+    written = run_stage(stage, units, work / "captions", cfg, progress)
+    captions: dict[str, list[dict]] = {c.id: [] for c in catalog.concepts}
+    for unit, result in zip(units, written, strict=True):
+        captions[unit["id"]].append({**result, "caption_style": unit["style"]})
+    counts = {"train": cfg.train_images, "test": cfg.test_images}
+    rows = plan_rows(catalog, captions, counts, seed)
+    for row in rows:
+        row["attributes"] = catalog.by_id[row["concept_id"]].attributes.model_dump()
+    images = run_stage(ImageStage(cfg.renderer, cfg.image_size, cfg.images), rows, work / "images", cfg, progress)
+    rows = [{**row, **image} for row, image in zip(rows, images, strict=True)]
+    if cfg.filter is not None:
+        for row in rows:
+            concept = catalog.by_id[row["concept_id"]]
+            row["concept_text"] = _concept_text(concept, cfg)
+            row["twin_texts"] = [_concept_text(catalog.by_id[t], cfg) for t in row["twin_ids"]]
+        scores = run_stage(JudgeStage(cfg.filter), rows, work / "judge", cfg, progress)
+        rows = [{**row, **score} for row, score in zip(rows, scores, strict=True)]
+        select(rows, cfg.filter)
+    for row in rows:
+        row["status"] = "kept" if row["status"] == "ok" else row["status"]
+        row.setdefault("clip_score", None)
+        row.setdefault("twin_margin", None)
+    return rows
+
+
+def _concept_text(concept, cfg: BuildConfig) -> str:
+    return fill(cfg.filter.concept_template, concept.model_dump(exclude={"attributes"}, exclude_none=True))
+
+
+def _write(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:
+    manifest = []
+    for split in SPLITS:
+        samples = [
+            Sample({k: v for k, v in r.items() if k not in WORK_ONLY}, r["png"])
+            for r in rows
+            if r["split"] == split and r["status"] == "kept"
+        ]
+        manifest += write_split(folder, split, samples, cfg.shard_size)
+    dropped = [
+        {k: v for k, v in r.items() if k not in WORK_ONLY} | {"shard": None} for r in rows if r["status"] != "kept"
+    ]
+    write_manifest(folder, manifest + dropped)
+
+
+def _models(cfg: BuildConfig) -> dict[str, str]:
+    models = {"caption_writer": cfg.caption_writer, "renderer": cfg.renderer}
+    if cfg.captions.generator:
+        models["caption_generator"] = cfg.captions.generator.name
+        models["caption_prompts"] = load_prompts(cfg.captions.prompts, cfg.captions.styles)["version"]
+    if cfg.filter:
+        models["judge"] = cfg.filter.judge
+    return models

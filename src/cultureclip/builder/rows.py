@@ -2,7 +2,7 @@
 
 import hashlib
 
-from cultureclip.backends.captions import GENERIC_TEMPLATES, CaptionWriter, fill
+from cultureclip.backends.captions import GENERIC_TEMPLATES, fill
 from cultureclip.catalog import Catalog
 
 SPLITS = ("train", "test")
@@ -14,14 +14,15 @@ def image_seed(seed: int, concept_id: str, split: str, index: int) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
-def plan_rows(
-    catalog: Catalog, writer: CaptionWriter, captions_per_concept: int, counts: dict[str, int], seed: int
-) -> list[dict]:
-    """Rows for every concept and split; image k of a concept gets caption k mod n."""
+def plan_rows(catalog: Catalog, captions: dict[str, list[dict]], counts: dict[str, int], seed: int) -> list[dict]:
+    """Rows for every concept and split; image k of a concept gets caption k mod n.
+
+    `captions` maps a concept id to its caption records (`caption`, `caption_source`, `caption_note`).
+    """
     rows = []
     for concept in catalog.concepts:
         fields = concept.model_dump(exclude={"attributes"})
-        captions = writer.write(fields, captions_per_concept)
+        records = captions[concept.id]
         for split in SPLITS:
             for k in range(counts[split]):
                 rows.append(
@@ -35,7 +36,7 @@ def plan_rows(
                         "generic": concept.generic,
                         "twin_group": concept.twin_group,
                         "twin_ids": list(catalog.twins_of(concept.id)),
-                        "caption": captions[k % len(captions)],
+                        **records[k % len(records)],
                         "generic_caption": fill(GENERIC_TEMPLATES[k % len(GENERIC_TEMPLATES)], fields),
                         "seed": image_seed(seed, concept.id, split, k),
                     }

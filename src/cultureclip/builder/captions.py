@@ -1,0 +1,114 @@
+"""The caption stage: an LLM writes captions from versioned prompt files, checked against the caption rules.
+
+One row per (concept, caption index); caption k of a concept uses style k mod len(styles). An output
+that breaks the rules is asked again (`reasks` times) with the reason; if it still breaks them, or the
+generator fails, the template writer's caption replaces it and the row records why.
+"""
+
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from cultureclip.backends.captions import create_caption_writer, fill
+from cultureclip.builder.caption_rules import caption_problem, clean_caption, target_tokenizer
+from cultureclip.builder.stage import Stage
+from cultureclip.catalog import Catalog
+from cultureclip.config import CaptionConfig
+from cultureclip.errors import ConfigError, GenerationError
+
+PROMPTS = resources.files("cultureclip") / "builder" / "prompts"
+
+
+def load_prompts(name: str, styles: list[str]) -> dict:
+    """A prompt file (shipped name or path) with its `version`, a template per style and `reask`."""
+    file = Path(name) if Path(name).is_file() else Path(str(PROMPTS / f"{name}.yaml"))
+    if not file.is_file():
+        raise ConfigError(f"build.captions.prompts: {name!r} is neither a file nor a shipped prompt file")
+    prompts = yaml.safe_load(file.read_text())
+    for key in ("version", "styles", "reask"):
+        if key not in (prompts or {}):
+            raise ConfigError(f"{file}: {key}: missing")
+    missing = [s for s in styles if s not in prompts["styles"]]
+    if missing:
+        raise ConfigError(f"{file}: styles: no prompt for style {missing[0]!r} (build.captions.styles)")
+    return prompts
+
+
+def caption_rows(catalog: Catalog, cfg: CaptionConfig, per_concept: int) -> list[dict]:
+    """The caption stage's input: one row per concept and caption index, with the concept's fields."""
+    return [
+        {
+            "key": f"{c.id}/{k}",
+            "index": k,
+            "style": cfg.styles[k % len(cfg.styles)],
+            **c.model_dump(exclude={"attributes"}),
+        }
+        for c in catalog.concepts
+        for k in range(per_concept)
+    ]
+
+
+class CaptionStage(Stage):
+    """Writes each row's caption with the configured generator (or only the template writer)."""
+
+    name = "captions"
+
+    def __init__(self, cfg: CaptionConfig, writer: str, target_model: str):
+        self.cfg, self.writer_name, self.target_model = cfg, writer, target_model
+        self.prompts = load_prompts(cfg.prompts, cfg.styles) if cfg.generator else None
+
+    def setup(self) -> None:
+        from cultureclip.backends.textgen import create_text_generator
+
+        self.writer = create_caption_writer(self.writer_name)
+        if self.cfg.generator:
+            self.tokenizer = target_tokenizer(self.target_model)
+            self.generator = create_text_generator(self.cfg.generator)
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        templates = [self.writer.write(_fields(r), r["index"] + 1)[r["index"]] for r in rows]
+        if not self.cfg.generator:
+            return [{"caption": t, "caption_source": self.writer_name, "caption_note": None} for t in templates]
+        prompts = [self._prompt(r) for r in rows]
+        texts, problems = self._ask(rows, prompts)
+        for _ in range(self.cfg.reasks):
+            again = [i for i, p in enumerate(problems) if p and not p.startswith("generator error")]
+            if not again:
+                break
+            retry = [self._reask(rows[i], prompts[i], problems[i]) for i in again]
+            new_texts, new_problems = self._ask([rows[i] for i in again], retry)
+            for i, text, problem in zip(again, new_texts, new_problems, strict=True):
+                texts[i], problems[i] = text, problem
+        source = f"{self.cfg.generator.name} ({self.prompts['version']})"
+        return [
+            {"caption": text, "caption_source": source, "caption_note": None}
+            if problem is None
+            else {"caption": template, "caption_source": self.writer_name, "caption_note": f"fallback: {problem}"}
+            for text, problem, template in zip(texts, problems, templates, strict=True)
+        ]
+
+    def _ask(self, rows: list[dict], prompts: list[str]) -> tuple[list[str], list[str | None]]:
+        try:
+            texts = [clean_caption(t) for t in self.generator.generate(prompts)]
+        except GenerationError as err:
+            if len(rows) == 1:
+                return [""], [f"generator error: {err}"]
+            alone = [self._ask([r], [p]) for r, p in zip(rows, prompts, strict=True)]  # find the bad ones
+            return [t for a in alone for t in a[0]], [p for a in alone for p in a[1]]
+        return texts, [caption_problem(t, r["name"], self.tokenizer) for t, r in zip(texts, rows, strict=True)]
+
+    def _max_words(self) -> int:
+        return (self.tokenizer.context_length - 2) * 2 // 3
+
+    def _prompt(self, row: dict) -> str:
+        return fill(self.prompts["styles"][row["style"]], {**_fields(row), "max_words": self._max_words()})
+
+    def _reask(self, row: dict, prompt: str, problem: str) -> str:
+        return self.prompts["reask"].format(
+            prompt=prompt, reason=problem, name=row["name"], max_words=self._max_words()
+        )
+
+
+def _fields(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in ("key", "index", "style") and v is not None}

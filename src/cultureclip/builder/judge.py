@@ -1,0 +1,66 @@
+"""The filter stage: a judge CLIP scores each image, then a global pass keeps, rejects or de-duplicates.
+
+Per row (`JudgeStage`, parallel): `clip_score`, the cosine of the image and its caption, and
+`twin_margin`, the cosine to its own concept text minus the highest cosine to a twin's. Then
+`select` (one pass, in plan order): a row is rejected when its score is below `min_score`, its margin
+not above `twin_margin`, or it is a near-duplicate of an earlier kept image of the same concept and split.
+"""
+
+import io
+
+import torch
+from PIL import Image
+
+from cultureclip.builder.stage import Stage
+from cultureclip.config import FilterConfig
+
+
+class JudgeStage(Stage):
+    """Scores rows with `png`, `caption`, `concept_text` and `twin_texts` with the judge CLIP."""
+
+    name = "judge"
+
+    def __init__(self, cfg: FilterConfig):
+        self.cfg = cfg
+
+    def setup(self) -> None:
+        from cultureclip.backends.clip import create_clip
+
+        self.judge = create_clip(self.cfg.judge)
+        self.judge.model.eval()
+
+    @torch.inference_mode()
+    def process(self, rows: list[dict]) -> list[dict]:
+        images = [Image.open(io.BytesIO(r["png"])).convert("RGB") for r in rows]  # unreadable: the row fails
+        pixels = self.judge.images_to_tensor(images)
+        device = next(self.judge.model.parameters()).device
+        image_emb = self.judge.encode_images(pixels.to(device)).float().cpu()
+        texts = [t for r in rows for t in (r["caption"], r["concept_text"], *r["twin_texts"])]
+        text_emb = self.judge.encode_texts(self.judge.tokenize(texts).to(device)).float().cpu()
+        outputs, start = [], 0
+        for row, image in zip(rows, image_emb, strict=True):
+            n = 2 + len(row["twin_texts"])
+            sims = text_emb[start : start + n] @ image
+            start += n
+            margin = float(sims[1] - sims[2:].max()) if n > 2 else None
+            outputs.append({"clip_score": float(sims[0]), "twin_margin": margin, "embedding": image.tolist()})
+        return outputs
+
+
+def select(rows: list[dict], cfg: FilterConfig) -> None:
+    """Set each scored row's `status` to kept or rejected (with `reason`), in plan order, in place."""
+    kept: dict[tuple[str, str], list[tuple[str, torch.Tensor]]] = {}
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        embedding = torch.tensor(row["embedding"])
+        earlier = kept.setdefault((row["concept_id"], row["split"]), [])
+        similar = max(((float(e @ embedding), k) for k, e in earlier), default=(-1.0, None))
+        if row["clip_score"] < cfg.min_score:
+            row.update(status="rejected", reason=f"low clip score: {row['clip_score']:.3f} < {cfg.min_score}")
+        elif row["twin_margin"] is not None and row["twin_margin"] <= cfg.twin_margin:
+            row.update(status="rejected", reason=f"twin margin: {row['twin_margin']:.3f} <= {cfg.twin_margin}")
+        elif similar[0] > cfg.dedup_threshold:
+            row.update(status="rejected", reason=f"near duplicate: of {similar[1]} ({similar[0]:.3f})")
+        else:
+            earlier.append((row["key"], embedding))

@@ -1,0 +1,30 @@
+"""Image generators for builder tests, registered by importing this module: the procedural renderer
+made slow (for kill-and-resume) or failing on chosen seeds (for bad-row handling)."""
+
+import time
+
+from cultureclip.backends.images import IMAGE_GENERATORS
+from cultureclip.backends.procedural import ProceduralRenderer
+
+CALLS: list[int] = []  # seeds rendered by the flaky renderer, in order
+
+
+class SlowRenderer(ProceduralRenderer):
+    def render(self, requests):
+        time.sleep(0.02 * len(requests))
+        return super().render(requests)
+
+
+class FlakyRenderer(ProceduralRenderer):
+    """Fails on every request whose seed is divisible by 5, and once on seeds divisible by 3."""
+
+    def render(self, requests):
+        for r in requests:
+            CALLS.append(r.seed)
+            if r.seed % 5 == 0 or (r.seed % 3 == 0 and CALLS.count(r.seed) == 1):
+                raise RuntimeError(f"cannot render seed {r.seed}")
+        return super().render(requests)
+
+
+IMAGE_GENERATORS.register("test-slow")(lambda ref, image_size, options: SlowRenderer(image_size))
+IMAGE_GENERATORS.register("test-flaky")(lambda ref, image_size, options: FlakyRenderer(image_size))

@@ -1,0 +1,190 @@
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import webdataset as wds
+
+import builder_backends
+from cultureclip.builder.judge import select
+from cultureclip.builder.pipeline import build_dataset
+from cultureclip.config import load_config
+from cultureclip.errors import DataError
+from cultureclip.shards import read_manifest, read_split
+
+TESTS = Path(__file__).parent
+
+
+def config(*overrides: str):
+    base = ["catalog.max_groups=2", "build.train_images=3", "build.test_images=1", "build.chunk_rows=4"]
+    return load_config("tiny", [*base, *overrides])
+
+
+def build(cfg, out: Path) -> Path:
+    return build_dataset(cfg.catalog, cfg.build, cfg.seed, out, cfg.model.name)
+
+
+def content(folder: Path) -> tuple[list[dict], str]:
+    """The manifest and a hash of every shard sample (key, image bytes, row)."""
+    digest = hashlib.sha256()
+    for shard in sorted(folder.glob("*.tar")):
+        for sample in wds.WebDataset(str(shard), shardshuffle=False, empty_check=False):
+            digest.update(sample["__key__"].encode() + sample["png"] + sample["json"])
+    return read_manifest(folder), digest.hexdigest()
+
+
+def row(key, concept, score, margin, embedding, status="ok"):
+    return {
+        "key": key,
+        "concept_id": concept,
+        "split": "train",
+        "clip_score": score,
+        "twin_margin": margin,
+        "embedding": embedding,
+        "status": status,
+        "reason": None if status == "ok" else "images failed: x",
+    }
+
+
+def test_select_rejects_low_scores_twin_confusion_and_near_duplicates():
+    cfg = load_config(None, ["build.filter={min_score: 0.2, twin_margin: 0.05, dedup_threshold: 0.9}"]).build.filter
+    rows = [
+        row("a0", "a", 0.30, 0.10, [1.0, 0.0]),
+        row("a1", "a", 0.10, 0.10, [0.0, 1.0]),  # low score
+        row("a2", "a", 0.30, 0.05, [0.0, 1.0]),  # margin not above 0.05
+        row("a3", "a", 0.30, 0.20, [0.995, 0.0999]),  # near-duplicate of a0 (cos 0.995)
+        row("a4", "a", 0.30, None, [0.6, 0.8]),  # no twins: margin does not apply; cos to a0 = 0.6
+        row("b0", "b", 0.30, 0.10, [1.0, 0.0]),  # same image as a0 but another concept
+        row("b1", "b", 0.00, 0.00, [1.0, 0.0], status="failed"),
+    ]
+    select(rows, cfg)
+    assert [r["status"] for r in rows] == ["ok", "rejected", "rejected", "rejected", "ok", "ok", "failed"]
+    assert [r["reason"] for r in rows] == [
+        None,
+        "low clip score: 0.100 < 0.2",
+        "twin margin: 0.050 <= 0.05",
+        "near duplicate: of a0 (0.995)",
+        None,
+        None,
+        "images failed: x",
+    ]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The uninterrupted build that kill-and-resume and the Ray executor must reproduce."""
+    import builder_backends  # noqa: F401
+
+    return build(config("build.renderer=test-slow"), tmp_path_factory.mktemp("ref") / "data")
+
+
+def test_default_build_layout_loads_in_webdataset_and_the_trainer_reader(reference):
+    manifest, _ = content(reference)
+    assert len(manifest) == 8 * 4 and {r["status"] for r in manifest} == {"kept"}  # 2 groups = 8 concepts
+    samples = read_split(reference, "train")
+    assert len(samples) == 24 and samples[0].row["caption_source"] == "template"
+    first = next(iter(wds.WebDataset(str(reference / "train-00000.tar"), shardshuffle=False).decode("pil")))
+    assert first["json"]["key"] == first["__key__"] and first["png"].size == (32, 32)
+    card = json.loads((reference / "card.json").read_text())
+    assert card["images"] == {"test": 8, "train": 24} and sum(card["per_category"].values()) == 32
+    assert card["models"] == {"caption_writer": "template", "renderer": "test-slow"}
+    assert not reference.with_name("data.work").exists()
+
+
+def test_killed_build_resumes_to_exactly_the_uninterrupted_dataset(reference, tmp_path):
+    out = tmp_path / "data"
+    code = (
+        f"import sys; sys.path.insert(0, {str(TESTS)!r}); import builder_backends; "
+        "from cultureclip.builder.pipeline import build_dataset; from cultureclip.config import load_config; "
+        "c = load_config('tiny', sys.argv[2:]); build_dataset(c.catalog, c.build, c.seed, sys.argv[1], c.model.name)"
+    )
+    args = [
+        "catalog.max_groups=2",
+        "build.train_images=3",
+        "build.test_images=1",
+        "build.chunk_rows=4",
+        "build.renderer=test-slow",
+    ]
+    proc = subprocess.Popen([sys.executable, "-c", code, str(out), *args], env=os.environ.copy())
+    chunks = tmp_path / "data.work" / "images"
+    deadline = time.monotonic() + 120
+    while len(list(chunks.glob("*.parquet"))) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(list(chunks.glob("*.parquet")))
+    assert 2 <= done < 8 and not out.exists()  # killed mid-stage: 8 chunks of 4 rows in all
+    build(config("build.renderer=test-slow"), out)
+    manifest, digest = content(out)
+    assert (manifest, digest) == content(reference)
+    assert len({r["key"] for r in manifest}) == len(manifest) == 32
+
+
+def test_a_work_folder_from_other_settings_is_refused(tmp_path):
+    (tmp_path / "data.work").mkdir()
+    (tmp_path / "data.work" / "build_config.yaml").write_text("seed: 9\n")
+    with pytest.raises(DataError, match="data.work: left by a build with other settings"):
+        build(config(), tmp_path / "data")
+
+
+def test_bad_rows_are_retried_then_recorded_as_failed_without_stopping_the_run(tmp_path):
+    builder_backends.CALLS.clear()
+    out = build(config("build.renderer=test-flaky", "build.row_retries=1"), tmp_path / "data")
+    manifest = read_manifest(out)
+    failed = [r for r in manifest if r["status"] == "failed"]
+    assert {r["key"] for r in failed} == {r["key"] for r in manifest if r["seed"] % 5 == 0}
+    assert all(
+        r["shard"] is None and r["reason"] == f"images failed: RuntimeError: cannot render seed {r['seed']}"
+        for r in failed
+    )
+    kept = [r for r in manifest if r["status"] == "kept"]
+    assert len(kept) + len(failed) == 32 and any(r["seed"] % 3 == 0 for r in kept)  # failed once, then rendered
+    assert all(builder_backends.CALLS.count(r["seed"]) >= 2 for r in failed)  # retried
+    card = json.loads((out / "card.json").read_text())
+    assert card["status"] == {"kept": len(kept), "failed": len(failed)} and card["reasons"] == {
+        "images failed": len(failed)
+    }
+    assert len(read_split(out, "train")) == sum(r["split"] == "train" for r in kept)
+
+
+def test_llm_captions_diffusers_images_and_judge_filter_end_to_end(tmp_path):
+    cfg = config(
+        "catalog.max_groups=1",
+        "build.train_images=1",
+        "build.captions_per_concept=2",
+        "build.captions.generator={name: 'tiny:causal-lm', max_new_tokens: 4}",
+        "build.renderer=tiny:sd",
+        "build.images={steps: 1, guidance_scale: 0}",
+        "build.filter={judge: 'tiny:test-clip', min_score: -1, twin_margin: -1, dedup_threshold: 0.999}",
+    )
+    out = build(cfg, tmp_path / "data")
+    manifest = read_manifest(out)
+    assert len(manifest) == 4 * 2  # the first group holds 4 concepts
+    # the random tiny LM never names the concept: every caption falls back to the template, with the reason
+    assert {(r["caption_source"], r["caption_note"]) for r in manifest} == {
+        ("template", "fallback: does not name the concept")
+    }
+    for r in manifest:
+        assert -1 <= r["clip_score"] <= 1 and r["twin_margin"] is not None
+        assert (r["status"] == "kept") == (r["reason"] is None) and "embedding" not in r and "png" not in r
+    card = json.loads((out / "card.json").read_text())
+    assert card["models"]["judge"] == "tiny:test-clip" and card["models"]["caption_prompts"] == "captions-v1"
+    assert card["caption_fallbacks"] == {
+        "fallback: does not name the concept": card["images"]["train"] + card["images"]["test"]
+    }
+
+
+def test_ray_executor_builds_the_same_dataset_as_the_local_one(tmp_path):
+    ray = pytest.importorskip("ray")
+    local = build(config(), tmp_path / "local")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = build(config("build.executor=ray", "build.ray_workers=2"), tmp_path / "ray")
+    finally:
+        ray.shutdown()
+    assert content(on_ray) == content(local)

@@ -1,0 +1,66 @@
+import time
+
+import pytest
+
+from chat_server import ChatServer
+from cultureclip.backends.textgen import create_text_generator
+from cultureclip.config import TextGeneratorConfig
+from cultureclip.errors import GenerationError
+
+
+def generator(server: ChatServer, **options):
+    cfg = TextGeneratorConfig(name="openai:test-model", base_url=server.url, backoff_s=0.01, **options)
+    return create_text_generator(cfg)
+
+
+def test_replies_come_back_in_prompt_order_with_the_api_key(monkeypatch):
+    monkeypatch.setenv("TEST_KEY", "sk-123")
+    with ChatServer(lambda prompt, attempt: (200, f"  caption of {prompt}\n", 0.01 * (prompt == "a"))) as server:
+        texts = generator(server, api_key_env="TEST_KEY").generate(["a", "b", "c"])
+    assert texts == ["caption of a", "caption of b", "caption of c"]
+    assert {h["Authorization"] for h in server.headers} == {"Bearer sk-123"}
+
+
+def test_server_errors_and_rate_limits_are_retried_then_succeed():
+    replies = {"x": [(500, "boom", 0), (429, "slow down", 0), (200, "ok x", 0)], "y": [(200, "ok y", 0)]}
+    with ChatServer(lambda prompt, attempt: replies[prompt][attempt]) as server:
+        assert generator(server, retries=2).generate(["x", "y"]) == ["ok x", "ok y"]
+    assert server.attempts == {"x": 3, "y": 1}
+
+
+def test_retries_are_bounded_and_end_in_a_generation_error():
+    with ChatServer(lambda prompt, attempt: (503, "down", 0)) as server:
+        with pytest.raises(GenerationError, match="HTTP 503 after 3 attempts"):
+            generator(server, retries=2).generate(["x"])
+    assert server.attempts == {"x": 3}
+
+
+def test_client_errors_are_not_retried():
+    with ChatServer(lambda prompt, attempt: (400, "bad request", 0)) as server:
+        with pytest.raises(GenerationError, match="HTTP 400"):
+            generator(server, retries=3).generate(["x"])
+    assert server.attempts == {"x": 1}
+
+
+def test_a_slow_answer_times_out_and_is_retried():
+    with ChatServer(lambda prompt, attempt: (200, f"answer {attempt}", 0.5 if attempt == 0 else 0)) as server:
+        assert generator(server, timeout_s=0.2, retries=1).generate(["x"]) == ["answer 1"]
+        with pytest.raises(GenerationError, match="ReadTimeout after 1 attempts"):
+            server.attempts.clear()
+            generator(server, timeout_s=0.2, retries=0).generate(["x"])
+
+
+def test_at_most_concurrency_requests_are_in_flight():
+    with ChatServer(lambda prompt, attempt: (200, prompt, 0.1)) as server:
+        start = time.perf_counter()
+        texts = generator(server, concurrency=3).generate([str(i) for i in range(9)])
+        seconds = time.perf_counter() - start
+    assert texts == [str(i) for i in range(9)]
+    assert server.max_in_flight == 3
+    assert seconds >= 0.3  # 9 requests of 0.1 s, 3 at a time
+
+
+def test_a_refused_connection_is_a_generation_error():
+    cfg = TextGeneratorConfig(name="openai:m", base_url="http://127.0.0.1:9/v1", retries=1, backoff_s=0.01)
+    with pytest.raises(GenerationError, match="ConnectError after 2 attempts"):
+        create_text_generator(cfg).generate(["x"])

