@@ -20,6 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from cultureclip.backends.clip import ClipModel
 from cultureclip.config import TrainConfig
 from cultureclip.io import write_json
+from cultureclip.train.base_features import BaseFeatures
 from cultureclip.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from cultureclip.train.data import TrainData
 from cultureclip.train.distributed import World, barrier, gather_rows, rank_slice, world
@@ -101,7 +102,7 @@ class Trainer:
         self.device = torch.device(device)
         torch.manual_seed(seed)
         keep_features = cfg.loss.preserve and cfg.loss.preserve_kind == "features"
-        self.base = model.frozen_copy() if keep_features else None
+        base = model.frozen_copy() if keep_features else None
         self.counts = select_trainable(model, cfg.tune, train_logit_scale=not cfg.freeze_logit_scale)
         if model.logit_bias is not None and not cfg.loss.siglip:
             model.logit_bias.requires_grad_(False)  # only the sigmoid loss uses it
@@ -119,6 +120,9 @@ class Trainer:
         )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         self.tokens = TextTokens(model)
+        self.base = None  # the frozen starting model's embeddings of the rows, for the distillation term
+        if keep_features:
+            self.base = BaseFeatures(base, data, cfg.loss.normalize, self.device, cfg.batch_size)
         self.labels = row_labels(data, cfg)
         self.sampler = SAMPLERS[cfg.sampler](data, cfg.batch_size, seed)
 
@@ -150,12 +154,7 @@ class Trainer:
         f |= {f"{prefix}image": part for prefix, part in zip(sides, parts, strict=True)}
         f |= {"image_all": images} | {k: texts[rows] for k, rows in rows_of.items()}
         if self.base is not None:
-            with torch.no_grad():
-                base_sets, base_rows = self.tokens(generic)
-                base_sets = [t.to(self.device) for t in base_sets]
-                base_texts = self.base.encode_text_sets(base_sets, self.cfg.loss.normalize)
-                f["base_generic"] = base_texts[base_rows["generic"]]
-                f["base_image"] = self.base.encode_images(pixels, self.cfg.loss.normalize)
+            f["base_image"], f["base_generic"] = self.base(index)
         whole = [n * len(sides) for n in sizes]
         return {k: gather_rows(v, whole if k in WHOLE_KEYS else sizes) for k, v in f.items()}
 
