@@ -1,9 +1,13 @@
 """Training-step benchmarks of the CultureCLIP trainer, each a ratio measured in one run:
 
 1. samples/s of our trainer vs open_clip's own training loop (open_clip_train.train.train_one_epoch) on the
-   same model, batch, precision and plain CLIP loss (target: ratio >= 1.0);
+   same model, batch, precision, tensors in memory and plain CLIP loss (target: ratio >= 1.0); each side
+   keeps its own optimizer implementation (open_clip_train's main builds torch's default AdamW, our trainer
+   the fused one) and its own text forward (ours stops at the batch's last EOT token, which is exact);
 2. time per step of the twin-aware objective vs the plain CLIP loss with as many images per step
-   (target: at most 1.15), with and without the feature-distillation preservation term;
+   (target: at most 1.15), with and without the feature-distillation preservation term (the frozen base
+   embeds each of the benchmark's images once, during the warm-up steps: the figure is the steady state
+   of a run longer than one pass over its data);
 3. peak memory of LoRA training vs full fine-tuning on the same model (GPU: max allocated; CPU: the
    growth of the process's peak RSS over the loaded model, each mode in a fresh process).
 

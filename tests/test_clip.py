@@ -103,3 +103,55 @@ def test_an_open_clip_checkpoint_of_another_architecture_is_a_one_line_error(tmp
         create_clip(f"open_clip:ViT-B-32@{wrong}")
     assert str(err.value).startswith(f"checkpoint {wrong}: does not fit ViT-B-32 (")
     assert "\n" not in str(err.value)
+
+
+def _custom_text_clip(**text_cfg):
+    """A tiny open_clip CustomTextCLIP whose text tower is open_clip's own TextTransformer."""
+    import open_clip
+
+    from cultureclip.backends.open_clip_model import OpenClipModel
+
+    vision = {"image_size": 32, "patch_size": 8, "width": 32, "layers": 1, "head_width": 16}
+    text = {"context_length": 32, "width": 32, "heads": 2, "layers": 2} | text_cfg
+    model = open_clip.CustomTextCLIP(16, vision, text)
+    return OpenClipModel(model, open_clip.get_tokenizer("ViT-B-32", context_length=32), None, {}, "custom")
+
+
+TEXTS = ["a photo of gyoza.", "gate", "a long caption of a festival lantern at night in a small town.", ""]
+
+
+@pytest.mark.parametrize("make", [lambda: create_clip("tiny:world-clip"), _custom_text_clip], ids=["clip", "custom"])
+def test_causal_text_towers_run_only_up_to_the_last_eot_and_give_the_full_context_embeddings(make):
+    from cultureclip.backends.open_clip_model import causal_text_tower
+
+    torch.manual_seed(0)
+    model = make()
+    model.model.train()
+    tower = causal_text_tower(model.model)
+    lengths = []
+    tower.transformer.register_forward_hook(lambda module, args, out: lengths.append(out.shape[1]))
+    tokens = model.tokenize(TEXTS)
+    sets = [tokens[:2], tokens[2:]]
+    full = model.model.encode_text(tokens, normalize=True)
+    full.sum().backward()
+    full_grads = {n: p.grad.clone() for n, p in model.model.named_parameters() if p.grad is not None}
+    model.model.zero_grad()
+    lengths.clear()
+    trimmed = model.encode_text_sets(sets)
+    trimmed.sum().backward()
+    assert lengths == [9, 16]  # the last EOT of each set, of a context of 64 (world-clip) or 32 tokens
+    torch.testing.assert_close(trimmed, full, rtol=0, atol=1e-6)
+    for name, grad in full_grads.items():  # the same up to float rounding (some entries are about 40)
+        atol = 1e-6 * float(grad.abs().max())
+        torch.testing.assert_close(model.model.get_parameter(name).grad, grad, rtol=1e-5, atol=atol, msg=name)
+    torch.testing.assert_close(model.encode_texts(tokens, normalize=False), model.model.encode_text(tokens))
+
+
+def test_towers_where_trimming_is_not_exact_see_the_full_context():
+    from cultureclip.backends.open_clip_model import causal_text_tower
+
+    torch.manual_seed(0)
+    for model in (_custom_text_clip(no_causal_mask=True), _custom_text_clip(pool_type="last")):
+        assert causal_text_tower(model.model) is None
+        tokens = model.tokenize(TEXTS)
+        assert torch.equal(model.encode_texts(tokens), model.model.encode_text(tokens, normalize=True))

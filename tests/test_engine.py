@@ -115,3 +115,14 @@ def test_weight_space_preservation_is_zero_at_the_start_and_grows():
     first = trainer.optimizer_step(0)
     second = trainer.optimizer_step(1)
     assert first["preserve"] == 0.0 and second["preserve"] > 0.0
+
+
+def test_text_tokens_give_each_kind_of_text_its_own_set_of_distinct_texts():
+    model = _model()
+    groups = {"caption": ["a b.", "c d."], "neg_caption": ["f.", "a b."], "concept": ["x", "y"]}
+    groups["neg_concept"] = ["y", "x"]
+    sets, rows = loop.TextTokens(model)(groups)
+    assert [len(s) for s in sets] == [3, 2]  # distinct captions, distinct names
+    every = torch.cat(sets)
+    for key, texts in groups.items():
+        assert torch.equal(every[rows[key]], model.tokenize(texts))

@@ -81,6 +81,10 @@ class ClipModel(ABC):
     @abstractmethod
     def encode_texts(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor: ...
 
+    def encode_text_sets(self, token_sets: list[torch.Tensor], normalize: bool = True) -> torch.Tensor:
+        """The embeddings of several token sets, concatenated; an adapter may encode each set at its own length."""
+        return torch.cat([self.encode_texts(tokens, normalize) for tokens in token_sets])
+
     @abstractmethod
     def set_grad_checkpointing(self, enable: bool = True) -> None: ...
 

@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
@@ -40,6 +41,50 @@ def keep_norm_statistics(model: nn.Module) -> None:
         if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, _KeepsStatistics):
             module.__class__ = _keeping_statistics(type(module))
             module.eval()
+
+
+def causal_text_tower(model: nn.Module) -> nn.Module | None:
+    """The module holding open_clip's own text transformer (the CLIP itself, or a CustomTextCLIP's `text`) when
+    it is causal and pools at the EOT token (argmax of the token ids), so `encode_to_eot` is exact; else None.
+    """
+    from open_clip.model import CLIP
+    from open_clip.transformer import TextTransformer
+
+    tower = getattr(model, "text", None)
+    if isinstance(tower, TextTransformer) and tower.cls_emb is None:
+        pool = tower.pool_type
+    elif isinstance(model, CLIP):
+        tower, pool = model, model.text_pool_type
+    else:
+        return None
+    return tower if tower.attn_mask is not None and pool == "argmax" else None  # open_clip's only mask is causal
+
+
+def encode_to_eot(tower: nn.Module, token_sets: list[torch.Tensor]) -> torch.Tensor:
+    """open_clip's text forward (unnormalized) of each token set on its columns up to its last EOT, concatenated.
+
+    The same embeddings as on the full context: under the causal mask no position attends to a later one,
+    and pooling reads each text's EOT position, so the trailing columns (padding) cannot change the result
+    (the final norm, per token, is applied after pooling). A set of short texts (concept names) then costs its
+    own length, not the context length; one embedding lookup for all sets makes one gradient of the
+    vocabulary-sized table, not one a set.
+    """
+    from open_clip.transformer import text_global_pool
+
+    texts = [tokens[:, : int(tokens.argmax(dim=1).max()) + 1] for tokens in token_sets]
+    embedded = tower.token_embedding(torch.cat([text.flatten() for text in texts])).split([t.numel() for t in texts])
+    cast = tower.transformer.get_cast_dtype()
+    pooled = []
+    for text, x in zip(texts, embedded, strict=True):
+        n = text.shape[1]
+        x = x.view(*text.shape, -1).to(cast) + tower.positional_embedding[:n].to(cast)
+        x = tower.transformer(x, attn_mask=tower.attn_mask[:n, :n])
+        pooled.append(text_global_pool(x, text, "argmax"))
+    x = tower.ln_final(torch.cat(pooled))
+    projection = tower.text_projection
+    if projection is None:
+        return x
+    return projection(x) if isinstance(projection, nn.Linear) else x @ projection
 
 
 class OpenClipModel(ClipModel):
@@ -77,10 +122,19 @@ class OpenClipModel(ClipModel):
         return self.model.encode_image(pixels, normalize=normalize)
 
     def encode_texts(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        return self.encode_text_sets([tokens], normalize)
+
+    def encode_text_sets(self, token_sets: list[torch.Tensor], normalize: bool = True) -> torch.Tensor:
+        """Each set at its own length where that is exact: a causal tower pooling at EOT (`encode_to_eot`), or a
+        Hugging Face tower, which masks padding (columns that are all padding dropped)."""
+        tower = causal_text_tower(self.model)
+        if tower is not None:
+            features = encode_to_eot(tower, token_sets)
+            return F.normalize(features, dim=-1) if normalize else features
         config = getattr(getattr(self.model, "text", None), "config", None)
-        if config is not None:  # a Hugging Face text tower masks padding: drop the columns that are all padding
-            tokens = tokens[:, : max(1, int((tokens != config.pad_token_id).sum(dim=1).max()))]
-        return self.model.encode_text(tokens, normalize=normalize)
+        if config is not None:
+            token_sets = [t[:, : max(1, int((t != config.pad_token_id).sum(dim=1).max()))] for t in token_sets]
+        return torch.cat([self.model.encode_text(tokens, normalize=normalize) for tokens in token_sets])
 
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         self.model.set_grad_checkpointing(enable)

@@ -20,6 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from cultureclip.backends.clip import ClipModel
 from cultureclip.config import TrainConfig
 from cultureclip.io import write_json
+from cultureclip.train.base_features import BaseFeatures
 from cultureclip.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from cultureclip.train.data import TrainData
 from cultureclip.train.distributed import World, barrier, gather_rows, rank_slice, world
@@ -44,7 +45,7 @@ def lr_factor(step: int, warmup: int, total: int, kind: str = "cosine") -> float
 
 
 class Towers(nn.Module):
-    """Both towers as one module whose forward DDP can wrap: (pixels, tokens) -> (image, text) embeddings."""
+    """Both towers as one module whose forward DDP can wrap: (pixels, token sets) -> (image, text) embeddings."""
 
     def __init__(self, clip: ClipModel, normalize: bool):
         super().__init__()
@@ -52,25 +53,37 @@ class Towers(nn.Module):
         self.model = clip.model  # registered, so DDP sees the parameters
         self.normalize = normalize
 
-    def forward(self, pixels: Tensor, tokens: Tensor) -> tuple[Tensor, Tensor]:
-        return self.clip.encode_images(pixels, self.normalize), self.clip.encode_texts(tokens, self.normalize)
+    def forward(self, pixels: Tensor, token_sets: list[Tensor]) -> tuple[Tensor, Tensor]:
+        return self.clip.encode_images(pixels, self.normalize), self.clip.encode_text_sets(token_sets, self.normalize)
 
 
 class TextTokens:
-    """Tokenizes each distinct text once; a batch's texts go through the text tower once each."""
+    """Tokenizes each distinct text once; a batch's distinct texts of each kind go through the text tower once.
+
+    A group's kind is its key without 'neg_' (captions, concept names, generic captions): texts of a kind have
+    similar lengths, so each kind's pass is only as long as its own texts (see `OpenClipModel.encode_texts`).
+    """
 
     def __init__(self, model: ClipModel):
         self.model = model
         self._tokens: dict[str, Tensor] = {}
 
-    def __call__(self, groups: dict[str, list[str]]) -> tuple[Tensor, dict[str, list[int]]]:
-        """Tokens of the distinct texts, and for each group the row of each of its texts."""
-        unique = list(dict.fromkeys(t for texts in groups.values() for t in texts))
-        new = [t for t in unique if t not in self._tokens]
+    def __call__(self, groups: dict[str, list[str]]) -> tuple[list[Tensor], dict[str, list[int]]]:
+        """Token sets of each kind's distinct texts, and for each group the row of each text in their concatenation."""
+        kinds: dict[str, list[str]] = {}
+        for key, texts in groups.items():
+            kinds.setdefault(key.removeprefix("neg_"), []).extend(texts)
+        kinds = {kind: list(dict.fromkeys(texts)) for kind, texts in kinds.items()}
+        new = list(dict.fromkeys(t for texts in kinds.values() for t in texts if t not in self._tokens))
         if new:
             self._tokens.update(zip(new, self.model.tokenize(new), strict=True))
-        where = {t: i for i, t in enumerate(unique)}
-        return torch.stack([self._tokens[t] for t in unique]), {k: [where[t] for t in v] for k, v in groups.items()}
+        where: dict[str, dict[str, int]] = {}
+        offset = 0
+        for kind, texts in kinds.items():
+            where[kind] = {t: offset + i for i, t in enumerate(texts)}
+            offset += len(texts)
+        rows = {k: [where[k.removeprefix("neg_")][t] for t in v] for k, v in groups.items()}
+        return [torch.stack([self._tokens[t] for t in texts]) for texts in kinds.values()], rows
 
 
 def row_labels(data: TrainData, cfg: TrainConfig) -> Tensor:
@@ -89,7 +102,7 @@ class Trainer:
         self.device = torch.device(device)
         torch.manual_seed(seed)
         keep_features = cfg.loss.preserve and cfg.loss.preserve_kind == "features"
-        self.base = model.frozen_copy() if keep_features else None
+        base = model.frozen_copy() if keep_features else None
         self.counts = select_trainable(model, cfg.tune, train_logit_scale=not cfg.freeze_logit_scale)
         if model.logit_bias is not None and not cfg.loss.siglip:
             model.logit_bias.requires_grad_(False)  # only the sigmoid loss uses it
@@ -101,12 +114,15 @@ class Trainer:
         decay = [p for p in self.params if p.ndim >= 2]
         groups = [{"params": decay, "weight_decay": cfg.weight_decay}]
         groups.append({"params": [p for p in self.params if p.ndim < 2], "weight_decay": 0.0})
-        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr)
+        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, fused=True)  # one kernel for all tensors, not one each
         self.schedule = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, cfg.warmup, cfg.steps, cfg.schedule)
         )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         self.tokens = TextTokens(model)
+        self.base = None  # the frozen starting model's embeddings of the rows, for the distillation term
+        if keep_features:
+            self.base = BaseFeatures(base, data, cfg.loss.normalize, self.device, cfg.batch_size)
         self.labels = row_labels(data, cfg)
         self.sampler = SAMPLERS[cfg.sampler](data, cfg.batch_size, seed)
 
@@ -132,18 +148,13 @@ class Trainer:
             f[f"{prefix}label"] = self.labels[idx].to(self.device)
         generic = {"generic": [self.data.rows[i]["generic_caption"] for i in index]}
         pixels = self.data.pixels[index].to(self.device)
-        tokens, rows_of = self.tokens(want | (generic if self.base is not None else {}))
-        images, texts = self.net(pixels, tokens.to(self.device))
+        token_sets, rows_of = self.tokens(want | (generic if self.base is not None else {}))
+        images, texts = self.net(pixels, [t.to(self.device) for t in token_sets])
         parts = images.split([len(idx) for idx in sides.values()])
         f |= {f"{prefix}image": part for prefix, part in zip(sides, parts, strict=True)}
         f |= {"image_all": images} | {k: texts[rows] for k, rows in rows_of.items()}
         if self.base is not None:
-            with torch.no_grad():
-                base_tokens, base_rows = self.tokens(generic)
-                f["base_generic"] = self.base.encode_texts(base_tokens.to(self.device), self.cfg.loss.normalize)[
-                    base_rows["generic"]
-                ]
-                f["base_image"] = self.base.encode_images(pixels, self.cfg.loss.normalize)
+            f["base_image"], f["base_generic"] = self.base(index)
         whole = [n * len(sides) for n in sizes]
         return {k: gather_rows(v, whole if k in WHOLE_KEYS else sizes) for k, v in f.items()}
 
@@ -163,17 +174,19 @@ class Trainer:
         """One update from `cfg.accumulate` batches; the step's metrics."""
         n = self.cfg.accumulate
         self.optimizer.zero_grad(set_to_none=True)
-        sums: dict[str, float] = {}
+        sums: dict[str, Tensor] = {}
         for micro in range(n):
             sync = self.net.no_sync() if self.world.size > 1 and micro < n - 1 else contextlib.nullcontext()
             with sync:
                 for k, v in self.forward_backward(step * n + micro, 1 / n).items():
-                    sums[k] = sums.get(k, 0.0) + v.item() / n
+                    sums[k] = sums.get(k, 0.0) + v.double() / n
         self.scaler.step(self.optimizer)
         self.scaler.update()
         lr = self.optimizer.param_groups[0]["lr"]
         self.schedule.step()
-        return {"step": step, **sums, "lr": lr, "logit_scale": self.model.logit_scale.item()}
+        scale = self.model.logit_scale.detach().double()
+        *values, scale = torch.cat([v.reshape(1) for v in (*sums.values(), scale)]).tolist()  # one host sync a step
+        return {"step": step, **dict(zip(sums, values, strict=True)), "lr": lr, "logit_scale": scale}
 
     def state(self) -> tuple:
         return self.model.model, self.optimizer, self.schedule, self.scaler
