@@ -8,6 +8,7 @@ import time
 from cultureclip.backends.images import IMAGE_GENERATORS
 from cultureclip.backends.procedural import ProceduralRenderer
 from cultureclip.builder.stage import Stage
+from cultureclip.errors import ConfigError
 
 CALLS: list[int] = []  # seeds rendered by the flaky renderer, in order
 
@@ -44,3 +45,15 @@ class WorkerProbe(Stage):
 
     def process(self, rows: list[dict]) -> list[dict]:
         return [{"pid": os.getpid(), "setups": self.setups, "stage": self.name} for _ in rows]
+
+
+class BadSetting(Stage):
+    """A stage whose set-up finds a bad setting."""
+
+    name = "bad"
+
+    def setup(self) -> None:
+        raise ConfigError("build.x: bad")
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        return rows

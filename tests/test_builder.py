@@ -209,6 +209,18 @@ def test_ray_actors_start_once_per_build_and_set_each_stage_up_once(ray_cluster,
     assert [r["stage"] for r in second] == ["b"] * 8 and {r["setups"] for r in first + second} == {1}
 
 
+def test_a_bad_setting_found_in_a_ray_actor_is_the_same_one_line_error(ray_cluster, tmp_path):
+    from builder_backends import BadSetting
+    from cultureclip.builder.executors import open_executor, progress_bar
+    from cultureclip.errors import ConfigError
+
+    cfg = config("build.executor=ray").build
+    with progress_bar() as progress, open_executor(cfg, progress) as executor:
+        with pytest.raises(ConfigError) as caught:
+            executor.run_stage(BadSetting(), [{"key": "0"}], tmp_path / "bad")
+    assert type(caught.value) is ConfigError and str(caught.value) == "build.x: bad"
+
+
 def test_built_dataset_loads_in_hugging_face_datasets(reference, tmp_path):
     import datasets
     import numpy as np

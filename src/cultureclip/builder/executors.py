@@ -21,6 +21,7 @@ from rich.text import Text
 
 from cultureclip.builder.stage import Stage
 from cultureclip.config import BuildConfig
+from cultureclip.errors import CultureClipError
 from cultureclip.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,13 @@ class RayExecutor(Executor):
         def submit(actor, chunk: tuple[int, list[dict]]):
             return actor.run.remote(stage_id, stage_ref, str(folder), chunk[0], chunk[1], retries)
 
-        for count in ActorPool(self.actors).map_unordered(submit, list(chunks.items())):
-            advance(count)
+        try:
+            for count in ActorPool(self.actors).map_unordered(submit, list(chunks.items())):
+                advance(count)
+        except self.ray.exceptions.RayTaskError as err:
+            if isinstance(err.cause, CultureClipError):  # a bad setting stays a one-line error, not a traceback
+                raise err.cause from None
+            raise
 
     def close(self) -> None:
         for actor in self.actors:
