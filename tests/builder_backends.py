@@ -1,10 +1,14 @@
 """Image generators for builder tests, registered by importing this module: the procedural renderer
-made slow (for kill-and-resume) or failing on chosen seeds (for bad-row handling)."""
+made slow (for kill-and-resume) or failing on chosen seeds (for bad-row handling); a stage that says
+which process ran it (for the Ray executor's actor reuse)."""
 
+import os
 import time
 
 from cultureclip.backends.images import IMAGE_GENERATORS
 from cultureclip.backends.procedural import ProceduralRenderer
+from cultureclip.builder.stage import Stage
+from cultureclip.errors import ConfigError
 
 CALLS: list[int] = []  # seeds rendered by the flaky renderer, in order
 
@@ -28,3 +32,28 @@ class FlakyRenderer(ProceduralRenderer):
 
 IMAGE_GENERATORS.register("test-slow")(lambda ref, image_size, options: SlowRenderer(image_size))
 IMAGE_GENERATORS.register("test-flaky")(lambda ref, image_size, options: FlakyRenderer(image_size))
+
+
+class WorkerProbe(Stage):
+    """Outputs the process that ran each row and how often that process set this stage up."""
+
+    def __init__(self, name: str):
+        self.name, self.setups = name, 0
+
+    def setup(self) -> None:
+        self.setups += 1
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        return [{"pid": os.getpid(), "setups": self.setups, "stage": self.name} for _ in rows]
+
+
+class BadSetting(Stage):
+    """A stage whose set-up finds a bad setting."""
+
+    name = "bad"
+
+    def setup(self) -> None:
+        raise ConfigError("build.x: bad")
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        return rows

@@ -179,12 +179,75 @@ def test_llm_captions_diffusers_images_and_judge_filter_end_to_end(tmp_path):
     }
 
 
-def test_ray_executor_builds_the_same_dataset_as_the_local_one(tmp_path):
+def test_one_stage_runs_locally_and_resumes_from_its_saved_chunks(tmp_path):
+    from builder_backends import WorkerProbe
+    from cultureclip.builder.executors import progress_bar, run_stage
+
+    cfg = config("build.chunk_rows=3").build
+    rows = [{"key": str(i)} for i in range(7)]
+    with progress_bar() as progress:
+        first = run_stage(WorkerProbe("a"), rows, tmp_path / "a", cfg, progress)
+        (tmp_path / "a" / "00001.parquet").unlink()
+        again = run_stage(WorkerProbe("b"), rows, tmp_path / "a", cfg, progress)
+    assert {r["pid"] for r in first} == {os.getpid()} and [r["stage"] for r in first] == ["a"] * 7
+    assert [r["stage"] for r in again] == ["a"] * 3 + ["b"] * 3 + ["a"]  # only the missing chunk is redone
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray cluster of 2 CPUs whose workers can import the test helpers (builder_backends)."""
     ray = pytest.importorskip("ray")
+    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_executor_builds_the_same_dataset_as_the_local_one(ray_cluster, tmp_path):
     local = build(config(), tmp_path / "local")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        on_ray = build(config("build.executor=ray", "build.ray_workers=2"), tmp_path / "ray")
-    finally:
-        ray.shutdown()
+    on_ray = build(config("build.executor=ray", "build.ray_workers=2"), tmp_path / "ray")
     assert content(on_ray) == content(local)
+
+
+def test_ray_actors_start_once_per_build_and_set_each_stage_up_once(ray_cluster, tmp_path):
+    from builder_backends import WorkerProbe
+    from cultureclip.builder.executors import open_executor, progress_bar
+
+    cfg = config("build.executor=ray", "build.ray_workers=2", "build.chunk_rows=1").build
+    rows = [{"key": str(i)} for i in range(8)]
+    with progress_bar() as progress, open_executor(cfg, progress) as executor:
+        first = executor.run_stage(WorkerProbe("a"), rows, tmp_path / "a")
+        second = executor.run_stage(WorkerProbe("b"), rows, tmp_path / "b")
+    assert len({r["pid"] for r in first}) == 2 and os.getpid() not in {r["pid"] for r in first}
+    assert {r["pid"] for r in second} == {r["pid"] for r in first}  # the same two actors ran both stages
+    assert [r["stage"] for r in second] == ["b"] * 8 and {r["setups"] for r in first + second} == {1}
+
+
+def test_a_bad_setting_found_in_a_ray_actor_is_the_same_one_line_error(ray_cluster, tmp_path):
+    from builder_backends import BadSetting
+    from cultureclip.builder.executors import open_executor, progress_bar
+    from cultureclip.errors import ConfigError
+
+    cfg = config("build.executor=ray").build
+    with progress_bar() as progress, open_executor(cfg, progress) as executor:
+        with pytest.raises(ConfigError) as caught:
+            executor.run_stage(BadSetting(), [{"key": "0"}], tmp_path / "bad")
+    assert type(caught.value) is ConfigError and str(caught.value) == "build.x: bad"
+
+
+def test_built_dataset_loads_in_hugging_face_datasets(reference, tmp_path):
+    import datasets
+    import numpy as np
+
+    manifest, cache = read_manifest(reference), str(tmp_path / "cache")
+    files = {s: sorted(str(p) for p in reference.glob(f"{s}-*.tar")) for s in ("train", "test")}
+    shards = datasets.load_dataset("webdataset", data_files=files, cache_dir=cache)
+    for split in files:
+        assert shards[split]["json"] == [
+            {k: v for k, v in r.items() if k != "shard"} for r in manifest if r["split"] == split
+        ]
+        images = [np.asarray(s.image) for s in read_split(reference, split)]
+        assert all(np.array_equal(np.asarray(im), ref) for im, ref in zip(shards[split]["png"], images, strict=True))
+    table = datasets.load_dataset("parquet", data_files=str(reference / "manifest.parquet"), cache_dir=cache)
+    assert table["train"].to_list() == manifest
+    assert datasets.load_dataset(str(reference), cache_dir=cache)["train"]["json"] == shards["train"]["json"]

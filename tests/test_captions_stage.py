@@ -3,7 +3,7 @@ import pytest
 from chat_server import ChatServer
 from cultureclip.backends.captions import TemplateCaptionWriter
 from cultureclip.backends.clip import create_clip
-from cultureclip.builder.caption_rules import caption_problem, clean_caption, token_count
+from cultureclip.builder.caption_rules import caption_problem, clean_caption, target_tokenizer, token_count
 from cultureclip.builder.captions import CaptionStage, caption_rows, load_prompts
 from cultureclip.catalog import load_catalog
 from cultureclip.config import CaptionConfig, TextGeneratorConfig
@@ -47,6 +47,39 @@ def test_a_caption_of_exactly_the_context_length_passes(tokenizer):
     assert caption_problem(text, "gyoza", tokenizer) is None
 
 
+@pytest.fixture(scope="module")
+def hf_clip_with_tokenizer(tmp_path_factory):
+    """A saved transformers CLIP whose folder holds a real CLIPTokenizer (what hub models have)."""
+    from cultureclip.backends.diffusion import clip_bpe_tokenizer
+
+    model = create_clip("tiny:hf-clip")
+    model.tokenizer = clip_bpe_tokenizer()
+    folder = tmp_path_factory.mktemp("hf-clip")
+    model.save(folder)
+    return folder
+
+
+@pytest.mark.parametrize("target", ["tiny:world-clip", "tiny:hf-clip", "hf:FOLDER"])
+def test_target_tokenizers_of_open_clip_and_transformers_models_count_the_same(target, hf_clip_with_tokenizer):
+    """The three models share CLIP's BPE and a context of 64: same counts, same boundary."""
+    tokenizer = target_tokenizer(target.replace("FOLDER", str(hf_clip_with_tokenizer)))
+    assert tokenizer.context_length == 64
+    assert token_count(tokenizer, "a b c") == 5
+    assert caption_problem("gyoza" + " word" * 58 + ".", "gyoza", tokenizer) is None
+    assert caption_problem("gyoza" + " word" * 59 + ".", "gyoza", tokenizer) == "too long: 65 tokens > 64"
+
+
+def test_a_transformers_target_counts_with_its_own_tokenizer(hf_clip_with_tokenizer):
+    tokenizer = target_tokenizer(f"hf:{hf_clip_with_tokenizer}")
+    assert type(tokenizer.tokenizer).__name__ in ("CLIPTokenizer", "CLIPTokenizerFast")
+    assert token_count(tokenizer, "Áo dài silk.") == len(tokenizer.tokenizer("Áo dài silk.")["input_ids"])
+
+
+def test_a_target_without_a_tokenizer_we_can_count_is_a_config_error():
+    with pytest.raises(ConfigError, match="caption rules count tokens for open_clip and hf: models only"):
+        target_tokenizer("towers:lite")
+
+
 def test_clean_caption_strips_quotes_only():
     assert clean_caption('  "Gyoza, crisp."\n') == "Gyoza, crisp."
     assert clean_caption("**Gyoza**") == "Gyoza"
@@ -75,12 +108,13 @@ def scripted(prompt: str, attempt: int):
     return 500, "down", 0
 
 
-def test_llm_captions_are_checked_reasked_and_fall_back_with_the_reason(mini_catalog):
+@pytest.mark.parametrize("target", ["tiny:world-clip", "tiny:hf-clip"])
+def test_llm_captions_are_checked_reasked_and_fall_back_with_the_reason(mini_catalog, target):
     catalog = load_catalog(mini_catalog).first_groups(2)  # jiaozi, gyoza, torii, paifang
     with ChatServer(scripted) as server:
         generator = TextGeneratorConfig(name="openai:m", base_url=server.url, retries=1, backoff_s=0.01)
         cfg = CaptionConfig(generator=generator, styles=["short"], reasks=1)
-        stage = CaptionStage(cfg, "template", "tiny:world-clip")
+        stage = CaptionStage(cfg, "template", target)
         stage.setup()
         rows = caption_rows(catalog, cfg, 1)
         out = stage.run(rows, retries=0)

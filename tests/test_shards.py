@@ -47,3 +47,24 @@ def test_missing_manifest_and_shard(tmp_path):
     (tmp_path / "train-00000.tar").unlink()
     with pytest.raises(DataError, match="shard train-00000.tar listed in manifest.parquet is missing"):
         read_split(tmp_path, "train")
+
+
+def test_loads_in_hugging_face_datasets_with_the_manifest_types(tmp_path):
+    """`datasets.load_dataset(folder)` reads README.md's features: a field null in the first samples and
+    a string later (what guessing from the first 5 samples fails on) loads exactly."""
+    import datasets
+
+    samples = _samples(9, "train") + _samples(2, "test")
+    for i, sample in enumerate(samples):
+        sample.row |= {"caption_note": "fallback: x" if i == 7 else None, "score": 0.5 if i == 7 else None}
+    folder = tmp_path / "data"
+    folder.mkdir()
+    manifest = write_split(folder, "train", samples[:9], shard_size=4) + write_split(folder, "test", samples[9:], 4)
+    write_manifest(folder, manifest)
+    loaded = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "cache"))
+    for split in ("train", "test"):
+        expected = [{k: v for k, v in r.items() if k != "shard"} for r in manifest if r["split"] == split]
+        assert loaded[split]["json"] == expected
+        assert loaded[split]["__key__"] == [r["key"] for r in expected]
+    assert loaded["train"][7]["json"]["caption_note"] == "fallback: x" and loaded["train"][7]["json"]["score"] == 0.5
+    assert np.asarray(loaded["train"][3]["png"])[0, 0, 0] == 30 and loaded["train"][3]["png"].size == (8, 8)

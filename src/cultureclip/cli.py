@@ -59,7 +59,7 @@ ExecutorOption = Annotated[
     str | None,
     typer.Option(
         "--executor",
-        help="Where the builder's stages run: local (default) or ray (Ray Data; same as build.executor=ray).",
+        help="Where the builder's stages run: local (default) or ray (Ray actors; same as build.executor=ray).",
     ),
 ]
 

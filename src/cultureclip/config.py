@@ -113,7 +113,7 @@ class BuildConfig(Strict):
     filter: FilterConfig | None = None
     """Judge-CLIP filtering; None keeps every rendered image (the offline default)."""
     executor: Literal["local", "ray"] = "local"
-    """local: in this process; ray: Ray Data, one model actor per worker (ray_address, ray_workers)."""
+    """local: in this process; ray: a pool of Ray model actors kept for the whole build (ray_address, ray_workers)."""
     chunk_rows: int = Field(default=64, ge=1)
     """Rows per unit of work: each finished chunk is saved, so a killed build resumes from the next one."""
     row_retries: int = Field(default=2, ge=0)
@@ -121,7 +121,7 @@ class BuildConfig(Strict):
     ray_address: str | None = None
     """Ray cluster to join; None starts a local one."""
     ray_workers: int = Field(default=1, ge=1)
-    """Model actors per stage (one per GPU on a cluster)."""
+    """Model actors, started once per build and reused by every stage (one per GPU on a cluster)."""
     ray_gpus_per_worker: float = Field(default=0.0, ge=0)
 
 

@@ -4,7 +4,10 @@ Each sample is `<key>.png` (the image) and `<key>.json` (its row: concept id, na
 category, generic noun, twin group and twin ids, caption, generic caption, seed, split). The manifest
 holds the same rows, one per image, with the shard that stores it, so a dataset can be queried
 without opening the tars; it also lists the builder's rejected and failed rows (`status`, `reason`,
-no shard). Readable with `webdataset.WebDataset(...)` or `datasets` directly.
+no shard). Readable with `webdataset.WebDataset(...)` or `datasets` directly: `README.md` is a Hugging
+Face dataset card header naming each split's shards and the rows' exact types, so
+`datasets.load_dataset(folder)` loads every split (its webdataset loader would otherwise guess the types
+from the first 5 samples, and fail on a field that is null there and a string later, e.g. `caption_note`).
 """
 
 import io
@@ -17,6 +20,7 @@ from PIL import Image
 from cultureclip.errors import DataError
 
 MANIFEST = "manifest.parquet"
+HF_CARD = "README.md"
 
 
 @dataclass
@@ -53,7 +57,41 @@ def write_manifest(folder: Path, rows: list[dict]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.Table.from_pylist(rows), folder / MANIFEST)
+    table = pa.Table.from_pylist(rows)
+    pq.write_table(table, folder / MANIFEST)
+    _write_hf_card(folder, sorted({r["split"] for r in rows if r.get("shard")}), table.schema)
+
+
+def _write_hf_card(folder: Path, splits: list[str], schema) -> None:
+    """README.md whose YAML header gives `datasets` each split's shards and the sample features."""
+    import yaml
+
+    row = [{"name": f.name, **_hf_type(f.type)} for f in schema if f.name != "shard"]
+    features = [
+        {"name": "__key__", "dtype": "string"},
+        {"name": "__url__", "dtype": "string"},
+        {"name": "json", "struct": row},
+        {"name": "png", "dtype": "image"},
+    ]
+    header = {
+        "configs": [{"config_name": "default", "data_files": [{"split": s, "path": f"{s}-*.tar"} for s in splits]}],
+        "dataset_info": {"features": features},
+    }
+    text = "Load with `datasets.load_dataset(<this folder>)`, `webdataset`, or the manifest with pyarrow.\n"
+    (folder / HF_CARD).write_text(f"---\n{yaml.safe_dump(header, sort_keys=False)}---\n\n{text}")
+
+
+def _hf_type(arrow_type) -> dict:
+    """A `datasets` feature, as its YAML card writes it, for an Arrow type of the manifest."""
+    import pyarrow as pa
+
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        inner = _hf_type(arrow_type.value_type)
+        return {"list": inner.get("dtype", inner)}
+    if pa.types.is_struct(arrow_type):
+        return {"struct": [{"name": f.name, **_hf_type(f.type)} for f in arrow_type]}
+    names = {pa.float64(): "float64", pa.float32(): "float32", pa.large_string(): "large_string"}
+    return {"dtype": names.get(arrow_type, str(arrow_type))}
 
 
 def read_manifest(folder: Path) -> list[dict]:

@@ -102,7 +102,7 @@ def tiny_sd_pipeline():
         latent_channels=4,
         norm_num_groups=4,
     )
-    tokenizer = _clip_tokenizer()
+    tokenizer = clip_bpe_tokenizer()
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=len(tokenizer),
@@ -128,7 +128,7 @@ def tiny_sd_pipeline():
     )
 
 
-def _clip_tokenizer():
+def clip_bpe_tokenizer():
     """CLIP's real BPE tokenizer, from the vocabulary file open_clip ships (no download)."""
     import json
 

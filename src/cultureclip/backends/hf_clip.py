@@ -90,17 +90,40 @@ def _load(ref: str, name: str) -> HFClipModel:
         else:
             model = AutoModel.from_pretrained(ref)
         processor = AutoImageProcessor.from_pretrained(ref)
-        if folder.is_dir() and not (folder / "tokenizer_config.json").is_file():
+        if has_tokenizer_files(ref):
+            tokenizer = AutoTokenizer.from_pretrained(ref)
+        else:
             import open_clip
 
             tokenizer = open_clip.SimpleTokenizer(context_length=model.config.text_config.max_position_embeddings)
-        else:
-            tokenizer = AutoTokenizer.from_pretrained(ref)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise DataError(f"{name}: cannot load model ({str(err).strip().splitlines()[0][:200]})") from None
     if not isinstance(model, CLIPModel | SiglipModel):
         raise ConfigError(f"{name}: a {type(model).__name__}, not a CLIPModel or SiglipModel")
     return HFClipModel(model, tokenizer, processor, name)
+
+
+def has_tokenizer_files(ref: str) -> bool:
+    """False for a folder without tokenizer files (it tokenizes with open_clip's CLIP BPE); hub names have them."""
+    folder = Path(ref)
+    return not folder.is_dir() or (folder / "tokenizer_config.json").is_file()
+
+
+def text_tokenizer(ref: str):
+    """The model's tokenizer as an open_clip tokenizer (`context_length`, callable), without loading weights.
+
+    The caption rules count tokens with it; the context is the text tower's `max_position_embeddings`.
+    """
+    from open_clip.tokenizer import HFTokenizer, SimpleTokenizer
+    from transformers import AutoConfig
+
+    try:
+        context = AutoConfig.from_pretrained(ref).text_config.max_position_embeddings
+    except (OSError, ValueError, KeyError, AttributeError) as err:
+        raise DataError(f"{ref}: cannot read the CLIP text config ({str(err).strip().splitlines()[0][:200]})") from None
+    if has_tokenizer_files(ref):
+        return HFTokenizer(ref, context_length=context)
+    return SimpleTokenizer(context_length=context)
 
 
 @CLIP_FORMATS.register("transformers")

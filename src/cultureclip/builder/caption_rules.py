@@ -8,6 +8,7 @@ caption breaks them, or None.
 
 import re
 import unicodedata
+from pathlib import Path
 
 from cultureclip.errors import ConfigError
 
@@ -31,18 +32,21 @@ def fold(text: str) -> str:
 
 
 def target_tokenizer(model_id: str):
-    """The tokenizer of the CLIP a dataset is for, without building the model."""
+    """The tokenizer of the CLIP a dataset is for (open_clip or transformers), without building the model."""
     import open_clip
 
-    from cultureclip.backends.clip import MODEL_CONFIGS, parse_model_id
+    from cultureclip.backends.clip import MODEL_CONFIGS, folder_format, parse_model_id
+    from cultureclip.backends.hf_clip import text_tokenizer
 
     spec = parse_model_id(model_id)
-    if spec.source not in ("open_clip", "tiny", "local"):
-        raise ConfigError(f"model.name {model_id!r}: caption rules count tokens with open_clip tokenizers only")
+    if spec.source not in ("open_clip", "tiny", "local", "hf"):
+        raise ConfigError(f"model.name {model_id!r}: caption rules count tokens for open_clip and hf: models only")
     if spec.source == "open_clip":
         return open_clip.get_tokenizer(spec.ref)
-    folder = MODEL_CONFIGS / spec.ref if spec.source == "tiny" else spec.ref
-    return open_clip.get_tokenizer(f"local-dir:{folder}")
+    ref = str(MODEL_CONFIGS / spec.ref) if spec.source == "tiny" else spec.ref
+    if spec.source != "hf" and folder_format(Path(ref)) == "open_clip":
+        return open_clip.get_tokenizer(f"local-dir:{ref}")
+    return text_tokenizer(ref)
 
 
 def token_count(tokenizer, text: str) -> int:

@@ -1,12 +1,19 @@
-"""Run a stage over rows in fixed chunks, saving each finished chunk, in-process or on Ray Data.
+"""Run stages over rows in fixed chunks, saving each finished chunk, in-process or on a pool of Ray actors.
 
 Chunk i always holds the same rows (plan order, `chunk_rows` each) and is saved atomically as
 `<folder>/<i>.parquet` once processed, so a killed build resumes at the first unsaved chunk and the
 stage's output (all chunks in order) is the same whichever executor ran it and however often it stopped.
+
+An executor lives for a whole build (`open_executor`). On Ray its model actors are started once, when
+the build starts, and kept for every stage: a worker process pays its start and imports once, not once
+per stage, and sets up one stage's models at a time (the previous stage's are dropped first).
 """
 
+import gc
+import itertools
 import logging
-import pickle
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
@@ -14,9 +21,11 @@ from rich.text import Text
 
 from cultureclip.builder.stage import Stage
 from cultureclip.config import BuildConfig
+from cultureclip.errors import CultureClipError
 from cultureclip.io import atomic_path
 
 log = logging.getLogger(__name__)
+Chunks = dict[int, list[dict]]
 
 
 class RateColumn(ProgressColumn):
@@ -31,18 +40,104 @@ def progress_bar() -> Progress:
     )
 
 
-def run_stage(stage: Stage, rows: list[dict], folder: Path, cfg: BuildConfig, progress: Progress) -> list[dict]:
-    """Outputs of `stage` for `rows` (one dict per row, in order), computing only unsaved chunks."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    size = cfg.chunk_rows
-    chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
-    pending = [i for i in range(len(chunks)) if not _chunk_path(folder, i).is_file()]
-    task = progress.add_task(stage.name, total=len(rows), completed=len(rows) - sum(len(chunks[i]) for i in pending))
-    if pending:
-        run = _run_ray if cfg.executor == "ray" else _run_local
-        run(stage, {i: chunks[i] for i in pending}, folder, cfg, lambda n: progress.advance(task, n))
-    return [out for i in range(len(chunks)) for out in _read_chunk(folder, i)]
+class Executor:
+    """Runs a stage over the unsaved chunks of its rows; subclasses say where (`_map`)."""
+
+    def __init__(self, cfg: BuildConfig, progress: Progress):
+        self.cfg, self.progress = cfg, progress
+
+    def run_stage(self, stage: Stage, rows: list[dict], folder: Path) -> list[dict]:
+        """Outputs of `stage` for `rows` (one dict per row, in order), computing only unsaved chunks."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        size = self.cfg.chunk_rows
+        chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
+        pending = {i: chunks[i] for i in range(len(chunks)) if not _chunk_path(folder, i).is_file()}
+        done = len(rows) - sum(map(len, pending.values()))
+        task = self.progress.add_task(stage.name, total=len(rows), completed=done)
+        if pending:
+            self._map(stage, pending, folder, lambda n: self.progress.advance(task, n))
+        return [out for i in range(len(chunks)) for out in _read_chunk(folder, i)]
+
+    def _map(self, stage: Stage, chunks: Chunks, folder: Path, advance: Callable[[int], None]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the executor's workers."""
+
+
+class LocalExecutor(Executor):
+    """Every chunk in this process, one after the other."""
+
+    def _map(self, stage: Stage, chunks: Chunks, folder: Path, advance: Callable[[int], None]) -> None:
+        stage.setup()
+        for index, rows in chunks.items():
+            _save_chunk(folder, index, stage.run(rows, self.cfg.row_retries))
+            advance(len(rows))
+
+
+class StageWorker:
+    """A Ray actor kept for the whole build: sets up the stage it is given once, then processes and saves chunks."""
+
+    def __init__(self):
+        self.stage_id, self.stage = None, None
+
+    def run(self, stage_id: int, stage: Stage, folder: str, index: int, rows: list[dict], retries: int) -> int:
+        if stage_id != self.stage_id:
+            self.stage_id, self.stage = None, None
+            gc.collect()  # the previous stage's models go before this stage's load
+            stage.setup()
+            self.stage_id, self.stage = stage_id, stage
+        _save_chunk(Path(folder), index, self.stage.run(rows, retries))
+        return len(rows)
+
+
+class RayExecutor(Executor):
+    """Chunks spread over `ray_workers` Ray actors (`ray_gpus_per_worker` GPUs each), started once per build."""
+
+    def __init__(self, cfg: BuildConfig, progress: Progress):
+        super().__init__(cfg, progress)
+        try:
+            import ray
+        except ImportError:
+            from cultureclip.errors import MissingDependencyError
+
+            raise MissingDependencyError("build.executor=ray: `pip install 'cultureclip[ray]'`") from None
+        if not ray.is_initialized():
+            ray.init(address=cfg.ray_address, include_dashboard=False, log_to_driver=False)
+        worker = ray.remote(num_cpus=1, num_gpus=cfg.ray_gpus_per_worker)(StageWorker)
+        self.ray, self.actors = ray, [worker.remote() for _ in range(cfg.ray_workers)]  # they start now
+        self.stage_ids = itertools.count()
+
+    def _map(self, stage: Stage, chunks: Chunks, folder: Path, advance: Callable[[int], None]) -> None:
+        from ray.util import ActorPool
+
+        stage_id, stage_ref, retries = next(self.stage_ids), self.ray.put(stage), self.cfg.row_retries
+
+        def submit(actor, chunk: tuple[int, list[dict]]):
+            return actor.run.remote(stage_id, stage_ref, str(folder), chunk[0], chunk[1], retries)
+
+        try:
+            for count in ActorPool(self.actors).map_unordered(submit, list(chunks.items())):
+                advance(count)
+        except self.ray.exceptions.RayTaskError as err:
+            if isinstance(err.cause, CultureClipError):  # a bad setting stays a one-line error, not a traceback
+                raise err.cause from None
+            raise
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor)
+
+
+@contextmanager
+def open_executor(cfg: BuildConfig, progress: Progress) -> Iterator[Executor]:
+    """The executor `cfg.executor` names, released when the build leaves the block."""
+    executor = RayExecutor(cfg, progress) if cfg.executor == "ray" else LocalExecutor(cfg, progress)
+    try:
+        yield executor
+    finally:
+        executor.close()
 
 
 def _chunk_path(folder: Path, index: int) -> Path:
@@ -65,47 +160,7 @@ def _read_chunk(folder: Path, index: int) -> list[dict]:
     return pq.read_table(_chunk_path(folder, index)).to_pylist()
 
 
-def _run_local(stage: Stage, chunks: dict[int, list[dict]], folder: Path, cfg: BuildConfig, advance) -> None:
-    stage.setup()
-    for index, rows in chunks.items():
-        _save_chunk(folder, index, stage.run(rows, cfg.row_retries))
-        advance(len(rows))
-
-
-class _RayWorker:
-    """A Ray Data actor: sets the stage up once (its models), then processes and saves whole chunks."""
-
-    def __init__(self, stage: Stage, folder: str, retries: int):
-        self.stage, self.folder, self.retries = stage, Path(folder), retries
-        self.stage.setup()
-
-    def __call__(self, batch: dict) -> dict:
-        counts = []
-        for index, payload in zip(batch["chunk"], batch["rows"], strict=True):
-            rows = pickle.loads(payload)
-            _save_chunk(self.folder, int(index), self.stage.run(rows, self.retries))
-            counts.append(len(rows))
-        return {"rows": counts}
-
-
-def _run_ray(stage: Stage, chunks: dict[int, list[dict]], folder: Path, cfg: BuildConfig, advance) -> None:
-    try:
-        import ray
-    except ImportError:
-        from cultureclip.errors import MissingDependencyError
-
-        raise MissingDependencyError("build.executor=ray: `pip install 'cultureclip[ray]'`") from None
-    if not ray.is_initialized():
-        ray.init(address=cfg.ray_address, include_dashboard=False, log_to_driver=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    items = [{"chunk": i, "rows": pickle.dumps(rows)} for i, rows in chunks.items()]
-    done = ray.data.from_items(items).map_batches(
-        _RayWorker,
-        fn_constructor_args=(stage, str(folder), cfg.row_retries),
-        batch_size=1,
-        compute=ray.data.ActorPoolStrategy(size=cfg.ray_workers),
-        num_cpus=1,
-        **({"num_gpus": cfg.ray_gpus_per_worker} if cfg.ray_gpus_per_worker else {}),
-    )
-    for row in done.iter_rows():
-        advance(int(row["rows"]))
+def run_stage(stage: Stage, rows: list[dict], folder: Path, cfg: BuildConfig, progress: Progress) -> list[dict]:
+    """One stage on an executor of its own; a build of several stages should share one (`open_executor`)."""
+    with open_executor(cfg, progress) as executor:
+        return executor.run_stage(stage, rows, folder)

@@ -12,7 +12,7 @@ from pathlib import Path
 from cultureclip.backends.captions import fill
 from cultureclip.builder.captions import CaptionStage, caption_rows, load_prompts
 from cultureclip.builder.card import card_facts, write_card
-from cultureclip.builder.executors import progress_bar, run_stage
+from cultureclip.builder.executors import Executor, open_executor, progress_bar
 from cultureclip.builder.images import ImageStage
 from cultureclip.builder.judge import JudgeStage, select
 from cultureclip.builder.rows import SPLITS, plan_rows
@@ -43,8 +43,8 @@ def build_dataset(
     work = out.with_name(f"{out.name}.work")
     _claim(work, record)
     catalog = dataset_catalog(catalog_cfg)
-    with progress_bar() as progress:
-        rows = _generate(catalog, cfg, seed, work, target_model, progress)
+    with progress_bar() as progress, open_executor(cfg, progress) as executor:
+        rows = _generate(catalog, cfg, seed, work, target_model, executor)
     with atomic_path(out) as tmp:
         tmp.mkdir(parents=True)
         (tmp / RECORD).write_text(record)
@@ -66,10 +66,12 @@ def _claim(work: Path, record: str) -> None:
     saved.write_text(record)
 
 
-def _generate(catalog: Catalog, cfg: BuildConfig, seed: int, work: Path, target_model: str, progress) -> list[dict]:
+def _generate(
+    catalog: Catalog, cfg: BuildConfig, seed: int, work: Path, target_model: str, executor: Executor
+) -> list[dict]:
     units = caption_rows(catalog, cfg.captions, cfg.captions_per_concept)
     stage = CaptionStage(cfg.captions, cfg.caption_writer, target_model)
-    written = run_stage(stage, units, work / "captions", cfg, progress)
+    written = executor.run_stage(stage, units, work / "captions")
     captions: dict[str, list[dict]] = {c.id: [] for c in catalog.concepts}
     for unit, result in zip(units, written, strict=True):
         captions[unit["id"]].append({**result, "caption_style": unit["style"]})
@@ -77,14 +79,14 @@ def _generate(catalog: Catalog, cfg: BuildConfig, seed: int, work: Path, target_
     rows = plan_rows(catalog, captions, counts, seed)
     for row in rows:
         row["attributes"] = catalog.by_id[row["concept_id"]].attributes.model_dump()
-    images = run_stage(ImageStage(cfg.renderer, cfg.image_size, cfg.images), rows, work / "images", cfg, progress)
+    images = executor.run_stage(ImageStage(cfg.renderer, cfg.image_size, cfg.images), rows, work / "images")
     rows = [{**row, **image} for row, image in zip(rows, images, strict=True)]
     if cfg.filter is not None:
         for row in rows:
             concept = catalog.by_id[row["concept_id"]]
             row["concept_text"] = _concept_text(concept, cfg)
             row["twin_texts"] = [_concept_text(catalog.by_id[t], cfg) for t in row["twin_ids"]]
-        scores = run_stage(JudgeStage(cfg.filter), rows, work / "judge", cfg, progress)
+        scores = executor.run_stage(JudgeStage(cfg.filter), rows, work / "judge")
         rows = [{**row, **score} for row, score in zip(rows, scores, strict=True)]
         select(rows, cfg.filter)
     for row in rows:
