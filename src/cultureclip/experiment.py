@@ -27,6 +27,8 @@ from cultureclip.train.loop import LOG_FILE, PARAMS_FILE, train
 
 log = logging.getLogger(__name__)
 TRAIN_RECORD = "train_config.yaml"
+RESOLVED_RECORD = "train_config.resolved.yaml"
+"""The training config as trained, beside the checkpoint: TRAIN_RECORD with `epochs` resolved to `steps`."""
 WORLD_NOTE = (
     "Offline world: images are procedurally rendered from each concept's structured attributes, "
     "a controlled experiment with known ground truth, not a claim about photographs."
@@ -63,17 +65,19 @@ def train_models(cfg: RunConfig, out: Path, seconds: dict[str, float] | None = N
         base_data = data_dir
         if cfg.photos is not None:
             base_data = photos.build_align_data(cfg.photos, data_dir, out / "align_data", cfg.seed)
-        models["base"] = _train_one(cfg, cfg.model.name, base_data, cfg.pretrain, cfg.seed, out / "models" / "base")
+        seed = cfg.seed if cfg.pretrain.seed is None else cfg.pretrain.seed
+        models["base"] = _train_one(cfg, cfg.model.name, base_data, cfg.pretrain, seed, out / "models" / "base")
         seconds["base"] = time.perf_counter() - start
     for name, train_cfg in runs.items():
         start = time.perf_counter()
-        models[name] = _train_one(cfg, models["base"], data_dir, train_cfg, cfg.seed + 1, out / "models" / name)
+        seed = cfg.seed + 1 if train_cfg.seed is None else train_cfg.seed
+        models[name] = _train_one(cfg, models["base"], data_dir, train_cfg, seed, out / "models" / name)
         seconds[name] = time.perf_counter() - start
     return models
 
 
 def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfig, seed: int, folder: Path) -> str:
-    record = f"start: {start}\nseed: {seed}\n" + dump_config(train_cfg)
+    record = _record(start, seed, train_cfg)
     if is_finished(folder, TRAIN_RECORD, record):
         log.info("%s already trained, skipping", folder)
         return f"local:{folder}"
@@ -81,6 +85,7 @@ def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfi
     torch.manual_seed(seed)  # a model built from a config draws its initial weights here
     model = create_clip(start, device_for(cfg.model.device, w), cfg.model.towers)
     data = load_train_data(data_dir, model)
+    train_cfg = train_cfg.resolved(len(data.rows))  # epochs -> steps, now that the data size is known
     work = folder.with_name(f"{folder.name}.work")  # log and checkpoints while training: kept for --resume
     if w.is_main:
         _prepare_work(work, record, cfg.resume)
@@ -90,6 +95,7 @@ def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfi
         with atomic_path(folder) as tmp:
             tmp.mkdir(parents=True)
             (tmp / TRAIN_RECORD).write_text(record)
+            (tmp / RESOLVED_RECORD).write_text(_record(start, seed, train_cfg))
             for name in (LOG_FILE, PARAMS_FILE):
                 shutil.copy(work / name, tmp / name)
             model.save(tmp)
@@ -97,6 +103,10 @@ def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfi
         shutil.rmtree(work)
     barrier(w)
     return f"local:{folder}"
+
+
+def _record(start: str, seed: int, train_cfg: TrainConfig) -> str:
+    return f"start: {start}\nseed: {seed}\n" + dump_config(train_cfg)
 
 
 def _prepare_work(work: Path, record: str, resume: bool) -> None:
