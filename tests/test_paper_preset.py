@@ -33,7 +33,13 @@ def test_the_preset_holds_the_reference_values():
     assert (ft.weight_decay, ft.schedule, ft.freeze_logit_scale, ft.concept_template) == (0.1, "linear", True, "{name}")
     t = ft.tune
     assert (t.mode, t.towers, t.heads, t.lora_r, t.lora_alpha, t.lora_dropout, t.lora_targets) == (
-        "lora", ["image", "text"], False, 4, 16, 0.1, ["q", "v"]
+        "lora",
+        ["image", "text"],
+        False,
+        4,
+        16,
+        0.1,
+        ["q", "v"],
     )
     loss = ft.loss
     assert (loss.caption, loss.concept, loss.clip, loss.siglip, loss.preserve) == (0.7, 0.3, 0, 0, 0)
@@ -66,7 +72,5 @@ def test_train_with_the_preset_saves_every_value_beside_the_checkpoint(tmp_path)
     torch.manual_seed(42)
     start, tuned = create_clip("tiny:hf-clip"), create_clip(f"local:{folder}")
     assert tuned.logit_scale.item() == pytest.approx(start.logit_scale.item())
-    changed = [
-        k for k, v in tuned.model.state_dict().items() if not torch.equal(v, start.model.state_dict()[k])
-    ]
+    changed = [k for k, v in tuned.model.state_dict().items() if not torch.equal(v, start.model.state_dict()[k])]
     assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed)

@@ -224,7 +224,7 @@ class TrainConfig(Strict):
     """Also write the metrics as TensorBoard scalars (beside the JSON-lines log)."""
     loss: LossConfig = Field(default_factory=LossConfig)
 
-    def resolved(self, images: int) -> "TrainConfig":
+    def resolved(self, images: int) -> TrainConfig:
         """This config with `steps` computed from `epochs` over `images` training images (if set)."""
         if self.epochs is None:
             return self
