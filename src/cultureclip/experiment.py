@@ -18,12 +18,14 @@ from cultureclip.builder.pipeline import build_dataset
 from cultureclip.config import RunConfig, TrainConfig, apply_overrides, dump_config
 from cultureclip.errors import DataError
 from cultureclip.eval.report import write_report
+from cultureclip.eval.stats import deltas_against
 from cultureclip.eval.zeroshot import evaluate
 from cultureclip.io import atomic_path, is_done, is_finished, mark_done, write_json, write_text
 from cultureclip.shards import read_split
 from cultureclip.train.data import load_train_data
 from cultureclip.train.distributed import barrier, device_for, world
 from cultureclip.train.loop import LOG_FILE, PARAMS_FILE, train
+from cultureclip.wise import wise_sweep
 
 log = logging.getLogger(__name__)
 TRAIN_RECORD = "train_config.yaml"
@@ -106,7 +108,8 @@ def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfi
 
 
 def _record(start: str, seed: int, train_cfg: TrainConfig) -> str:
-    return f"start: {start}\nseed: {seed}\n" + dump_config(train_cfg)
+    """The starting model and the training config, with the seed it trains with."""
+    return f"start: {start}\n" + dump_config(train_cfg.model_copy(update={"seed": seed}))
 
 
 def _prepare_work(work: Path, record: str, resume: bool) -> None:
@@ -121,16 +124,26 @@ def _prepare_work(work: Path, record: str, resume: bool) -> None:
 
 
 def evaluate_models(cfg: RunConfig, out: Path, models: dict[str, str], notes: tuple[str, ...] = ()) -> dict:
-    """Evaluate every model on the held-out split; write metrics.json and the report."""
+    """Evaluate every model (and the WiSE-FT sweep of `wise.model`) on the held-out split, with each model's
+    deltas against `eval.reference` and their bootstrap intervals; write metrics.json, wise.json and the report."""
     samples = read_split(out / "data", "test")
     rows, images = [s.row for s in samples], [s.image for s in samples]
     photo_test = None if cfg.photos is None else photos.load_photo_test(cfg.photos, cfg.seed)
-    metrics = {}
-    for name, model_id in models.items():
-        model = create_clip(model_id, cfg.model.device, cfg.model.towers)
-        metrics[name] = evaluate(model, rows, images, cfg.eval)
+
+    def score(model) -> tuple[dict, dict]:
+        result, records = evaluate(model, rows, images, cfg.eval)
         if photo_test is not None:
-            metrics[name] |= photos.zero_shot(model, photo_test, cfg.eval.batch_size)
+            result |= photos.zero_shot(model, photo_test, cfg.eval.batch_size)
+        return result, records
+
+    metrics, records = {}, {}
+    for name, model_id in models.items():
+        metrics[name], records[name] = score(create_clip(model_id, cfg.model.device, cfg.model.towers))
+    if cfg.eval.reference in records:
+        for name, deltas in deltas_against(records, cfg.eval.reference, cfg.eval.bootstrap, cfg.seed).items():
+            metrics[name]["deltas"] = {"reference": cfg.eval.reference, **deltas}
+    else:
+        log.warning("eval.reference %r is not among the models; no deltas", cfg.eval.reference)
     header = [
         WORLD_NOTE,
         "",
@@ -139,8 +152,24 @@ def evaluate_models(cfg: RunConfig, out: Path, models: dict[str, str], notes: tu
         *notes,
         *(photos.photo_notes(metrics, photo_test) if photo_test is not None else []),
     ]
-    write_report(out, metrics, rows, images, cfg.eval.grid_groups, header)
+    write_report(out, metrics, rows, images, cfg.eval.grid_groups, header, _wise_points(cfg, models, score))
     return metrics
+
+
+def _wise_points(cfg: RunConfig, models: dict[str, str], score) -> list[dict]:
+    """The accuracies of `wise.model` mixed with the run's base at each of `wise.alphas` (LoRA merged first)."""
+    name = cfg.wise.model
+    if name is None or name == "base":
+        return []
+    if name not in models:
+        log.warning("wise.model %r is not among the models; no WiSE-FT sweep", name)
+        return []
+    base, tuned = (create_clip(models[n], cfg.model.device, cfg.model.towers) for n in ("base", name))
+    points = []
+    for alpha, mixed in wise_sweep(base, tuned, cfg.wise.alphas):
+        result, _ = score(mixed)
+        points.append({"alpha": alpha, "model": name} | {k: v for k, v in result.items() if isinstance(v, float)})
+    return points
 
 
 def model_ids(cfg: RunConfig, out: Path) -> dict[str, str]:
