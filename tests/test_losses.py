@@ -138,3 +138,28 @@ def test_weight_distance_is_the_squared_l2_to_the_start():
     start = [torch.zeros(2, 2), torch.ones(3)]
     now = [torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([1.0, 1.0, 4.0])]
     assert weight_distance(now, start).item() == pytest.approx(1 + 4 + 9)
+
+
+def test_without_twin_negatives_each_side_is_in_batch_infonce():
+    f = {
+        "image": torch.tensor([[1.0, 0.0], [0.0, 1.0]]),
+        "caption": torch.tensor([[1.0, 0.0], [0.6, 0.8]]),
+        "neg_image": torch.tensor([[0.0, 1.0], [1.0, 0.0]]),
+        "neg_caption": torch.tensor([[0.8, 0.6], [0.0, 1.0]]),
+        "label": torch.tensor([0, 1]),
+        "neg_label": torch.tensor([2, 3]),
+    }
+    cfg = LossConfig(caption=1, concept=0, preserve=0, twin_negatives=False)
+    got = objective_terms(f, torch.tensor(1.0), cfg)["caption"].item()
+    # positive side: logits [[1, .6], [0, .8]]; twin side: I- @ C-.T = [[.6, 1], [.8, 0]]; no B x 2B rows
+    pos = 0.5 * ((_ce([1, 0.6], 0) + _ce([0, 0.8], 1)) / 2 + (_ce([1, 0], 0) + _ce([0.6, 0.8], 1)) / 2)
+    neg = 0.5 * ((_ce([0.6, 1], 0) + _ce([0.8, 0], 1)) / 2 + (_ce([0.6, 0.8], 0) + _ce([1, 0], 1)) / 2)
+    assert got == pytest.approx(pos + neg, abs=1e-6)
+    with_twins = objective_terms(f, torch.tensor(1.0), cfg.model_copy(update={"twin_negatives": True}))["caption"]
+    # with them, image 0 of the positive side also sees the twins' captions: row [1, .6, .8, 0]
+    image_side = (_ce([1, 0.6, 0.8, 0], 0) + _ce([0, 0.8, 0.6, 1], 1)) / 2
+    text_side = (_ce([1, 0], 0) + _ce([0.6, 0.8], 1)) / 2
+    assert with_twins.item() > got
+    assert negclip_loss(f["image"], f["caption"], f["neg_caption"], torch.tensor(1.0)).item() == pytest.approx(
+        0.5 * (image_side + text_side), abs=1e-6
+    )

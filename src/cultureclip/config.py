@@ -6,6 +6,7 @@ A wrong key or type is a ConfigError naming the file and the dotted key.
 
 from __future__ import annotations
 
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -160,6 +161,9 @@ class LossConfig(Strict):
     """Weight of SigLIP's pairwise sigmoid loss on image-caption pairs (uses the model's logit bias if any)."""
     normalize: bool = True
     """L2-normalise embeddings before the logits, as CLIP does (the reference code does not)."""
+    twin_negatives: bool = True
+    """caption/concept terms: each image also sees the twins' texts as extra negatives (B x 2B logits);
+    false makes them in-batch InfoNCE per side (the reference's "without twin negatives" ablation)."""
 
 
 class TuneConfig(Strict):
@@ -184,6 +188,13 @@ class TuneConfig(Strict):
 
 class TrainConfig(Strict):
     steps: int = Field(default=250, ge=1)
+    """Optimizer steps (replaced by the steps of `epochs` when that is set)."""
+    epochs: float | None = Field(default=None, gt=0)
+    """Passes over the training images instead of `steps`: steps = ceil(epochs x images / images per step),
+    where a step sees batch_size x accumulate images (twice that for twin batches: each pair is two images,
+    as a row of the reference's data is a twin pair). The resolved steps are saved beside the model."""
+    seed: int | None = None
+    """Seed of this training; None: the run's seed (+1 for fine-tunings, so they differ from the base's)."""
     batch_size: int = Field(default=32, ge=2)
     """Images per step for random batches; twin pairs per step for twin batches."""
     lr: float = Field(default=1e-4, gt=0)
@@ -212,6 +223,13 @@ class TrainConfig(Strict):
     tensorboard: bool = False
     """Also write the metrics as TensorBoard scalars (beside the JSON-lines log)."""
     loss: LossConfig = Field(default_factory=LossConfig)
+
+    def resolved(self, images: int) -> TrainConfig:
+        """This config with `steps` computed from `epochs` over `images` training images (if set)."""
+        if self.epochs is None:
+            return self
+        per_step = self.batch_size * self.accumulate * (1 if self.sampler == "random" else 2)
+        return self.model_copy(update={"steps": max(1, math.ceil(self.epochs * images / per_step))})
 
 
 def _pretrain_default() -> TrainConfig:
@@ -268,6 +286,8 @@ class EvalConfig(Strict):
     """Images where the models disagree, shown in the report."""
     confusion_groups: int = Field(default=4, ge=0)
     """Worst twin groups whose confusion matrix the report plots."""
+    reference: str = "base"
+    """Model of the run the run report's deltas (with paired bootstrap 95% intervals) are against."""
 
 
 class BenchConfig(Strict):
@@ -280,6 +300,9 @@ class BenchConfig(Strict):
 class WiseConfig(Strict):
     alphas: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
     """Mixing weights of WiSE-FT: 0 is the base model, 1 the tuned one."""
+    model: str | None = "tuned"
+    """Trained model of the run whose WiSE-FT mixes with the run's base are evaluated at each alpha (and drawn
+    as a trade-off curve in the report); None: no sweep in the run."""
 
     @field_validator("alphas")
     @classmethod

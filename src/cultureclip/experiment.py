@@ -18,15 +18,19 @@ from cultureclip.builder.pipeline import build_dataset
 from cultureclip.config import RunConfig, TrainConfig, apply_overrides, dump_config
 from cultureclip.errors import DataError
 from cultureclip.eval.report import write_report
+from cultureclip.eval.stats import deltas_against
 from cultureclip.eval.zeroshot import evaluate
 from cultureclip.io import atomic_path, is_done, is_finished, mark_done, write_json, write_text
 from cultureclip.shards import read_split
 from cultureclip.train.data import load_train_data
 from cultureclip.train.distributed import barrier, device_for, world
 from cultureclip.train.loop import LOG_FILE, PARAMS_FILE, train
+from cultureclip.wise import wise_sweep
 
 log = logging.getLogger(__name__)
 TRAIN_RECORD = "train_config.yaml"
+RESOLVED_RECORD = "train_config.resolved.yaml"
+"""The training config as trained, beside the checkpoint: TRAIN_RECORD with `epochs` resolved to `steps`."""
 WORLD_NOTE = (
     "Offline world: images are procedurally rendered from each concept's structured attributes, "
     "a controlled experiment with known ground truth, not a claim about photographs."
@@ -63,17 +67,19 @@ def train_models(cfg: RunConfig, out: Path, seconds: dict[str, float] | None = N
         base_data = data_dir
         if cfg.photos is not None:
             base_data = photos.build_align_data(cfg.photos, data_dir, out / "align_data", cfg.seed)
-        models["base"] = _train_one(cfg, cfg.model.name, base_data, cfg.pretrain, cfg.seed, out / "models" / "base")
+        seed = cfg.seed if cfg.pretrain.seed is None else cfg.pretrain.seed
+        models["base"] = _train_one(cfg, cfg.model.name, base_data, cfg.pretrain, seed, out / "models" / "base")
         seconds["base"] = time.perf_counter() - start
     for name, train_cfg in runs.items():
         start = time.perf_counter()
-        models[name] = _train_one(cfg, models["base"], data_dir, train_cfg, cfg.seed + 1, out / "models" / name)
+        seed = cfg.seed + 1 if train_cfg.seed is None else train_cfg.seed
+        models[name] = _train_one(cfg, models["base"], data_dir, train_cfg, seed, out / "models" / name)
         seconds[name] = time.perf_counter() - start
     return models
 
 
 def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfig, seed: int, folder: Path) -> str:
-    record = f"start: {start}\nseed: {seed}\n" + dump_config(train_cfg)
+    record = _record(start, seed, train_cfg)
     if is_finished(folder, TRAIN_RECORD, record):
         log.info("%s already trained, skipping", folder)
         return f"local:{folder}"
@@ -81,6 +87,7 @@ def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfi
     torch.manual_seed(seed)  # a model built from a config draws its initial weights here
     model = create_clip(start, device_for(cfg.model.device, w), cfg.model.towers)
     data = load_train_data(data_dir, model)
+    train_cfg = train_cfg.resolved(len(data.rows))  # epochs -> steps, now that the data size is known
     work = folder.with_name(f"{folder.name}.work")  # log and checkpoints while training: kept for --resume
     if w.is_main:
         _prepare_work(work, record, cfg.resume)
@@ -90,6 +97,7 @@ def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfi
         with atomic_path(folder) as tmp:
             tmp.mkdir(parents=True)
             (tmp / TRAIN_RECORD).write_text(record)
+            (tmp / RESOLVED_RECORD).write_text(_record(start, seed, train_cfg))
             for name in (LOG_FILE, PARAMS_FILE):
                 shutil.copy(work / name, tmp / name)
             model.save(tmp)
@@ -97,6 +105,11 @@ def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfi
         shutil.rmtree(work)
     barrier(w)
     return f"local:{folder}"
+
+
+def _record(start: str, seed: int, train_cfg: TrainConfig) -> str:
+    """The starting model and the training config, with the seed it trains with."""
+    return f"start: {start}\n" + dump_config(train_cfg.model_copy(update={"seed": seed}))
 
 
 def _prepare_work(work: Path, record: str, resume: bool) -> None:
@@ -111,16 +124,26 @@ def _prepare_work(work: Path, record: str, resume: bool) -> None:
 
 
 def evaluate_models(cfg: RunConfig, out: Path, models: dict[str, str], notes: tuple[str, ...] = ()) -> dict:
-    """Evaluate every model on the held-out split; write metrics.json and the report."""
+    """Evaluate every model (and the WiSE-FT sweep of `wise.model`) on the held-out split, with each model's
+    deltas against `eval.reference` and their bootstrap intervals; write metrics.json, wise.json and the report."""
     samples = read_split(out / "data", "test")
     rows, images = [s.row for s in samples], [s.image for s in samples]
     photo_test = None if cfg.photos is None else photos.load_photo_test(cfg.photos, cfg.seed)
-    metrics = {}
-    for name, model_id in models.items():
-        model = create_clip(model_id, cfg.model.device, cfg.model.towers)
-        metrics[name] = evaluate(model, rows, images, cfg.eval)
+
+    def score(model) -> tuple[dict, dict]:
+        result, records = evaluate(model, rows, images, cfg.eval)
         if photo_test is not None:
-            metrics[name] |= photos.zero_shot(model, photo_test, cfg.eval.batch_size)
+            result |= photos.zero_shot(model, photo_test, cfg.eval.batch_size)
+        return result, records
+
+    metrics, records = {}, {}
+    for name, model_id in models.items():
+        metrics[name], records[name] = score(create_clip(model_id, cfg.model.device, cfg.model.towers))
+    if cfg.eval.reference in records:
+        for name, deltas in deltas_against(records, cfg.eval.reference, cfg.eval.bootstrap, cfg.seed).items():
+            metrics[name]["deltas"] = {"reference": cfg.eval.reference, **deltas}
+    else:
+        log.warning("eval.reference %r is not among the models; no deltas", cfg.eval.reference)
     header = [
         WORLD_NOTE,
         "",
@@ -129,8 +152,24 @@ def evaluate_models(cfg: RunConfig, out: Path, models: dict[str, str], notes: tu
         *notes,
         *(photos.photo_notes(metrics, photo_test) if photo_test is not None else []),
     ]
-    write_report(out, metrics, rows, images, cfg.eval.grid_groups, header)
+    write_report(out, metrics, rows, images, cfg.eval.grid_groups, header, _wise_points(cfg, models, score))
     return metrics
+
+
+def _wise_points(cfg: RunConfig, models: dict[str, str], score) -> list[dict]:
+    """The accuracies of `wise.model` mixed with the run's base at each of `wise.alphas` (LoRA merged first)."""
+    name = cfg.wise.model
+    if name is None or name == "base":
+        return []
+    if name not in models:
+        log.warning("wise.model %r is not among the models; no WiSE-FT sweep", name)
+        return []
+    base, tuned = (create_clip(models[n], cfg.model.device, cfg.model.towers) for n in ("base", name))
+    points = []
+    for alpha, mixed in wise_sweep(base, tuned, cfg.wise.alphas):
+        result, _ = score(mixed)
+        points.append({"alpha": alpha, "model": name} | {k: v for k, v in result.items() if isinstance(v, float)})
+    return points
 
 
 def model_ids(cfg: RunConfig, out: Path) -> dict[str, str]:

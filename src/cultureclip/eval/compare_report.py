@@ -73,7 +73,7 @@ def _task_section(comparison, data: str, task: str, out: Path) -> list[str]:
     ]
     for metric in rows:
         cells = [f"{results[m].metrics[metric]:.3f}" for m in models]
-        cells += [_delta(comparison.deltas[m][data][task].get(metric)) for m in others]
+        cells += [format_delta(comparison.deltas[m][data][task].get(metric)) for m in others]
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     main = MAIN_METRIC.get(task)
     for by in ("per_category", "per_culture"):
@@ -153,7 +153,8 @@ def _thumbnail(ref, path: Path) -> bool:
         return False
 
 
-def _delta(entry: dict | None) -> str:
+def format_delta(entry: dict | None) -> str:
+    """'+0.012 [-0.004, +0.030]': a delta and its 95% interval (empty without one)."""
     if entry is None:
         return ""
     ci = entry["ci95"]

@@ -61,8 +61,11 @@ def world_dataset(rows: list[dict], images: list[Image.Image], cfg: EvalConfig) 
     return EvalDataset("held-out", items, [names[c] for c in concepts], [cfg.concept_template], [cfg.generic_template])
 
 
-def evaluate(model: ClipModel, rows: list[dict], images: list[Image.Image], cfg: EvalConfig) -> dict:
-    """The three accuracies overall and per category, and the most frequent twin confusions."""
+def evaluate(
+    model: ClipModel, rows: list[dict], images: list[Image.Image], cfg: EvalConfig
+) -> tuple[dict, dict[str, list[dict]]]:
+    """The three accuracies overall and per category, and the most frequent twin confusions; and for each
+    accuracy its per-image records (field named as the accuracy), which paired bootstrap intervals need."""
     cache = EmbeddingCache((cfg.cache_dir or default_cache_dir()) if cfg.cache else None, model_fingerprint(model))
     encoder = Encoder(model, cache, cfg.batch_size, cfg.workers)
     results, _ = evaluate_dataset(world_dataset(rows, images, cfg), [t for t, _ in TASKS.values()], encoder)
@@ -73,4 +76,5 @@ def evaluate(model: ClipModel, rows: list[dict], images: list[Image.Image], cfg:
     }
     result["top_twin_confusions"] = results["twins"].metrics["most_confused"][:5]
     result["n_images"] = len(rows)
-    return result
+    records = {m: [{"id": r["id"], m: r[key]} for r in results[task].records] for m, (task, key) in TASKS.items()}
+    return result, records

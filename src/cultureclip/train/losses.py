@@ -90,9 +90,14 @@ def objective_terms(
         if getattr(cfg, name):
             if not twin:
                 raise ValueError(f"the {name} term needs twin batches (train.sampler=twins)")
-            terms[name] = negclip_loss(
-                f["image"], f[name], f[f"neg_{name}"], logit_scale, f["label"], f["neg_label"]
-            ) + negclip_loss(f["neg_image"], f[f"neg_{name}"], f[name], logit_scale, f["neg_label"], f["label"])
+            if cfg.twin_negatives:
+                terms[name] = negclip_loss(
+                    f["image"], f[name], f[f"neg_{name}"], logit_scale, f["label"], f["neg_label"]
+                ) + negclip_loss(f["neg_image"], f[f"neg_{name}"], f[name], logit_scale, f["neg_label"], f["label"])
+            else:
+                terms[name] = clip_loss(f["image"], f[name], logit_scale, f["label"]) + clip_loss(
+                    f["neg_image"], f[f"neg_{name}"], logit_scale, f["neg_label"]
+                )
     if cfg.siglip:
         terms["siglip"] = siglip_loss(f["image"], f["caption"], logit_scale, logit_bias)
         if twin:
