@@ -39,7 +39,9 @@ console = Console(stderr=True)
 
 ConfigOption = Annotated[
     str | None,
-    typer.Option("--config", "-c", help="YAML config file, or a preset name (see --help of the main command)."),
+    typer.Option(
+        "--config", "--preset", "-c", help="YAML config file, or a preset name (see --help of the main command)."
+    ),
 ]
 OutOption = Annotated[
     Path | None,
