@@ -14,7 +14,8 @@ from chat_server import ChatServer
 from cultureclip.backends.clip import create_clip
 from cultureclip.backends.vlm import create_vision_model
 from cultureclip.builder.caption_rules import target_tokenizer
-from cultureclip.builder.paper import image_passes, prompt_rows, select_pairs
+from cultureclip.builder.images import ImageStage
+from cultureclip.builder.paper import build_paper_dataset, image_passes, prompt_rows, select_pairs
 from cultureclip.builder.paper_replies import ReplyError, ask_parsed, parse_fields, parse_scores
 from cultureclip.builder.paper_stages import PaperCaptionStage, VisionJudgeStage
 from cultureclip.cli import main
@@ -229,3 +230,21 @@ def test_the_transformers_judge_runs_a_tiny_vlm_and_records_unparseable_replies(
     assert first[0]["reason"].startswith("judge: no JSON object in the reply (reply: ")
     texts = create_vision_model(TextGeneratorConfig(name="tiny:vlm", max_new_tokens=4)).generate(["hello", "a b"])
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
+
+
+def test_a_stopped_build_resumes_without_asking_the_generator_again(tmp_path, monkeypatch):
+    def stop(self):
+        raise RuntimeError("stopped before the images")
+
+    with ChatServer(fake_model) as server:
+        cfg = load_config("paper-build", [*overrides(server.url), "build.paper.max_prompts=1"])
+        monkeypatch.setattr(ImageStage, "setup", stop)
+        with pytest.raises(RuntimeError, match="stopped before the images"):
+            build_paper_dataset(cfg.build, cfg.seed, tmp_path / "data", cfg.model.name)
+        assert not (tmp_path / "data").exists()
+        asked = sum(server.attempts.values())
+        monkeypatch.undo()
+        build_paper_dataset(cfg.build, cfg.seed, tmp_path / "data", cfg.model.name)
+    new = sum(server.attempts.values()) - asked
+    assert new == 1 * 2 * 3 * 2  # only the judge's requests: one per image (concept, twin, captions were saved)
+    assert not (tmp_path / "data.work").exists() and len(read_manifest(tmp_path / "data")) == 12
