@@ -88,8 +88,8 @@ def build_paper_dataset(cfg: BuildConfig, seed: int, out: Path, target_model: st
 def _generate(cfg: BuildConfig, seed: int, target_model: str, work: Path, progress) -> tuple[list, list]:
     p = cfg.paper
     twins = prompt_rows(p)
-    for stage in (ConceptStage(p, p.generator), TwinStage(p, p.generator)):
-        done = run_stage(stage, twins, work / stage.name, cfg, progress)
+    for make in (ConceptStage, TwinStage):  # each stage object (and its model) lives only for its run
+        done = run_stage(make(p, p.generator), twins, work / make.name, cfg, progress)
         twins = [{**row, **result} for row, result in zip(twins, done, strict=True)]
     members = [m for k, row in enumerate(twins) if row["status"] == "ok" for m in _members(row, k)]
     written = run_stage(PaperCaptionStage(p, target_model), members, work / "captions", cfg, progress)
@@ -100,8 +100,8 @@ def _generate(cfg: BuildConfig, seed: int, target_model: str, work: Path, progre
         if result["status"] != "ok" and twin["status"] == "ok":
             twin.update(status="failed", reason=f"{member['member']} {result['reason']}")
     images = [im for k, row in enumerate(twins) if row["status"] == "ok" for im in _images(row, k, seed, p)]
-    stage = ImageStage(cfg.renderer, cfg.image_size, cfg.images)
-    images = [{**r, **o} for r, o in zip(images, run_stage(stage, images, work / "images", cfg, progress), strict=True)]
+    rendered = run_stage(ImageStage(cfg.renderer, cfg.image_size, cfg.images), images, work / "images", cfg, progress)
+    images = [{**r, **o} for r, o in zip(images, rendered, strict=True)]
     scores = run_stage(VisionJudgeStage(p), images, work / "judge", cfg, progress)
     images = [{**r, **s} for r, s in zip(images, scores, strict=True)]
     for row in images:

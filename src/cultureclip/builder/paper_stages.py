@@ -7,19 +7,18 @@ failed with that reason (no field of it half-filled).
 """
 
 import io
-from importlib import resources
 from pathlib import Path
 
 import yaml
 from PIL import Image
 
 from cultureclip.builder.caption_rules import caption_problem, fold, target_tokenizer
+from cultureclip.builder.captions import PROMPTS
 from cultureclip.builder.paper_replies import ReplyError, ask_parsed, parse_captions, parse_fields, parse_scores
 from cultureclip.builder.stage import Stage
 from cultureclip.config import PaperBuildConfig, TextGeneratorConfig
 from cultureclip.errors import ConfigError
 
-PROMPTS = resources.files("cultureclip") / "builder" / "prompts"
 PROMPT_KEYS = ("version", "concept", "twin", "captions", "judge", "reask")
 
 
