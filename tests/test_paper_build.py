@@ -77,7 +77,7 @@ def overrides(url: str) -> list[str]:
     return [
         *[f"build.paper.{role}.{m}" for role in ("generator", "judge") for m in model],
         "build.renderer=tiny:sd",
-        "build.image_size=32",
+        "build.image_size=16",
         "build.images.steps=2",
         "build.images.batch_size=8",
         "build.chunk_rows=16",
@@ -201,7 +201,7 @@ def test_the_judge_scores_and_reasons_are_in_the_manifest(built):
     assert {r["split"] for r in rows.values() if r["twin_group"] == "japan--clothing"} == {"test"}
     assert len(server.images) == 48
     png = base64.b64decode(server.images[0].removeprefix("data:image/png;base64,"))
-    assert Image.open(io.BytesIO(png)).size == (32, 32)
+    assert Image.open(io.BytesIO(png)).size == (16, 16)
     card = (data / "card.md").read_text()
     assert "| caption pairs kept | 32 |" in card and "| judge | openai:fake-vlm |" in card
 
@@ -216,6 +216,9 @@ def test_the_trainer_reads_the_result(built):
         ["japan-onigiri", "south-korea-gimbap"],
     ]
     assert train.groups == pairs  # by twin pair: animal & plants, architecture, cuisine
+    sizes = ["model.name=tiny:test-clip", "finetune.steps=2", "finetune.batch_size=4", "ablations.tuned_plain=null"]
+    assert main(["train", "--preset", "paper-build", "--out", str(data.parent), *sizes]) == 0
+    assert (data.parent / "models" / "tuned").is_dir()
 
 
 def test_the_transformers_judge_runs_a_tiny_vlm_and_records_unparseable_replies():
