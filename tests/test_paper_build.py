@@ -163,6 +163,7 @@ def test_the_15_word_rule_and_the_target_tokenizer():
     assert stage.problem(fourteen, "onigiri") is None
     assert stage.problem("Onigiri fresh " + fourteen[8:], "onigiri") == "too many words: 15 > 14"
     assert stage.problem("A rice ball at home.", "onigiri") == "does not name the concept"
+    assert stage.problem("Onigiri at home.", "Onigiri (rice ball)") is None
 
 
 def test_counts_follow_concepts_twins_captions_and_renders(built):
@@ -251,3 +252,13 @@ def test_a_stopped_build_resumes_without_asking_the_generator_again(tmp_path, mo
     new = sum(server.attempts.values()) - asked
     assert new == 1 * 2 * 3 * 2  # only the judge's requests: one per image (concept, twin, captions were saved)
     assert not (tmp_path / "data.work").exists() and len(read_manifest(tmp_path / "data")) == 12
+
+
+def test_a_bad_model_id_or_prompt_file_is_a_one_line_error_before_any_work(tmp_path, capsys):
+    assert main(["build", "--preset", "paper-build", "--out", str(tmp_path), "build.paper.judge.name=qwen"]) == 2
+    assert "unknown vision-language model 'qwen': expected one of openai:..., tiny:..., transformers:..." in (
+        capsys.readouterr().err.replace("\n", "")
+    )
+    assert main(["build", "--preset", "paper-build", "--out", str(tmp_path), "build.paper.prompts=nope"]) == 2
+    assert "build.paper.prompts: 'nope' is neither a file" in capsys.readouterr().err.replace("\n", "")
+    assert not (tmp_path / "data.work").exists()

@@ -43,13 +43,18 @@ class VisionLanguageModel(Protocol):
 VISION_MODELS: Registry[VisionLanguageModel] = Registry("vision-language model source")
 
 
-def create_vision_model(cfg: TextGeneratorConfig) -> VisionLanguageModel:
-    """Build the vision-language model `cfg.name` names (see the module docstring)."""
-    source, sep, ref = cfg.name.partition(":")
+def parse_vision_model_id(name: str) -> tuple[str, str]:
+    """(source, ref) of a model id; an unknown source is a ConfigError (checked before any stage runs)."""
+    source, sep, ref = name.partition(":")
     if not sep or not ref or source not in VISION_MODELS.list():
         known = ", ".join(f"{s}:..." for s in VISION_MODELS.list())
-        raise ConfigError(f"unknown vision-language model {cfg.name!r}: expected one of {known}")
-    return VISION_MODELS.create(source, ref, cfg)
+        raise ConfigError(f"unknown vision-language model {name!r}: expected one of {known}")
+    return source, ref
+
+
+def create_vision_model(cfg: TextGeneratorConfig) -> VisionLanguageModel:
+    """Build the vision-language model `cfg.name` names (see the module docstring)."""
+    return VISION_MODELS.create(*parse_vision_model_id(cfg.name), cfg)
 
 
 class TransformersVLM:

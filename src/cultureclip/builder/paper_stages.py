@@ -112,11 +112,11 @@ class PaperCaptionStage(AskStage):
         self.tokenizer = target_tokenizer(self.target_model)
 
     def problem(self, text: str, name: str) -> str | None:
-        """Why `text` is not a usable caption of `name`, or None."""
+        """Why `text` is not a usable caption of `name` (its part before a bracket, if any), or None."""
         words = len(text.split())
         if words > self.cfg.max_caption_words:
             return f"too many words: {words} > {self.cfg.max_caption_words}"
-        return caption_problem(text, name, self.tokenizer)
+        return caption_problem(text, name.split("(")[0].strip() or name, self.tokenizer)
 
     def process(self, rows: list[dict]) -> list[dict]:
         n = self.cfg.captions_per_concept
