@@ -15,6 +15,7 @@ class ChatServer:
         self.answer = answer
         self.attempts: dict[str, int] = {}
         self.headers: list[dict] = []
+        self.images: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self.lock = threading.Lock()
@@ -27,6 +28,9 @@ class ChatServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 prompt = body["messages"][-1]["content"]
+                if isinstance(prompt, list):  # content parts: images (data URLs) and the text
+                    server.images += [p["image_url"]["url"] for p in prompt if p["type"] == "image_url"]
+                    prompt = "".join(p["text"] for p in prompt if p["type"] == "text")
                 with server.lock:
                     attempt = server.attempts.get(prompt, 0)
                     server.attempts[prompt] = attempt + 1

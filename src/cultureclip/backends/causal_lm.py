@@ -39,25 +39,29 @@ class CausalLMGenerator:
         return [text for i in range(0, len(prompts), size) for text in self._batch(prompts[i : i + size])]
 
     def _batch(self, prompts: list[str]) -> list[str]:
-        from transformers import GenerationConfig
-
         chats = [[{"role": "user", "content": p}] for p in prompts]
         enc = self.tokenizer.apply_chat_template(
             chats, add_generation_prompt=True, padding=True, return_tensors="pt", return_dict=True
         ).to(self.device)
-        sample = self.cfg.temperature > 0
-        config = GenerationConfig(
-            max_new_tokens=self.cfg.max_new_tokens,
-            do_sample=sample,
-            temperature=self.cfg.temperature if sample else None,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.tokenizer.eos_token_id,
-        )
         torch.manual_seed(self.cfg.seed)
         with torch.inference_mode():
-            ids = self.model.generate(**enc, generation_config=config)
+            ids = self.model.generate(**enc, generation_config=generation_config(self.cfg, self.tokenizer))
         new = ids[:, enc["input_ids"].shape[1] :]
         return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
+
+
+def generation_config(cfg: TextGeneratorConfig, tokenizer):
+    """Decoding settings of `cfg`: greedy at temperature 0, else sampling at that temperature."""
+    from transformers import GenerationConfig
+
+    sample = cfg.temperature > 0
+    return GenerationConfig(
+        max_new_tokens=cfg.max_new_tokens,
+        do_sample=sample,
+        temperature=cfg.temperature if sample else None,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
 
 
 def load_causal_lm(ref: str, cfg: TextGeneratorConfig, gguf_file: str | None = None) -> CausalLMGenerator:
@@ -89,18 +93,29 @@ def packaged_gguf(package: str) -> Path:
     return files[0]
 
 
-def tiny_causal_lm(cfg: TextGeneratorConfig) -> CausalLMGenerator:
-    """A 2-layer Llama with random weights (seed 0) and a byte-level tokenizer with a ChatML template."""
+def byte_level_tokenizer(specials: tuple[str, ...] = ()):
+    """A tokenizer with one token per byte, ChatML's end and start tokens, a pad token and `specials`
+    (for tiny models built in code: no vocabulary file to download)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
     core = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=core, eos_token="<|im_end|>", pad_token="<|pad|>", additional_special_tokens=["<|im_start|>"]
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        eos_token="<|im_end|>",
+        pad_token="<|pad|>",
+        additional_special_tokens=["<|im_start|>", *specials],
     )
+
+
+def tiny_causal_lm(cfg: TextGeneratorConfig) -> CausalLMGenerator:
+    """A 2-layer Llama with random weights (seed 0) and a byte-level tokenizer with a ChatML template."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = byte_level_tokenizer()
     tokenizer.chat_template = CHATML
     config = LlamaConfig(
         vocab_size=len(tokenizer),

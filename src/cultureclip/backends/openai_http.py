@@ -38,8 +38,9 @@ class OpenAIChatGenerator:
         with ThreadPoolExecutor(max_workers=self.cfg.concurrency) as pool:
             return list(pool.map(self.complete, prompts))
 
-    def complete(self, prompt: str) -> str:
-        """One chat completion, retried; GenerationError once the retries are spent."""
+    def complete(self, prompt: str | list[dict]) -> str:
+        """One chat completion of one user message (text, or a list of content parts such as an image
+        and text), retried; GenerationError once the retries are spent."""
         body = {
             "model": self.model,
             "messages": [{"role": "user", "content": prompt}],

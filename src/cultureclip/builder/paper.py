@@ -1,0 +1,227 @@
+"""The reference data recipe (PAPER.md, Data): the builder preset `paper-build`.
+
+country x category prompts -> concept (name, context, key visual features) -> its twin -> captions for
+both -> every caption pair rendered -> a vision-language judge scores each image 1-5 on authenticity,
+consistency and cultural fidelity; an image passes if no score is at or below `fail_score` (1) and
+the mean is above `pass_mean` (3); a caption pair is kept only if both of its images pass.
+
+Same machinery as the catalogue pipeline: every stage runs over saved chunks (resumable, local or
+Ray), and the dataset appears atomically: shards and manifest (one row per image, with the judge's
+scores and reasons; `twin_group` is the twin pair, `twin_ids` links the other member), plus
+`pairs.parquet` (every caption pair, kept or why not), `twins.parquet` (every prompt: the concept, its
+twin, their captions and rejected captions, or why it failed) and the card.
+"""
+
+import logging
+import shutil
+from pathlib import Path
+
+from cultureclip.builder.card import CARD, card_facts, write_card
+from cultureclip.builder.executors import progress_bar, run_stage
+from cultureclip.builder.images import ImageStage
+from cultureclip.builder.paper_replies import CRITERIA
+from cultureclip.builder.paper_stages import (
+    ConceptStage,
+    PaperCaptionStage,
+    TwinStage,
+    VisionJudgeStage,
+    load_paper_prompts,
+)
+from cultureclip.builder.pipeline import RECORD, _claim, _write
+from cultureclip.builder.rows import image_seed
+from cultureclip.config import BuildConfig, PaperBuildConfig, dump_config
+from cultureclip.importers.cultwin import slug
+from cultureclip.io import atomic_path, is_finished, mark_done
+
+log = logging.getLogger(__name__)
+MEMBERS = ("concept", "twin")
+
+
+def image_passes(scores: dict, cfg: PaperBuildConfig) -> bool:
+    """The reference rule: no score at or below `fail_score`, and the mean above `pass_mean`."""
+    values = [scores[c] for c in CRITERIA]
+    return min(values) > cfg.fail_score and sum(values) / len(values) > cfg.pass_mean
+
+
+def prompt_rows(cfg: PaperBuildConfig) -> list[dict]:
+    """One row per country x category prompt (country-major), the first `max_prompts` of them."""
+    countries = cfg.countries
+    if countries is None:
+        import pycountry
+
+        countries = sorted(c.name for c in pycountry.countries)
+    rows = [
+        {"key": f"{slug(country)}--{slug(category)}", "country": country, "category": category}
+        for country in countries
+        for category in cfg.categories
+    ]
+    return rows[: cfg.max_prompts]
+
+
+def build_paper_dataset(cfg: BuildConfig, seed: int, out: Path, target_model: str) -> Path:
+    """Build the reference recipe's dataset into `out` (skipped when a finished one is there)."""
+    out = Path(out)
+    record = f"seed: {seed}\ntarget_model: {target_model}\n" + dump_config(cfg)
+    if is_finished(out, RECORD, record):
+        log.info("dataset %s already built, skipping", out)
+        return out
+    from cultureclip.backends.vlm import parse_vision_model_id
+
+    for role in ("generator", "judge"):  # a typo fails now, not after hours of rendering
+        parse_vision_model_id(getattr(cfg.paper, role).name)
+    load_paper_prompts(cfg.paper.prompts)
+    work = out.with_name(f"{out.name}.work")
+    _claim(work, record)
+    with progress_bar() as progress:
+        twins, images = _generate(cfg, seed, target_model, work, progress)
+    pairs = select_pairs(twins, images, cfg.paper)
+    with atomic_path(out) as tmp:
+        tmp.mkdir(parents=True)
+        (tmp / RECORD).write_text(record)
+        _write(tmp, images, cfg)
+        _write_table(tmp / "pairs.parquet", pairs)
+        _write_table(tmp / "twins.parquet", twins)
+        write_card(tmp, card_facts(images, _models(cfg)))
+        _add_pair_counts(tmp, twins, pairs)
+        mark_done(tmp)
+    shutil.rmtree(work)
+    kept = sum(p["status"] == "kept" for p in pairs)
+    log.info("kept %d of %d caption pairs of %d prompts into %s", kept, len(pairs), len(twins), out)
+    return out
+
+
+def _generate(cfg: BuildConfig, seed: int, target_model: str, work: Path, progress) -> tuple[list, list]:
+    p = cfg.paper
+    twins = prompt_rows(p)
+    for make in (ConceptStage, TwinStage):  # each stage object (and its model) lives only for its run
+        done = run_stage(make(p, p.generator), twins, work / make.name, cfg, progress)
+        twins = [{**row, **result} for row, result in zip(twins, done, strict=True)]
+    members = [m for k, row in enumerate(twins) if row["status"] == "ok" for m in _members(row, k)]
+    written = run_stage(PaperCaptionStage(p, target_model), members, work / "captions", cfg, progress)
+    for member, result in zip(members, written, strict=True):
+        twin = twins[member["index"]]
+        twin[f"{member['member']}_captions"] = result.get("captions") or []
+        twin[f"{member['member']}_caption_rejects"] = result.get("caption_rejects") or []
+        if result["status"] != "ok" and twin["status"] == "ok":
+            twin.update(status="failed", reason=f"{member['member']} {result['reason']}")
+    images = [im for k, row in enumerate(twins) if row["status"] == "ok" for im in _images(row, k, seed, p)]
+    rendered = run_stage(ImageStage(cfg.renderer, cfg.image_size, cfg.images), images, work / "images", cfg, progress)
+    images = [{**r, **o} for r, o in zip(images, rendered, strict=True)]
+    scores = run_stage(VisionJudgeStage(p), images, work / "judge", cfg, progress)
+    images = [{**r, **s} for r, s in zip(images, scores, strict=True)]
+    for row in images:
+        for criterion in CRITERIA:
+            row.setdefault(criterion, None)
+            row.setdefault(f"{criterion}_reason", None)
+    return twins, images
+
+
+def _members(row: dict, index: int) -> list[dict]:
+    """The caption stage's rows for a twin pair: the concept and its twin."""
+    return [
+        {"key": f"{row['key']}/{member}", "member": member, "index": index, **_fields(row, prefix)}
+        for member, prefix in (("concept", ""), ("twin", "twin_"))
+    ]
+
+
+def _fields(row: dict, prefix: str) -> dict:
+    return {k: row[f"{prefix}{k}"] for k in ("name", "country", "context", "features")} | {"category": row["category"]}
+
+
+def _images(row: dict, index: int, seed: int, cfg: PaperBuildConfig) -> list[dict]:
+    """Image rows of a twin pair: each caption of each member, `images_per_caption` times."""
+    split = "test" if cfg.test_every and (index + 1) % cfg.test_every == 0 else "train"
+    members = {"concept": _fields(row, ""), "twin": _fields(row, "twin_")}
+    ids = {m: slug(f"{f['country']} {f['name']}") for m, f in members.items()}
+    out = []
+    for member, other in (("concept", "twin"), ("twin", "concept")):
+        fields = members[member]
+        for i, caption in enumerate(row[f"{member}_captions"]):
+            for r in range(cfg.images_per_caption):
+                key = f"{row['key']}-{member}-{i:02d}-{r}"
+                out.append(
+                    {
+                        "key": key,
+                        "split": split,
+                        "concept_id": ids[member],
+                        "name": fields["name"],
+                        "culture": fields["country"],
+                        "country": fields["country"],
+                        "category": row["category"],
+                        "generic": row["category"].lower(),
+                        "twin_group": row["key"],
+                        "twin_ids": [ids[other]],
+                        "member": member,
+                        "caption_index": i,
+                        "render": r,
+                        "caption": caption,
+                        "caption_source": f"{cfg.generator.name} ({cfg.prompts})",
+                        "caption_note": None,
+                        "generic_caption": f"a photo of {row['category'].lower()}.",
+                        "context": fields["context"],
+                        "features": fields["features"],
+                        "seed": image_seed(seed, row["key"], member, i * cfg.images_per_caption + r),
+                        "attributes": {},
+                    }
+                )
+    return out
+
+
+def select_pairs(twins: list[dict], images: list[dict], cfg: PaperBuildConfig) -> list[dict]:
+    """Every caption pair (concept caption i, twin caption j, render r) of each twin pair, kept only if
+    both images pass; sets each image's status (kept if it is in a kept pair) and reason, in place."""
+    by_key = {r["key"]: r for r in images}
+    for row in images:
+        if row["status"] == "ok" and not image_passes(row, cfg):
+            mean = sum(row[c] for c in CRITERIA) / len(CRITERIA)
+            scores = ", ".join(f"{c} {row[c]}" for c in CRITERIA)
+            row.update(status="rejected", reason=f"judge: {scores} (mean {mean:.2f})")
+    pairs, in_kept = [], set()
+    for twin in (t for t in twins if t["status"] == "ok"):
+        for i in range(len(twin["concept_captions"])):
+            for j in range(len(twin["twin_captions"])):
+                for r in range(cfg.images_per_caption):
+                    keys = {m: f"{twin['key']}-{m}-{n:02d}-{r}" for m, n in (("concept", i), ("twin", j))}
+                    bad = [m for m in MEMBERS if by_key[keys[m]]["status"] != "ok"]
+                    reason = "; ".join(f"{m} image {by_key[keys[m]]['reason']}" for m in bad) or None
+                    pairs.append(
+                        {"twin_pair": twin["key"], "concept_key": keys["concept"], "twin_key": keys["twin"]}
+                        | {"status": "rejected" if bad else "kept", "reason": reason}
+                    )
+                    in_kept |= set() if bad else set(keys.values())
+    for row in images:
+        if row["status"] == "ok":
+            kept = row["key"] in in_kept
+            row.update(
+                status="kept" if kept else "rejected", reason=None if kept else "no pair kept: every partner failed"
+            )
+    return pairs
+
+
+def _write_table(path: Path, rows: list[dict]) -> None:
+    """Rows as a Parquet table; a field some rows lack (a failed row's) is null in them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    pq.write_table(pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in rows]), path)
+
+
+def _models(cfg: BuildConfig) -> dict[str, str]:
+    p = cfg.paper
+    version = load_paper_prompts(p.prompts)["version"]
+    return {"generator": p.generator.name, "renderer": cfg.renderer, "judge": p.judge.name, "prompts": version}
+
+
+def _add_pair_counts(folder: Path, twins: list[dict], pairs: list[dict]) -> None:
+    """The recipe's counts (prompts, twin pairs, caption pairs kept) as one more table of the card."""
+    counts = {
+        "prompts": len(twins),
+        "twin pairs written": sum(t["status"] == "ok" for t in twins),
+        "caption pairs": len(pairs),
+        "caption pairs kept": sum(p["status"] == "kept" for p in pairs),
+    }
+    lines = ["## Reference recipe (pairs.parquet, twins.parquet)", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in counts.items()]
+    with open(folder / CARD, "a") as card:
+        card.write("\n".join(lines) + "\n")

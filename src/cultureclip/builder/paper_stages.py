@@ -1,0 +1,162 @@
+"""The reference recipe's model stages: concept, twin, captions (text) and the judge (images).
+
+Each asks the recipe's vision-language model (`backends/vlm.py`) with the versioned prompt file and
+parses the JSON replies (`paper_replies.py`); a reply that does not parse, or a caption that breaks
+the rules, is asked again with the reason, and a row that never gets a usable reply is recorded as
+failed with that reason (no field of it half-filled).
+"""
+
+import io
+from pathlib import Path
+
+import yaml
+from PIL import Image
+
+from cultureclip.builder.caption_rules import caption_problem, fold, target_tokenizer
+from cultureclip.builder.captions import PROMPTS
+from cultureclip.builder.paper_replies import ReplyError, ask_parsed, parse_captions, parse_fields, parse_scores
+from cultureclip.builder.stage import Stage
+from cultureclip.config import PaperBuildConfig, TextGeneratorConfig
+from cultureclip.errors import ConfigError
+
+PROMPT_KEYS = ("version", "concept", "twin", "captions", "judge", "reask")
+
+
+def load_paper_prompts(name: str) -> dict[str, str]:
+    """The recipe's prompt file (a shipped name or a path), checked for every prompt it needs."""
+    file = Path(name) if Path(name).is_file() else Path(str(PROMPTS / f"{name}.yaml"))
+    if not file.is_file():
+        raise ConfigError(f"build.paper.prompts: {name!r} is neither a file nor a shipped prompt file")
+    prompts = yaml.safe_load(file.read_text()) or {}
+    for key in PROMPT_KEYS:
+        if not isinstance(prompts.get(key), str):
+            raise ConfigError(f"{file}: {key}: missing")
+    return prompts
+
+
+class AskStage(Stage):
+    """A stage that asks the recipe's model (`model_cfg`) and parses its replies."""
+
+    def __init__(self, cfg: PaperBuildConfig, model_cfg: TextGeneratorConfig):
+        self.cfg, self.model_cfg = cfg, model_cfg
+        self.prompts = load_paper_prompts(cfg.prompts)
+
+    def setup(self) -> None:
+        from cultureclip.backends.vlm import create_vision_model
+
+        self.model = create_vision_model(self.model_cfg)
+
+    def ask(self, prompts: list[str], parse, images: list[Image.Image] | None = None) -> list[tuple]:
+        def send(indices: list[int], texts: list[str]) -> list[str]:
+            return self.model.generate(texts, None if images is None else [images[i] for i in indices])
+
+        return ask_parsed(send, prompts, parse, self._reask, self.cfg.reasks)
+
+    def _reask(self, prompt: str, reason: str) -> str:
+        return self.prompts["reask"].format(prompt=prompt, reason=reason)
+
+
+class ConceptStage(AskStage):
+    """Country x category -> a concept, its ~20-word context and its key visual features."""
+
+    name = "concepts"
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        prompts = [self.prompts["concept"].format(**r) for r in rows]
+        replies = self.ask(prompts, lambda i, text: parse_fields(text, ("concept", "context", "features")))
+        return [
+            {"name": v["concept"], "context": v["context"], "features": v["features"]}
+            if v
+            else {"status": "failed", "reason": f"concept: {why}"}
+            for v, why in replies
+        ]
+
+
+class TwinStage(AskStage):
+    """A concept -> its twin: a visually similar, culturally different concept of the same category,
+    with its country, context and the visual features that tell it apart (kept, unlike the reference)."""
+
+    name = "twins"
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        prompts = [self.prompts["twin"].format(**r) for r in rows]
+
+        def parse(i: int, text: str) -> dict:
+            twin = parse_fields(text, ("concept", "country", "context", "features"))
+            if fold(twin["concept"]) == fold(rows[i]["name"]):
+                raise ReplyError("the twin is the concept itself")
+            return twin
+
+        return [
+            {f"twin_{k}" if k != "concept" else "twin_name": x for k, x in v.items()}
+            if v
+            else {"status": "failed", "reason": f"twin: {why}"}
+            for v, why in self.ask(prompts, parse)
+        ]
+
+
+class PaperCaptionStage(AskStage):
+    """One member of a twin pair -> `captions_per_concept` captions, each under the word limit, naming
+    the concept, one sentence, within the target CLIP's context (its own tokenizer). Captions that break a
+    rule are dropped with the reason (`caption_rejects`) and the rest asked again; a member left with
+    no caption fails."""
+
+    name = "captions"
+
+    def __init__(self, cfg: PaperBuildConfig, target_model: str):
+        super().__init__(cfg, cfg.generator)
+        self.target_model = target_model
+
+    def setup(self) -> None:
+        super().setup()
+        self.tokenizer = target_tokenizer(self.target_model)
+
+    def problem(self, text: str, name: str) -> str | None:
+        """Why `text` is not a usable caption of `name` (its part before a bracket, if any), or None."""
+        words = len(text.split())
+        if words > self.cfg.max_caption_words:
+            return f"too many words: {words} > {self.cfg.max_caption_words}"
+        return caption_problem(text, name.split("(")[0].strip() or name, self.tokenizer)
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        n = self.cfg.captions_per_concept
+        words = self.cfg.max_caption_words + 1
+        prompts = [self.prompts["captions"].format(**r, n=n, words=words) for r in rows]
+        kept: list[list[str]] = [[] for _ in rows]
+        rejects: list[list[str]] = [[] for _ in rows]
+
+        def parse(i: int, text: str) -> list[str]:
+            for caption in parse_captions(text):
+                why = self.problem(caption, rows[i]["name"])
+                if why is None and fold(caption) in {fold(c) for c in kept[i]}:
+                    why = "duplicate"
+                (rejects[i].append(f"{why}: {caption}") if why else kept[i].append(caption))
+            if len(kept[i]) < n:
+                last = rejects[i][-1].split(": ")[0] if rejects[i] else "too few captions"
+                raise ReplyError(f"{len(kept[i])} of {n} captions so far follow the rules (last problem: {last})")
+            return kept[i][:n]
+
+        results = self.ask(prompts, parse)
+        return [
+            {"captions": kept[i][:n], "caption_rejects": rejects[i]}
+            if kept[i]
+            else {"status": "failed", "reason": f"captions: none follows the rules: {why}"}
+            for i, (_, why) in enumerate(results)
+        ]
+
+
+class VisionJudgeStage(AskStage):
+    """An image and its caption -> scores 1-5 with reasons on authenticity, consistency, cultural fidelity."""
+
+    name = "judge"
+
+    def __init__(self, cfg: PaperBuildConfig):
+        super().__init__(cfg, cfg.judge)
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        images = [Image.open(io.BytesIO(r["png"])).convert("RGB") for r in rows]  # unreadable: the row fails
+        prompts = [self.prompts["judge"].format(**r) for r in rows]
+        return [
+            v if v else {"status": "failed", "reason": f"judge: {why}"}
+            for v, why in self.ask(prompts, lambda i, text: parse_scores(text), images)
+        ]
