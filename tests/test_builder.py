@@ -181,14 +181,14 @@ def test_llm_captions_diffusers_images_and_judge_filter_end_to_end(tmp_path):
 
 def test_one_stage_runs_locally_and_resumes_from_its_saved_chunks(tmp_path):
     from builder_backends import WorkerProbe
-    from cultureclip.builder.executors import progress_bar, run_stage
+    from cultureclip.builder.executors import open_executor, progress_bar
 
     cfg = config("build.chunk_rows=3").build
     rows = [{"key": str(i)} for i in range(7)]
-    with progress_bar() as progress:
-        first = run_stage(WorkerProbe("a"), rows, tmp_path / "a", cfg, progress)
+    with progress_bar() as progress, open_executor(cfg, progress) as executor:
+        first = executor.run_stage(WorkerProbe("a"), rows, tmp_path / "a")
         (tmp_path / "a" / "00001.parquet").unlink()
-        again = run_stage(WorkerProbe("b"), rows, tmp_path / "a", cfg, progress)
+        again = executor.run_stage(WorkerProbe("b"), rows, tmp_path / "a")
     assert {r["pid"] for r in first} == {os.getpid()} and [r["stage"] for r in first] == ["a"] * 7
     assert [r["stage"] for r in again] == ["a"] * 3 + ["b"] * 3 + ["a"]  # only the missing chunk is redone
 

@@ -159,8 +159,3 @@ def _read_chunk(folder: Path, index: int) -> list[dict]:
 
     return pq.read_table(_chunk_path(folder, index)).to_pylist()
 
-
-def run_stage(stage: Stage, rows: list[dict], folder: Path, cfg: BuildConfig, progress: Progress) -> list[dict]:
-    """One stage on an executor of its own; a build of several stages should share one (`open_executor`)."""
-    with open_executor(cfg, progress) as executor:
-        return executor.run_stage(stage, rows, folder)

@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 
 from cultureclip.builder.card import CARD, card_facts, write_card
-from cultureclip.builder.executors import progress_bar, run_stage
+from cultureclip.builder.executors import Executor, open_executor, progress_bar
 from cultureclip.builder.images import ImageStage
 from cultureclip.builder.paper_replies import CRITERIA
 from cultureclip.builder.paper_stages import (
@@ -27,7 +27,7 @@ from cultureclip.builder.paper_stages import (
     VisionJudgeStage,
     load_paper_prompts,
 )
-from cultureclip.builder.pipeline import RECORD, _claim, _write
+from cultureclip.builder.pipeline import RECORD, claim_work, write_dataset
 from cultureclip.builder.rows import image_seed
 from cultureclip.config import BuildConfig, PaperBuildConfig, dump_config
 from cultureclip.importers.cultwin import slug
@@ -71,14 +71,14 @@ def build_paper_dataset(cfg: BuildConfig, seed: int, out: Path, target_model: st
         parse_vision_model_id(getattr(cfg.paper, role).name)
     load_paper_prompts(cfg.paper.prompts)
     work = out.with_name(f"{out.name}.work")
-    _claim(work, record)
-    with progress_bar() as progress:
-        twins, images = _generate(cfg, seed, target_model, work, progress)
+    claim_work(work, record)
+    with progress_bar() as progress, open_executor(cfg, progress) as executor:
+        twins, images = _generate(cfg, seed, target_model, work, executor)
     pairs = select_pairs(twins, images, cfg.paper)
     with atomic_path(out) as tmp:
         tmp.mkdir(parents=True)
         (tmp / RECORD).write_text(record)
-        _write(tmp, images, cfg)
+        write_dataset(tmp, images, cfg)
         _write_table(tmp / "pairs.parquet", pairs)
         _write_table(tmp / "twins.parquet", twins)
         write_card(tmp, card_facts(images, _models(cfg)))
@@ -90,14 +90,14 @@ def build_paper_dataset(cfg: BuildConfig, seed: int, out: Path, target_model: st
     return out
 
 
-def _generate(cfg: BuildConfig, seed: int, target_model: str, work: Path, progress) -> tuple[list, list]:
+def _generate(cfg: BuildConfig, seed: int, target_model: str, work: Path, executor: Executor) -> tuple[list, list]:
     p = cfg.paper
     twins = prompt_rows(p)
     for make in (ConceptStage, TwinStage):  # each stage object (and its model) lives only for its run
-        done = run_stage(make(p, p.generator), twins, work / make.name, cfg, progress)
+        done = executor.run_stage(make(p, p.generator), twins, work / make.name)
         twins = [{**row, **result} for row, result in zip(twins, done, strict=True)]
     members = [m for k, row in enumerate(twins) if row["status"] == "ok" for m in _members(row, k)]
-    written = run_stage(PaperCaptionStage(p, target_model), members, work / "captions", cfg, progress)
+    written = executor.run_stage(PaperCaptionStage(p, target_model), members, work / "captions")
     for member, result in zip(members, written, strict=True):
         twin = twins[member["index"]]
         twin[f"{member['member']}_captions"] = result.get("captions") or []
@@ -105,9 +105,9 @@ def _generate(cfg: BuildConfig, seed: int, target_model: str, work: Path, progre
         if result["status"] != "ok" and twin["status"] == "ok":
             twin.update(status="failed", reason=f"{member['member']} {result['reason']}")
     images = [im for k, row in enumerate(twins) if row["status"] == "ok" for im in _images(row, k, seed, p)]
-    rendered = run_stage(ImageStage(cfg.renderer, cfg.image_size, cfg.images), images, work / "images", cfg, progress)
+    rendered = executor.run_stage(ImageStage(cfg.renderer, cfg.image_size, cfg.images), images, work / "images")
     images = [{**r, **o} for r, o in zip(images, rendered, strict=True)]
-    scores = run_stage(VisionJudgeStage(p), images, work / "judge", cfg, progress)
+    scores = executor.run_stage(VisionJudgeStage(p), images, work / "judge")
     images = [{**r, **s} for r, s in zip(images, scores, strict=True)]
     for row in images:
         for criterion in CRITERIA:

@@ -41,14 +41,14 @@ def build_dataset(
         log.info("dataset %s already built, skipping", out)
         return out
     work = out.with_name(f"{out.name}.work")
-    _claim(work, record)
+    claim_work(work, record)
     catalog = dataset_catalog(catalog_cfg)
     with progress_bar() as progress, open_executor(cfg, progress) as executor:
         rows = _generate(catalog, cfg, seed, work, target_model, executor)
     with atomic_path(out) as tmp:
         tmp.mkdir(parents=True)
         (tmp / RECORD).write_text(record)
-        _write(tmp, rows, cfg)
+        write_dataset(tmp, rows, cfg)
         write_card(tmp, card_facts(rows, _models(cfg)))
         mark_done(tmp)
     shutil.rmtree(work)
@@ -57,7 +57,7 @@ def build_dataset(
     return out
 
 
-def _claim(work: Path, record: str) -> None:
+def claim_work(work: Path, record: str) -> None:
     """Use `work` for this build; a work folder left by a build with other settings is an error."""
     saved = work / RECORD
     if saved.is_file() and saved.read_text() != record:
@@ -100,7 +100,8 @@ def _concept_text(concept, cfg: BuildConfig) -> str:
     return fill(cfg.filter.concept_template, concept.model_dump(exclude={"attributes"}, exclude_none=True))
 
 
-def _write(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:
+def write_dataset(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:
+    """Kept rows into WebDataset shards per split; every row (dropped ones with their reason) into the manifest."""
     manifest = []
     for split in SPLITS:
         samples = [
