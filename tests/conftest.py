@@ -14,6 +14,16 @@ def mini_catalog() -> Path:
     return DATA / "mini_catalog.yaml"
 
 
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray cluster of 2 CPUs whose workers can import the test helpers (builder_backends)."""
+    ray = pytest.importorskip("ray")
+    path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+    yield ray
+    ray.shutdown()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _embedding_cache(tmp_path_factory):
     """Keep the evaluator's embedding cache (default: $XDG_CACHE_HOME/cultureclip) out of the user's home."""

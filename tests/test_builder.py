@@ -193,16 +193,6 @@ def test_one_stage_runs_locally_and_resumes_from_its_saved_chunks(tmp_path):
     assert [r["stage"] for r in again] == ["a"] * 3 + ["b"] * 3 + ["a"]  # only the missing chunk is redone
 
 
-@pytest.fixture(scope="module")
-def ray_cluster():
-    """A local Ray cluster of 2 CPUs whose workers can import the test helpers (builder_backends)."""
-    ray = pytest.importorskip("ray")
-    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
-    yield ray
-    ray.shutdown()
-
-
 def test_ray_executor_builds_the_same_dataset_as_the_local_one(ray_cluster, tmp_path):
     local = build(config(), tmp_path / "local")
     on_ray = build(config("build.executor=ray", "build.ray_workers=2"), tmp_path / "ray")

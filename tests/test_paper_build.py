@@ -255,6 +255,16 @@ def test_a_stopped_build_resumes_without_asking_the_generator_again(tmp_path, mo
     assert not (tmp_path / "data.work").exists() and len(read_manifest(tmp_path / "data")) == 12
 
 
+def test_on_ray_the_build_gives_the_same_rows_and_pairs(built, ray_cluster, tmp_path):
+    data, _ = built
+    with ChatServer(fake_model) as server:
+        args = ["build", "--preset", "paper-build", "--out", str(tmp_path), *overrides(server.url)]
+        assert main([*args, "build.executor=ray", "build.ray_workers=2"]) == 0
+    assert read_manifest(tmp_path / "data") == read_manifest(data)
+    assert pq.read_table(tmp_path / "data" / "pairs.parquet") == pq.read_table(data / "pairs.parquet")
+    assert pq.read_table(tmp_path / "data" / "twins.parquet") == pq.read_table(data / "twins.parquet")
+
+
 def test_a_bad_model_id_or_prompt_file_is_a_one_line_error_before_any_work(tmp_path, capsys):
     assert main(["build", "--preset", "paper-build", "--out", str(tmp_path), "build.paper.judge.name=qwen"]) == 2
     assert "unknown vision-language model 'qwen': expected one of openai:..., text:..., tiny:..., transformers:..." in (

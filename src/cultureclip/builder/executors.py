@@ -158,4 +158,3 @@ def _read_chunk(folder: Path, index: int) -> list[dict]:
     import pyarrow.parquet as pq
 
     return pq.read_table(_chunk_path(folder, index)).to_pylist()
-
