@@ -34,16 +34,17 @@ reask: "{prompt}"
 
 def direct(cfg, catalog, seed: int) -> int:
     """The backends alone: every caption, then every image, in the builder's batch sizes."""
-    text = create_text_generator(cfg.captions.generator)
+    recipe = cfg.catalog
+    text = create_text_generator(recipe.captions.generator)
     images = create_image_generator(cfg.renderer, cfg.image_size, cfg.images)
-    units = caption_rows(catalog, cfg.captions, cfg.captions_per_concept)
+    units = caption_rows(catalog, recipe.captions, recipe.captions_per_concept)
     prompts = [f"A photo of {u['name']}, a {u['generic']} from {u['culture']}." for u in units]
-    size = cfg.captions.generator.batch_size
+    size = recipe.captions.generator.batch_size
     texts = [t for i in range(0, len(prompts), size) for t in text.generate(prompts[i : i + size])]
     captions = {c.id: [] for c in catalog.concepts}
     for unit, caption in zip(units, texts, strict=True):
         captions[unit["id"]].append({"caption": caption})
-    rows = plan_rows(catalog, captions, {"train": cfg.train_images, "test": cfg.test_images}, seed)
+    rows = plan_rows(catalog, captions, {"train": recipe.train_images, "test": recipe.test_images}, seed)
     requests = [RenderRequest(r["caption"], r["seed"]) for r in rows]
     for i in range(0, len(requests), cfg.chunk_rows):
         images.render(requests[i : i + cfg.chunk_rows])
@@ -68,11 +69,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="builder-overhead-"))
     (work / "prompts.yaml").write_text(PROMPTS)
     captions = f"{{generator: {{name: 'fixed:{args.text_cost}'}}, prompts: '{work / 'prompts.yaml'}', styles: [short]}}"
-    overrides = [f"catalog.max_groups={args.groups}", f"build.renderer=fixed:{args.image_cost}"]
-    overrides.append(f"build.captions={captions}")
+    overrides = [f"build.catalog.max_groups={args.groups}", f"build.renderer=fixed:{args.image_cost}"]
+    overrides.append(f"build.catalog.captions={captions}")
     cfg = load_config(None, overrides)
     import_libraries()
-    catalog = dataset_catalog(cfg.catalog)
+    catalog = dataset_catalog(cfg.catalog, cfg.build.catalog)
     seconds, rows = {}, 0
     start = time.perf_counter()
     rows = direct(cfg.build, catalog, cfg.seed)
@@ -87,9 +88,11 @@ def main() -> None:
         out = build_dataset(arm_cfg.catalog, arm_cfg.build, arm_cfg.seed, work / arm / "data", arm_cfg.model.name)
         seconds[arm] = time.perf_counter() - start
         assert json.loads((out / "card.json").read_text())["status"] == {"kept": rows}
-    backend_seconds = (len(catalog.concepts) * cfg.build.captions_per_concept * args.text_cost) + rows * args.image_cost
+    backend_seconds = (
+        len(catalog.concepts) * cfg.build.catalog.captions_per_concept * args.text_cost
+    ) + rows * args.image_cost
     print(
-        f"{rows} images, {len(catalog.concepts) * cfg.build.captions_per_concept} captions; "
+        f"{rows} images, {len(catalog.concepts) * cfg.build.catalog.captions_per_concept} captions; "
         f"backend cost {backend_seconds:.1f} s"
     )
     for arm, s in seconds.items():

@@ -1,6 +1,6 @@
 """Zero-shot classification speed: our evaluator vs. CLIP_benchmark, same tiny model, same image folder.
 
-Both evaluate one open_clip checkpoint (tiny:test-clip weights saved as an open_clip local-dir model)
+Both evaluate one open_clip checkpoint (config:test-clip weights saved as an open_clip local-dir model)
 on one image folder (`class/xxx.jpg`), with the same prompt-template ensemble (CLIP_benchmark's
 ImageNet templates), batch size and dataloader workers, and must give the same image-class similarities.
 Timed: from the image folder to the accuracy, models already loaded (both load them the same way).
@@ -100,7 +100,7 @@ def main() -> None:
         tmp = Path(tmp)
         make_folder(tmp / "images", args.classes, args.per_class, args.size)
         torch.manual_seed(0)
-        create_clip("tiny:test-clip").save(tmp / "model")
+        create_clip("config:test-clip").save(tmp / "model")
         model_id, images = f"local:{tmp / 'model'}", tmp / "images"
         theirs, cold = [], []
         for k in range(2):  # interleaved, best of two each, so neither side gets the quieter moment

@@ -19,12 +19,12 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=1, help="first twin groups of the offline world")
     parser.add_argument("--captions", type=int, default=3, help="captions per concept (styles cycle)")
     args = parser.parse_args()
-    cfg = load_config("smollm2", [f"catalog.max_groups={args.groups}"])
-    stage = CaptionStage(cfg.build.captions, cfg.build.caption_writer, cfg.model.name)
+    cfg = load_config("smollm2", [f"build.catalog.max_groups={args.groups}"])
+    stage = CaptionStage(cfg.build.catalog.captions, cfg.build.catalog.captions.fallback, cfg.model.name)
     start = time.perf_counter()
     stage.setup()
     load = time.perf_counter() - start
-    rows = caption_rows(dataset_catalog(cfg.catalog), cfg.build.captions, args.captions)
+    rows = caption_rows(dataset_catalog(cfg.catalog, cfg.build.catalog), cfg.build.catalog.captions, args.captions)
     start, cpu = time.perf_counter(), time.process_time()
     out = stage.run(rows, retries=0)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu

@@ -13,7 +13,7 @@
 
 Timed rounds alternate between the contenders and the median is kept, so load on a shared machine hits
 both alike (on an oversubscribed CPU, `--threads 1` keeps thread contention out of the comparison).
-Usage: python benchmarks/train_step.py [--model tiny:world-clip] [--batch 64] [--device cpu] [--threads 1]
+Usage: python benchmarks/train_step.py [--model config:world-clip] [--batch 64] [--device cpu] [--threads 1]
 (`open_clip:ViT-B-32` without a tag is the real architecture with random weights: no download.)
 """
 
@@ -248,7 +248,7 @@ def lora_memory(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="tiny:world-clip")
+    parser.add_argument("--model", default="config:world-clip")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10, help="optimizer steps per timed round")
     parser.add_argument("--rounds", type=int, default=3)

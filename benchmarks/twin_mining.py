@@ -15,7 +15,7 @@ import argparse
 
 import numpy as np
 
-from cultureclip.backends.embedders import create_text_embedder
+from cultureclip.backends.embed import create_text_embedder
 from cultureclip.catalog import load_catalog
 from cultureclip.catalog.neighbours import candidate_mask, top_k
 from cultureclip.catalog.schema import ConceptSketch
@@ -52,7 +52,7 @@ def measure(catalog, cfg, embedder) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", default=None, help="catalogue file (default: the shipped catalogue)")
-    parser.add_argument("overrides", nargs="*", help="twins.* config overrides, e.g. twins.k=5")
+    parser.add_argument("overrides", nargs="*", help="mining.* config overrides, e.g. mining.k=5")
     args = parser.parse_args()
     cfg = load_config(None, args.overrides).twins
     catalog = load_catalog(args.catalog, schema=ConceptSketch)

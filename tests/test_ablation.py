@@ -17,12 +17,12 @@ GRID = {
     "lambda_50_50", "lambda_30_70", "paper_text_lora", "paper_unnormalized", "ours_no_preserve",
 }  # fmt: skip
 TINY = [
-    "model.name=tiny:test-clip",
-    "catalog.max_groups=3",
+    "model.name=config:test-clip",
+    "build.catalog.max_groups=3",
     "build.image_size=32",
-    "build.captions_per_concept=2",
-    "build.train_images=4",
-    "build.test_images=2",
+    "build.catalog.captions_per_concept=2",
+    "build.catalog.train_images=4",
+    "build.catalog.test_images=2",
     "pretrain.steps=4",
     "pretrain.batch_size=16",
     "finetune.steps=2",

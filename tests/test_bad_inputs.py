@@ -29,7 +29,7 @@ def _one_line(err) -> str:
 
 
 def test_a_dataset_without_twin_ids(tmp_path):
-    model = create_clip("tiny:test-clip")
+    model = create_clip("config:test-clip")
     with pytest.raises(DataError) as err:
         load_train_data(_dataset(tmp_path, [ROW, ROW]), model)
     assert _one_line(err) == f"{tmp_path}: sample 'k0' has no 'twin_group' field"
@@ -37,7 +37,7 @@ def test_a_dataset_without_twin_ids(tmp_path):
 
 def test_a_dataset_whose_twin_groups_hold_one_concept_each(tmp_path):
     rows = [ROW | {"twin_group": "a"}, ROW | {"concept_id": "mandu", "twin_group": "b"}]
-    data = load_train_data(_dataset(tmp_path, rows), create_clip("tiny:test-clip"))
+    data = load_train_data(_dataset(tmp_path, rows), create_clip("config:test-clip"))
     with pytest.raises(DataError) as err:
         TwinSampler(data, 4, seed=0)
     assert _one_line(err).startswith(f"{tmp_path}: twin batches need twin groups, but no twin_group holds two")
@@ -50,5 +50,5 @@ def test_an_empty_shard(tmp_path):
     with tarfile.open(shard, "w"):
         pass
     with pytest.raises(DataError) as err:
-        load_train_data(tmp_path, create_clip("tiny:test-clip"))
+        load_train_data(tmp_path, create_clip("config:test-clip"))
     assert _one_line(err) == f"{shard}: empty shard (no samples, but manifest.parquet lists some in it)"

@@ -8,7 +8,7 @@ from cultureclip.train.base_features import BaseFeatures
 
 def test_base_features_are_the_base_embeddings_of_the_rows_each_chunk_embedded_once():
     torch.manual_seed(0)
-    base = create_clip("tiny:test-clip").frozen_copy()
+    base = create_clip("config:test-clip").frozen_copy()
     data = synthetic_train_data(groups=3)  # 12 rows: chunks of 5 rows, 5 rows, 2 rows
     calls = []
     encode = base.encode_images
@@ -28,7 +28,7 @@ def test_base_features_are_the_base_embeddings_of_the_rows_each_chunk_embedded_o
 
 def test_base_features_do_not_depend_on_the_order_rows_are_asked_for():
     torch.manual_seed(0)
-    base = create_clip("tiny:test-clip").frozen_copy()
+    base = create_clip("config:test-clip").frozen_copy()
     data = synthetic_train_data(groups=3)
     forward = BaseFeatures(base, data, True, torch.device("cpu"), chunk=4)
     backward = BaseFeatures(base, data, True, torch.device("cpu"), chunk=4)

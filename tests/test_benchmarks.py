@@ -207,10 +207,10 @@ def test_crope_binary_choice_main_and_definition_images(tmp_path):
 
 def test_tiny_open_clip_scores_each_question_by_its_cosine_argmax(retrieval, tmp_path):
     torch.manual_seed(0)
-    model = create_clip("tiny:test-clip")
+    model = create_clip("config:test-clip")
     summary = evaluate("globalrg-retrieval", retrieval, model, batch_size=4, out=tmp_path)
     lines = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
-    assert summary["questions"] == 9 and summary["model"] == "tiny:test-clip"
+    assert summary["questions"] == 9 and summary["model"] == "config:test-clip"
     with torch.no_grad():
         for x in lines:
             u, r, sees = RETRIEVAL_ROWS[x["row"]]
@@ -251,7 +251,7 @@ def test_crope_metadata_must_be_a_struct(tmp_path):
 def test_registry_and_cli(retrieval, tmp_path, capsys):
     assert BENCHMARKS.list() == ["crope", "globalrg-grounding", "globalrg-retrieval"]
     out = tmp_path / "cli"
-    argv = ["bench", "globalrg-retrieval", "--root", str(retrieval), "--model", "tiny:test-clip", "--out", str(out)]
+    argv = ["bench", "globalrg-retrieval", "--root", str(retrieval), "--model", "config:test-clip", "--out", str(out)]
     assert main(argv) == 0
     assert json.loads((out / "summary.json").read_text())["questions"] == 9
     assert main(["bench", "nope", "--root", str(retrieval)]) == 2

@@ -21,7 +21,12 @@ TESTS = Path(__file__).parent
 
 
 def config(*overrides: str):
-    base = ["catalog.max_groups=2", "build.train_images=3", "build.test_images=1", "build.chunk_rows=4"]
+    base = [
+        "build.catalog.max_groups=2",
+        "build.catalog.train_images=3",
+        "build.catalog.test_images=1",
+        "build.chunk_rows=4",
+    ]
     return load_config("tiny", [*base, *overrides])
 
 
@@ -52,7 +57,9 @@ def row(key, concept, score, margin, embedding, status="ok"):
 
 
 def test_select_rejects_low_scores_twin_confusion_and_near_duplicates():
-    cfg = load_config(None, ["build.filter={min_score: 0.2, twin_margin: 0.05, dedup_threshold: 0.9}"]).build.filter
+    cfg = load_config(
+        None, ["build.catalog.filter={min_score: 0.2, twin_margin: 0.05, dedup_threshold: 0.9}"]
+    ).build.catalog.filter
     rows = [
         row("a0", "a", 0.30, 0.10, [1.0, 0.0]),
         row("a1", "a", 0.10, 0.10, [0.0, 1.0]),  # low score
@@ -104,9 +111,9 @@ def test_killed_build_resumes_to_exactly_the_uninterrupted_dataset(reference, tm
         "c = load_config('tiny', sys.argv[2:]); build_dataset(c.catalog, c.build, c.seed, sys.argv[1], c.model.name)"
     )
     args = [
-        "catalog.max_groups=2",
-        "build.train_images=3",
-        "build.test_images=1",
+        "build.catalog.max_groups=2",
+        "build.catalog.train_images=3",
+        "build.catalog.test_images=1",
         "build.chunk_rows=4",
         "build.renderer=test-slow",
     ]
@@ -154,13 +161,13 @@ def test_bad_rows_are_retried_then_recorded_as_failed_without_stopping_the_run(t
 
 def test_llm_captions_diffusers_images_and_judge_filter_end_to_end(tmp_path):
     cfg = config(
-        "catalog.max_groups=1",
-        "build.train_images=1",
-        "build.captions_per_concept=2",
-        "build.captions.generator={name: 'tiny:causal-lm', max_new_tokens: 4}",
+        "build.catalog.max_groups=1",
+        "build.catalog.train_images=1",
+        "build.catalog.captions_per_concept=2",
+        "build.catalog.captions.generator={name: 'tiny:causal-lm', max_new_tokens: 4}",
         "build.renderer=tiny:sd",
         "build.images={steps: 1, guidance_scale: 0}",
-        "build.filter={judge: 'tiny:test-clip', min_score: -1, twin_margin: -1, dedup_threshold: 0.999}",
+        "build.catalog.filter={clip: 'config:test-clip', min_score: -1, twin_margin: -1, dedup_threshold: 0.999}",
     )
     out = build(cfg, tmp_path / "data")
     manifest = read_manifest(out)
@@ -173,7 +180,7 @@ def test_llm_captions_diffusers_images_and_judge_filter_end_to_end(tmp_path):
         assert -1 <= r["clip_score"] <= 1 and r["twin_margin"] is not None
         assert (r["status"] == "kept") == (r["reason"] is None) and "embedding" not in r and "png" not in r
     card = json.loads((out / "card.json").read_text())
-    assert card["models"]["judge"] == "tiny:test-clip" and card["models"]["caption_prompts"] == "captions-v1"
+    assert card["models"]["judge"] == "config:test-clip" and card["models"]["caption_prompts"] == "captions-v1"
     assert card["caption_fallbacks"] == {
         "fallback: does not name the concept": card["images"]["train"] + card["images"]["test"]
     }

@@ -6,13 +6,13 @@ from cultureclip.backends.clip import create_clip
 from cultureclip.builder.caption_rules import caption_problem, clean_caption, target_tokenizer, token_count
 from cultureclip.builder.captions import CaptionStage, caption_rows, load_prompts
 from cultureclip.catalog import load_catalog
-from cultureclip.config import CaptionConfig, TextGeneratorConfig
+from cultureclip.config import CaptionConfig, ChatModelConfig
 from cultureclip.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return create_clip("tiny:world-clip").tokenizer  # context length 64
+    return create_clip("config:world-clip").tokenizer  # context length 64
 
 
 def test_token_count_includes_start_and_end_tokens(tokenizer):
@@ -52,14 +52,14 @@ def hf_clip_with_tokenizer(tmp_path_factory):
     """A saved transformers CLIP whose folder holds a real CLIPTokenizer (what hub models have)."""
     from cultureclip.backends.diffusion import clip_bpe_tokenizer
 
-    model = create_clip("tiny:hf-clip")
+    model = create_clip("config:hf-clip")
     model.tokenizer = clip_bpe_tokenizer()
     folder = tmp_path_factory.mktemp("hf-clip")
     model.save(folder)
     return folder
 
 
-@pytest.mark.parametrize("target", ["tiny:world-clip", "tiny:hf-clip", "hf:FOLDER"])
+@pytest.mark.parametrize("target", ["config:world-clip", "config:hf-clip", "hf:FOLDER"])
 def test_target_tokenizers_of_open_clip_and_transformers_models_count_the_same(target, hf_clip_with_tokenizer):
     """The three models share CLIP's BPE and a context of 64: same counts, same boundary."""
     tokenizer = target_tokenizer(target.replace("FOLDER", str(hf_clip_with_tokenizer)))
@@ -108,11 +108,11 @@ def scripted(prompt: str, attempt: int):
     return 500, "down", 0
 
 
-@pytest.mark.parametrize("target", ["tiny:world-clip", "tiny:hf-clip"])
+@pytest.mark.parametrize("target", ["config:world-clip", "config:hf-clip"])
 def test_llm_captions_are_checked_reasked_and_fall_back_with_the_reason(mini_catalog, target):
     catalog = load_catalog(mini_catalog).first_groups(2)  # jiaozi, gyoza, torii, paifang
     with ChatServer(scripted) as server:
-        generator = TextGeneratorConfig(name="openai:m", base_url=server.url, retries=1, backoff_s=0.01)
+        generator = ChatModelConfig(name="openai:m", base_url=server.url, retries=1, backoff_s=0.01)
         cfg = CaptionConfig(generator=generator, styles=["short"], reasks=1)
         stage = CaptionStage(cfg, "template", target)
         stage.setup()

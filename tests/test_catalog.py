@@ -10,7 +10,7 @@ from cultureclip.catalog.load import shipped_rows
 from cultureclip.catalog.schema import CATEGORIES
 from cultureclip.catalog.select import WORLD_GROUPS, dataset_catalog
 from cultureclip.catalog.stats import catalog_stats
-from cultureclip.config import CatalogConfig
+from cultureclip.config import CatalogConfig, CatalogRecipeConfig
 from cultureclip.errors import CatalogError
 
 
@@ -35,19 +35,19 @@ def test_shipped_catalogue_passes_its_checks_and_keeps_the_twin_rules(shipped):
 
 
 def test_the_default_world_is_the_original_27_groups_in_their_order(shipped):
-    world = dataset_catalog(CatalogConfig())
+    world = dataset_catalog(CatalogConfig(), CatalogRecipeConfig())
     assert len(world.groups) == 27 and tuple(world.groups) == WORLD_GROUPS
     assert len(world.concepts) == 84
     assert [c.id for c in world.concepts[:6]] == ["jiaozi", "gyoza", "mandu", "pelmeni", "naan", "lavash"]
-    tiny = dataset_catalog(CatalogConfig(max_groups=4))
+    tiny = dataset_catalog(CatalogConfig(), CatalogRecipeConfig(max_groups=4))
     assert list(tiny.groups) == ["dumpling", "flatbread", "noodle-soup", "triangle-pastry"]
-    assert len(dataset_catalog(CatalogConfig(groups="all")).groups) == len(shipped.groups)
-    with pytest.raises(CatalogError, match="no twin group 'nope' \\(catalog.groups\\)"):
-        dataset_catalog(CatalogConfig(groups=["dumpling", "nope"]))
+    assert len(dataset_catalog(CatalogConfig(), CatalogRecipeConfig(groups="all")).groups) == len(shipped.groups)
+    with pytest.raises(CatalogError, match="no twin group 'nope' \\(build.catalog.groups\\)"):
+        dataset_catalog(CatalogConfig(), CatalogRecipeConfig(groups=["dumpling", "nope"]))
 
 
 def test_a_user_file_replaces_or_extends_the_shipped_catalogue(mini_catalog, shipped):
-    alone = dataset_catalog(CatalogConfig(path=mini_catalog))
+    alone = dataset_catalog(CatalogConfig(path=mini_catalog), CatalogRecipeConfig())
     assert list(alone.groups) == ["dumpling", "gate", "fiddle"], "a replacing file builds from all its groups"
     with pytest.raises(CatalogError) as err:
         load_catalog(mini_catalog, mode="extend")

@@ -11,7 +11,7 @@ from cultureclip.errors import ConfigError, DataError
 @pytest.mark.parametrize(
     ("model_id", "expected"),
     [
-        ("tiny:test-clip", ModelId("tiny", "test-clip")),
+        ("config:test-clip", ModelId("config", "test-clip")),
         ("open_clip:ViT-B-32@openai", ModelId("open_clip", "ViT-B-32", "openai")),
         ("open_clip:RN50", ModelId("open_clip", "RN50", None)),
         ("local:/ckpt/with@sign", ModelId("local", "/ckpt/with@sign")),
@@ -21,15 +21,16 @@ def test_parse_model_id(model_id, expected):
     assert parse_model_id(model_id) == expected
 
 
-@pytest.mark.parametrize("model_id", ["ViT-B-32", "hub:x", "tiny:", "local"])
+@pytest.mark.parametrize("model_id", ["ViT-B-32", "hub:x", "config:", "local"])
 def test_bad_model_ids(model_id):
     with pytest.raises(ConfigError, match="expected one of"):
         parse_model_id(model_id)
 
 
-def test_unknown_tiny_and_missing_local():
-    with pytest.raises(ConfigError, match="no such tiny model; known: hf-clip, hf-siglip, test-clip, world-clip"):
-        create_clip("tiny:huge")
+def test_unknown_config_and_missing_local():
+    known = "known: hf-clip, hf-siglip, test-clip, world-clip"
+    with pytest.raises(ConfigError, match=f"no such shipped model config; {known}"):
+        create_clip("config:huge")
     with pytest.raises(DataError, match="no such folder"):
         create_clip("local:/nonexistent/model")
     with pytest.raises(ConfigError, match="not an open_clip architecture"):
@@ -38,7 +39,7 @@ def test_unknown_tiny_and_missing_local():
 
 def test_save_and_reload_give_the_same_embeddings(tmp_path):
     torch.manual_seed(0)
-    model = create_clip("tiny:test-clip")
+    model = create_clip("config:test-clip")
     images = [Image.new("RGB", (40, 40), (i * 60, 20, 200 - i * 50)) for i in range(3)]
     pixels = model.images_to_tensor(images)
     assert pixels.shape == (3, 3, 32, 32)
@@ -62,7 +63,7 @@ def test_a_folder_without_config_is_not_a_model(tmp_path):
         create_clip(f"local:{tmp_path}")
 
 
-@pytest.mark.parametrize("name", ["tiny:test-clip", "tiny:hf-clip", "tiny:hf-siglip"])
+@pytest.mark.parametrize("name", ["config:test-clip", "config:hf-clip", "config:hf-siglip"])
 def test_every_model_kind_saves_in_its_own_format_and_reloads_exactly(name, tmp_path):
     torch.manual_seed(0)
     model = create_clip(name)
@@ -81,14 +82,14 @@ def test_every_model_kind_saves_in_its_own_format_and_reloads_exactly(name, tmp_
     with torch.no_grad():
         after = reloaded.encode_images(reloaded.images_to_tensor(images)), reloaded.encode_texts(tokens)
     assert torch.equal(before[0], after[0]) and torch.equal(before[1], after[1])
-    assert (model.logit_bias is not None) == (name == "tiny:hf-siglip")
+    assert (model.logit_bias is not None) == (name == "config:hf-siglip")
 
 
 def test_a_transformers_export_loads_with_transformers(tmp_path):
     from transformers import AutoModel, CLIPModel
 
     torch.manual_seed(0)
-    model = create_clip("tiny:hf-clip")
+    model = create_clip("config:hf-clip")
     model.save(tmp_path / "m")
     plain = AutoModel.from_pretrained(tmp_path / "m")
     assert isinstance(plain, CLIPModel)
@@ -98,7 +99,7 @@ def test_a_transformers_export_loads_with_transformers(tmp_path):
 def test_an_open_clip_checkpoint_of_another_architecture_is_a_one_line_error(tmp_path):
     torch.manual_seed(0)
     wrong = tmp_path / "wrong.pt"
-    torch.save(create_clip("tiny:test-clip").model.state_dict(), wrong)
+    torch.save(create_clip("config:test-clip").model.state_dict(), wrong)
     with pytest.raises(DataError) as err:
         create_clip(f"open_clip:ViT-B-32@{wrong}")
     assert str(err.value).startswith(f"checkpoint {wrong}: does not fit ViT-B-32 (")
@@ -120,7 +121,7 @@ def _custom_text_clip(**text_cfg):
 TEXTS = ["a photo of gyoza.", "gate", "a long caption of a festival lantern at night in a small town.", ""]
 
 
-@pytest.mark.parametrize("make", [lambda: create_clip("tiny:world-clip"), _custom_text_clip], ids=["clip", "custom"])
+@pytest.mark.parametrize("make", [lambda: create_clip("config:world-clip"), _custom_text_clip], ids=["clip", "custom"])
 def test_causal_text_towers_run_only_up_to_the_last_eot_and_give_the_full_context_embeddings(make):
     from cultureclip.backends.open_clip_model import causal_text_tower
 

@@ -7,7 +7,7 @@ from cultureclip.errors import ConfigError
 def test_defaults_are_the_offline_world():
     cfg = load_config()
     assert cfg == RunConfig()
-    assert cfg.model.name == "tiny:world-clip"
+    assert cfg.model.name == "config:world-clip"
     assert cfg.pretrain.text == "generic" and cfg.finetune.sampler == "twins"
     assert (cfg.finetune.loss.caption, cfg.finetune.loss.concept) == (0.7, 0.3)
 
@@ -17,7 +17,7 @@ def test_preset_and_overrides_are_typed():
     assert cfg.finetune.steps == 5 and isinstance(cfg.finetune.steps, int)
     assert cfg.finetune.loss.preserve == 0.5
     assert cfg.eval.concept_template == "{name}"
-    assert cfg.model.name == "tiny:test-clip"
+    assert cfg.model.name == "config:test-clip"
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ def _data():
 def _step(rank: int, world_size: int):
     """One batch's loss terms and gradients, then two optimizer steps' metrics."""
     torch.manual_seed(0)
-    trainer = Trainer(create_clip("tiny:test-clip"), _data(), CFG, seed=3)
+    trainer = Trainer(create_clip("config:test-clip"), _data(), CFG, seed=3)
     terms = trainer.forward_backward(0)
     grads = {n: p.grad.clone() for n, p in trainer.model.model.named_parameters() if p.grad is not None}
     history = [trainer.optimizer_step(s) for s in range(2)]

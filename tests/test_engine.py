@@ -16,7 +16,7 @@ CFG = TrainConfig(steps=6, batch_size=4, lr=0.005, warmup=2, checkpoint_every=2,
 
 def _model(seed: int = 0):
     torch.manual_seed(seed)
-    return create_clip("tiny:test-clip")
+    return create_clip("config:test-clip")
 
 
 def _weights(model) -> dict[str, torch.Tensor]:

@@ -22,7 +22,7 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     for seed, name in ((0, "base"), (1, "tuned")):
         torch.manual_seed(seed)
-        create_clip("tiny:test-clip").save(root / name)
+        create_clip("config:test-clip").save(root / name)
     rows = []
     for label, colour in COLOURS.items():
         for i in range(3):

@@ -34,7 +34,7 @@ def test_a_new_kind_is_one_decorator(tmp_path):
         register("test_one_image")(_load)
     with pytest.raises(ConfigError, match="unknown dataset kind 'nope'"):
         load_dataset(DatasetSpec(kind="nope", path=tmp_path))
-    DATASETS._factories.pop("test_one_image")
+    DATASETS.unregister("test_one_image")
 
 
 def test_folder_classes_items_and_classnames(tmp_path):

@@ -15,11 +15,11 @@ from cultureclip.backends.clip import create_clip
 from cultureclip.backends.vlm import create_vision_model
 from cultureclip.builder.caption_rules import target_tokenizer
 from cultureclip.builder.images import ImageStage
-from cultureclip.builder.paper import build_paper_dataset, image_passes, prompt_rows, select_pairs
+from cultureclip.builder.paper import CATEGORIES, build_paper_dataset, image_passes, prompt_rows, select_pairs
 from cultureclip.builder.paper_replies import ReplyError, ask_parsed, parse_fields, parse_scores
 from cultureclip.builder.paper_stages import PaperCaptionStage, VisionJudgeStage
 from cultureclip.cli import main
-from cultureclip.config import PaperBuildConfig, TextGeneratorConfig, load_config
+from cultureclip.config import ChatModelConfig, PaperRecipeConfig, load_config
 from cultureclip.errors import ConfigError
 from cultureclip.shards import read_manifest
 from cultureclip.train.data import load_train_data
@@ -87,7 +87,7 @@ def overrides(url: str) -> list[str]:
         "build.paper.captions_per_concept=3",
         "build.paper.images_per_caption=2",
         "build.paper.test_every=2",
-        "model.name=tiny:test-clip",
+        "model.name=config:test-clip",
     ]
 
 
@@ -105,7 +105,7 @@ def test_the_preset_is_the_reference_recipe():
     assert cfg.paper.judge.name == "transformers:Qwen/Qwen2.5-VL-7B-Instruct"
     assert cfg.paper.generator.temperature == 0.7
     assert (cfg.paper.captions_per_concept, cfg.paper.max_caption_words, cfg.paper.fail_score) == (10, 14, 1)
-    assert cfg.paper.categories == PaperBuildConfig().categories and len(cfg.paper.categories) == 8
+    assert cfg.paper.categories is None and len(CATEGORIES) == 8  # the reference's 8, from the recipe
     assert len(prompt_rows(cfg.paper)) == 249 * 8  # every ISO 3166-1 country x 8 categories
 
 
@@ -115,7 +115,7 @@ def test_the_preset_is_the_reference_recipe():
 )
 def test_an_image_passes_if_no_score_is_1_and_the_mean_is_above_3(scores, passes):
     row = dict(zip(("authenticity", "consistency", "cultural_fidelity"), scores, strict=True))
-    assert image_passes(row, PaperBuildConfig()) is passes
+    assert image_passes(row, PaperRecipeConfig()) is passes
 
 
 def test_a_pair_is_kept_only_if_both_images_pass():
@@ -127,7 +127,7 @@ def test_a_pair_is_kept_only_if_both_images_pass():
         {"key": "t-concept-01-0", "status": "ok", "reason": None, **bad},
         {"key": "t-twin-00-0", "status": "ok", "reason": None, **good},
     ]
-    pairs = select_pairs(twins, images, PaperBuildConfig())
+    pairs = select_pairs(twins, images, PaperRecipeConfig())
     assert [(p["concept_key"], p["status"]) for p in pairs] == [
         ("t-concept-00-0", "kept"),
         ("t-concept-01-0", "rejected"),
@@ -158,8 +158,8 @@ def test_replies_parse_strictly_and_broken_ones_are_reasked_then_fail_with_the_r
 
 
 def test_the_15_word_rule_and_the_target_tokenizer():
-    stage = PaperCaptionStage(PaperBuildConfig(), "tiny:test-clip")
-    stage.tokenizer = target_tokenizer("tiny:test-clip")
+    stage = PaperCaptionStage(PaperRecipeConfig(), "config:test-clip")
+    stage.tokenizer = target_tokenizer("config:test-clip")
     fourteen = "Onigiri " + "rice " * 12 + "ball."
     assert stage.problem(fourteen, "onigiri") is None
     assert stage.problem("Onigiri fresh " + fourteen[8:], "onigiri") == "too many words: 15 > 14"
@@ -210,7 +210,7 @@ def test_the_judge_scores_and_reasons_are_in_the_manifest(built):
 
 def test_the_trainer_reads_the_result(built):
     data, _ = built
-    train = load_train_data(data, create_clip("tiny:test-clip"))
+    train = load_train_data(data, create_clip("config:test-clip"))
     assert len(train.rows) == 3 * 8  # 3 train twin pairs x 8 kept images
     pairs = [
         ["china-plum-blossom", "japan-sakura"],
@@ -218,13 +218,13 @@ def test_the_trainer_reads_the_result(built):
         ["japan-onigiri", "south-korea-gimbap"],
     ]
     assert train.groups == pairs  # by twin pair: animal & plants, architecture, cuisine
-    sizes = ["model.name=tiny:test-clip", "finetune.steps=2", "finetune.batch_size=4", "ablations.tuned_plain=null"]
+    sizes = ["model.name=config:test-clip", "finetune.steps=2", "finetune.batch_size=4", "ablations.tuned_plain=null"]
     assert main(["train", "--preset", "paper-build", "--out", str(data.parent), *sizes]) == 0
     assert (data.parent / "models" / "tuned").is_dir()
 
 
 def test_the_transformers_judge_runs_a_tiny_vlm_and_records_unparseable_replies():
-    cfg = PaperBuildConfig(judge=TextGeneratorConfig(name="tiny:vlm", max_new_tokens=8), reasks=1)
+    cfg = PaperRecipeConfig(judge=ChatModelConfig(name="tiny:vlm", max_new_tokens=8), reasks=1)
     stage = VisionJudgeStage(cfg)
     stage.setup()
     png = io.BytesIO()
@@ -233,7 +233,7 @@ def test_the_transformers_judge_runs_a_tiny_vlm_and_records_unparseable_replies(
     first, again = stage.run([row], retries=0), stage.run([row], retries=0)
     assert first == again and first[0]["status"] == "failed"
     assert first[0]["reason"].startswith("judge: no JSON object in the reply (reply: ")
-    texts = create_vision_model(TextGeneratorConfig(name="tiny:vlm", max_new_tokens=4)).generate(["hello", "a b"])
+    texts = create_vision_model(ChatModelConfig(name="tiny:vlm", max_new_tokens=4)).generate(["hello", "a b"])
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
 
 
@@ -276,9 +276,9 @@ def test_a_bad_model_id_or_prompt_file_is_a_one_line_error_before_any_work(tmp_p
 
 
 def test_a_text_generator_can_write_but_not_judge():
-    model = create_vision_model(TextGeneratorConfig(name="text:tiny:causal-lm", max_new_tokens=3))
+    model = create_vision_model(ChatModelConfig(name="text:tiny:causal-lm", max_new_tokens=3))
     assert model.generate(["hello"]) == create_vision_model(
-        TextGeneratorConfig(name="text:tiny:causal-lm", max_new_tokens=3)
+        ChatModelConfig(name="text:tiny:causal-lm", max_new_tokens=3)
     ).generate(["hello"])
     with pytest.raises(ConfigError, match="text:tiny:causal-lm: a text-only generator cannot judge images"):
         model.generate(["score it"], [Image.new("RGB", (16, 16))])

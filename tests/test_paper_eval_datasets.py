@@ -16,7 +16,7 @@ def bench_and_eval(tmp_path, kind, root):
     """One tiny CLIP's `cultureclip bench` result lines and `cultureclip eval --data KIND:ROOT` predicted
     option texts on the same release (the benchmark's name is the kind with '-' for '_')."""
     torch.manual_seed(0)
-    create_clip("tiny:test-clip").save(tmp_path / "m")  # one set of weights for both commands
+    create_clip("config:test-clip").save(tmp_path / "m")  # one set of weights for both commands
     model = f"local:{tmp_path / 'm'}"
     bench = ["bench", kind.replace("_", "-"), "--root", str(root), "--model", model, "--out", str(tmp_path / "b")]
     assert main(bench) == 0

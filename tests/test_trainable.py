@@ -14,7 +14,7 @@ from cultureclip.train.trainable import lora_modules, merge_lora, select_trainab
 @pytest.fixture
 def model():
     torch.manual_seed(0)
-    return create_clip("tiny:world-clip")  # 3 blocks per tower
+    return create_clip("config:world-clip")  # 3 blocks per tower
 
 
 def _trainable(model) -> set[str]:
@@ -86,13 +86,13 @@ def test_lora_target_matching_nothing_is_a_one_line_error(model):
     with pytest.raises(ConfigError) as err:
         lora_modules(model, TuneConfig(mode="lora", lora_targets=["q"]))
     message = str(err.value)
-    assert "tune.lora_targets: 'q' matches no module in the image/text tower(s) of tiny:world-clip" in message
+    assert "tune.lora_targets: 'q' matches no module in the image/text tower(s) of config:world-clip" in message
     assert "attn" in message and "c_fc" in message and "\n" not in message
 
 
 def test_lora_training_exports_a_plain_model(tmp_path):
     torch.manual_seed(0)
-    model = create_clip("tiny:test-clip")
+    model = create_clip("config:test-clip")
     keys = set(model.model.state_dict())
     start = {k: v.clone() for k, v in model.model.state_dict().items()}
     tune = TuneConfig(mode="lora", lora_targets=["attn"], heads=False)
@@ -105,7 +105,7 @@ def test_lora_training_exports_a_plain_model(tmp_path):
     assert 0 < counts["trainable"] < counts["total"] / 10
 
 
-@pytest.mark.parametrize("name", ["tiny:hf-clip", "tiny:hf-siglip"])
+@pytest.mark.parametrize("name", ["config:hf-clip", "config:hf-siglip"])
 def test_transformers_models_select_blocks_heads_and_q_v_adapters(name):
     model = create_clip(name)
     assert tower_blocks(model, "image") == "vision_model.encoder.layers"
@@ -120,7 +120,7 @@ def test_transformers_models_select_blocks_heads_and_q_v_adapters(name):
     assert targets == [f"text_model.encoder.layers.{i}.self_attn.{p}_proj" for p in "qv" for i in range(2)]
 
 
-@pytest.mark.parametrize(("name", "loss"), [("tiny:hf-clip", {}), ("tiny:hf-siglip", {"siglip": 1.0})])
+@pytest.mark.parametrize(("name", "loss"), [("config:hf-clip", {}), ("config:hf-siglip", {"siglip": 1.0})])
 def test_transformers_lora_training_exports_a_plain_transformers_model(name, loss, tmp_path):
     from cultureclip.config import LossConfig
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cultureclip.backends.embedders import create_text_embedder
+from cultureclip.backends.embed import create_text_embedder
 from cultureclip.catalog import ConceptSketch, load_catalog
 from cultureclip.catalog.image_similarity import image_similarity
 from cultureclip.catalog.neighbours import describe
 from cultureclip.catalog.twins import mine_twins
 from cultureclip.cli import main
-from cultureclip.config import TwinsConfig
+from cultureclip.config import MiningConfig
 
 SKETCH = """id,name,culture,category,generic,visual,twin_group
 jiaozi,jiaozi,China,dish,dumpling,"Plump white crescent dumplings with pleated edges, boiled.",dumpling
@@ -44,7 +44,7 @@ def _cosine(embedder, a: ConceptSketch, b: ConceptSketch, template: str) -> floa
 
 def test_neighbours_are_other_cultures_in_related_categories_scored_by_cosine(sketch, embedder):
     catalog = load_catalog(sketch, schema=ConceptSketch)
-    cfg = TwinsConfig(k=3)
+    cfg = MiningConfig(k=3)
     mined = mine_twins(catalog, cfg, embedder)
     assert [t for t, _ in mined.neighbours["torii"]] == ["paifang"], "only other cultures, same or related category"
     assert [t for t, _ in mined.neighbours["paifang"]] == ["torii"]
@@ -63,7 +63,7 @@ def test_neighbours_are_other_cultures_in_related_categories_scored_by_cosine(sk
 
 def test_groups_keep_curated_ones_and_mine_new_ones_with_reasons(sketch, embedder):
     catalog = load_catalog(sketch, schema=ConceptSketch)
-    mined = mine_twins(catalog, TwinsConfig(k=3, min_score=0.3), embedder)
+    mined = mine_twins(catalog, MiningConfig(k=3, min_score=0.3), embedder)
     curated = [g for g in mined.groups if g["curated"]]
     assert [(g["group"], g["members"]) for g in curated] == [
         ("dumpling", ["jiaozi", "pelmeni"]),
@@ -95,11 +95,11 @@ class FakeJudge:
 def test_a_text_generator_confirms_or_drops_mined_links(sketch, embedder):
     catalog = load_catalog(sketch, schema=ConceptSketch)
     judge = FakeJudge()
-    mined = mine_twins(catalog, TwinsConfig(k=3, min_score=0.3), embedder, generator=judge)
+    mined = mine_twins(catalog, MiningConfig(k=3, min_score=0.3), embedder, generator=judge)
     new = [g for g in mined.groups if not g["curated"]]
     assert [g["members"] for g in new] == [["torii", "paifang"]]
     assert new[0]["links"][0]["reason"].endswith("; LLM: yes, both are red shrine gates")
-    unconfirmed = mine_twins(catalog, TwinsConfig(k=3, min_score=0.3), embedder)
+    unconfirmed = mine_twins(catalog, MiningConfig(k=3, min_score=0.3), embedder)
     links = [link for g in unconfirmed.groups if not g["curated"] for link in g["links"]]
     asked = "".join(judge.prompts)
     assert len(links) > 1 and all(f"A: {link['a']} (" in asked and f"B: {link['b']} (" in asked for link in links)
@@ -120,7 +120,7 @@ class FakeProposer:
 def test_a_text_generator_can_propose_the_links_among_the_best_candidates(sketch, embedder):
     catalog = load_catalog(sketch, schema=ConceptSketch)
     proposer = FakeProposer()
-    mined = mine_twins(catalog, TwinsConfig(k=1, generator_role="propose"), embedder, generator=proposer)
+    mined = mine_twins(catalog, MiningConfig(k=1, generator_role="propose"), embedder, generator=proposer)
     assert len(proposer.prompts) == 7, "one prompt per concept"
     assert "Candidates from other cultures:\n1. paifang (China): Ornamental gateway" in proposer.prompts[5]
     assert "2. " not in proposer.prompts[5], "torii has one candidate: its top 2k (k=1) holds paifang only"
@@ -138,9 +138,9 @@ def test_image_similarity_blends_in_where_both_concepts_have_images(sketch, embe
     Image.new("RGB", (32, 32), (230, 220, 210)).save(folder / "pelmeni" / "a.jpg")
     catalog = load_catalog(sketch, schema=ConceptSketch)
     ids = [c.id for c in catalog.concepts]
-    has, image = image_similarity(ids, folder, "tiny:test-clip")
+    has, image = image_similarity(ids, folder, "config:test-clip")
     assert has.tolist() == [i in ("jiaozi", "pelmeni") for i in ids]
-    cfg = TwinsConfig(k=3, image_weight=0.5)
+    cfg = MiningConfig(k=3, image_weight=0.5)
     text_only = dict(mine_twins(catalog, cfg, embedder).neighbours["jiaozi"])
     blended = dict(mine_twins(catalog, cfg, embedder, images=(has, image)).neighbours["jiaozi"])
     j, p = ids.index("jiaozi"), ids.index("pelmeni")
@@ -159,8 +159,8 @@ def test_cli_twins_writes_one_line_per_concept_and_groups_next_to_the_catalogue(
     assert lines[5] == {"id": "torii", "twins": [{"id": "paifang", "score": lines[5]["twins"][0]["score"]}]}
     groups = [json.loads(line) for line in (sketch.parent / "sketch.twin_groups.jsonl").read_text().splitlines()]
     nowhere = str(sketch.parent / "nowhere")
-    assert main(["catalog", "twins", "--catalog", str(sketch), "--out", str(out), f"twins.images={nowhere}"]) == 2
-    assert f"{nowhere}: no such folder of concept images (twins.images)" in capsys.readouterr().err.replace("\n", "")
+    assert main(["catalog", "twins", "--catalog", str(sketch), "--out", str(out), f"mining.images={nowhere}"]) == 2
+    assert f"{nowhere}: no such folder of concept images (mining.images)" in capsys.readouterr().err.replace("\n", "")
     assert [g["group"] for g in groups if g["curated"]] == ["dumpling", "flatbread"]
     assert main(["catalog", "stats", "--catalog", str(sketch), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

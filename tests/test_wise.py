@@ -18,7 +18,7 @@ TEXTS = ["a photo of gyoza.", "a photo of a gate.", "There is hanbok in the imag
 @pytest.fixture(scope="module")
 def pair():
     torch.manual_seed(0)
-    base = create_clip("tiny:test-clip")
+    base = create_clip("config:test-clip")
     tuned = copy.deepcopy(base)
     with torch.no_grad():
         for p in tuned.model.parameters():
@@ -82,10 +82,10 @@ def test_lora_is_merged_first(pair, style):
 
 def test_export_reloads_as_an_ordinary_checkpoint(pair, tmp_path):
     base, tuned = pair
-    folder = export_wise(base, tuned, 0.0, tmp_path / "a0", {"base": "tiny:test-clip"})
+    folder = export_wise(base, tuned, 0.0, tmp_path / "a0", {"base": "config:test-clip"})
     reloaded = create_clip(f"local:{folder}")
     assert same_state(reloaded, base)
-    assert json.loads((folder / "wise.json").read_text()) == {"alpha": 0.0, "base": "tiny:test-clip"}
+    assert json.loads((folder / "wise.json").read_text()) == {"alpha": 0.0, "base": "config:test-clip"}
     half = export_wise(base, tuned, 0.5, tmp_path / "a5")
     assert same_state(create_clip(f"local:{half}"), wise(base, tuned, 0.5))
 
@@ -105,7 +105,7 @@ def test_mismatches_are_errors(pair):
     base, tuned = pair
     with pytest.raises(ConfigError, match=r"alpha 1.5: must lie in \[0, 1\]"):
         interpolate(base.model.state_dict(), tuned.model.state_dict(), 1.5)
-    other = create_clip("tiny:world-clip")
+    other = create_clip("config:world-clip")
     with pytest.raises(DataError, match=r"the base model has no weight '.*' \(not the same architecture\?\)"):
         wise(base, other, 0.5)
     state = dict(tuned.model.state_dict())
@@ -121,11 +121,11 @@ def test_alphas_are_a_validated_config_field():
     from cultureclip.config import load_config
 
     assert load_config(None, ["wise.alphas=[0, 0.3, 1]"]).wise.alphas == [0.0, 0.3, 1.0]
-    with pytest.raises(ConfigError, match=r"wise.alphas: Value error, each alpha must lie in \[0, 1\]"):
+    with pytest.raises(ConfigError, match=r"wise.alphas: each alpha must lie in \[0, 1\]"):
         load_config(None, ["wise.alphas=[0, 2]"])
 
 
-@pytest.mark.parametrize(("model_id", "targets"), [("tiny:test-clip", ["c_fc"]), ("tiny:hf-clip", ["q", "v"])])
+@pytest.mark.parametrize(("model_id", "targets"), [("config:test-clip", ["c_fc"]), ("config:hf-clip", ["q", "v"])])
 def test_the_trainers_lora_merges_like_its_own_export(model_id, targets):
     """LoRA added by train.trainable (adapters in place, peft wrapper in `model.lora`), on both libraries."""
     from cultureclip.config import TuneConfig

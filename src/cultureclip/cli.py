@@ -52,7 +52,7 @@ OutOption = Annotated[
 Overrides = Annotated[
     list[str] | None,
     typer.Argument(
-        help="Dotted key=value overrides of the config, e.g. finetune.steps=100 build.train_images=8.",
+        help="Dotted key=value overrides of the config, e.g. finetune.steps=100 build.catalog.train_images=8.",
         show_default=False,
     ),
 ]
@@ -316,12 +316,12 @@ def catalog_check(
 def catalog_twins(
     out: Annotated[Path, typer.Option("--out", "-o", help="JSON lines output: one line per concept.")],
     catalog: CatalogOption = None,
-    k: Annotated[int | None, typer.Option("--k", help="Neighbours per concept (twins.k).")] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Neighbours per concept (mining.k).")] = None,
     config: ConfigOption = None,
     overrides: Overrides = None,
 ) -> None:
     """Mine look-alikes from other cultures: top K per concept into OUT, twin groups next to the catalogue."""
-    cfg = _catalog_config(config, catalog, [*(overrides or []), *([f"twins.k={k}"] if k else [])])
+    cfg = _catalog_config(config, catalog, [*(overrides or []), *([f"mining.k={k}"] if k else [])])
     groups_file, mined = catalog_jobs.mine_catalog_twins(cfg, out)
     curated = sum(g["curated"] for g in mined.groups)
     console.print(f"{len(mined.neighbours)} concepts: {out}")

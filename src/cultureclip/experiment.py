@@ -47,7 +47,7 @@ def resolve_out(cfg: RunConfig) -> Path:
 
 
 def build(cfg: RunConfig, out: Path) -> Path:
-    if cfg.build.paper is not None:  # the reference data recipe (the paper-build preset)
+    if cfg.build.recipe == "paper":  # the reference data recipe (the paper-build preset)
         return build_paper_dataset(cfg.build, cfg.seed, out / "data", cfg.model.name)
     return build_dataset(cfg.catalog, cfg.build, cfg.seed, out / "data", cfg.model.name)
 

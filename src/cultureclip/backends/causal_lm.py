@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from cultureclip.backends.textgen import TEXT_GENERATORS, resolve_device
-from cultureclip.config import TextGeneratorConfig
+from cultureclip.config import ChatModelConfig
 from cultureclip.errors import ConfigError, MissingDependencyError
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ CHATML = (
 class CausalLMGenerator:
     """`generate(prompts)` with a transformers causal LM and its tokenizer's chat template."""
 
-    def __init__(self, model, tokenizer, cfg: TextGeneratorConfig, device: str):
+    def __init__(self, model, tokenizer, cfg: ChatModelConfig, device: str):
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
         self.tokenizer.padding_side = "left"
@@ -50,7 +50,7 @@ class CausalLMGenerator:
         return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
 
 
-def generation_config(cfg: TextGeneratorConfig, tokenizer):
+def generation_config(cfg: ChatModelConfig, tokenizer):
     """Decoding settings of `cfg`: greedy at temperature 0, else sampling at that temperature."""
     from transformers import GenerationConfig
 
@@ -64,7 +64,7 @@ def generation_config(cfg: TextGeneratorConfig, tokenizer):
     )
 
 
-def load_causal_lm(ref: str, cfg: TextGeneratorConfig, gguf_file: str | None = None) -> CausalLMGenerator:
+def load_causal_lm(ref: str, cfg: ChatModelConfig, gguf_file: str | None = None) -> CausalLMGenerator:
     """Load a chat model by hub name or local path (optionally one GGUF file in it)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -111,7 +111,7 @@ def byte_level_tokenizer(specials: tuple[str, ...] = ()):
     )
 
 
-def tiny_causal_lm(cfg: TextGeneratorConfig) -> CausalLMGenerator:
+def tiny_causal_lm(cfg: ChatModelConfig) -> CausalLMGenerator:
     """A 2-layer Llama with random weights (seed 0) and a byte-level tokenizer with a ChatML template."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -133,18 +133,18 @@ def tiny_causal_lm(cfg: TextGeneratorConfig) -> CausalLMGenerator:
 
 
 @TEXT_GENERATORS.register("transformers")
-def _transformers(ref: str, cfg: TextGeneratorConfig) -> CausalLMGenerator:
+def _transformers(ref: str, cfg: ChatModelConfig) -> CausalLMGenerator:
     return load_causal_lm(ref, cfg)
 
 
 @TEXT_GENERATORS.register("package")
-def _package(ref: str, cfg: TextGeneratorConfig) -> CausalLMGenerator:
+def _package(ref: str, cfg: ChatModelConfig) -> CausalLMGenerator:
     gguf = packaged_gguf(ref)
     return load_causal_lm(str(gguf.parent), cfg, gguf_file=gguf.name)
 
 
 @TEXT_GENERATORS.register("tiny")
-def _tiny(ref: str, cfg: TextGeneratorConfig) -> CausalLMGenerator:
+def _tiny(ref: str, cfg: ChatModelConfig) -> CausalLMGenerator:
     if ref != "causal-lm":
         raise ConfigError(f"text generator tiny:{ref}: no such tiny model; known: causal-lm")
     return tiny_causal_lm(cfg)

@@ -1,7 +1,7 @@
 """The CLIP-model seam: one protocol over open_clip and transformers models, loaded from an id naming its source.
 
 Model ids (parsed in one place, `parse_model_id`):
-  tiny:NAME            a config shipped in cultureclip/backends/model_configs/NAME, random weights
+  config:NAME          a config shipped in cultureclip/backends/model_configs/NAME, random weights
   open_clip:ARCH@TAG   any open_clip architecture and pretrained tag or checkpoint file (downloads from its hub)
   hf:NAME              a transformers CLIPModel / SiglipModel by hub name or local directory
   local:/path          a saved model folder, in either library's format (what `ClipModel.save` writes)
@@ -147,13 +147,13 @@ def load_folder(folder: Path, name: str) -> ClipModel:
     return CLIP_FORMATS.create(folder_format(folder), Path(folder), name)
 
 
-@CLIP_SOURCES.register("tiny")
-def _tiny(spec: ModelId) -> ClipModel:
+@CLIP_SOURCES.register("config")
+def _config(spec: ModelId) -> ClipModel:
     folder = MODEL_CONFIGS / spec.ref
     if not folder.is_dir():
         known = sorted(p.name for p in MODEL_CONFIGS.iterdir() if p.is_dir())
-        raise ConfigError(f"model id tiny:{spec.ref}: no such tiny model; known: {', '.join(known)}")
-    return load_folder(Path(str(folder)), f"tiny:{spec.ref}")
+        raise ConfigError(f"model id config:{spec.ref}: no such shipped model config; known: {', '.join(known)}")
+    return load_folder(Path(str(folder)), f"config:{spec.ref}")
 
 
 @CLIP_SOURCES.register("local")

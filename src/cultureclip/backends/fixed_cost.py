@@ -12,7 +12,7 @@ from PIL import Image
 
 from cultureclip.backends.images import IMAGE_GENERATORS, RenderRequest
 from cultureclip.backends.textgen import TEXT_GENERATORS
-from cultureclip.config import ImageGeneratorConfig, TextGeneratorConfig
+from cultureclip.config import ChatModelConfig, ImageGeneratorConfig
 
 
 class FixedCostTextGenerator:
@@ -34,7 +34,7 @@ class FixedCostImageGenerator:
 
 
 @TEXT_GENERATORS.register("fixed")
-def _text(ref: str, cfg: TextGeneratorConfig) -> FixedCostTextGenerator:
+def _text(ref: str, cfg: ChatModelConfig) -> FixedCostTextGenerator:
     return FixedCostTextGenerator(float(ref))
 
 

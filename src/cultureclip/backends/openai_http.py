@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from cultureclip.backends.textgen import TEXT_GENERATORS
-from cultureclip.config import TextGeneratorConfig
+from cultureclip.config import ChatModelConfig
 from cultureclip.errors import GenerationError
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
 class OpenAIChatGenerator:
     """`generate(prompts)` against `cfg.base_url`/chat/completions with model `model`."""
 
-    def __init__(self, model: str, cfg: TextGeneratorConfig):
+    def __init__(self, model: str, cfg: ChatModelConfig):
         self.model = model
         self.cfg = cfg
         key = os.environ.get(cfg.api_key_env)
@@ -70,5 +70,5 @@ class OpenAIChatGenerator:
 
 
 @TEXT_GENERATORS.register("openai")
-def _openai(ref: str, cfg: TextGeneratorConfig) -> OpenAIChatGenerator:
+def _openai(ref: str, cfg: ChatModelConfig) -> OpenAIChatGenerator:
     return OpenAIChatGenerator(ref, cfg)

@@ -15,7 +15,7 @@ A generator raises GenerationError when it cannot answer; callers decide what a 
 from collections.abc import Sequence
 from typing import Protocol
 
-from cultureclip.config import TextGeneratorConfig
+from cultureclip.config import ChatModelConfig
 from cultureclip.errors import ConfigError
 from cultureclip.registry import Registry
 
@@ -29,9 +29,9 @@ class TextGenerator(Protocol):
 TEXT_GENERATORS: Registry[TextGenerator] = Registry("text generator source")
 
 
-def create_text_generator(spec: str | TextGeneratorConfig) -> TextGenerator:
+def create_text_generator(spec: str | ChatModelConfig) -> TextGenerator:
     """Build the generator an id (with default options) or a full config names (see the module docstring)."""
-    cfg = spec if isinstance(spec, TextGeneratorConfig) else TextGeneratorConfig(name=spec)
+    cfg = spec if isinstance(spec, ChatModelConfig) else ChatModelConfig(name=spec)
     import cultureclip.backends.causal_lm  # noqa: F401  (registers transformers, package, tiny)
     import cultureclip.backends.fixed_cost  # noqa: F401  (registers fixed)
     import cultureclip.backends.openai_http  # noqa: F401  (registers openai)

@@ -22,7 +22,7 @@ from PIL import Image
 from cultureclip.backends.causal_lm import byte_level_tokenizer, generation_config
 from cultureclip.backends.openai_http import OpenAIChatGenerator
 from cultureclip.backends.textgen import resolve_device
-from cultureclip.config import TextGeneratorConfig
+from cultureclip.config import ChatModelConfig
 from cultureclip.errors import ConfigError
 from cultureclip.registry import Registry
 
@@ -54,7 +54,7 @@ def parse_vision_model_id(name: str) -> tuple[str, str]:
     return source, ref
 
 
-def create_vision_model(cfg: TextGeneratorConfig) -> VisionLanguageModel:
+def create_vision_model(cfg: ChatModelConfig) -> VisionLanguageModel:
     """Build the vision-language model `cfg.name` names (see the module docstring)."""
     return VISION_MODELS.create(*parse_vision_model_id(cfg.name), cfg)
 
@@ -62,7 +62,7 @@ def create_vision_model(cfg: TextGeneratorConfig) -> VisionLanguageModel:
 class TransformersVLM:
     """Batched generation with a transformers image-text-to-text model (left padding, chat template)."""
 
-    def __init__(self, model, processor, cfg: TextGeneratorConfig, device: str):
+    def __init__(self, model, processor, cfg: ChatModelConfig, device: str):
         self.model, self.processor, self.cfg, self.device = model.to(device).eval(), processor, cfg, device
         processor.tokenizer.padding_side = "left"
         if processor.tokenizer.pad_token is None:
@@ -103,7 +103,7 @@ def _with_image(prompt: str, image: Image.Image) -> list[dict]:
     return [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}]
 
 
-def tiny_vlm(cfg: TextGeneratorConfig) -> TransformersVLM:
+def tiny_vlm(cfg: ChatModelConfig) -> TransformersVLM:
     """A Qwen2-VL with a 1-block vision tower and 2 text layers, random weights (seed 0), byte-level
     tokenizer; images are resized to 56x56 (4 image tokens). Its replies are noise: for plumbing tests."""
     from transformers import (
@@ -149,7 +149,7 @@ def tiny_vlm(cfg: TextGeneratorConfig) -> TransformersVLM:
 
 
 @VISION_MODELS.register("transformers")
-def _transformers(ref: str, cfg: TextGeneratorConfig) -> TransformersVLM:
+def _transformers(ref: str, cfg: ChatModelConfig) -> TransformersVLM:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     device = resolve_device(cfg.device)
@@ -160,7 +160,7 @@ def _transformers(ref: str, cfg: TextGeneratorConfig) -> TransformersVLM:
 
 
 @VISION_MODELS.register("openai")
-def _openai(ref: str, cfg: TextGeneratorConfig) -> OpenAIVLM:
+def _openai(ref: str, cfg: ChatModelConfig) -> OpenAIVLM:
     return OpenAIVLM(ref, cfg)
 
 
@@ -177,14 +177,14 @@ class TextOnly:
 
 
 @VISION_MODELS.register("text")
-def _text(ref: str, cfg: TextGeneratorConfig) -> TextOnly:
+def _text(ref: str, cfg: ChatModelConfig) -> TextOnly:
     from cultureclip.backends.textgen import create_text_generator
 
     return TextOnly(create_text_generator(cfg.model_copy(update={"name": ref})), cfg.name)
 
 
 @VISION_MODELS.register("tiny")
-def _tiny(ref: str, cfg: TextGeneratorConfig) -> TransformersVLM:
+def _tiny(ref: str, cfg: ChatModelConfig) -> TransformersVLM:
     if ref != "vlm":
         raise ConfigError(f"vision-language model tiny:{ref}: no such tiny model; known: vlm")
     return tiny_vlm(cfg)

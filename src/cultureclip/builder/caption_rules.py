@@ -39,11 +39,11 @@ def target_tokenizer(model_id: str):
     from cultureclip.backends.hf_clip import text_tokenizer
 
     spec = parse_model_id(model_id)
-    if spec.source not in ("open_clip", "tiny", "local", "hf"):
+    if spec.source not in ("open_clip", "config", "local", "hf"):
         raise ConfigError(f"model.name {model_id!r}: caption rules count tokens for open_clip and hf: models only")
     if spec.source == "open_clip":
         return open_clip.get_tokenizer(spec.ref)
-    ref = str(MODEL_CONFIGS / spec.ref) if spec.source == "tiny" else spec.ref
+    ref = str(MODEL_CONFIGS / spec.ref) if spec.source == "config" else spec.ref
     if spec.source != "hf" and folder_format(Path(ref)) == "open_clip":
         return open_clip.get_tokenizer(f"local-dir:{ref}")
     return text_tokenizer(ref)

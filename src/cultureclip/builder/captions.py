@@ -24,14 +24,14 @@ def load_prompts(name: str, styles: list[str]) -> dict:
     """A prompt file (shipped name or path) with its `version`, a template per style and `reask`."""
     file = Path(name) if Path(name).is_file() else Path(str(PROMPTS / f"{name}.yaml"))
     if not file.is_file():
-        raise ConfigError(f"build.captions.prompts: {name!r} is neither a file nor a shipped prompt file")
+        raise ConfigError(f"build.catalog.captions.prompts: {name!r} is neither a file nor a shipped prompt file")
     prompts = yaml.safe_load(file.read_text())
     for key in ("version", "styles", "reask"):
         if key not in (prompts or {}):
             raise ConfigError(f"{file}: {key}: missing")
     missing = [s for s in styles if s not in prompts["styles"]]
     if missing:
-        raise ConfigError(f"{file}: styles: no prompt for style {missing[0]!r} (build.captions.styles)")
+        raise ConfigError(f"{file}: styles: no prompt for style {missing[0]!r} (build.catalog.captions.styles)")
     return prompts
 
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from cultureclip.builder.stage import Stage
-from cultureclip.config import FilterConfig
+from cultureclip.config import ClipFilterConfig
 
 
 class JudgeStage(Stage):
@@ -20,13 +20,13 @@ class JudgeStage(Stage):
 
     name = "judge"
 
-    def __init__(self, cfg: FilterConfig):
+    def __init__(self, cfg: ClipFilterConfig):
         self.cfg = cfg
 
     def setup(self) -> None:
         from cultureclip.backends.clip import create_clip
 
-        self.judge = create_clip(self.cfg.judge)
+        self.judge = create_clip(self.cfg.clip)
         self.judge.model.eval()
 
     @torch.inference_mode()
@@ -47,7 +47,7 @@ class JudgeStage(Stage):
         return outputs
 
 
-def select(rows: list[dict], cfg: FilterConfig) -> None:
+def select(rows: list[dict], cfg: ClipFilterConfig) -> None:
     """Set each scored row's `status` to kept or rejected (with `reason`), in plan order, in place."""
     kept: dict[tuple[str, str], list[tuple[str, torch.Tensor]]] = {}
     for row in rows:

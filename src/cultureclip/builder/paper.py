@@ -29,21 +29,23 @@ from cultureclip.builder.paper_stages import (
 )
 from cultureclip.builder.pipeline import RECORD, claim_work, write_dataset
 from cultureclip.builder.rows import image_seed
-from cultureclip.config import BuildConfig, PaperBuildConfig, dump_config
+from cultureclip.config import BuildConfig, PaperRecipeConfig, dump_config
 from cultureclip.importers.cultwin import slug
 from cultureclip.io import atomic_path, is_finished, mark_done
 
 log = logging.getLogger(__name__)
 MEMBERS = ("concept", "twin")
+CATEGORIES = ["Cuisine", "Clothing", "Animal & Plants", "Art", "Architecture", "Daily Life", "Symbol", "Festival"]
+"""The reference's concept categories (`build.paper.categories` when it is not set)."""
 
 
-def image_passes(scores: dict, cfg: PaperBuildConfig) -> bool:
+def image_passes(scores: dict, cfg: PaperRecipeConfig) -> bool:
     """The reference rule: no score at or below `fail_score`, and the mean above `pass_mean`."""
     values = [scores[c] for c in CRITERIA]
     return min(values) > cfg.fail_score and sum(values) / len(values) > cfg.pass_mean
 
 
-def prompt_rows(cfg: PaperBuildConfig) -> list[dict]:
+def prompt_rows(cfg: PaperRecipeConfig) -> list[dict]:
     """One row per country x category prompt (country-major), the first `max_prompts` of them."""
     countries = cfg.countries
     if countries is None:
@@ -53,7 +55,7 @@ def prompt_rows(cfg: PaperBuildConfig) -> list[dict]:
     rows = [
         {"key": f"{slug(country)}--{slug(category)}", "country": country, "category": category}
         for country in countries
-        for category in cfg.categories
+        for category in cfg.categories or CATEGORIES
     ]
     return rows[: cfg.max_prompts]
 
@@ -128,7 +130,7 @@ def _fields(row: dict, prefix: str) -> dict:
     return {k: row[f"{prefix}{k}"] for k in ("name", "country", "context", "features")} | {"category": row["category"]}
 
 
-def _images(row: dict, index: int, seed: int, cfg: PaperBuildConfig) -> list[dict]:
+def _images(row: dict, index: int, seed: int, cfg: PaperRecipeConfig) -> list[dict]:
     """Image rows of a twin pair: each caption of each member, `images_per_caption` times."""
     split = "test" if cfg.test_every and (index + 1) % cfg.test_every == 0 else "train"
     members = {"concept": _fields(row, ""), "twin": _fields(row, "twin_")}
@@ -167,7 +169,7 @@ def _images(row: dict, index: int, seed: int, cfg: PaperBuildConfig) -> list[dic
     return out
 
 
-def select_pairs(twins: list[dict], images: list[dict], cfg: PaperBuildConfig) -> list[dict]:
+def select_pairs(twins: list[dict], images: list[dict], cfg: PaperRecipeConfig) -> list[dict]:
     """Every caption pair (concept caption i, twin caption j, render r) of each twin pair, kept only if
     both images pass; sets each image's status (kept if it is in a kept pair) and reason, in place."""
     by_key = {r["key"]: r for r in images}

@@ -16,7 +16,7 @@ from cultureclip.builder.caption_rules import caption_problem, fold, target_toke
 from cultureclip.builder.captions import PROMPTS
 from cultureclip.builder.paper_replies import ReplyError, ask_parsed, parse_captions, parse_fields, parse_scores
 from cultureclip.builder.stage import Stage
-from cultureclip.config import PaperBuildConfig, TextGeneratorConfig
+from cultureclip.config import ChatModelConfig, PaperRecipeConfig
 from cultureclip.errors import ConfigError
 
 PROMPT_KEYS = ("version", "concept", "twin", "captions", "judge", "reask")
@@ -37,7 +37,7 @@ def load_paper_prompts(name: str) -> dict[str, str]:
 class AskStage(Stage):
     """A stage that asks the recipe's model (`model_cfg`) and parses its replies."""
 
-    def __init__(self, cfg: PaperBuildConfig, model_cfg: TextGeneratorConfig):
+    def __init__(self, cfg: PaperRecipeConfig, model_cfg: ChatModelConfig):
         self.cfg, self.model_cfg = cfg, model_cfg
         self.prompts = load_paper_prompts(cfg.prompts)
 
@@ -103,7 +103,7 @@ class PaperCaptionStage(AskStage):
 
     name = "captions"
 
-    def __init__(self, cfg: PaperBuildConfig, target_model: str):
+    def __init__(self, cfg: PaperRecipeConfig, target_model: str):
         super().__init__(cfg, cfg.generator)
         self.target_model = target_model
 
@@ -150,7 +150,7 @@ class VisionJudgeStage(AskStage):
 
     name = "judge"
 
-    def __init__(self, cfg: PaperBuildConfig):
+    def __init__(self, cfg: PaperRecipeConfig):
         super().__init__(cfg, cfg.judge)
 
     def process(self, rows: list[dict]) -> list[dict]:

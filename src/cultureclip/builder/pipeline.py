@@ -18,7 +18,7 @@ from cultureclip.builder.judge import JudgeStage, select
 from cultureclip.builder.rows import SPLITS, plan_rows
 from cultureclip.catalog import Catalog
 from cultureclip.catalog.select import dataset_catalog
-from cultureclip.config import BuildConfig, CatalogConfig, dump_config
+from cultureclip.config import BuildConfig, CatalogConfig, ClipFilterConfig, dump_config
 from cultureclip.errors import DataError
 from cultureclip.io import atomic_path, is_finished, mark_done
 from cultureclip.shards import Sample, write_manifest, write_split
@@ -29,7 +29,7 @@ WORK_ONLY = ("png", "embedding", "attributes", "concept_text", "twin_texts")
 
 
 def build_dataset(
-    catalog_cfg: CatalogConfig, cfg: BuildConfig, seed: int, out: Path, target_model: str = "tiny:world-clip"
+    catalog_cfg: CatalogConfig, cfg: BuildConfig, seed: int, out: Path, target_model: str = "config:world-clip"
 ) -> Path:
     """Build the dataset into `out` (skipped when a finished one is already there).
 
@@ -42,7 +42,7 @@ def build_dataset(
         return out
     work = out.with_name(f"{out.name}.work")
     claim_work(work, record)
-    catalog = dataset_catalog(catalog_cfg)
+    catalog = dataset_catalog(catalog_cfg, cfg.catalog)
     with progress_bar() as progress, open_executor(cfg, progress) as executor:
         rows = _generate(catalog, cfg, seed, work, target_model, executor)
     with atomic_path(out) as tmp:
@@ -69,26 +69,27 @@ def claim_work(work: Path, record: str) -> None:
 def _generate(
     catalog: Catalog, cfg: BuildConfig, seed: int, work: Path, target_model: str, executor: Executor
 ) -> list[dict]:
-    units = caption_rows(catalog, cfg.captions, cfg.captions_per_concept)
-    stage = CaptionStage(cfg.captions, cfg.caption_writer, target_model)
+    recipe = cfg.catalog
+    units = caption_rows(catalog, recipe.captions, recipe.captions_per_concept)
+    stage = CaptionStage(recipe.captions, recipe.captions.fallback, target_model)
     written = executor.run_stage(stage, units, work / "captions")
     captions: dict[str, list[dict]] = {c.id: [] for c in catalog.concepts}
     for unit, result in zip(units, written, strict=True):
         captions[unit["id"]].append({**result, "caption_style": unit["style"]})
-    counts = {"train": cfg.train_images, "test": cfg.test_images}
+    counts = {"train": recipe.train_images, "test": recipe.test_images}
     rows = plan_rows(catalog, captions, counts, seed)
     for row in rows:
         row["attributes"] = catalog.by_id[row["concept_id"]].attributes.model_dump()
     images = executor.run_stage(ImageStage(cfg.renderer, cfg.image_size, cfg.images), rows, work / "images")
     rows = [{**row, **image} for row, image in zip(rows, images, strict=True)]
-    if cfg.filter is not None:
+    if recipe.filter is not None:
         for row in rows:
             concept = catalog.by_id[row["concept_id"]]
-            row["concept_text"] = _concept_text(concept, cfg)
-            row["twin_texts"] = [_concept_text(catalog.by_id[t], cfg) for t in row["twin_ids"]]
-        scores = executor.run_stage(JudgeStage(cfg.filter), rows, work / "judge")
+            row["concept_text"] = _concept_text(concept, recipe.filter)
+            row["twin_texts"] = [_concept_text(catalog.by_id[t], recipe.filter) for t in row["twin_ids"]]
+        scores = executor.run_stage(JudgeStage(recipe.filter), rows, work / "judge")
         rows = [{**row, **score} for row, score in zip(rows, scores, strict=True)]
-        select(rows, cfg.filter)
+        select(rows, recipe.filter)
     for row in rows:
         row["status"] = "kept" if row["status"] == "ok" else row["status"]
         row.setdefault("clip_score", None)
@@ -96,8 +97,8 @@ def _generate(
     return rows
 
 
-def _concept_text(concept, cfg: BuildConfig) -> str:
-    return fill(cfg.filter.concept_template, concept.model_dump(exclude={"attributes"}, exclude_none=True))
+def _concept_text(concept, cfg: ClipFilterConfig) -> str:
+    return fill(cfg.concept_template, concept.model_dump(exclude={"attributes"}, exclude_none=True))
 
 
 def write_dataset(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:
@@ -117,10 +118,11 @@ def write_dataset(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:
 
 
 def _models(cfg: BuildConfig) -> dict[str, str]:
-    models = {"caption_writer": cfg.caption_writer, "renderer": cfg.renderer}
-    if cfg.captions.generator:
-        models["caption_generator"] = cfg.captions.generator.name
-        models["caption_prompts"] = load_prompts(cfg.captions.prompts, cfg.captions.styles)["version"]
-    if cfg.filter:
-        models["judge"] = cfg.filter.judge
+    recipe = cfg.catalog
+    models = {"caption_writer": recipe.captions.fallback, "renderer": cfg.renderer}
+    if recipe.captions.generator:
+        models["caption_generator"] = recipe.captions.generator.name
+        models["caption_prompts"] = load_prompts(recipe.captions.prompts, recipe.captions.styles)["version"]
+    if recipe.filter:
+        models["judge"] = recipe.filter.clip
     return models

@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from cultureclip.backends.embedders import create_text_embedder
+from cultureclip.backends.embed import create_text_embedder
 from cultureclip.backends.textgen import TextGenerator, create_text_generator
 from cultureclip.catalog.check import check_rows
 from cultureclip.catalog.expand import expand, expand_prompt
@@ -28,23 +28,23 @@ def mine_catalog_twins(cfg: RunConfig, out: Path, generator: TextGenerator | Non
 
     Writes one JSON line per concept to `out` ({"id", "twins": [{"id", "score"}, ...]}, best first)
     and the twin groups, curated and mined, with scores and reasons, next to the catalogue (or to
-    twins.groups_out); returns that file and the result.
+    mining.groups_out); returns that file and the result.
     """
     catalog = load_catalog(cfg.catalog.path, cfg.catalog.mode, schema=ConceptSketch)
-    if generator is None and cfg.twins.generator is not None:
-        generator = create_text_generator(cfg.twins.generator)
+    if generator is None and cfg.mining.generator is not None:
+        generator = create_text_generator(cfg.mining.generator)
     images = None
-    if cfg.twins.images is not None:
-        if not cfg.twins.images.is_dir():
-            raise DataError(f"{cfg.twins.images}: no such folder of concept images (twins.images)")
+    if cfg.mining.images is not None:
+        if not cfg.mining.images.is_dir():
+            raise DataError(f"{cfg.mining.images}: no such folder of concept images (mining.images)")
         ids = [c.id for c in catalog.concepts]
-        images = image_similarity(ids, cfg.twins.images, cfg.twins.image_model, cfg.model.device)
-    mined = mine_twins(catalog, cfg.twins, create_text_embedder(cfg.twins.embedder), generator, images)
+        images = image_similarity(ids, cfg.mining.images, cfg.mining.image_model, cfg.model.device)
+    mined = mine_twins(catalog, cfg.mining, create_text_embedder(cfg.mining.embedder), generator, images)
     lines = [
         {"id": concept_id, "twins": [{"id": t, "score": s} for t, s in twins]}
         for concept_id, twins in mined.neighbours.items()
     ]
-    groups_file = cfg.twins.groups_out or catalog.twin_groups_file
+    groups_file = cfg.mining.groups_out or catalog.twin_groups_file
     _write_jsonl(out, lines)
     _write_jsonl(groups_file, mined.groups)
     return groups_file, mined
@@ -80,5 +80,5 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
             tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     except OSError as err:
         raise DataError(
-            f"{path}: cannot write ({err.strerror}); choose another file (--out, twins.groups_out)"
+            f"{path}: cannot write ({err.strerror}); choose another file (--out, mining.groups_out)"
         ) from None

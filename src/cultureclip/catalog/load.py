@@ -62,7 +62,7 @@ class Catalog:
         """The concepts of the named twin groups, group by group in the order given."""
         missing = [n for n in names if n not in self.groups]
         if missing:
-            raise CatalogError(f"{self.source}: no twin group {missing[0]!r} (catalog.groups)")
+            raise CatalogError(f"{self.source}: no twin group {missing[0]!r} (build.catalog.groups)")
         return Catalog(self.source, tuple(self.by_id[i] for n in names for i in self.groups[n]), self.twin_groups_file)
 
     def first_groups(self, n: int) -> "Catalog":

@@ -39,6 +39,17 @@ CATEGORIES = (
     "festival",
     "game",
 )
+
+RELATED_CATEGORIES: dict[str, list[str]] = {
+    "dish": ["bread"],
+    "bread": ["dish"],
+    "garment": ["headwear", "footwear"],
+    "headwear": ["garment"],
+    "footwear": ["garment"],
+    "festival": ["game"],
+    "game": ["festival"],
+}
+"""Categories whose concepts may be twins of each other's (twin mining's default `mining.related`)."""
 CAPTION_FIELDS = ("name", "culture", "generic", "visual", "distinguishing", "context")
 """Fields the caption writers put into captions: each must fit in CLIP's 77-token context."""
 KEBAB = r"^[a-z0-9][a-z0-9-]*$"

@@ -5,7 +5,7 @@ original order, so its measured figures stay the same as the shipped catalogue g
 """
 
 from cultureclip.catalog.load import Catalog, load_catalog
-from cultureclip.config import CatalogConfig
+from cultureclip.config import CatalogConfig, CatalogRecipeConfig
 
 WORLD_GROUPS = (
     "dumpling",
@@ -38,11 +38,11 @@ WORLD_GROUPS = (
 )
 
 
-def dataset_catalog(cfg: CatalogConfig) -> Catalog:
+def dataset_catalog(source: CatalogConfig, cfg: CatalogRecipeConfig) -> Catalog:
     """The concepts a dataset uses: `cfg.groups` of the configured catalogue, then `cfg.max_groups` of them."""
-    catalog = load_catalog(cfg.path, cfg.mode)
+    catalog = load_catalog(source.path, source.mode)
     if cfg.groups is None:
-        shipped = cfg.path is None or cfg.mode == "extend"
+        shipped = source.path is None or source.mode == "extend"
         catalog = catalog.select_groups(WORLD_GROUPS if shipped else list(catalog.groups))
     else:
         catalog = catalog.select_groups(list(catalog.groups) if cfg.groups == "all" else cfg.groups)

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cultureclip.backends.embedders import TextEmbedder
+from cultureclip.backends.embed import TextEmbedder
 from cultureclip.backends.textgen import TextGenerator
 from cultureclip.catalog.llm_twins import Link, confirm_links, propose_links, same_group
 from cultureclip.catalog.load import Catalog
 from cultureclip.catalog.neighbours import candidate_mask, category_penalty, describe, similarity, top_k
-from cultureclip.catalog.schema import ConceptSketch
-from cultureclip.config import TwinsConfig
+from cultureclip.catalog.schema import RELATED_CATEGORIES, ConceptSketch
+from cultureclip.config import MiningConfig
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Mined:
     groups: list[dict]
 
 
-def pair_scores(concepts: Sequence[ConceptSketch], cfg: TwinsConfig, embedder: TextEmbedder) -> np.ndarray:
+def pair_scores(concepts: Sequence[ConceptSketch], cfg: MiningConfig, embedder: TextEmbedder) -> np.ndarray:
     """Text similarity of every pair, less the related-category penalty."""
     vectors = embedder.embed([describe(c, cfg.text) for c in concepts])
     return similarity(vectors) - category_penalty(concepts, cfg.related_penalty)
@@ -38,7 +38,7 @@ def pair_scores(concepts: Sequence[ConceptSketch], cfg: TwinsConfig, embedder: T
 
 def mine_twins(
     catalog: Catalog,
-    cfg: TwinsConfig,
+    cfg: MiningConfig,
     embedder: TextEmbedder,
     generator: TextGenerator | None = None,
     images: tuple[np.ndarray, np.ndarray] | None = None,
@@ -52,7 +52,7 @@ def mine_twins(
         has, image = images
         both = has[:, None] & has[None, :]
         scores = np.where(both, (1 - cfg.image_weight) * text + cfg.image_weight * image, text)
-    mask = candidate_mask(concepts, cfg.related)
+    mask = candidate_mask(concepts, RELATED_CATEGORIES if cfg.related is None else cfg.related)
     best = top_k(scores, mask, cfg.k)
     neighbours = {ids[i]: [(ids[j], round(s, 4)) for j, s in row] for i, row in enumerate(best)}
     if generator is not None and cfg.generator_role == "propose":
@@ -65,7 +65,7 @@ def mine_twins(
     return Mined(neighbours, groups)
 
 
-def _mutual_links(catalog: Catalog, best, cfg: TwinsConfig, images) -> list[Link]:
+def _mutual_links(catalog: Catalog, best, cfg: MiningConfig, images) -> list[Link]:
     """Pairs in each other's top K with a score of at least min_score, not already one curated group."""
     concepts = catalog.concepts
     tops = [{j for j, _ in row} for row in best]

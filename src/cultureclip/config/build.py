@@ -1,0 +1,149 @@
+"""How a dataset is built: one recipe (`catalog` or `paper`) with its own section, and the shared
+machinery (renderer, shards, executor, chunks). A section of a recipe other than the chosen one is
+an error, so no setting is silently ignored."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from cultureclip.config.base import Strict
+from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig
+
+
+class CaptionConfig(Strict):
+    generator: ChatModelConfig | None = None
+    """The chat model that writes captions; None: the fallback writer writes every caption (the offline default)."""
+    fallback: str = "template"
+    """Writer of a caption the generator could not write (and, without a generator, of every caption)."""
+    prompts: str = "captions-v1"
+    """Prompt file: a shipped name (cultureclip/builder/prompts/NAME.yaml) or a path."""
+    styles: list[str] = Field(default_factory=lambda: ["short", "detailed", "contextual"], min_length=1)
+    """Caption k of a concept uses style k mod len(styles); each must be a style of the prompt file."""
+    reasks: int = Field(default=1, ge=0)
+    """Times an output that breaks the caption rules is asked again before the fallback caption replaces it."""
+
+
+class ClipFilterConfig(Strict):
+    """A CLIP scores each rendered image; low scores, small twin margins and near-duplicates are rejected."""
+
+    clip: str = "open_clip:ViT-B-32@openai"
+    """CLIP model id of the filter (see model.name)."""
+    min_score: float = 0.2
+    """Minimum cosine similarity between an image and its caption."""
+    twin_margin: float = 0.0
+    """The image must be closer to its own concept text than to every twin's by more than this (cosine)."""
+    dedup_threshold: float = Field(default=0.95, le=1)
+    """Images of one concept more similar than this to an earlier kept one are near-duplicates."""
+    concept_template: str = "a photo of {name}, {a} {generic} from {culture}."
+    batch_size: int = Field(default=32, ge=1)
+
+
+class CatalogRecipeConfig(Strict):
+    """The catalogue recipe: twin groups of the catalogue -> captions -> images -> optional CLIP filter."""
+
+    groups: Literal["all"] | list[str] | None = None
+    """Twin groups the dataset is built from, in this order. None: the offline world's original 27 groups
+    when the shipped catalogue is in use (so the default run's figures stay true), else every group."""
+    max_groups: int | None = Field(default=None, ge=1)
+    """Keep only the first N of those twin groups (small presets)."""
+    captions_per_concept: int = Field(default=6, ge=1)
+    """Captions per concept; image k of a concept illustrates caption k mod this, each image with its own seed."""
+    train_images: int = Field(default=24, ge=1)
+    """Images rendered per concept for training."""
+    test_images: int = Field(default=8, ge=1)
+    """Held-out images per concept, rendered with seeds no training image uses."""
+    captions: CaptionConfig = Field(default_factory=CaptionConfig)
+    filter: ClipFilterConfig | None = None
+    """CLIP filtering; None keeps every rendered image (the offline default)."""
+
+
+def _reference_model(temperature: float, max_new_tokens: int) -> ChatModelConfig:
+    return ChatModelConfig(
+        name="transformers:Qwen/Qwen2.5-VL-7B-Instruct", temperature=temperature, max_new_tokens=max_new_tokens
+    )
+
+
+class PaperRecipeConfig(Strict):
+    """The reference (CultureCLIP paper) recipe: country x category prompts -> concept -> twin ->
+    captions -> every caption pair rendered -> a vision-language judge keeps pairs whose two images pass."""
+
+    countries: list[str] | None = None
+    """Countries asked about; None: every ISO 3166-1 country (pycountry, 249; the reference used 229)."""
+    categories: Annotated[list[str], Field(min_length=1)] | None = None
+    """Concept categories asked about; None: the reference's 8 (builder/recipes/paper.py: CATEGORIES)."""
+    max_prompts: int | None = Field(default=None, ge=1)
+    """Use only the first N country x category prompts (small runs)."""
+    generator: ChatModelConfig = Field(default_factory=lambda: _reference_model(0.7, 400))
+    """Writes concepts, twins and captions (text only; the reference uses its judge model at temperature 0.7)."""
+    judge: ChatModelConfig = Field(default_factory=lambda: _reference_model(0.0, 300))
+    """Vision-language judge: a chat model that reads images (transformers image-text-to-text, openai, tiny:vlm)."""
+    prompts: str = "paper-v1"
+    """Prompt file: a shipped name (cultureclip/builder/prompts/NAME.yaml) or a path."""
+    captions_per_concept: int = Field(default=10, ge=1)
+    """Captions written for each concept and for its twin; every (concept, twin) caption pair is rendered."""
+    max_caption_words: int = Field(default=14, ge=1)
+    """Longest caption in words (the reference asks for captions under 15 words)."""
+    images_per_caption: int = Field(default=1, ge=1)
+    """Renders per caption, each with its own seed; render k of a concept caption pairs with render k of a twin's."""
+    reasks: int = Field(default=2, ge=0)
+    """Times a reply that cannot be parsed or breaks the rules is asked again before the row fails with the reason."""
+    test_every: int = Field(default=10, ge=0)
+    """Every Nth twin pair (in prompt order) goes to the test split; 0: none."""
+    fail_score: int = Field(default=1, ge=1, le=5)
+    """An image with any judge score at or below this fails."""
+    pass_mean: float = Field(default=3.0, ge=1, le=5)
+    """An image passes only if the mean of its three judge scores is above this."""
+
+
+RECIPE_SECTIONS: dict[str, type[Strict]] = {"catalog": CatalogRecipeConfig, "paper": PaperRecipeConfig}
+
+
+class BuildConfig(Strict):
+    recipe: Literal["catalog", "paper"] = "catalog"
+    """catalog: the concept catalogue's twin groups (section `catalog`); paper: the reference recipe
+    (section `paper`, see the paper-build preset). Only the chosen recipe's section may be set."""
+    catalog: CatalogRecipeConfig | None = None
+    """Settings of the catalogue recipe (filled with its defaults when it is the recipe)."""
+    paper: PaperRecipeConfig | None = None
+    """Settings of the reference recipe (filled with its defaults when it is the recipe)."""
+    renderer: str = "procedural"
+    """Image generator id: procedural (offline world), diffusers:HUB_NAME_OR_PATH (any text-to-image
+    pipeline: SD-Turbo, SDXL, SD3, FLUX), tiny:sd (tests), fixed:SECONDS (benchmarks)."""
+    image_size: int = Field(default=48, ge=16)
+    shard_size: int = Field(default=1000, ge=1)
+    images: ImageGeneratorConfig = Field(default_factory=ImageGeneratorConfig)
+    executor: Literal["local", "ray"] = "local"
+    """local: in this process; ray: a pool of Ray model actors kept for the whole build (ray_address, ray_workers)."""
+    chunk_rows: int = Field(default=64, ge=1)
+    """Rows per unit of work: each finished chunk is saved, so a killed build resumes from the next one."""
+    row_retries: int = Field(default=2, ge=0)
+    """Times a row whose generation failed is retried alone before it is recorded as failed."""
+    ray_address: str | None = None
+    """Ray cluster to join; None starts a local one."""
+    ray_workers: int = Field(default=1, ge=1)
+    """Model actors, started once per build and reused by every stage (one per GPU on a cluster)."""
+    ray_gpus_per_worker: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_recipe_section(cls, data: Any) -> Any:
+        """Fill the chosen recipe's section; drop another recipe's untouched defaults, refuse its settings."""
+        if not isinstance(data, dict) or data.get("recipe", "catalog") not in RECIPE_SECTIONS:
+            return data
+        data, recipe = dict(data), data.get("recipe", "catalog")
+        for name, section in RECIPE_SECTIONS.items():
+            value = data.get(name)
+            if name == recipe:
+                data[name] = {} if value is None else value
+            elif value is not None and not _is_default(section, value):
+                raise ValueError(f"section {name!r} applies only to recipe {name!r} (the recipe is {recipe!r})")
+            else:
+                data[name] = None
+        return data
+
+
+def _is_default(section: type[Strict], value: Any) -> bool:
+    try:
+        return section.model_validate(value) == section()
+    except ValidationError:
+        return False

