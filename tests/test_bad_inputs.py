@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from cultureclip.backends.clip import create_clip
+from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.errors import DataError
-from cultureclip.shards import Sample, write_manifest, write_split
 from cultureclip.train.data import load_train_data
 from cultureclip.train.sampler import TwinSampler
 

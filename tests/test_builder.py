@@ -14,8 +14,8 @@ import builder_backends
 from cultureclip.builder.judge import select
 from cultureclip.builder.pipeline import build_dataset
 from cultureclip.config import load_config
+from cultureclip.data.shards import read_manifest, read_split
 from cultureclip.errors import DataError
-from cultureclip.shards import read_manifest, read_split
 
 TESTS = Path(__file__).parent
 

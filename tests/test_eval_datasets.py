@@ -5,10 +5,10 @@ import pytest
 from PIL import Image
 
 from cultureclip.config import DatasetSpec
+from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.errors import ConfigError, DataError
 from cultureclip.eval.datasets import DATASETS, list_kinds, load_dataset, register
 from cultureclip.eval.datasets.base import EvalDataset, EvalItem, FileImage
-from cultureclip.shards import Sample, write_manifest, write_split
 from test_benchmarks import REGIONS, RETRIEVAL_ROWS, seeing, write_release
 from test_paper_eval_datasets import bench_and_eval
 

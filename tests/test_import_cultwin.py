@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from cultureclip.cli import main
+from cultureclip.data.shards import read_manifest, read_split
 from cultureclip.errors import DataError
 from cultureclip.importers.cultwin import import_cultwin
-from cultureclip.shards import read_manifest, read_split
 
 
 def _pair(sample, pos, neg, pos_img, neg_img, caps=(0, 0), category="Art"):

@@ -20,8 +20,8 @@ from cultureclip.builder.paper_replies import ReplyError, ask_parsed, parse_fiel
 from cultureclip.builder.paper_stages import PaperCaptionStage, VisionJudgeStage
 from cultureclip.cli import main
 from cultureclip.config import ChatModelConfig, PaperRecipeConfig, load_config
+from cultureclip.data.shards import read_manifest
 from cultureclip.errors import ConfigError
-from cultureclip.shards import read_manifest
 from cultureclip.train.data import load_train_data
 
 CONCEPTS = {"Cuisine": "onigiri", "Clothing": "kimono", "Animal & Plants": "sakura", "Architecture": "pagoda"}

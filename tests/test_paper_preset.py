@@ -10,7 +10,7 @@ import yaml
 from cultureclip.backends.clip import create_clip
 from cultureclip.cli import main
 from cultureclip.config import load_config
-from cultureclip.shards import read_split
+from cultureclip.data.shards import read_split
 
 SIZES = [
     "model.name=config:hf-clip",

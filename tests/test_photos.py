@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from cultureclip.cli import main
+from cultureclip.data.shards import read_manifest
 from cultureclip.eval.datasets.mnist import load_fashion_mnist
 from cultureclip.photos import draw, photo_rows
-from cultureclip.shards import read_manifest
 from test_mnist import write_idx
 
 TRAIN_LABELS = [7, 0, 9, 7, 1, 2]

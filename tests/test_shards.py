@@ -3,8 +3,8 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
+from cultureclip.data.shards import Sample, read_manifest, read_split, write_manifest, write_split
 from cultureclip.errors import DataError
-from cultureclip.shards import Sample, read_manifest, read_split, write_manifest, write_split
 
 
 def _samples(n, split):

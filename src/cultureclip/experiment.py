@@ -17,12 +17,12 @@ from cultureclip.backends.clip import create_clip
 from cultureclip.builder.paper import build_paper_dataset
 from cultureclip.builder.pipeline import build_dataset
 from cultureclip.config import RunConfig, TrainConfig, apply_overrides, dump_config
+from cultureclip.data.shards import read_split
 from cultureclip.errors import DataError
 from cultureclip.eval.report import write_report
 from cultureclip.eval.stats import deltas_against
 from cultureclip.eval.zeroshot import evaluate
 from cultureclip.io import atomic_path, is_done, is_finished, mark_done, write_json, write_text
-from cultureclip.shards import read_split
 from cultureclip.train.data import load_train_data
 from cultureclip.train.distributed import barrier, device_for, world
 from cultureclip.train.loop import LOG_FILE, PARAMS_FILE, train

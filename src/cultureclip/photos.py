@@ -13,13 +13,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cultureclip.backends.captions import article
 from cultureclip.backends.clip import ClipModel
 from cultureclip.config import PhotosConfig, dump_config
+from cultureclip.data.shards import Sample, read_split, write_manifest, write_split
+from cultureclip.data.text import article
 from cultureclip.eval.datasets.mnist import FASHION_MNIST_KINDS, ClassDataset, load_fashion_mnist
 from cultureclip.eval.zeroshot import embed_images, embed_texts
 from cultureclip.io import atomic_path, is_finished, mark_done
-from cultureclip.shards import Sample, read_split, write_manifest, write_split
 
 log = logging.getLogger(__name__)
 ALIGN_RECORD = "align_config.yaml"

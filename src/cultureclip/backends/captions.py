@@ -7,6 +7,7 @@ from its twins, and what it means where it comes from. LLM writers plug in behin
 from collections.abc import Mapping
 from typing import Protocol
 
+from cultureclip.data.text import fill
 from cultureclip.registry import Registry
 
 CAPTION_TEMPLATES = (
@@ -23,17 +24,6 @@ GENERIC_TEMPLATES = (
     "{a} {generic}.",
     "an image of {a} {generic}.",
 )
-
-
-def article(noun: str) -> str:
-    """'a' or 'an' for `noun`, by its first letter."""
-    return "an" if noun[:1].lower() in "aeiou" else "a"
-
-
-def fill(template: str, fields: Mapping[str, str]) -> str:
-    """Fill a caption template; {a}/{A} become the article of the generic noun."""
-    a = article(fields.get("generic", ""))
-    return template.format(**fields, a=a, A=a.capitalize(), article=a)
 
 
 class CaptionWriter(Protocol):

@@ -7,9 +7,9 @@ caption breaks them, or None.
 """
 
 import re
-import unicodedata
 from pathlib import Path
 
+from cultureclip.data.text import fold
 from cultureclip.errors import ConfigError
 
 BOILERPLATE = re.compile(
@@ -23,12 +23,6 @@ QUOTES = "\"'“”‘’`*"
 def clean_caption(text: str) -> str:
     """Strip surrounding whitespace and quotation or emphasis marks (content is never cut)."""
     return text.strip().strip(QUOTES).strip()
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, so 'Áo dài' matches 'ao dai'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def target_tokenizer(model_id: str):

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import yaml
 
-from cultureclip.backends.captions import create_caption_writer, fill
+from cultureclip.backends.captions import create_caption_writer
 from cultureclip.builder.caption_rules import caption_problem, clean_caption, target_tokenizer
 from cultureclip.builder.stage import Stage
 from cultureclip.catalog import Catalog
 from cultureclip.config import CaptionConfig
+from cultureclip.data.text import fill
 from cultureclip.errors import ConfigError, GenerationError
 
 PROMPTS = resources.files("cultureclip") / "builder" / "prompts"

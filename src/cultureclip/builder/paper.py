@@ -30,7 +30,7 @@ from cultureclip.builder.paper_stages import (
 from cultureclip.builder.pipeline import RECORD, claim_work, write_dataset
 from cultureclip.builder.rows import image_seed
 from cultureclip.config import BuildConfig, PaperRecipeConfig, dump_config
-from cultureclip.importers.cultwin import slug
+from cultureclip.data.text import slug
 from cultureclip.io import atomic_path, is_finished, mark_done
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,12 @@ from pathlib import Path
 import yaml
 from PIL import Image
 
-from cultureclip.builder.caption_rules import caption_problem, fold, target_tokenizer
+from cultureclip.builder.caption_rules import caption_problem, target_tokenizer
 from cultureclip.builder.captions import PROMPTS
 from cultureclip.builder.paper_replies import ReplyError, ask_parsed, parse_captions, parse_fields, parse_scores
 from cultureclip.builder.stage import Stage
 from cultureclip.config import ChatModelConfig, PaperRecipeConfig
+from cultureclip.data.text import fold
 from cultureclip.errors import ConfigError
 
 PROMPT_KEYS = ("version", "concept", "twin", "captions", "judge", "reask")

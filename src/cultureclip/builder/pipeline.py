@@ -9,7 +9,6 @@ import logging
 import shutil
 from pathlib import Path
 
-from cultureclip.backends.captions import fill
 from cultureclip.builder.captions import CaptionStage, caption_rows, load_prompts
 from cultureclip.builder.card import card_facts, write_card
 from cultureclip.builder.executors import Executor, open_executor, progress_bar
@@ -19,9 +18,10 @@ from cultureclip.builder.rows import SPLITS, plan_rows
 from cultureclip.catalog import Catalog
 from cultureclip.catalog.select import dataset_catalog
 from cultureclip.config import BuildConfig, CatalogConfig, ClipFilterConfig, dump_config
+from cultureclip.data.shards import Sample, write_manifest, write_split
+from cultureclip.data.text import fill
 from cultureclip.errors import DataError
 from cultureclip.io import atomic_path, is_finished, mark_done
-from cultureclip.shards import Sample, write_manifest, write_split
 
 log = logging.getLogger(__name__)
 RECORD = "build_config.yaml"

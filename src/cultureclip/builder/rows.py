@@ -2,8 +2,9 @@
 
 import hashlib
 
-from cultureclip.backends.captions import GENERIC_TEMPLATES, fill
+from cultureclip.backends.captions import GENERIC_TEMPLATES
 from cultureclip.catalog import Catalog
+from cultureclip.data.text import fill
 
 SPLITS = ("train", "test")
 

@@ -29,16 +29,16 @@ a given images folder (see `import_cultwin`).
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 from rich.progress import Progress
 
+from cultureclip.data.shards import Sample, write_manifest, write_split
+from cultureclip.data.text import slug
 from cultureclip.errors import DataError
 from cultureclip.io import atomic_path, mark_done
-from cultureclip.shards import Sample, write_manifest, write_split
 
 log = logging.getLogger(__name__)
 REQUIRED = ("pos_image_path", "pos_caption", "pos_concept", "neg_image_path", "neg_caption", "neg_concept")
@@ -53,11 +53,6 @@ class Member:
     row: dict
     where: str
     """The release file, row and image field it comes from, for error messages."""
-
-
-def slug(text: str) -> str:
-    """A concept name as an id: lower case, runs of non-alphanumerics turned into one '-'."""
-    return re.sub(r"[^0-9a-z]+", "-", text.lower()).strip("-") or "concept"
 
 
 def read_rows(path: Path) -> list[dict]:

@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 
 from cultureclip.backends.clip import ClipModel
+from cultureclip.data.shards import read_split
 from cultureclip.errors import DataError
-from cultureclip.shards import read_split
 
 
 @dataclass

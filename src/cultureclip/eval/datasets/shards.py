@@ -5,9 +5,9 @@ its caption is the builder's caption, and its generic noun, category and culture
 """
 
 from cultureclip.config import DatasetSpec
+from cultureclip.data.shards import read_split_encoded
 from cultureclip.eval.datasets import register
 from cultureclip.eval.datasets.base import BytesImage, EvalDataset, EvalItem
-from cultureclip.shards import read_split_encoded
 
 
 @register("shards")

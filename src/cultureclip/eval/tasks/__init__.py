@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from cultureclip.backends.captions import fill
+from cultureclip.data.text import fill
 from cultureclip.registry import Registry
 
 TASKS: Registry["TaskResult"] = Registry("eval task")
