@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cultureclip.backends.images import RenderRequest, create_image_generator
-from cultureclip.backends.textgen import create_text_generator
+from cultureclip.backends.chat import create_chat_model
+from cultureclip.backends.image.base import RenderRequest, create_image_generator
 from cultureclip.builder.captions import caption_rows
 from cultureclip.builder.pipeline import build_dataset
 from cultureclip.builder.rows import plan_rows
@@ -35,7 +35,7 @@ reask: "{prompt}"
 def direct(cfg, catalog, seed: int) -> int:
     """The backends alone: every caption, then every image, in the builder's batch sizes."""
     recipe = cfg.catalog
-    text = create_text_generator(recipe.captions.generator)
+    text = create_chat_model(recipe.captions.generator)
     images = create_image_generator(cfg.renderer, cfg.image_size, cfg.images)
     units = caption_rows(catalog, recipe.captions, recipe.captions_per_concept)
     prompts = [f"A photo of {u['name']}, a {u['generic']} from {u['culture']}." for u in units]

@@ -5,8 +5,8 @@ which process ran it (for the Ray executor's actor reuse)."""
 import os
 import time
 
-from cultureclip.backends.images import IMAGE_GENERATORS
-from cultureclip.backends.procedural import ProceduralRenderer
+from cultureclip.backends.image.base import IMAGE_GENERATORS
+from cultureclip.backends.image.procedural import ProceduralRenderer
 from cultureclip.builder.stage import Stage
 from cultureclip.errors import ConfigError
 

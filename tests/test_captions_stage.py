@@ -1,9 +1,9 @@
 import pytest
 
 from chat_server import ChatServer
-from cultureclip.backends.captions import TemplateCaptionWriter
-from cultureclip.backends.clip import create_clip
-from cultureclip.builder.caption_rules import caption_problem, clean_caption, target_tokenizer, token_count
+from cultureclip.backends.clip import create_clip, tokenizer_for
+from cultureclip.backends.templates import TemplateCaptionWriter
+from cultureclip.builder.caption_rules import caption_problem, clean_caption
 from cultureclip.builder.captions import CaptionStage, caption_rows, load_prompts
 from cultureclip.catalog import load_catalog
 from cultureclip.config import CaptionConfig, ChatModelConfig
@@ -12,13 +12,13 @@ from cultureclip.errors import ConfigError
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return create_clip("config:world-clip").tokenizer  # context length 64
+    return tokenizer_for("config:world-clip")  # context length 64
 
 
 def test_token_count_includes_start_and_end_tokens(tokenizer):
-    assert token_count(tokenizer, "gyoza") == len(tokenizer.encode("gyoza")) + 2
-    assert token_count(tokenizer, "a b c") == 5
-    assert int((tokenizer(["a b c"])[0] != 0).sum()) == 5  # what the encoder sees
+    assert tokenizer.count("gyoza") == len(tokenizer.tokenizer.encode("gyoza")) + 2
+    assert tokenizer.count("a b c") == 5
+    assert int((create_clip("config:world-clip").tokenizer(["a b c"])[0] != 0).sum()) == 5  # what the encoder sees
 
 
 @pytest.mark.parametrize(
@@ -43,14 +43,14 @@ def test_caption_rules(text, problem, tokenizer):
 
 def test_a_caption_of_exactly_the_context_length_passes(tokenizer):
     text = "gyoza" + " word" * 58 + "."  # 3 + 58 + 1 tokens + start and end = 64
-    assert token_count(tokenizer, text) == 64
+    assert tokenizer.count(text) == 64
     assert caption_problem(text, "gyoza", tokenizer) is None
 
 
 @pytest.fixture(scope="module")
 def hf_clip_with_tokenizer(tmp_path_factory):
     """A saved transformers CLIP whose folder holds a real CLIPTokenizer (what hub models have)."""
-    from cultureclip.backends.diffusion import clip_bpe_tokenizer
+    from cultureclip.backends.image.diffusers import clip_bpe_tokenizer
 
     model = create_clip("config:hf-clip")
     model.tokenizer = clip_bpe_tokenizer()
@@ -62,22 +62,24 @@ def hf_clip_with_tokenizer(tmp_path_factory):
 @pytest.mark.parametrize("target", ["config:world-clip", "config:hf-clip", "hf:FOLDER"])
 def test_target_tokenizers_of_open_clip_and_transformers_models_count_the_same(target, hf_clip_with_tokenizer):
     """The three models share CLIP's BPE and a context of 64: same counts, same boundary."""
-    tokenizer = target_tokenizer(target.replace("FOLDER", str(hf_clip_with_tokenizer)))
+    tokenizer = tokenizer_for(target.replace("FOLDER", str(hf_clip_with_tokenizer)))
     assert tokenizer.context_length == 64
-    assert token_count(tokenizer, "a b c") == 5
+    assert tokenizer.count("a b c") == 5
     assert caption_problem("gyoza" + " word" * 58 + ".", "gyoza", tokenizer) is None
     assert caption_problem("gyoza" + " word" * 59 + ".", "gyoza", tokenizer) == "too long: 65 tokens > 64"
 
 
 def test_a_transformers_target_counts_with_its_own_tokenizer(hf_clip_with_tokenizer):
-    tokenizer = target_tokenizer(f"hf:{hf_clip_with_tokenizer}")
-    assert type(tokenizer.tokenizer).__name__ in ("CLIPTokenizer", "CLIPTokenizerFast")
-    assert token_count(tokenizer, "Áo dài silk.") == len(tokenizer.tokenizer("Áo dài silk.")["input_ids"])
+    tokenizer = tokenizer_for(f"hf:{hf_clip_with_tokenizer}")
+    hf = tokenizer.tokenizer.tokenizer  # open_clip's HFTokenizer around the folder's transformers tokenizer
+    assert type(hf).__name__ in ("CLIPTokenizer", "CLIPTokenizerFast")
+    assert tokenizer.count("Áo dài silk.") == len(hf("Áo dài silk.")["input_ids"])
 
 
-def test_a_target_without_a_tokenizer_we_can_count_is_a_config_error():
-    with pytest.raises(ConfigError, match="caption rules count tokens for open_clip and hf: models only"):
-        target_tokenizer("towers:lite")
+def test_a_towers_target_counts_with_its_text_towers_tokenizer():
+    tokenizer = tokenizer_for("towers:lite")  # all-MiniLM-L6-v2's WordPiece: [CLS] a b c [SEP]
+    assert tokenizer.context_length == 64 and tokenizer.count("a b c") == 5
+    assert tokenizer.count("gyoza") == len(tokenizer.tokenizer.tokenizer("gyoza")["input_ids"])
 
 
 def test_clean_caption_strips_quotes_only():

@@ -110,7 +110,7 @@ def _custom_text_clip(**text_cfg):
     """A tiny open_clip CustomTextCLIP whose text tower is open_clip's own TextTransformer."""
     import open_clip
 
-    from cultureclip.backends.open_clip_model import OpenClipModel
+    from cultureclip.backends.clip.open_clip import OpenClipModel
 
     vision = {"image_size": 32, "patch_size": 8, "width": 32, "layers": 1, "head_width": 16}
     text = {"context_length": 32, "width": 32, "heads": 2, "layers": 2} | text_cfg
@@ -123,7 +123,7 @@ TEXTS = ["a photo of gyoza.", "gate", "a long caption of a festival lantern at n
 
 @pytest.mark.parametrize("make", [lambda: create_clip("config:world-clip"), _custom_text_clip], ids=["clip", "custom"])
 def test_causal_text_towers_run_only_up_to_the_last_eot_and_give_the_full_context_embeddings(make):
-    from cultureclip.backends.open_clip_model import causal_text_tower
+    from cultureclip.backends.clip.open_clip import causal_text_tower
 
     torch.manual_seed(0)
     model = make()
@@ -149,7 +149,7 @@ def test_causal_text_towers_run_only_up_to_the_last_eot_and_give_the_full_contex
 
 
 def test_towers_where_trimming_is_not_exact_see_the_full_context():
-    from cultureclip.backends.open_clip_model import causal_text_tower
+    from cultureclip.backends.clip.open_clip import causal_text_tower
 
     torch.manual_seed(0)
     for model in (_custom_text_clip(no_causal_mask=True), _custom_text_clip(pool_type="last")):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from cultureclip.backends.diffusion import DiffusersImageGenerator, tiny_sd_pipeline
-from cultureclip.backends.images import RenderRequest, create_image_generator
+from cultureclip.backends.image.base import RenderRequest, create_image_generator
+from cultureclip.backends.image.diffusers import DiffusersImageGenerator, tiny_sd_pipeline
 from cultureclip.config import ImageGeneratorConfig
 
 

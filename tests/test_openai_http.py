@@ -3,14 +3,14 @@ import time
 import pytest
 
 from chat_server import ChatServer
-from cultureclip.backends.textgen import create_text_generator
+from cultureclip.backends.chat import create_chat_model
 from cultureclip.config import ChatModelConfig
 from cultureclip.errors import GenerationError
 
 
 def generator(server: ChatServer, **options):
     cfg = ChatModelConfig(name="openai:test-model", base_url=server.url, backoff_s=0.01, **options)
-    return create_text_generator(cfg)
+    return create_chat_model(cfg)
 
 
 def test_replies_come_back_in_prompt_order_with_the_api_key(monkeypatch):
@@ -63,4 +63,4 @@ def test_at_most_concurrency_requests_are_in_flight():
 def test_a_refused_connection_is_a_generation_error():
     cfg = ChatModelConfig(name="openai:m", base_url="http://127.0.0.1:9/v1", retries=1, backoff_s=0.01)
     with pytest.raises(GenerationError, match="ConnectError after 2 attempts"):
-        create_text_generator(cfg).generate(["x"])
+        create_chat_model(cfg).generate(["x"])

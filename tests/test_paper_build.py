@@ -11,9 +11,8 @@ import pytest
 from PIL import Image
 
 from chat_server import ChatServer
-from cultureclip.backends.clip import create_clip
-from cultureclip.backends.vlm import create_vision_model
-from cultureclip.builder.caption_rules import target_tokenizer
+from cultureclip.backends.chat import create_chat_model
+from cultureclip.backends.clip import create_clip, tokenizer_for
 from cultureclip.builder.images import ImageStage
 from cultureclip.builder.paper import CATEGORIES, build_paper_dataset, image_passes, prompt_rows, select_pairs
 from cultureclip.builder.paper_replies import ReplyError, ask_parsed, parse_fields, parse_scores
@@ -159,7 +158,7 @@ def test_replies_parse_strictly_and_broken_ones_are_reasked_then_fail_with_the_r
 
 def test_the_15_word_rule_and_the_target_tokenizer():
     stage = PaperCaptionStage(PaperRecipeConfig(), "config:test-clip")
-    stage.tokenizer = target_tokenizer("config:test-clip")
+    stage.tokenizer = tokenizer_for("config:test-clip")
     fourteen = "Onigiri " + "rice " * 12 + "ball."
     assert stage.problem(fourteen, "onigiri") is None
     assert stage.problem("Onigiri fresh " + fourteen[8:], "onigiri") == "too many words: 15 > 14"
@@ -233,7 +232,7 @@ def test_the_transformers_judge_runs_a_tiny_vlm_and_records_unparseable_replies(
     first, again = stage.run([row], retries=0), stage.run([row], retries=0)
     assert first == again and first[0]["status"] == "failed"
     assert first[0]["reason"].startswith("judge: no JSON object in the reply (reply: ")
-    texts = create_vision_model(ChatModelConfig(name="tiny:vlm", max_new_tokens=4)).generate(["hello", "a b"])
+    texts = create_chat_model(ChatModelConfig(name="tiny:vlm", max_new_tokens=4)).generate(["hello", "a b"])
     assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
 
 
@@ -267,18 +266,17 @@ def test_on_ray_the_build_gives_the_same_rows_and_pairs(built, ray_cluster, tmp_
 
 def test_a_bad_model_id_or_prompt_file_is_a_one_line_error_before_any_work(tmp_path, capsys):
     assert main(["build", "--preset", "paper-build", "--out", str(tmp_path), "build.paper.judge.name=qwen"]) == 2
-    assert "unknown vision-language model 'qwen': expected one of openai:..., text:..., tiny:..., transformers:..." in (
-        capsys.readouterr().err.replace("\n", "")
-    )
+    known = "fixed:..., openai:..., package:..., tiny:..., transformers:..."
+    assert f"unknown chat model 'qwen': expected one of {known}" in (capsys.readouterr().err.replace("\n", ""))
     assert main(["build", "--preset", "paper-build", "--out", str(tmp_path), "build.paper.prompts=nope"]) == 2
     assert "build.paper.prompts: 'nope' is neither a file" in capsys.readouterr().err.replace("\n", "")
     assert not (tmp_path / "data.work").exists()
 
 
 def test_a_text_generator_can_write_but_not_judge():
-    model = create_vision_model(ChatModelConfig(name="text:tiny:causal-lm", max_new_tokens=3))
-    assert model.generate(["hello"]) == create_vision_model(
-        ChatModelConfig(name="text:tiny:causal-lm", max_new_tokens=3)
+    model = create_chat_model(ChatModelConfig(name="tiny:causal-lm", max_new_tokens=3))
+    assert model.generate(["hello"]) == create_chat_model(
+        ChatModelConfig(name="tiny:causal-lm", max_new_tokens=3)
     ).generate(["hello"])
-    with pytest.raises(ConfigError, match="text:tiny:causal-lm: a text-only generator cannot judge images"):
+    with pytest.raises(ConfigError, match="tiny:causal-lm: a text-only generator cannot judge images"):
         model.generate(["score it"], [Image.new("RGB", (16, 16))])

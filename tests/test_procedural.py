@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cultureclip.backends.images import RenderRequest, create_image_generator
+from cultureclip.backends.image.base import RenderRequest, create_image_generator
 from cultureclip.catalog import load_catalog
 
 
@@ -41,7 +41,7 @@ def test_twins_look_alike_and_differ_only_where_their_attributes_do(renderer):
 
 
 def test_every_vocabulary_value_renders(renderer):
-    from cultureclip.backends.procedural import COLORS, DETAILS, PATTERNS, SHAPES
+    from cultureclip.backends.image.procedural import COLORS, DETAILS, PATTERNS, SHAPES
 
     for k, shape in enumerate(SHAPES):
         attrs = {

@@ -1,7 +1,8 @@
 import pytest
 
-from cultureclip.backends.causal_lm import packaged_gguf, tiny_causal_lm
-from cultureclip.backends.textgen import create_text_generator
+from cultureclip.backends.chat import create_chat_model
+from cultureclip.backends.chat.tiny import tiny_causal_lm
+from cultureclip.backends.chat.transformers import packaged_gguf
 from cultureclip.config import ChatModelConfig
 from cultureclip.errors import ConfigError, MissingDependencyError
 
@@ -28,7 +29,7 @@ def test_prompts_are_wrapped_in_the_chat_template(tiny):
 def test_a_saved_model_loads_by_path_and_answers_the_same(tiny, tmp_path):
     tiny.model.save_pretrained(tmp_path)
     tiny.tokenizer.save_pretrained(tmp_path)
-    loaded = create_text_generator(ChatModelConfig(name=f"transformers:{tmp_path}", max_new_tokens=6, batch_size=2))
+    loaded = create_chat_model(ChatModelConfig(name=f"transformers:{tmp_path}", max_new_tokens=6, batch_size=2))
     assert loaded.generate(PROMPTS) == tiny.generate(PROMPTS)
 
 
@@ -43,11 +44,11 @@ def test_a_saved_model_loads_by_path_and_answers_the_same(tiny, tmp_path):
 )
 def test_bad_generator_ids_are_one_line_errors(name, error, message):
     with pytest.raises(error, match=message.replace(".", r"\.").replace("(", r"\(")):
-        create_text_generator(ChatModelConfig(name=name))
+        create_chat_model(ChatModelConfig(name=name))
 
 
 def test_an_id_alone_builds_a_generator_with_default_options():
-    assert create_text_generator("fixed:0").generate(["a", "b"]) == ["a", "b"]
+    assert create_chat_model("fixed:0").generate(["a", "b"]) == ["a", "b"]
 
 
 def test_the_smollm2_gguf_is_found_without_importing_its_package():

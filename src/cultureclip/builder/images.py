@@ -2,7 +2,7 @@
 
 import io
 
-from cultureclip.backends.images import RenderRequest, create_image_generator
+from cultureclip.backends.image.base import RenderRequest, create_image_generator
 from cultureclip.builder.stage import Stage
 from cultureclip.config import ImageGeneratorConfig
 

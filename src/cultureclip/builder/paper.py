@@ -67,10 +67,10 @@ def build_paper_dataset(cfg: BuildConfig, seed: int, out: Path, target_model: st
     if is_finished(out, RECORD, record):
         log.info("dataset %s already built, skipping", out)
         return out
-    from cultureclip.backends.vlm import parse_vision_model_id
+    from cultureclip.backends.chat import parse_chat_model_id
 
     for role in ("generator", "judge"):  # a typo fails now, not after hours of rendering
-        parse_vision_model_id(getattr(cfg.paper, role).name)
+        parse_chat_model_id(getattr(cfg.paper, role).name)
     load_paper_prompts(cfg.paper.prompts)
     work = out.with_name(f"{out.name}.work")
     claim_work(work, record)

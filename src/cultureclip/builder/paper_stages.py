@@ -1,6 +1,6 @@
 """The reference recipe's model stages: concept, twin, captions (text) and the judge (images).
 
-Each asks the recipe's vision-language model (`backends/vlm.py`) with the versioned prompt file and
+Each asks the recipe's vision-language model (`backends/chat/`) with the versioned prompt file and
 parses the JSON replies (`paper_replies.py`); a reply that does not parse, or a caption that breaks
 the rules, is asked again with the reason, and a row that never gets a usable reply is recorded as
 failed with that reason (no field of it half-filled).
@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from PIL import Image
 
-from cultureclip.builder.caption_rules import caption_problem, target_tokenizer
+from cultureclip.builder.caption_rules import caption_problem
 from cultureclip.builder.captions import PROMPTS
 from cultureclip.builder.paper_replies import ReplyError, ask_parsed, parse_captions, parse_fields, parse_scores
 from cultureclip.builder.stage import Stage
@@ -43,9 +43,9 @@ class AskStage(Stage):
         self.prompts = load_paper_prompts(cfg.prompts)
 
     def setup(self) -> None:
-        from cultureclip.backends.vlm import create_vision_model
+        from cultureclip.backends.chat import create_chat_model
 
-        self.model = create_vision_model(self.model_cfg)
+        self.model = create_chat_model(self.model_cfg)
 
     def ask(self, prompts: list[str], parse, images: list[Image.Image] | None = None) -> list[tuple]:
         def send(indices: list[int], texts: list[str]) -> list[str]:
@@ -109,8 +109,10 @@ class PaperCaptionStage(AskStage):
         self.target_model = target_model
 
     def setup(self) -> None:
+        from cultureclip.backends.clip import tokenizer_for
+
         super().setup()
-        self.tokenizer = target_tokenizer(self.target_model)
+        self.tokenizer = tokenizer_for(self.target_model)
 
     def problem(self, text: str, name: str) -> str | None:
         """Why `text` is not a usable caption of `name` (its part before a bracket, if any), or None."""

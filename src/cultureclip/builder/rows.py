@@ -2,7 +2,7 @@
 
 import hashlib
 
-from cultureclip.backends.captions import GENERIC_TEMPLATES
+from cultureclip.backends.templates import GENERIC_TEMPLATES
 from cultureclip.catalog import Catalog
 from cultureclip.data.text import fill
 

@@ -11,13 +11,13 @@ from functools import cache
 
 from pydantic import ValidationError
 
-from cultureclip.backends.procedural import drawn_look
+from cultureclip.backends.image.procedural import drawn_look
 from cultureclip.catalog.files import RawRow
 from cultureclip.catalog.schema import CAPTION_FIELDS, Concept, ConceptSketch
 
 DRAWN_ALIKE = "twins must look different (an accent colour shows only with a pattern or a detail)"
-CLIP_CONTEXT = 77
-"""Tokens in a CLIP text context, start and end tokens included."""
+CLIP_TOKENS_MODEL = "open_clip:ViT-B-32"
+"""Whose tokenizer counts the fields that feed captions: CLIP's BPE and its 77-token context."""
 
 
 @cache
@@ -29,14 +29,9 @@ def _country_codes() -> frozenset[str]:
 
 @cache
 def _clip_tokenizer():
-    from open_clip.tokenizer import SimpleTokenizer  # the CLIP BPE vocabulary ships with open_clip
+    from cultureclip.backends.clip import tokenizer_for  # the CLIP BPE vocabulary ships with open_clip
 
-    return SimpleTokenizer()
-
-
-def clip_tokens(text: str) -> int:
-    """Tokens `text` takes in a CLIP caption, start and end tokens included."""
-    return len(_clip_tokenizer().encode(text)) + 2
+    return tokenizer_for(CLIP_TOKENS_MODEL)
 
 
 def check_rows(rows: list[RawRow], schema: type[ConceptSketch] = Concept) -> tuple[list[ConceptSketch], list[str]]:
@@ -72,10 +67,13 @@ def _row_problems(row: RawRow, concept: ConceptSketch) -> list[str]:
     problems = []
     if concept.country is not None and concept.country not in _country_codes():
         problems.append(f"{row.where}: country: {concept.country!r} is not an ISO 3166-1 alpha-2 country code")
+    tokenizer = _clip_tokenizer()
     for field in CAPTION_FIELDS:
         text = getattr(concept, field)
-        if text and (n := clip_tokens(text)) > CLIP_CONTEXT:
-            problems.append(f"{row.where}: {field}: {n} CLIP tokens; at most {CLIP_CONTEXT} fit in a caption")
+        if text and (n := tokenizer.count(text)) > tokenizer.context_length:
+            problems.append(
+                f"{row.where}: {field}: {n} CLIP tokens; at most {tokenizer.context_length} fit in a caption"
+            )
     return problems
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from cultureclip.backends.procedural import COLORS, DETAILS, PATTERNS, SHAPES
-from cultureclip.backends.textgen import TextGenerator
+from cultureclip.backends.chat import ChatModel
+from cultureclip.backends.image.procedural import COLORS, DETAILS, PATTERNS, SHAPES
 from cultureclip.catalog.check import check_rows
 from cultureclip.catalog.files import RawRow, read_rows, write_rows
 from cultureclip.catalog.load import Catalog
@@ -60,7 +60,7 @@ def parse_reply(reply: str) -> list:
 
 
 def expand(
-    catalog_rows: list[RawRow], out: Path, generator: TextGenerator, prompt: str, category: str, culture: str
+    catalog_rows: list[RawRow], out: Path, generator: ChatModel, prompt: str, category: str, culture: str
 ) -> tuple[list[dict], list[str]]:
     """Ask once, check, and add the valid new rows to `out`; return (added rows, problems of rejected ones)."""
     existing = read_rows(out) if out.is_file() else []

@@ -4,8 +4,8 @@ import json
 import re
 from pathlib import Path
 
+from cultureclip.backends.chat import ChatModel, create_chat_model
 from cultureclip.backends.embed import create_text_embedder
-from cultureclip.backends.textgen import TextGenerator, create_text_generator
 from cultureclip.catalog.check import check_rows
 from cultureclip.catalog.expand import expand, expand_prompt
 from cultureclip.catalog.image_similarity import image_similarity
@@ -23,7 +23,7 @@ def check_catalog(cfg: RunConfig) -> list[str]:
     return check_rows(catalog_rows(cfg.catalog.path, cfg.catalog.mode))[1]
 
 
-def mine_catalog_twins(cfg: RunConfig, out: Path, generator: TextGenerator | None = None) -> tuple[Path, Mined]:
+def mine_catalog_twins(cfg: RunConfig, out: Path, generator: ChatModel | None = None) -> tuple[Path, Mined]:
     """Mine twins of the configured catalogue (only id, name, culture, category, visual required).
 
     Writes one JSON line per concept to `out` ({"id", "twins": [{"id", "score"}, ...]}, best first)
@@ -32,7 +32,7 @@ def mine_catalog_twins(cfg: RunConfig, out: Path, generator: TextGenerator | Non
     """
     catalog = load_catalog(cfg.catalog.path, cfg.catalog.mode, schema=ConceptSketch)
     if generator is None and cfg.mining.generator is not None:
-        generator = create_text_generator(cfg.mining.generator)
+        generator = create_chat_model(cfg.mining.generator)
     images = None
     if cfg.mining.images is not None:
         if not cfg.mining.images.is_dir():
@@ -51,7 +51,7 @@ def mine_catalog_twins(cfg: RunConfig, out: Path, generator: TextGenerator | Non
 
 
 def expand_catalog(
-    cfg: RunConfig, category: str, culture: str, generator: TextGenerator | None = None
+    cfg: RunConfig, category: str, culture: str, generator: ChatModel | None = None
 ) -> tuple[Path, list[dict], list[str]]:
     """Ask the configured generator for new concepts; returns (output file, added rows, rejections)."""
     if category not in CATEGORIES:
@@ -59,7 +59,7 @@ def expand_catalog(
     if generator is None:
         if cfg.expand.generator is None:
             raise ConfigError("expand.generator: name a text generator to write new concepts")
-        generator = create_text_generator(cfg.expand.generator)
+        generator = create_chat_model(cfg.expand.generator)
     catalog = load_catalog(cfg.catalog.path, cfg.catalog.mode)
     slug = re.sub(r"[^a-z0-9]+", "-", culture.lower()).strip("-")
     out = cfg.expand.out or Path(f"expanded-{category}-{slug}.yaml")

@@ -1,6 +1,6 @@
 """A text generator's say on twin links: confirm mined links, or propose them among the best candidates.
 
-The generator is anything with `generate(prompts) -> texts` (backends/textgen.py). Replies are read
+The generator is anything with `generate(prompts) -> texts` (backends/chat/). Replies are read
 leniently: a confirmation starts with yes or no; a proposal lists candidate numbers, or none.
 """
 
@@ -8,7 +8,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from cultureclip.backends.textgen import TextGenerator
+from cultureclip.backends.chat import ChatModel
 from cultureclip.catalog.load import Catalog
 from cultureclip.catalog.schema import ConceptSketch
 
@@ -43,7 +43,7 @@ def same_group(a: ConceptSketch, b: ConceptSketch) -> bool:
     return a.twin_group is not None and a.twin_group == b.twin_group
 
 
-def confirm_links(catalog: Catalog, links: list[Link], generator: TextGenerator) -> list[Link]:
+def confirm_links(catalog: Catalog, links: list[Link], generator: ChatModel) -> list[Link]:
     """Keep the links the generator answers 'yes' to, with its reason appended."""
     prompts = [CONFIRM_PROMPT.format(a=catalog.by_id[link.a], b=catalog.by_id[link.b]) for link in links]
     answers = generator.generate(prompts) if prompts else []
@@ -56,7 +56,7 @@ def confirm_links(catalog: Catalog, links: list[Link], generator: TextGenerator)
     return kept
 
 
-def propose_links(catalog: Catalog, candidates: list[list[tuple[int, float]]], generator: TextGenerator) -> list[Link]:
+def propose_links(catalog: Catalog, candidates: list[list[tuple[int, float]]], generator: ChatModel) -> list[Link]:
     """Ask, for each concept, which of its candidates (index, score) look alike; each pick becomes a link."""
     concepts = catalog.concepts
     prompts = [

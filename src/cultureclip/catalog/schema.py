@@ -24,7 +24,7 @@ Two levels of the same schema:
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cultureclip.backends.procedural import COLORS, DETAILS, PATTERNS, SHAPES
+from cultureclip.backends.image.procedural import COLORS, DETAILS, PATTERNS, SHAPES
 
 CATEGORIES = (
     "dish",

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cultureclip.backends.chat import ChatModel
 from cultureclip.backends.embed import TextEmbedder
-from cultureclip.backends.textgen import TextGenerator
 from cultureclip.catalog.llm_twins import Link, confirm_links, propose_links, same_group
 from cultureclip.catalog.load import Catalog
 from cultureclip.catalog.neighbours import candidate_mask, category_penalty, describe, similarity, top_k
@@ -40,7 +40,7 @@ def mine_twins(
     catalog: Catalog,
     cfg: MiningConfig,
     embedder: TextEmbedder,
-    generator: TextGenerator | None = None,
+    generator: ChatModel | None = None,
     images: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Mined:
     """Mine twins over the whole catalogue; `images` is (has_images, image cosine) from image_similarity."""

@@ -1,8 +1,8 @@
 """The image-generator seam: `render(requests) -> images`, chosen by an id that names its source.
 
-Ids: `procedural` (the offline world's renderer), `diffusers:HUB_NAME_OR_PATH` (backends/diffusion.py),
-`tiny:sd` (a toy Stable Diffusion pipeline built from configs, for tests), `fixed:SECONDS` (a flat image
-after a fixed wait, for benchmarks).
+Ids: `procedural` (the offline world's renderer, procedural.py), `diffusers:HUB_NAME_OR_PATH`
+(diffusers.py), `tiny:sd` (a toy Stable Diffusion pipeline built from configs, for tests), `fixed:SECONDS`
+(a flat image after a fixed wait, for benchmarks; backends/fixed.py). Sources are registered lazily.
 """
 
 from dataclasses import dataclass, field
@@ -27,14 +27,18 @@ class ImageGenerator(Protocol):
     def render(self, requests: list[RenderRequest]) -> list[Image.Image]: ...
 
 
-IMAGE_GENERATORS: Registry[ImageGenerator] = Registry("image generator")
+IMAGE_GENERATORS: Registry[ImageGenerator] = Registry(
+    "image generator",
+    lazy={
+        "procedural": "cultureclip.backends.image.procedural:create",
+        "diffusers": "cultureclip.backends.image.diffusers:create",
+        "tiny": "cultureclip.backends.image.diffusers:create_tiny",
+        "fixed": "cultureclip.backends.fixed:create_image_generator",
+    },
+)
 
 
 def create_image_generator(name: str, image_size: int, options: ImageGeneratorConfig | None = None) -> ImageGenerator:
     """Build the generator `name` ('source' or 'source:ref') names, rendering `image_size` pixels square."""
-    import cultureclip.backends.diffusion  # noqa: F401  (registers diffusers and tiny)
-    import cultureclip.backends.fixed_cost  # noqa: F401  (registers fixed)
-    import cultureclip.backends.procedural  # noqa: F401  (registers the offline renderer)
-
     source, _, ref = name.partition(":")
     return IMAGE_GENERATORS.create(source, ref=ref, image_size=image_size, options=options or ImageGeneratorConfig())

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from cultureclip.backends.clip import CLIP_FORMATS, CLIP_SOURCES, ClipModel, ModelId
+from cultureclip.backends.clip.base import ClipModel, ClipSource, FolderFormat, ModelId, Tokenizer
 from cultureclip.errors import ConfigError, DataError
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
@@ -109,8 +109,8 @@ def has_tokenizer_files(ref: str) -> bool:
     return not folder.is_dir() or (folder / "tokenizer_config.json").is_file()
 
 
-def text_tokenizer(ref: str):
-    """The model's tokenizer as an open_clip tokenizer (`context_length`, callable), without loading weights.
+def text_tokenizer(ref: str) -> Tokenizer:
+    """The model's tokenizer (an open_clip one inside), without loading weights.
 
     The caption rules count tokens with it; the context is the text tower's `max_position_embeddings`.
     """
@@ -122,15 +122,17 @@ def text_tokenizer(ref: str):
     except (OSError, ValueError, KeyError, AttributeError) as err:
         raise DataError(f"{ref}: cannot read the CLIP text config ({str(err).strip().splitlines()[0][:200]})") from None
     if has_tokenizer_files(ref):
-        return HFTokenizer(ref, context_length=context)
-    return SimpleTokenizer(context_length=context)
+        return Tokenizer(HFTokenizer(ref, context_length=context))
+    return Tokenizer(SimpleTokenizer(context_length=context))
 
 
-@CLIP_FORMATS.register("transformers")
 def load_transformers_folder(folder: Path, name: str) -> HFClipModel:
     return _load(str(folder), name)
 
 
-@CLIP_SOURCES.register("hf")
 def _hf(spec: ModelId) -> HFClipModel:
     return _load(spec.ref, f"hf:{spec.ref}")
+
+
+SOURCE = ClipSource(create=_hf, tokenizer=lambda spec: text_tokenizer(spec.ref))
+FORMAT = FolderFormat(load=load_transformers_folder, tokenizer=lambda folder: text_tokenizer(str(folder)))

@@ -14,7 +14,7 @@ from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 
-from cultureclip.backends.clip import CLIP_FORMATS, CLIP_SOURCES, ClipModel, ModelId, state_dict_mismatch
+from cultureclip.backends.clip.base import ClipModel, ClipSource, FolderFormat, ModelId, Tokenizer, state_dict_mismatch
 from cultureclip.errors import ConfigError, DataError
 
 CONFIG_FILE = "open_clip_config.json"
@@ -154,7 +154,6 @@ class OpenClipModel(ClipModel):
             self.tokenizer.save_pretrained(folder)
 
 
-@CLIP_FORMATS.register("open_clip")
 def load_open_clip_folder(folder: Path, name: str) -> OpenClipModel:
     """An open_clip local-dir folder; a config-only folder (the tiny models) gets random weights."""
     import open_clip
@@ -174,7 +173,6 @@ def load_open_clip_folder(folder: Path, name: str) -> OpenClipModel:
     return OpenClipModel(model.eval(), tokenizer, preprocess, model_cfg, name)
 
 
-@CLIP_SOURCES.register("open_clip")
 def _open_clip(spec: ModelId) -> OpenClipModel:
     import open_clip
 
@@ -191,3 +189,19 @@ def _open_clip(spec: ModelId) -> OpenClipModel:
     return OpenClipModel(
         model, tokenizer, preprocess, open_clip.get_model_config(spec.ref), f"open_clip:{spec.ref}@{spec.tag}"
     )
+
+
+def _arch_tokenizer(spec: ModelId) -> Tokenizer:
+    import open_clip
+
+    return Tokenizer(open_clip.get_tokenizer(spec.ref))
+
+
+def _folder_tokenizer(folder: Path) -> Tokenizer:
+    import open_clip
+
+    return Tokenizer(open_clip.get_tokenizer(f"local-dir:{folder}"))
+
+
+SOURCE = ClipSource(create=_open_clip, tokenizer=_arch_tokenizer)
+FORMAT = FolderFormat(load=load_open_clip_folder, tokenizer=_folder_tokenizer)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from cultureclip.backends.images import IMAGE_GENERATORS, RenderRequest
+from cultureclip.backends.image.base import RenderRequest
 
 COLORS: dict[str, tuple[int, int, int]] = {
     "red": (200, 30, 35),
@@ -333,6 +333,6 @@ def _column_tops(shape: Image.Image, x0: int, x1: int, count: int) -> list[tuple
     return tops
 
 
-@IMAGE_GENERATORS.register("procedural")
-def _create(ref: str, image_size: int, options: object) -> ProceduralRenderer:
+def create(ref: str, image_size: int, options: object) -> ProceduralRenderer:
+    """procedural: the offline world's renderer (it takes no ref and no options)."""
     return ProceduralRenderer(image_size)

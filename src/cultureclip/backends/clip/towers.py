@@ -6,7 +6,6 @@ new linear projection into a shared embedding. Both load from local files only: 
 The result is an ordinary open_clip model, so `ClipModel.save` writes a normal local-dir checkpoint.
 """
 
-import importlib.util
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -14,10 +13,11 @@ from pathlib import Path
 
 import torch
 
-from cultureclip.backends.clip import CLIP_SOURCES, ModelId
-from cultureclip.backends.open_clip_model import OpenClipModel
+from cultureclip.backends._util import package_file
+from cultureclip.backends.clip.base import ClipSource, ModelId, Tokenizer
+from cultureclip.backends.clip.open_clip import OpenClipModel
 from cultureclip.config import TowersConfig
-from cultureclip.errors import DataError, MissingDependencyError
+from cultureclip.errors import DataError
 from cultureclip.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -35,17 +35,6 @@ class TowerPair:
 
 
 TOWER_PAIRS: Registry[TowerPair] = Registry("tower pair")
-
-
-def package_file(package: str, relative: str, pip_name: str) -> Path:
-    """A data file inside an installed package, found without importing the package."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError(f"package {package!r} is not installed: pip install {pip_name}")
-    path = Path(next(iter(spec.submodule_search_locations))) / relative
-    if not path.exists():
-        raise DataError(f"{path}: missing from the installed package {pip_name}; reinstall it")
-    return path
 
 
 @TOWER_PAIRS.register("lite")
@@ -124,7 +113,6 @@ def create_towers(name: str, cfg: TowersConfig) -> OpenClipModel:
     """Build the CLIP for tower pair `name`: pretrained towers, fresh projections (CLIP's initial temperature)."""
     import open_clip
     from open_clip.model import set_model_preprocess_cfg
-    from open_clip.tokenizer import HFTokenizer
     from open_clip.transform import PreprocessCfg, image_transform_v2
     from transformers.utils import logging as hf_logging
 
@@ -139,11 +127,24 @@ def create_towers(name: str, cfg: TowersConfig) -> OpenClipModel:
     load_image_weights(model.visual.trunk, pair)
     preprocess_cfg = PreprocessCfg(size=cfg.image_size, mean=pair.mean, std=pair.std)
     set_model_preprocess_cfg(model, asdict(preprocess_cfg))
-    tokenizer = HFTokenizer(str(pair.text_dir), context_length=cfg.context_length)
+    tokenizer = text_tokenizer(pair, cfg)
     preprocess = image_transform_v2(preprocess_cfg, is_train=False)
     return OpenClipModel(model.eval(), tokenizer, preprocess, model_cfg, f"towers:{name}")
 
 
-@CLIP_SOURCES.register("towers")
+def text_tokenizer(pair: TowerPair, cfg: TowersConfig):
+    """The text tower's own tokenizer (open_clip's HFTokenizer), padding or truncating to the configured context."""
+    from open_clip.tokenizer import HFTokenizer
+
+    return HFTokenizer(str(pair.text_dir), context_length=cfg.context_length)
+
+
 def _towers(spec: ModelId) -> OpenClipModel:
     return create_towers(spec.ref, spec.towers or TowersConfig())
+
+
+def _tokenizer(spec: ModelId) -> Tokenizer:
+    return Tokenizer(text_tokenizer(TOWER_PAIRS.create(spec.ref), spec.towers or TowersConfig()))
+
+
+SOURCE = ClipSource(create=_towers, tokenizer=_tokenizer)

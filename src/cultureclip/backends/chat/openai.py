@@ -1,10 +1,13 @@
 """An OpenAI-compatible chat-completions client (vLLM, Ollama, llama.cpp server, OpenAI itself).
 
-Each prompt is one request with one user message. Requests run `concurrency` at a time; a failed
+Each prompt is one request with one user message; an image goes before the text as a base64 PNG data
+URL (the OpenAI vision format). Requests run `concurrency` at a time; a failed
 one (timeout, connection error, 429 or 5xx) is retried with exponential backoff, other HTTP errors
 are not. The API key comes from the environment variable the config names, never from a file.
 """
 
+import base64
+import io
 import logging
 import os
 import time
@@ -12,8 +15,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from PIL import Image
 
-from cultureclip.backends.textgen import TEXT_GENERATORS
 from cultureclip.config import ChatModelConfig
 from cultureclip.errors import GenerationError
 
@@ -21,8 +24,8 @@ log = logging.getLogger(__name__)
 RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
 
 
-class OpenAIChatGenerator:
-    """`generate(prompts)` against `cfg.base_url`/chat/completions with model `model`."""
+class OpenAIChatModel:
+    """`generate(prompts, images=None)` against `cfg.base_url`/chat/completions with model `model`."""
 
     def __init__(self, model: str, cfg: ChatModelConfig):
         self.model = model
@@ -34,9 +37,10 @@ class OpenAIChatGenerator:
             base_url=cfg.base_url.rstrip("/"), headers=headers, timeout=cfg.timeout_s, limits=limits
         )
 
-    def generate(self, prompts: Sequence[str]) -> list[str]:
+    def generate(self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None) -> list[str]:
+        messages = prompts if images is None else [_with_image(p, im) for p, im in zip(prompts, images, strict=True)]
         with ThreadPoolExecutor(max_workers=self.cfg.concurrency) as pool:
-            return list(pool.map(self.complete, prompts))
+            return list(pool.map(self.complete, messages))
 
     def complete(self, prompt: str | list[dict]) -> str:
         """One chat completion of one user message (text, or a list of content parts such as an image
@@ -69,6 +73,13 @@ class OpenAIChatGenerator:
         raise GenerationError(f"{self.cfg.base_url}: {problem} after {self.cfg.retries + 1} attempts")
 
 
-@TEXT_GENERATORS.register("openai")
-def _openai(ref: str, cfg: ChatModelConfig) -> OpenAIChatGenerator:
-    return OpenAIChatGenerator(ref, cfg)
+def _with_image(prompt: str, image: Image.Image) -> list[dict]:
+    png = io.BytesIO()
+    image.convert("RGB").save(png, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+    return [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}]
+
+
+def create(ref: str, cfg: ChatModelConfig) -> OpenAIChatModel:
+    """openai:MODEL at `cfg.base_url`."""
+    return OpenAIChatModel(ref, cfg)

@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from cultureclip.backends.images import IMAGE_GENERATORS, RenderRequest
-from cultureclip.backends.textgen import resolve_device
+from cultureclip.backends._util import resolve_device
+from cultureclip.backends.image.base import RenderRequest
 from cultureclip.config import ImageGeneratorConfig
 from cultureclip.errors import ConfigError, MissingDependencyError
 
@@ -62,16 +62,16 @@ def _diffusers():
     return diffusers
 
 
-@IMAGE_GENERATORS.register("diffusers")
-def _pretrained(ref: str, image_size: int, options: ImageGeneratorConfig) -> DiffusersImageGenerator:
+def create(ref: str, image_size: int, options: ImageGeneratorConfig) -> DiffusersImageGenerator:
+    """diffusers:HUB_NAME_OR_PATH: any text-to-image pipeline."""
     device = resolve_device(options.device)
     log.info("loading text-to-image pipeline %s on %s", ref, device)
     pipe = _diffusers().AutoPipelineForText2Image.from_pretrained(ref, dtype=_dtype(options, device))
     return DiffusersImageGenerator(pipe, image_size, options, device)
 
 
-@IMAGE_GENERATORS.register("tiny")
-def _tiny(ref: str, image_size: int, options: ImageGeneratorConfig) -> DiffusersImageGenerator:
+def create_tiny(ref: str, image_size: int, options: ImageGeneratorConfig) -> DiffusersImageGenerator:
+    """tiny:sd: the toy pipeline of `tiny_sd_pipeline`."""
     if ref != "sd":
         raise ConfigError(f"image generator tiny:{ref}: no such tiny pipeline; known: sd")
     return DiffusersImageGenerator(tiny_sd_pipeline(), image_size, options, resolve_device(options.device))
