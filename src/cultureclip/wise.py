@@ -6,7 +6,7 @@ starting model buys most of it back while keeping most of the gain, and α trace
 A LoRA-tuned model is merged first (peft's `merge_and_unload`, on a copy), so both sides have the
 same plain weights. α = 0 gives the base model's weights bit for bit and α = 1 the tuned model's
 (both ends are copies, never arithmetic), so the end points reproduce those models' metrics exactly.
-Works on any CLIP adapter with a `.model` torch module (backends/clip.py); the result keeps the
+Works on any CLIP adapter with a `.model` torch module (backends/clip/); the result keeps the
 base adapter's format, so `save` writes an ordinary checkpoint of that kind.
 """
 

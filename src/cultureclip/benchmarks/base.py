@@ -2,7 +2,7 @@
 
 A benchmark turns the release's rows into questions (an image, its text options, the right one);
 `evaluate` embeds each needed image and option text once with any CLIP adapter (`images_to_tensor`,
-`encode_images`, `tokenize`, `encode_texts`, as backends/clip.py's ClipModel), picks the option of
+`encode_images`, `tokenize`, `encode_texts`, as backends.clip's ClipModel), picks the option of
 highest cosine similarity (the first on a tie, as torch's argmax), and reports accuracy plus one
 JSON line per question.
 """
@@ -57,7 +57,7 @@ BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
 
 
 class ClipLike(Protocol):
-    """What scoring needs from a CLIP adapter (backends/clip.py's ClipModel has it)."""
+    """What scoring needs from a CLIP adapter (backends.clip's ClipModel has it)."""
 
     def images_to_tensor(self, images: list[Image.Image]) -> torch.Tensor: ...
     def encode_images(self, pixels: torch.Tensor, normalize: bool = True) -> torch.Tensor: ...
