@@ -108,7 +108,7 @@ def test_cli_expand_without_a_generator_is_a_one_line_error(mini_catalog, capsys
     assert main(argv) == 2
     assert "expand.generator: name a text generator" in capsys.readouterr().err
     assert main([*argv, "expand.generator=nope"]) == 2
-    assert "unknown text generator 'nope'" in capsys.readouterr().err
+    assert "unknown chat model 'nope'" in capsys.readouterr().err
 
 
 def test_cli_stats_json(mini_catalog, capsys):

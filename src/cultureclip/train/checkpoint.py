@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from cultureclip.backends.clip import state_dict_mismatch
+from cultureclip.backends.clip.base import state_dict_mismatch
 from cultureclip.errors import DataError
 from cultureclip.io import atomic_path
 
