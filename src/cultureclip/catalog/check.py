@@ -11,13 +11,12 @@ from functools import cache
 
 from pydantic import ValidationError
 
+from cultureclip.backends.clip.tokenizer import clip_bpe
 from cultureclip.backends.image.procedural import drawn_look
 from cultureclip.catalog.files import RawRow
 from cultureclip.catalog.schema import CAPTION_FIELDS, Concept, ConceptSketch
 
 DRAWN_ALIKE = "twins must look different (an accent colour shows only with a pattern or a detail)"
-CLIP_TOKENS_MODEL = "open_clip:ViT-B-32"
-"""Whose tokenizer counts the fields that feed captions: CLIP's BPE and its 77-token context."""
 
 
 @cache
@@ -25,13 +24,6 @@ def _country_codes() -> frozenset[str]:
     import pycountry
 
     return frozenset(c.alpha_2 for c in pycountry.countries)
-
-
-@cache
-def _clip_tokenizer():
-    from cultureclip.backends.clip import tokenizer_for  # the CLIP BPE vocabulary ships with open_clip
-
-    return tokenizer_for(CLIP_TOKENS_MODEL)
 
 
 def check_rows(rows: list[RawRow], schema: type[ConceptSketch] = Concept) -> tuple[list[ConceptSketch], list[str]]:
@@ -67,7 +59,7 @@ def _row_problems(row: RawRow, concept: ConceptSketch) -> list[str]:
     problems = []
     if concept.country is not None and concept.country not in _country_codes():
         problems.append(f"{row.where}: country: {concept.country!r} is not an ISO 3166-1 alpha-2 country code")
-    tokenizer = _clip_tokenizer()
+    tokenizer = clip_bpe()  # CLIP's BPE and its 77-token context
     for field in CAPTION_FIELDS:
         text = getattr(concept, field)
         if text and (n := tokenizer.count(text)) > tokenizer.context_length:

@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from cultureclip.backends.clip.tokenizer import Tokenizer
 from cultureclip.config import TowersConfig
 from cultureclip.errors import ConfigError, DataError
 from cultureclip.registry import Registry
@@ -117,26 +118,6 @@ class ClipModel(ABC):
         clone = copy.copy(self)
         clone.model = copy.deepcopy(self.model).eval().requires_grad_(False)
         return clone
-
-
-class Tokenizer:
-    """A CLIP's text tokenizer as the caption rules see it: its context and the tokens a text takes.
-
-    Wraps an open_clip tokenizer: its SimpleTokenizer (CLIP's BPE), or an HFTokenizer around a
-    transformers tokenizer (what every source tokenizes with).
-    """
-
-    def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self.context_length: int = tokenizer.context_length
-        """Tokens in the text context, start and end tokens included."""
-
-    def count(self, text: str) -> int:
-        """Tokens the text encoder would see for `text`, start and end included, before truncation."""
-        hf = getattr(self.tokenizer, "tokenizer", None)  # open_clip's HFTokenizer wraps a transformers tokenizer
-        if hf is not None:
-            return len(hf(text)["input_ids"])
-        return len(self.tokenizer.encode(text)) + 2  # open_clip's SimpleTokenizer: + start and end tokens
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from cultureclip.backends.clip.base import ClipModel, ClipSource, FolderFormat, ModelId, Tokenizer
+from cultureclip.backends.clip.base import ClipModel, ClipSource, FolderFormat, ModelId
+from cultureclip.backends.clip.tokenizer import OpenClipTokenizer, Tokenizer
 from cultureclip.errors import ConfigError, DataError
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
@@ -122,8 +123,8 @@ def text_tokenizer(ref: str) -> Tokenizer:
     except (OSError, ValueError, KeyError, AttributeError) as err:
         raise DataError(f"{ref}: cannot read the CLIP text config ({str(err).strip().splitlines()[0][:200]})") from None
     if has_tokenizer_files(ref):
-        return Tokenizer(HFTokenizer(ref, context_length=context))
-    return Tokenizer(SimpleTokenizer(context_length=context))
+        return OpenClipTokenizer(HFTokenizer(ref, context_length=context))
+    return OpenClipTokenizer(SimpleTokenizer(context_length=context))
 
 
 def load_transformers_folder(folder: Path, name: str) -> HFClipModel:

@@ -14,7 +14,8 @@ from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 
-from cultureclip.backends.clip.base import ClipModel, ClipSource, FolderFormat, ModelId, Tokenizer, state_dict_mismatch
+from cultureclip.backends.clip.base import ClipModel, ClipSource, FolderFormat, ModelId, state_dict_mismatch
+from cultureclip.backends.clip.tokenizer import OpenClipTokenizer, Tokenizer
 from cultureclip.errors import ConfigError, DataError
 
 CONFIG_FILE = "open_clip_config.json"
@@ -194,13 +195,13 @@ def _open_clip(spec: ModelId) -> OpenClipModel:
 def _arch_tokenizer(spec: ModelId) -> Tokenizer:
     import open_clip
 
-    return Tokenizer(open_clip.get_tokenizer(spec.ref))
+    return OpenClipTokenizer(open_clip.get_tokenizer(spec.ref))
 
 
 def _folder_tokenizer(folder: Path) -> Tokenizer:
     import open_clip
 
-    return Tokenizer(open_clip.get_tokenizer(f"local-dir:{folder}"))
+    return OpenClipTokenizer(open_clip.get_tokenizer(f"local-dir:{folder}"))
 
 
 SOURCE = ClipSource(create=_open_clip, tokenizer=_arch_tokenizer)

@@ -14,8 +14,9 @@ from pathlib import Path
 import torch
 
 from cultureclip.backends._util import package_file
-from cultureclip.backends.clip.base import ClipSource, ModelId, Tokenizer
+from cultureclip.backends.clip.base import ClipSource, ModelId
 from cultureclip.backends.clip.open_clip import OpenClipModel
+from cultureclip.backends.clip.tokenizer import OpenClipTokenizer, Tokenizer
 from cultureclip.config import TowersConfig
 from cultureclip.errors import DataError
 from cultureclip.registry import Registry
@@ -144,7 +145,7 @@ def _towers(spec: ModelId) -> OpenClipModel:
 
 
 def _tokenizer(spec: ModelId) -> Tokenizer:
-    return Tokenizer(text_tokenizer(TOWER_PAIRS.create(spec.ref), spec.towers or TowersConfig()))
+    return OpenClipTokenizer(text_tokenizer(TOWER_PAIRS.create(spec.ref), spec.towers or TowersConfig()))
 
 
 SOURCE = ClipSource(create=_towers, tokenizer=_tokenizer)
