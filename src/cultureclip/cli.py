@@ -22,7 +22,6 @@ from cultureclip.catalog import jobs as catalog_jobs
 from cultureclip.config import RunConfig, list_presets, load_config
 from cultureclip.errors import CultureClipError, DataError
 from cultureclip.eval import runner as eval_runner
-from cultureclip.eval.zeroshot import METRICS
 from cultureclip.io import is_done
 
 app = typer.Typer(
@@ -172,13 +171,16 @@ def evaluate(
     if cfg.eval.models:
         if cfg.out is not None and is_done(cfg.out / "data"):  # a run folder: keep its own report
             cfg = cfg.model_copy(update={"out": cfg.out / "eval"})
+        from cultureclip.eval.reports.compare import write_report
+
         folder = experiment.resolve_out(cfg)
-        result = eval_runner.compare_models(cfg.eval.models, cfg.eval, cfg.model.device, cfg.seed, folder)
+        result = eval_runner.compare_models(cfg.eval.models, cfg.eval.datasets, cfg.eval, cfg.model.device, cfg.seed)
+        eval_runner.write_results(result, folder)
+        write_report(result, folder)
         _comparison_summary(folder, result)
         return
     folder = _existing_out(cfg, "dataset and models")
-    metrics = experiment.evaluate_models(cfg, folder, experiment.model_ids(cfg, folder))
-    _summary(folder, metrics)
+    _summary(folder, experiment.evaluate_models(cfg, folder, experiment.model_ids(cfg, folder)))
 
 
 @app.command()
@@ -191,8 +193,7 @@ def run(
 ) -> None:
     """The main job, end to end: build, train and eval from one config into one run folder."""
     cfg = _config(config, _with_executor(overrides, executor), out, resume)
-    folder, metrics = experiment.run(cfg)
-    _summary(folder, metrics)
+    _summary(*experiment.run(cfg))
 
 
 @app.command()
@@ -252,13 +253,15 @@ def import_cultwin(
     console.print(f"dataset: {convert(splits, out, images, max_side)}")
 
 
-def _summary(folder: Path, metrics: dict) -> None:
+def _summary(folder: Path, comparison) -> None:
+    from cultureclip.eval.reports.run import METRICS, headline
+
     table = Table(title=f"held-out accuracy ({folder / 'metrics.json'})")
     table.add_column("model")
     for m in METRICS:
         table.add_column(m, justify="right")
-    for name, values in metrics.items():
-        table.add_row(name, *(f"{values[m]:.3f}" for m in METRICS))
+    for name, results in comparison.results.items():
+        table.add_row(name, *(f"{v:.3f}" for v in headline(results).values()))
     Console().print(table)
     console.print(f"report: {folder / 'report.md'}")
 
