@@ -137,7 +137,8 @@ def evaluate_models(
     if cfg.eval.reference in models:
         models = {cfg.eval.reference: models[cfg.eval.reference]} | models
     else:
-        log.warning("eval.reference %r is not among the models; deltas are against %s", cfg.eval.reference, next(iter(models)))
+        reference = next(iter(models))
+        log.warning("eval.reference %r is not among the models; deltas are against %s", cfg.eval.reference, reference)
     held_out = DatasetSpec(
         kind="shards",
         path=out / "data",
