@@ -99,7 +99,7 @@ def test_jsonl_manifest_with_captions_and_twins(tmp_path):
     assert first.candidates == (0, 1) and second.candidates == (1, 0)  # pelmeni has no images: ignored
     assert first.captions == ("gyoza on a plate",) and second.captions == ("mandu",)
     assert (first.group, first.culture, first.generic) == ("dumplings", "Japan", "dumpling")
-    assert data.default_tasks() == ("classification", "twins", "retrieval", "general")
+    assert data.default_tasks() == ("classification", "choice", "retrieval", "general")
 
 
 def test_csv_manifest(tmp_path):
@@ -161,7 +161,7 @@ def test_globalrg_retrieval_scores_the_questions_of_bench(tmp_path):
     data = load_dataset(DatasetSpec(kind="globalrg_retrieval", path=root))
     lines, preds = bench_and_eval(tmp_path, "globalrg_retrieval", root)
     assert len(lines) == 9  # drinks is in 3 regions only: left out
-    assert data.default_tasks() == ("twins",) and data.templates == ["{c}"]
+    assert data.default_tasks() == ("choice",) and data.templates == ["{c}"]
     assert [it.id for it in data.items] == [f"{x['row']:05d}-image-0" for x in lines]
     assert [[data.classes[c] for c in it.candidates] for it in data.items] == [x["options"] for x in lines]
     assert [data.classes[it.label] for it in data.items] == [x["options"][x["correct"]] for x in lines]

@@ -157,7 +157,7 @@ def evaluate(
     general zero-shot accuracy. Writes OUT/metrics.json and OUT/report.md with its figures.
 
     With --models: compare those models on the --data datasets (or eval.datasets) with every task the
-    data supports (classification, twins, retrieval, general); writes OUT/metrics.json, results.jsonl,
+    data supports (classification, choice, retrieval, general); writes OUT/metrics.json, results.jsonl,
     predictions/, report.md and a self-contained report.html (into OUT/eval when OUT is a run folder).
     Embeddings are cached on disk (eval.cache_dir), so evaluating a model again encodes nothing.
     """
@@ -198,22 +198,19 @@ def run(
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="globalrg-retrieval, globalrg-grounding or crope.")],
+    name: Annotated[str, typer.Argument(help="globalrg_retrieval, globalrg_grounding or crope.")],
     root: Annotated[Path, typer.Option(help="Local copy of the benchmark's release (its Parquet files).")],
     model: Annotated[str | None, typer.Option(help="Model id (default: model.name of the config).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for results.jsonl + summary.json.")] = None,
     config: ConfigOption = None,
     overrides: Overrides = None,
 ) -> None:
-    """Run one of the paper's benchmarks with its exact protocol (section `bench`: seed, batch size)."""
-    from cultureclip.backends.clip import create_clip
-    from cultureclip.benchmarks import BENCHMARKS, evaluate
+    """Run one of the paper's benchmarks with its exact protocol (section `bench`: seed, batch size): the
+    evaluator's `choice` task on the dataset kind NAME, written as the benchmark's results.jsonl + summary.json."""
+    from cultureclip.eval.bench import run_benchmark
 
     cfg = _config(config, overrides, None)
-    BENCHMARKS.create(name)
-    summary = evaluate(
-        name, root, create_clip(model or cfg.model.name, cfg.model.device), cfg.bench.seed, cfg.bench.batch_size, out
-    )
+    summary = run_benchmark(name, root, model or cfg.model.name, cfg.bench, cfg.eval, cfg.model.device, out)
     console.print(f"{name}: accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['questions']})")
 
 

@@ -10,7 +10,7 @@ from cultureclip.config.base import Strict
 class DatasetSpec(Strict):
     kind: str
     """Dataset kind (see `cultureclip.eval.datasets`): folder, manifest, shards, globalrg_retrieval,
-    globalrg_grounding, crope, clip_benchmark."""
+    globalrg_grounding, crope, geode, fashion_mnist, clip_benchmark."""
     path: Path | None = None
     """The image folder, manifest file, shard folder, benchmark folder, or CLIP_benchmark root; only
     fashion_mnist may leave it out (it then reads the CULTURECLIP_FASHION_MNIST folder)."""
@@ -20,15 +20,16 @@ class DatasetSpec(Strict):
     """CLIP_benchmark dataset name (cifar10, imagenet1k, ...); kind clip_benchmark only."""
     split: str = "test"
     tasks: list[str] | None = None
-    """Tasks to run (classification, twins, retrieval, general); default: those the data supports."""
+    """Tasks to run (classification, choice, retrieval, general); default: those the data supports."""
     templates: list[str] | None = None
     """Prompt templates with {c} for the class name, averaged as an ensemble; default: the dataset's."""
     generic_templates: list[str] | None = None
     """Prompt templates of the general task's generic kinds ({c} or {generic}); default: the dataset's."""
     sample: int | None = Field(default=None, ge=1)
     """Evaluate this many items drawn at random (seeded by `seed`, kept in dataset order); None: all."""
-    seed: int = 0
-    """Seed of the `sample` draw."""
+    seed: int | None = None
+    """Seed of the dataset's random draws: the `sample` draw (None: 0) and a benchmark's option draws and
+    shuffles (None: 42, the paper's evaluators')."""
     classnames: Path | None = None
     """Text file, one display name per line in class order (kind folder: sorted folder names)."""
 

@@ -37,7 +37,7 @@ def load_dataset(spec: DatasetSpec) -> EvalDataset:
     if spec.generic_templates:
         data.generic_templates = list(spec.generic_templates)
     if spec.sample is not None and spec.sample < len(data.items):
-        data = data.subset(draw(spec.sample, len(data.items), spec.seed).tolist())
+        data = data.subset(draw(spec.sample, len(data.items), spec.seed or 0).tolist())
     return data
 
 

@@ -10,7 +10,7 @@ from cultureclip.eval.datasets.base import UNREADABLE
 from cultureclip.eval.reports.html import format_delta, write_markdown_and_html
 from cultureclip.eval.reports.plots import bar_plot, confusion_plot
 
-MAIN_METRIC = {"classification": "top1", "twins": "twin_acc", "general": "general_acc"}
+MAIN_METRIC = {"classification": "top1", "choice": "twin_acc", "general": "general_acc"}
 THUMB = 112
 
 
@@ -74,7 +74,7 @@ def _task_section(comparison, data: str, task: str, out: Path) -> list[str]:
             file = f"plots/{_slug(data)}-{task}-{by}.png"
             bar_plot(values, main, out / file)
             lines += ["", f"![{main} {by.replace('_', ' ')}]({file})"]
-    if task == "twins":
+    if task == "choice":
         lines += _twin_details(comparison, data, results, out)
     return lines
 
@@ -107,7 +107,7 @@ def _disagreements(comparison, out: Path) -> list[str]:
     lines = ["", "## Where the models disagree", ""]
     (out / "examples").mkdir(exist_ok=True)
     for data, by_task in comparison.results[models[0]].items():
-        task = next((t for t in ("twins", "classification", "general") if t in by_task), None)
+        task = next((t for t in ("choice", "classification", "general") if t in by_task), None)
         if task is None:
             continue
         preds = {m: {r["id"]: r for r in comparison.results[m][data][task].records} for m in models}

@@ -3,7 +3,7 @@ general) with their deltas against the reference, per category, the most confuse
 sweep, the other datasets' main metrics, the stage wall times, and a grid of twin images.
 
 concept_acc: the concept's name among all concepts' names ("a photo of gyoza."): task classification.
-twin_acc:    the concept's name among its twin group's names only, the confusion CultureCLIP targets: task twins.
+twin_acc:    the concept's name among its twin group's names only, the confusion CultureCLIP targets: task choice.
 general_acc: the generic noun among all generic nouns ("a photo of a dumpling."), the stand-in for general
              ability, what the base model was trained to know and fine-tuning must keep: task general.
 """
@@ -20,7 +20,7 @@ HELD_OUT = "held-out"
 """Name of the run's held-out split among the comparison's datasets."""
 RUN_TASKS = {
     "concept_acc": ("classification", "top1"),
-    "twin_acc": ("twins", "twin_acc"),
+    "twin_acc": ("choice", "twin_acc"),
     "general_acc": ("general", "general_acc"),
 }
 METRICS = tuple(RUN_TASKS)
@@ -44,7 +44,7 @@ def run_metrics(comparison: Comparison) -> dict[str, dict]:
             "per_category": {
                 c: {m: held[task].metrics["per_category"][c] for m, (task, _) in RUN_TASKS.items()} for c in categories
             },
-            "top_twin_confusions": held["twins"].metrics["most_confused"][:5],
+            "top_twin_confusions": held["choice"].metrics["most_confused"][:5],
         }
         deltas = comparison.deltas.get(name, {}).get(HELD_OUT)
         if deltas is not None:
