@@ -197,15 +197,3 @@ def test_a_run_folder_keeps_its_own_report(world, first_run, tmp_path):
         json.loads((run / "eval" / "metrics.json").read_text())["results"]
         == json.loads((first_run / "metrics.json").read_text())["results"]
     )
-
-
-def test_in_memory_embedding_helpers_match_the_adapter(world):
-    from cultureclip.eval.zeroshot import embed_images, embed_texts
-
-    model = create_clip(f"local:{world / 'base'}")
-    images = [Image.new("RGB", (20, 20), (40 * i, 10, 10)) for i in range(5)]
-    with torch.inference_mode():
-        pixels, tokens = model.images_to_tensor(images), model.tokenize(["a pot", "a red bowl"])
-        direct = model.encode_images(pixels), model.encode_texts(tokens)
-    assert torch.allclose(embed_images(model, images, 2), direct[0], atol=1e-6)
-    assert torch.allclose(embed_texts(model, ["a pot", "a red bowl"], 1), direct[1], atol=1e-6)

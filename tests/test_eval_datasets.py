@@ -154,7 +154,7 @@ def test_builder_shards(tmp_path):
 
 
 def test_globalrg_retrieval_scores_the_questions_of_bench(tmp_path):
-    """The evaluator kind asks exactly `cultureclip bench globalrg-retrieval`'s questions: same rows,
+    """The evaluator kind asks exactly `cultureclip bench globalrg_retrieval`'s questions: same rows,
     options in the same (shuffled) order, same answers, and the same predictions with the same model."""
     rows = [{"image": seeing(REGIONS, s), "region": r, "universal": u} for u, r, s in RETRIEVAL_ROWS]
     root = write_release(tmp_path / "grr", rows)
@@ -182,14 +182,17 @@ def test_globalrg_retrieval_bad_release(tmp_path):
     ):
         load_dataset(DatasetSpec(kind="globalrg_retrieval", path=no_universal))
     three_regions = release("b", [{"image": image, "region": r, "universal": "food"} for r in REGIONS[:3]])
-    with pytest.raises(DataError, match="no globalrg-retrieval questions"):
+    with pytest.raises(DataError, match="no globalrg_retrieval questions"):
         load_dataset(DatasetSpec(kind="globalrg_retrieval", path=three_regions))
     rows = [
-        {"image": {"bytes": None, "path": "x.png"} if r == "peru" else image, "region": r, "universal": "food"}
+        {"image": {"bytes": None, "path": None} if r == "peru" else image, "region": r, "universal": "food"}
         for r in REGIONS[:4]
     ]
-    with pytest.raises(DataError, match=r"row 2: column 'image': image 0 has no bytes"):
+    with pytest.raises(DataError, match=r"row 2: column 'image': image 0 has no bytes and no path"):
         load_dataset(DatasetSpec(kind="globalrg_retrieval", path=release("c", rows)))
+    rows[2]["image"] = {"bytes": None, "path": "peru.png"}  # a file beside the Parquet file
+    data = load_dataset(DatasetSpec(kind="globalrg_retrieval", path=release("d", rows)))
+    assert data.items[2].image.path == tmp_path / "d" / "data" / "peru.png"
     with pytest.raises(DataError, match="no such benchmark folder"):
         load_dataset(DatasetSpec(kind="globalrg_retrieval", path=tmp_path / "none"))
 

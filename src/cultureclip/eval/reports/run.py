@@ -34,6 +34,14 @@ def headline(results: dict) -> dict[str, float]:
     return {m: results[HELD_OUT][task].metrics[key] for m, (task, key) in RUN_TASKS.items()}
 
 
+def held_out_accuracy(metrics: dict) -> dict[str, dict[str, float]]:
+    """{model: {concept_acc, twin_acc, general_acc}} from a run's metrics.json (as read with json.load)."""
+    return {
+        name: {m: by_data[HELD_OUT][task][key] for m, (task, key) in RUN_TASKS.items()}
+        for name, by_data in metrics["results"].items()
+    }
+
+
 def run_metrics(comparison: Comparison) -> dict[str, dict]:
     """Per model: the three accuracies, their deltas against the reference, per category, top twin confusions."""
     out = {}
