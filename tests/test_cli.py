@@ -70,6 +70,18 @@ def test_world_note_only_on_procedurally_rendered_data(tiny_run, tmp_path):
     )
 
 
+def test_eval_loads_each_model_once_for_scores_and_wise(tiny_run, tmp_path, monkeypatch):
+    from cultureclip.eval import runner
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("*.png", "report.*"))
+    loaded, create = [], runner.create_clip
+    monkeypatch.setattr(runner, "create_clip", lambda model_id, *a: loaded.append(model_id) or create(model_id, *a))
+    assert main(["eval", "--config", "tiny", "--out", str(run)]) == 0
+    assert sorted(loaded) == sorted(f"local:{run / 'models' / n}" for n in ("base", "tuned", "tuned_plain"))
+    assert len(json.loads((run / "wise.json").read_text())) == 5
+
+
 def test_rerun_skips_finished_stages_and_refuses_changed_settings(tiny_run, capsys):
     before = (tiny_run / "models" / "tuned" / "open_clip_model.safetensors").stat().st_mtime_ns
     assert main(["run", "--config", "tiny", "--out", str(tiny_run)]) == 0

@@ -231,3 +231,15 @@ def test_clip_benchmark_name_from_local_files(tmp_path):
         load_dataset(DatasetSpec(kind="clip_benchmark", dataset="mnist", path=tmp_path / "elsewhere"))
     with pytest.raises(ConfigError, match="needs `dataset`"):
         load_dataset(DatasetSpec(kind="clip_benchmark", path=tmp_path))
+
+
+def test_spec_sample_and_generic_templates(tmp_path):
+    for name in ("a", "b", "c", "d", "e"):
+        _image(tmp_path / "imgs" / name / "0.png")
+    spec = {"kind": "folder", "path": tmp_path / "imgs", "generic_templates": ["a {c}"]}
+    data = load_dataset(DatasetSpec(**spec, sample=3, seed=1))
+    assert [it.label for it in data.items] == [1, 2, 3]  # sorted(default_rng(1).choice(5, 3, replace=False))
+    assert data.classes == ["a", "b", "c", "d", "e"] and data.generic_templates == ["a {c}"]
+    assert len(load_dataset(DatasetSpec(**spec, sample=9)).items) == 5
+    with pytest.raises(ConfigError, match="dataset kind folder: needs a path"):
+        load_dataset(DatasetSpec(kind="folder"))
