@@ -26,7 +26,8 @@ RENAMED = {"tuned": "ours"}
 
 
 def summary(metrics: dict, wise: list[dict]) -> dict:
-    """The benchmark's JSON: each variant's and the base's accuracies, and the WiSE-FT points."""
+    """The benchmark's JSON: each variant's and the base's accuracies ({model: {metric: value}}, as
+    `held_out_accuracy` reads them from metrics.json), and the WiSE-FT points."""
     variants = {RENAMED.get(n, n): {k: round(m[k], 4) for k in KEYS} for n, m in metrics.items() if n != "base"}
     return {
         "variants": variants,
@@ -48,6 +49,7 @@ def bars(result: dict) -> dict[str, bool]:
 
 def main(argv: list[str] | None = None) -> dict:
     from cultureclip.cli import main as cultureclip
+    from cultureclip.eval.reports.run import held_out_accuracy
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=None, help="run folder (default: a new temporary folder)")
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
         sys.exit("cultureclip run failed")
     seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = held_out_accuracy(json.loads((out / "metrics.json").read_text()))
     result = summary(metrics, json.loads((out / "wise.json").read_text()))
     print(f"run folder: {out} (table with confidence intervals: {out / 'report.md'})")
     print(

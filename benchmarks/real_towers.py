@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from cultureclip.eval.reports.run import held_out_accuracy
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -29,7 +31,8 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="config overrides, as for cultureclip run")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="real-towers-")) / "run"
-    overrides = list(args.overrides) + ([f"photos.root={args.root}"] if args.root else [])
+    photos_root = [f"photos.root={args.root}", f"eval.extra_datasets=[{{kind: fashion_mnist, path: {args.root}}}]"]
+    overrides = list(args.overrides) + (photos_root if args.root else [])
     cli = "from cultureclip.cli import entry; entry()"
     command = [sys.executable, "-c", cli, "run", "--config", "lite-towers", "--out", str(out), *overrides]
     start = time.perf_counter()
@@ -38,8 +41,9 @@ def main() -> None:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = usage.ru_utime + usage.ru_stime
     metrics = json.loads((out / "metrics.json").read_text())
-    fmnist = {m: round(metrics[m]["fmnist_acc"], 4) for m in ("base", "tuned", "tuned_no_preservation")}
-    twins = {m: round(metrics[m]["twin_acc"], 4) for m in ("base", "tuned")}
+    photos = {m: metrics["results"][m]["fashion-mnist"]["classification"]["top1"] for m in metrics["results"]}
+    fmnist = {m: round(photos[m], 4) for m in ("base", "tuned", "tuned_no_preservation")}
+    twins = {m: round(held_out_accuracy(metrics)[m]["twin_acc"], 4) for m in ("base", "tuned")}
     print(f"run folder: {out}")
     print("stage seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in metrics["stages"].items()))
     cores = os.cpu_count() or 1

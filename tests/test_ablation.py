@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cultureclip.config import apply_overrides, load_config
-from cultureclip.eval.zeroshot import METRICS
+from cultureclip.eval.reports.run import METRICS, held_out_accuracy
 
 BENCH = Path(__file__).parents[1] / "benchmarks" / "ablation_world.py"
 GRID = {
@@ -78,7 +78,7 @@ def test_the_benchmark_prints_the_issue_json_as_its_last_line(bench_run):
     assert all(set(v) == {"twin_acc", "general_acc"} for v in [*result["variants"].values(), result["base"]])
     assert [p["alpha"] for p in result["wise"]] == [0, 0.5, 1]
     assert all(set(p) == {"alpha", "twin_acc", "general_acc"} for p in result["wise"])
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = held_out_accuracy(json.loads((out / "metrics.json").read_text()))
     assert last["variants"]["ours"]["twin_acc"] == round(metrics["tuned"]["twin_acc"], 4)
     assert set(module.bars(result)) == {
         "paper beats clip on twin_acc by >= 0.05",
@@ -89,7 +89,7 @@ def test_the_benchmark_prints_the_issue_json_as_its_last_line(bench_run):
 
 def test_wise_ends_reproduce_the_base_and_the_tuned_model_exactly(bench_run):
     out = bench_run[1]
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = held_out_accuracy(json.loads((out / "metrics.json").read_text()))
     wise = {p["alpha"]: p for p in json.loads((out / "wise.json").read_text())}
     assert {m: wise[0][m] for m in METRICS} == {m: metrics["base"][m] for m in METRICS}
     assert {m: wise[1][m] for m in METRICS} == {m: metrics["tuned"][m] for m in METRICS}
@@ -98,15 +98,16 @@ def test_wise_ends_reproduce_the_base_and_the_tuned_model_exactly(bench_run):
 
 def test_the_report_has_the_grid_table_with_intervals_and_the_wise_curve(bench_run):
     out = bench_run[1]
-    metrics = json.loads((out / "metrics.json").read_text())
+    raw = json.loads((out / "metrics.json").read_text())
+    metrics = held_out_accuracy(raw)
     report = (out / "report.md").read_text()
     assert "| model | concept_acc | twin_acc | general_acc | Δ concept_acc (95% CI) |" in report
-    clip = metrics["clip"]["deltas"]
-    assert clip["reference"] == "paper" and clip["twin_acc"]["n"] == metrics["clip"]["n_images"]
-    assert clip["twin_acc"]["delta"] == pytest.approx(metrics["clip"]["twin_acc"] - metrics["paper"]["twin_acc"])
-    low, high = clip["twin_acc"]["ci95"]
-    assert low <= clip["twin_acc"]["delta"] <= high
-    assert f"| clip | {metrics['clip']['concept_acc']:.3f} |" in report and "deltas" not in metrics["paper"]
+    clip = raw["deltas"]["clip"]["held-out"]["choice"]["twin_acc"]
+    assert raw["reference"] == "paper" and clip["n"] == raw["datasets"]["held-out"]["items"]
+    assert clip["delta"] == pytest.approx(metrics["clip"]["twin_acc"] - metrics["paper"]["twin_acc"])
+    low, high = clip["ci95"]
+    assert low <= clip["delta"] <= high
+    assert f"| clip | {metrics['clip']['concept_acc']:.3f} |" in report and "paper" not in raw["deltas"]
     assert "## WiSE-FT" in report and "![WiSE-FT trade-off](wise.png)" in report and (out / "wise.png").is_file()
     html = (out / "report.html").read_text()
     assert "WiSE-FT" in html and "data:image/png;base64," in html

@@ -17,9 +17,10 @@ import torch
 from PIL import Image
 
 from cultureclip.backends.clip import create_clip
-from cultureclip.benchmarks import BENCHMARKS, evaluate
 from cultureclip.cli import main
+from cultureclip.config import BenchConfig, EvalConfig
 from cultureclip.errors import DataError
+from cultureclip.eval.bench import BENCHMARKS, run_benchmark
 
 REGIONS = ["japan", "india", "peru", "kenya", "chile"]
 CONCEPTS = ["sushi", "ramen", "mochi", "tempura", "tacos", "mole", "tamales", "hanbok", "kimono", "erhu", "guzheng"]
@@ -32,6 +33,7 @@ class FakeClip:
 
     def __init__(self, names):
         self.names = names
+        self.model = torch.nn.Linear(1, 1)  # what the evaluator fingerprints and puts in eval mode
 
     def images_to_tensor(self, images):
         return torch.tensor([im.getpixel((0, 0))[0] // 10 for im in images])
@@ -40,12 +42,17 @@ class FakeClip:
         return torch.nn.functional.one_hot(pixels, len(self.names) + 1).float()
 
     def tokenize(self, texts):
-        return texts
-
-    def encode_texts(self, texts, normalize=True):
         hits = [[n for n in self.names if re.search(rf"\b{n}\b", t)] for t in texts]
-        index = torch.tensor([self.names.index(h[0]) for h in hits])
+        return torch.tensor([self.names.index(h[0]) if h else len(self.names) for h in hits])
+
+    def encode_texts(self, index, normalize=True):
         return torch.nn.functional.one_hot(index, len(self.names) + 1).float()
+
+
+def evaluate(name, root, model, seed=42, batch_size=64, out=None):
+    """`cultureclip bench` on a loaded model, without the embedding cache."""
+    bench, cfg = BenchConfig(seed=seed, batch_size=batch_size), EvalConfig(cache=False, workers=0)
+    return run_benchmark(name, root, getattr(model, "name", "model"), bench, cfg, out=out, model=model)
 
 
 def seeing(names, name):
@@ -95,11 +102,11 @@ RETRIEVAL_ROWS = [  # (universal, region, what the image shows the fake)
 @pytest.fixture
 def retrieval(tmp_path):
     rows = [{"image": seeing(REGIONS, s), "region": r, "universal": u} for u, r, s in RETRIEVAL_ROWS]
-    return write_release(tmp_path / "globalrg-retrieval", rows)
+    return write_release(tmp_path / "globalrg_retrieval", rows)
 
 
 def test_globalrg_retrieval_keep_rule_options_and_accuracy(retrieval, tmp_path):
-    summary = evaluate("globalrg-retrieval", retrieval, FakeClip(REGIONS), out=tmp_path / "out")
+    summary = evaluate("globalrg_retrieval", retrieval, FakeClip(REGIONS), out=tmp_path / "out")
     lines = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     # drinks has 3 regions: dropped; food (4 regions) and house (5 regions) kept: 4 + 5 questions
     assert [(x["row"], x["universal"], x["region"]) for x in lines] == [
@@ -116,7 +123,7 @@ def test_globalrg_retrieval_keep_rule_options_and_accuracy(retrieval, tmp_path):
     # every question right except food/peru, whose image the fake reads as japan (an option)
     assert [x["hit"] for x in lines] == [True, True, False, True, True, True, True, True, True]
     assert summary == {
-        "benchmark": "globalrg-retrieval",
+        "benchmark": "globalrg_retrieval",
         "model": "fake",
         "seed": 42,
         "questions": 9,
@@ -125,17 +132,17 @@ def test_globalrg_retrieval_keep_rule_options_and_accuracy(retrieval, tmp_path):
     }
     assert lines[2]["options"][lines[2]["predicted"]] == prompt("food", "japan")
     # the seed fixes the draws: the same seed gives the same options, another seed other ones
-    again = evaluate("globalrg-retrieval", retrieval, FakeClip(REGIONS), out=tmp_path / "again")
+    again = evaluate("globalrg_retrieval", retrieval, FakeClip(REGIONS), out=tmp_path / "again")
     assert (tmp_path / "again" / "results.jsonl").read_text() == (tmp_path / "out" / "results.jsonl").read_text()
     assert again == summary
-    evaluate("globalrg-retrieval", retrieval, FakeClip(REGIONS), seed=7, out=tmp_path / "seed7")
+    evaluate("globalrg_retrieval", retrieval, FakeClip(REGIONS), seed=7, out=tmp_path / "seed7")
     other = [json.loads(x)["options"] for x in (tmp_path / "seed7" / "results.jsonl").read_text().splitlines()]
     assert other != [x["options"] for x in lines]
 
 
 def test_globalrg_retrieval_seed_42_options_golden(retrieval, tmp_path):
     """Seed 42, sorted candidates: random.Random(42).sample(sorted others, 3), then shuffle([true] + drawn)."""
-    evaluate("globalrg-retrieval", retrieval, FakeClip(REGIONS), out=tmp_path)
+    evaluate("globalrg_retrieval", retrieval, FakeClip(REGIONS), out=tmp_path)
     first = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[0])
     import random
 
@@ -160,8 +167,8 @@ GROUNDING_ROWS = [  # (region, concept, what the image shows the fake)
 
 def test_globalrg_grounding(tmp_path):
     rows = [{"image": seeing(CONCEPTS, s), "region": r, "concept": c} for r, c, s in GROUNDING_ROWS]
-    root = write_release(tmp_path / "globalrg-grounding", rows, files=1)
-    summary = evaluate("globalrg-grounding", root, FakeClip(CONCEPTS), out=tmp_path / "out")
+    root = write_release(tmp_path / "globalrg_grounding", rows, files=1)
+    summary = evaluate("globalrg_grounding", root, FakeClip(CONCEPTS), out=tmp_path / "out")
     lines = [json.loads(x) for x in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert [x["row"] for x in lines] == [0, 1, 3, 5, 7]
     expected = sorted(f"The item in the picture is {c} in japan" for c in ["sushi", "ramen", "mochi", "tempura"])
@@ -208,7 +215,7 @@ def test_crope_binary_choice_main_and_definition_images(tmp_path):
 def test_tiny_open_clip_scores_each_question_by_its_cosine_argmax(retrieval, tmp_path):
     torch.manual_seed(0)
     model = create_clip("config:test-clip")
-    summary = evaluate("globalrg-retrieval", retrieval, model, batch_size=4, out=tmp_path)
+    summary = evaluate("globalrg_retrieval", retrieval, model, batch_size=4, out=tmp_path)
     lines = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert summary["questions"] == 9 and summary["model"] == "config:test-clip"
     with torch.no_grad():
@@ -223,23 +230,30 @@ def test_tiny_open_clip_scores_each_question_by_its_cosine_argmax(retrieval, tmp
 
 
 def _run_fake(root, out):
-    evaluate("globalrg-retrieval", root, FakeClip(REGIONS), out=out)
+    evaluate("globalrg_retrieval", root, FakeClip(REGIONS), out=out)
     return (out / "results.jsonl").read_text().splitlines()
 
 
 def test_release_errors_name_the_file_and_column(tmp_path, retrieval):
     with pytest.raises(DataError, match="no such benchmark folder"):
-        evaluate("globalrg-retrieval", tmp_path / "none", FakeClip(REGIONS))
+        evaluate("globalrg_retrieval", tmp_path / "none", FakeClip(REGIONS))
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match=r"no 'test' Parquet files \(expected data/test-\*.parquet"):
-        evaluate("globalrg-retrieval", tmp_path / "empty", FakeClip(REGIONS))
+        evaluate("globalrg_retrieval", tmp_path / "empty", FakeClip(REGIONS))
     with pytest.raises(DataError, match=r"test-00000-of-00002-abc0.parquet: no column 'concept'"):
-        evaluate("globalrg-grounding", retrieval, FakeClip(REGIONS))
+        evaluate("globalrg_grounding", retrieval, FakeClip(REGIONS))
     bad = [{"image": seeing(REGIONS, r), "region": r, "universal": "food"} for r in REGIONS]
     bad[3]["image"] = {"bytes": b"not an image", "path": None}  # the first row of the second file
-    root = write_release(tmp_path / "bad", bad)
-    with pytest.raises(DataError, match=r"test-00001-of-00002-abc1.parquet: row 0: column 'image': not a readable"):
-        evaluate("globalrg-retrieval", root, FakeClip(REGIONS), batch_size=100)
+    bad[4]["image"] = {"bytes": None, "path": None}
+    with pytest.raises(DataError, match=r"test-00001-of-00002-abc1.parquet: row 1: column 'image': image 0 has no"):
+        evaluate("globalrg_retrieval", write_release(tmp_path / "bad", bad), FakeClip(REGIONS))
+    bad.pop()
+    summary = evaluate(
+        "globalrg_retrieval", write_release(tmp_path / "unreadable", bad), FakeClip(REGIONS), out=tmp_path
+    )
+    lines = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [(x["predicted"], x["hit"]) for x in lines][3] == (None, False)  # skipped, counted as a miss
+    assert (summary["questions"], summary["correct"]) == (4, 3)
 
 
 def test_crope_metadata_must_be_a_struct(tmp_path):
@@ -249,10 +263,11 @@ def test_crope_metadata_must_be_a_struct(tmp_path):
 
 
 def test_registry_and_cli(retrieval, tmp_path, capsys):
-    assert BENCHMARKS.list() == ["crope", "globalrg-grounding", "globalrg-retrieval"]
+    assert sorted(BENCHMARKS) == ["crope", "globalrg_grounding", "globalrg_retrieval"]
     out = tmp_path / "cli"
-    argv = ["bench", "globalrg-retrieval", "--root", str(retrieval), "--model", "config:test-clip", "--out", str(out)]
+    argv = ["bench", "globalrg_retrieval", "--root", str(retrieval), "--model", "config:test-clip", "--out", str(out)]
+    argv += [f"eval.cache_dir={tmp_path / 'cache'}"]
     assert main(argv) == 0
     assert json.loads((out / "summary.json").read_text())["questions"] == 9
     assert main(["bench", "nope", "--root", str(retrieval)]) == 2
-    assert "unknown benchmark 'nope'; known: crope, globalrg-grounding, globalrg-retrieval" in capsys.readouterr().err
+    assert "unknown benchmark 'nope'; known: crope, globalrg_grounding, globalrg_retrieval" in capsys.readouterr().err

@@ -1,8 +1,10 @@
 import json
+import shutil
 
 import pytest
 
 from cultureclip.cli import main
+from cultureclip.eval.reports.run import held_out_accuracy
 
 METRIC_KEYS = {"concept_acc", "twin_acc", "general_acc"}
 
@@ -16,13 +18,19 @@ def tiny_run(tmp_path_factory):
 
 def test_run_writes_metrics_report_and_models(tiny_run):
     metrics = json.loads((tiny_run / "metrics.json").read_text())
-    assert set(metrics) == {"base", "tuned", "tuned_plain"}
-    for values in metrics.values():
-        assert METRIC_KEYS <= set(values)
-        assert all(0.0 <= values[k] <= 1.0 for k in METRIC_KEYS)
-        assert values["n_images"] == 14 * 3  # the first 4 shipped twin groups hold 14 concepts; 3 images each
+    assert set(metrics) == {"models", "datasets", "results", "reference", "deltas", "stages", "wise"}
+    assert list(metrics["results"]) == ["base", "tuned", "tuned_plain"] and metrics["reference"] == "base"
+    assert metrics["datasets"]["held-out"]["items"] == 14 * 3  # the first 4 shipped twin groups: 14 concepts x 3
+    for values in held_out_accuracy(metrics).values():
+        assert set(values) == METRIC_KEYS and all(0.0 <= values[k] <= 1.0 for k in METRIC_KEYS)
+    assert set(metrics["stages"]) == {"build", "base", "tuned", "tuned_plain", "eval", "total"}
+    assert metrics["stages"]["total"] == pytest.approx(sum(v for k, v in metrics["stages"].items() if k != "total"))
     report = (tiny_run / "report.md").read_text()
     assert "| tuned |" in report and "![per-category accuracy](per_category.png)" in report
+    assert "## Wall time per stage (this invocation)" in report and "| eval |" in report
+    assert report.startswith("# cultureclip run report\n\nOffline world: images are procedurally rendered")
+    html = (tiny_run / "report.html").read_text()
+    assert "Wall time per stage" in html and "data:image/png;base64," in html
     for name in ("per_category.png", "twins.png", "config.yaml", "data/manifest.parquet", "data/train-00000.tar"):
         assert (tiny_run / name).is_file(), name
     for model in ("base", "tuned", "tuned_plain"):
@@ -38,7 +46,40 @@ def test_run_writes_metrics_report_and_models(tiny_run):
 def test_stages_one_by_one_reproduce_the_run_exactly(tiny_run, tmp_path):
     for command in ("build", "train", "eval"):
         assert main([command, "--config", "tiny", "--out", str(tmp_path)]) == 0
-    assert json.loads((tmp_path / "metrics.json").read_text()) == json.loads((tiny_run / "metrics.json").read_text())
+    alone, run = (json.loads((f / "metrics.json").read_text()) for f in (tmp_path, tiny_run))
+    assert {k: alone[k] for k in ("results", "deltas", "wise")} == {k: run[k] for k in ("results", "deltas", "wise")}
+    assert alone["stages"] == {}  # `eval` alone times no stages
+
+
+def test_world_note_only_on_procedurally_rendered_data(tiny_run, tmp_path):
+    """The note comes from the dataset card: not for diffusion-built images, nor for a dataset without a
+    card (an imported one)."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("*.png", "report.*"))
+    card = json.loads((run / "data" / "card.json").read_text())
+    assert card["models"]["renderer"] == "procedural"
+    card["models"]["renderer"] = "diffusers:stabilityai/sd-turbo"
+    (run / "data" / "card.json").write_text(json.dumps(card))
+    assert main(["eval", "--config", "tiny", "--out", str(run)]) == 0
+    assert "Offline world" not in (run / "report.md").read_text()
+    (run / "data" / "card.json").unlink()
+    assert main(["eval", "--config", "tiny", "--out", str(run)]) == 0
+    report = (run / "report.md").read_text()
+    assert (
+        report.startswith("# cultureclip run report\n\n\n42 held-out images of 14 concepts") and "Offline" not in report
+    )
+
+
+def test_eval_loads_each_model_once_for_scores_and_wise(tiny_run, tmp_path, monkeypatch):
+    from cultureclip.eval import runner
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("*.png", "report.*"))
+    loaded, create = [], runner.create_clip
+    monkeypatch.setattr(runner, "create_clip", lambda model_id, *a: loaded.append(model_id) or create(model_id, *a))
+    assert main(["eval", "--config", "tiny", "--out", str(run)]) == 0
+    assert sorted(loaded) == sorted(f"local:{run / 'models' / n}" for n in ("base", "tuned", "tuned_plain"))
+    assert len(json.loads((run / "wise.json").read_text())) == 5
 
 
 def test_rerun_skips_finished_stages_and_refuses_changed_settings(tiny_run, capsys):

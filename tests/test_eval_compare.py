@@ -84,21 +84,21 @@ def test_metrics_results_predictions_and_reports(first_run):
         "unreadable": 1,
     }
     tasks = {d: set(t) for d, t in metrics["results"]["tuned"].items()}
-    assert tasks == {"imgs": {"classification"}, "set": {"classification", "twins", "retrieval"}}
-    twin = metrics["results"]["tuned"]["set"]["twins"]
+    assert tasks == {"imgs": {"classification"}, "set": {"classification", "choice", "retrieval"}}
+    twin = metrics["results"]["tuned"]["set"]["choice"]
     assert twin["n"] == 9 and set(twin["per_culture"]) == {"red", "blue", "green"}
-    delta = metrics["deltas"]["tuned"]["set"]["twins"]["twin_acc"]
-    base_acc = metrics["results"]["base"]["set"]["twins"]["twin_acc"]
+    delta = metrics["deltas"]["tuned"]["set"]["choice"]["twin_acc"]
+    base_acc = metrics["results"]["base"]["set"]["choice"]["twin_acc"]
     assert delta["delta"] == pytest.approx(twin["twin_acc"] - base_acc) and delta["n"] == 9
     assert delta["ci95"][0] <= delta["delta"] <= delta["ci95"][1]
     lines = [json.loads(x) for x in (first_run / "results.jsonl").read_text().splitlines()]
-    assert len(lines) == 2 * 4 and {x["task"] for x in lines} == {"classification", "twins", "retrieval"}
-    records = (first_run / "predictions" / "tuned" / "set" / "twins.jsonl").read_text().splitlines()
+    assert len(lines) == 2 * 4 and {x["task"] for x in lines} == {"classification", "choice", "retrieval"}
+    records = (first_run / "predictions" / "tuned" / "set" / "choice.jsonl").read_text().splitlines()
     assert len(records) == 9 and {"id", "label", "pred", "twin_acc"} <= set(json.loads(records[0]))
     report = (first_run / "report.md").read_text()
-    for text in ("## set: twins", "| twin_acc |", "Δ tuned (95% CI)", "skipped `", "broken.png", "Most confused"):
+    for text in ("## set: choice", "| twin_acc |", "Δ tuned (95% CI)", "skipped `", "broken.png", "Most confused"):
         assert text in report, text
-    assert (first_run / "plots" / "set-twins-per_culture.png").is_file()
+    assert (first_run / "plots" / "set-choice-per_culture.png").is_file()
     assert (first_run / "plots" / "set-twin-confusion.png").is_file()
     html = (first_run / "report.html").read_text()
     assert "<table>" in html and 'src="plots/' not in html and html.count("data:image/png;base64,") >= 3
@@ -197,15 +197,3 @@ def test_a_run_folder_keeps_its_own_report(world, first_run, tmp_path):
         json.loads((run / "eval" / "metrics.json").read_text())["results"]
         == json.loads((first_run / "metrics.json").read_text())["results"]
     )
-
-
-def test_in_memory_embedding_helpers_match_the_adapter(world):
-    from cultureclip.eval.zeroshot import embed_images, embed_texts
-
-    model = create_clip(f"local:{world / 'base'}")
-    images = [Image.new("RGB", (20, 20), (40 * i, 10, 10)) for i in range(5)]
-    with torch.inference_mode():
-        pixels, tokens = model.images_to_tensor(images), model.tokenize(["a pot", "a red bowl"])
-        direct = model.encode_images(pixels), model.encode_texts(tokens)
-    assert torch.allclose(embed_images(model, images, 2), direct[0], atol=1e-6)
-    assert torch.allclose(embed_texts(model, ["a pot", "a red bowl"], 1), direct[1], atol=1e-6)

@@ -99,7 +99,7 @@ def test_jsonl_manifest_with_captions_and_twins(tmp_path):
     assert first.candidates == (0, 1) and second.candidates == (1, 0)  # pelmeni has no images: ignored
     assert first.captions == ("gyoza on a plate",) and second.captions == ("mandu",)
     assert (first.group, first.culture, first.generic) == ("dumplings", "Japan", "dumpling")
-    assert data.default_tasks() == ("classification", "twins", "retrieval", "general")
+    assert data.default_tasks() == ("classification", "choice", "retrieval", "general")
 
 
 def test_csv_manifest(tmp_path):
@@ -154,14 +154,14 @@ def test_builder_shards(tmp_path):
 
 
 def test_globalrg_retrieval_scores_the_questions_of_bench(tmp_path):
-    """The evaluator kind asks exactly `cultureclip bench globalrg-retrieval`'s questions: same rows,
+    """The evaluator kind asks exactly `cultureclip bench globalrg_retrieval`'s questions: same rows,
     options in the same (shuffled) order, same answers, and the same predictions with the same model."""
     rows = [{"image": seeing(REGIONS, s), "region": r, "universal": u} for u, r, s in RETRIEVAL_ROWS]
     root = write_release(tmp_path / "grr", rows)
     data = load_dataset(DatasetSpec(kind="globalrg_retrieval", path=root))
     lines, preds = bench_and_eval(tmp_path, "globalrg_retrieval", root)
     assert len(lines) == 9  # drinks is in 3 regions only: left out
-    assert data.default_tasks() == ("twins",) and data.templates == ["{c}"]
+    assert data.default_tasks() == ("choice",) and data.templates == ["{c}"]
     assert [it.id for it in data.items] == [f"{x['row']:05d}-image-0" for x in lines]
     assert [[data.classes[c] for c in it.candidates] for it in data.items] == [x["options"] for x in lines]
     assert [data.classes[it.label] for it in data.items] == [x["options"][x["correct"]] for x in lines]
@@ -182,14 +182,17 @@ def test_globalrg_retrieval_bad_release(tmp_path):
     ):
         load_dataset(DatasetSpec(kind="globalrg_retrieval", path=no_universal))
     three_regions = release("b", [{"image": image, "region": r, "universal": "food"} for r in REGIONS[:3]])
-    with pytest.raises(DataError, match="no globalrg-retrieval questions"):
+    with pytest.raises(DataError, match="no globalrg_retrieval questions"):
         load_dataset(DatasetSpec(kind="globalrg_retrieval", path=three_regions))
     rows = [
-        {"image": {"bytes": None, "path": "x.png"} if r == "peru" else image, "region": r, "universal": "food"}
+        {"image": {"bytes": None, "path": None} if r == "peru" else image, "region": r, "universal": "food"}
         for r in REGIONS[:4]
     ]
-    with pytest.raises(DataError, match=r"row 2: column 'image': image 0 has no bytes"):
+    with pytest.raises(DataError, match=r"row 2: column 'image': image 0 has no bytes and no path"):
         load_dataset(DatasetSpec(kind="globalrg_retrieval", path=release("c", rows)))
+    rows[2]["image"] = {"bytes": None, "path": "peru.png"}  # a file beside the Parquet file
+    data = load_dataset(DatasetSpec(kind="globalrg_retrieval", path=release("d", rows)))
+    assert data.items[2].image.path == tmp_path / "d" / "data" / "peru.png"
     with pytest.raises(DataError, match="no such benchmark folder"):
         load_dataset(DatasetSpec(kind="globalrg_retrieval", path=tmp_path / "none"))
 
@@ -228,3 +231,15 @@ def test_clip_benchmark_name_from_local_files(tmp_path):
         load_dataset(DatasetSpec(kind="clip_benchmark", dataset="mnist", path=tmp_path / "elsewhere"))
     with pytest.raises(ConfigError, match="needs `dataset`"):
         load_dataset(DatasetSpec(kind="clip_benchmark", path=tmp_path))
+
+
+def test_spec_sample_and_generic_templates(tmp_path):
+    for name in ("a", "b", "c", "d", "e"):
+        _image(tmp_path / "imgs" / name / "0.png")
+    spec = {"kind": "folder", "path": tmp_path / "imgs", "generic_templates": ["a {c}"]}
+    data = load_dataset(DatasetSpec(**spec, sample=3, seed=1))
+    assert [it.label for it in data.items] == [1, 2, 3]  # sorted(default_rng(1).choice(5, 3, replace=False))
+    assert data.classes == ["a", "b", "c", "d", "e"] and data.generic_templates == ["a {c}"]
+    assert len(load_dataset(DatasetSpec(**spec, sample=9)).items) == 5
+    with pytest.raises(ConfigError, match="dataset kind folder: needs a path"):
+        load_dataset(DatasetSpec(kind="folder"))

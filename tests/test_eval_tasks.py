@@ -26,7 +26,7 @@ def _item(n, label, **kw):
 
 
 def test_tasks_are_registered():
-    assert {"classification", "twins", "retrieval", "general"} <= set(list_tasks())
+    assert {"classification", "choice", "retrieval", "general"} <= set(list_tasks())
 
 
 def test_template_ensemble_is_the_normalised_mean():
@@ -51,7 +51,7 @@ def test_classification_top1_top5_per_class_and_breakdowns():
     assert task_prompts("classification", data) == ["a.", "b.", "c."]
 
 
-def test_twins_choose_only_among_candidates():
+def test_choice_picks_only_among_candidates():
     classes = ["gyoza", "mandu", "pelmeni", "gate"]
     encoder = TextTable({c: E[i] for i, c in enumerate(classes)})
     items = [
@@ -62,7 +62,7 @@ def test_twins_choose_only_among_candidates():
         _item(4, 3),  # no twins: not scored
     ]
     features = torch.stack([E[3] + 0.2 * E[0] + 0.1 * E[1], E[0], E[1], E[2], E[3]])
-    result = run_task("twins", EvalDataset("d", items, classes, ["{c}"]), features, encoder)
+    result = run_task("choice", EvalDataset("d", items, classes, ["{c}"]), features, encoder)
     assert [r["pred"] for r in result.records] == ["gyoza", "gyoza", "mandu", "pelmeni"]
     assert result.metrics["twin_acc"] == 0.75 and result.metrics["n"] == 4
     assert result.metrics["most_confused"] == [{"true": "mandu", "predicted": "gyoza", "count": 1}]

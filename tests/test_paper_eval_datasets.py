@@ -14,16 +14,16 @@ from test_benchmarks import CONCEPTS, GROUNDING_ROWS, seeing, write_release
 
 def bench_and_eval(tmp_path, kind, root):
     """One tiny CLIP's `cultureclip bench` result lines and `cultureclip eval --data KIND:ROOT` predicted
-    option texts on the same release (the benchmark's name is the kind with '-' for '_')."""
+    option texts on the same release."""
     torch.manual_seed(0)
     create_clip("config:test-clip").save(tmp_path / "m")  # one set of weights for both commands
     model = f"local:{tmp_path / 'm'}"
-    bench = ["bench", kind.replace("_", "-"), "--root", str(root), "--model", model, "--out", str(tmp_path / "b")]
-    assert main(bench) == 0
+    bench = ["bench", kind, "--root", str(root), "--model", model, "--out", str(tmp_path / "b")]
+    assert main([*bench, f"eval.cache_dir={tmp_path / 'cache'}"]) == 0
     lines = [json.loads(x) for x in (tmp_path / "b" / "results.jsonl").read_text().splitlines()]
     argv = ["eval", "--models", f"a={model}", "--data", f"{kind}:{root}", "--out", str(tmp_path / "e")]
     assert main([*argv, f"eval.cache_dir={tmp_path / 'cache'}"]) == 0
-    preds = (tmp_path / "e" / "predictions" / "a" / kind / "twins.jsonl").read_text().splitlines()
+    preds = (tmp_path / "e" / "predictions" / "a" / kind / "choice.jsonl").read_text().splitlines()
     return lines, [json.loads(p)["pred"] for p in preds]
 
 
@@ -33,7 +33,7 @@ def test_grounding_items_and_predictions_match_the_benchmark(tmp_path):
     assert {"globalrg_grounding", "crope"} <= set(list_kinds())
     data = load_dataset(DatasetSpec(kind="globalrg_grounding", path=root))
     lines, preds = bench_and_eval(tmp_path, "globalrg_grounding", root)
-    assert data.default_tasks() == ("twins",) and data.templates == ["{c}"]
+    assert data.default_tasks() == ("choice",) and data.templates == ["{c}"]
     assert [[data.classes[c] for c in it.candidates] for it in data.items] == [x["options"] for x in lines]
     assert [data.classes[it.label] for it in data.items] == [x["options"][x["correct"]] for x in lines]
     assert [(it.group, it.culture) for it in data.items] == [("japan", "japan")] * 5

@@ -5,8 +5,9 @@ import pytest
 
 from cultureclip.cli import main
 from cultureclip.data.shards import read_manifest
+from cultureclip.eval.datasets import draw
 from cultureclip.eval.datasets.mnist import load_fashion_mnist
-from cultureclip.photos import draw, photo_rows
+from cultureclip.photos import photo_rows
 from test_mnist import write_idx
 
 TRAIN_LABELS = [7, 0, 9, 7, 1, 2]
@@ -46,19 +47,30 @@ def test_photos_become_rows_with_generic_captions(photo_root):
 def test_a_run_with_photos_aligns_on_them_and_reports_them(photo_root, tmp_path):
     out = tmp_path / "run"
     photos = f"photos={{root: {photo_root}, align_images: 4}}"
+    test = f"eval.extra_datasets=[{{kind: fashion_mnist, path: {photo_root}}}, {photo_root_sample(photo_root)}]"
     short = ["pretrain.steps=4", "finetune.steps=2", "ablations={no_preserve: {loss.preserve: 0}, tuned_plain: null}"]
-    assert main(["run", "--config", "tiny", "--out", str(out), photos, *short]) == 0
+    assert main(["run", "--config", "tiny", "--out", str(out), photos, test, *short]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics) == {"base", "tuned", "no_preserve", "stages"}
+    assert list(metrics["results"]) == ["base", "tuned", "no_preserve"]
     assert set(metrics["stages"]) == {"build", "base", "tuned", "no_preserve", "eval", "total"}
+    assert metrics["datasets"]["fashion-mnist"]["items"] == 4 and metrics["datasets"]["three"]["items"] == 3
     for name in ("base", "tuned", "no_preserve"):
-        assert metrics[name]["fmnist_n"] == 4 and 0 <= metrics[name]["fmnist_acc"] <= 1
-        per_class = metrics[name]["fmnist_per_class"]
-        assert metrics[name]["fmnist_acc"] == pytest.approx((2 * per_class["sneaker"] + per_class["T-shirt/top"]
-                                                             + per_class["ankle boot"]) / 4)  # fmt: skip
+        result = metrics["results"][name]["fashion-mnist"]
+        assert list(result) == ["classification"] and result["classification"]["n"] == 4
+        per_class = result["classification"]["per_class"]
+        assert result["classification"]["top1"] == pytest.approx((2 * per_class["sneaker"] + per_class["T-shirt/top"]
+                                                                  + per_class["ankle boot"]) / 4)  # fmt: skip
+        assert metrics["results"][name]["three"]["classification"]["n"] == 3
     rows = read_manifest(out / "align_data")
     photos_rows = [r for r in rows if r["category"] == "fashion-mnist"]
     assert len(photos_rows) == 4 and len(rows) == 4 + 14 * 6  # 14 concepts x 6 world training images
     report = (out / "report.md").read_text()
-    assert "General ability on real photos" in report and "| no_preserve |" in report
+    assert (
+        "## fashion-mnist (4 images, `fashion_mnist`)" in report and "| no_preserve | classification | top1 |" in report
+    )
     assert "## Wall time per stage" in report
+
+
+def photo_root_sample(root):
+    """Three of the four test photos, drawn with seed 5, under another name."""
+    return f"{{kind: fashion_mnist, path: {root}, name: three, sample: 3, seed: 5}}"

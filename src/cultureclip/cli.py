@@ -22,7 +22,6 @@ from cultureclip.catalog import jobs as catalog_jobs
 from cultureclip.config import RunConfig, list_presets, load_config
 from cultureclip.errors import CultureClipError, DataError
 from cultureclip.eval import runner as eval_runner
-from cultureclip.eval.zeroshot import METRICS
 from cultureclip.io import is_done
 
 app = typer.Typer(
@@ -158,7 +157,7 @@ def evaluate(
     general zero-shot accuracy. Writes OUT/metrics.json and OUT/report.md with its figures.
 
     With --models: compare those models on the --data datasets (or eval.datasets) with every task the
-    data supports (classification, twins, retrieval, general); writes OUT/metrics.json, results.jsonl,
+    data supports (classification, choice, retrieval, general); writes OUT/metrics.json, results.jsonl,
     predictions/, report.md and a self-contained report.html (into OUT/eval when OUT is a run folder).
     Embeddings are cached on disk (eval.cache_dir), so evaluating a model again encodes nothing.
     """
@@ -172,13 +171,16 @@ def evaluate(
     if cfg.eval.models:
         if cfg.out is not None and is_done(cfg.out / "data"):  # a run folder: keep its own report
             cfg = cfg.model_copy(update={"out": cfg.out / "eval"})
+        from cultureclip.eval.reports.compare import write_report
+
         folder = experiment.resolve_out(cfg)
-        result = eval_runner.compare_models(cfg.eval.models, cfg.eval, cfg.model.device, cfg.seed, folder)
+        result = eval_runner.compare_models(cfg.eval.models, cfg.eval.datasets, cfg.eval, cfg.model.device, cfg.seed)
+        eval_runner.write_results(result, folder)
+        write_report(result, folder)
         _comparison_summary(folder, result)
         return
     folder = _existing_out(cfg, "dataset and models")
-    metrics = experiment.evaluate_models(cfg, folder, experiment.model_ids(cfg, folder))
-    _summary(folder, metrics)
+    _summary(folder, experiment.evaluate_models(cfg, folder, experiment.model_ids(cfg, folder)))
 
 
 @app.command()
@@ -191,28 +193,24 @@ def run(
 ) -> None:
     """The main job, end to end: build, train and eval from one config into one run folder."""
     cfg = _config(config, _with_executor(overrides, executor), out, resume)
-    folder, metrics = experiment.run(cfg)
-    _summary(folder, metrics)
+    _summary(*experiment.run(cfg))
 
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="globalrg-retrieval, globalrg-grounding or crope.")],
+    name: Annotated[str, typer.Argument(help="globalrg_retrieval, globalrg_grounding or crope.")],
     root: Annotated[Path, typer.Option(help="Local copy of the benchmark's release (its Parquet files).")],
     model: Annotated[str | None, typer.Option(help="Model id (default: model.name of the config).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for results.jsonl + summary.json.")] = None,
     config: ConfigOption = None,
     overrides: Overrides = None,
 ) -> None:
-    """Run one of the paper's benchmarks with its exact protocol (section `bench`: seed, batch size)."""
-    from cultureclip.backends.clip import create_clip
-    from cultureclip.benchmarks import BENCHMARKS, evaluate
+    """Run one of the paper's benchmarks with its exact protocol (section `bench`: seed, batch size): the
+    evaluator's `choice` task on the dataset kind NAME, written as the benchmark's results.jsonl + summary.json."""
+    from cultureclip.eval.bench import run_benchmark
 
     cfg = _config(config, overrides, None)
-    BENCHMARKS.create(name)
-    summary = evaluate(
-        name, root, create_clip(model or cfg.model.name, cfg.model.device), cfg.bench.seed, cfg.bench.batch_size, out
-    )
+    summary = run_benchmark(name, root, model or cfg.model.name, cfg.bench, cfg.eval, cfg.model.device, out)
     console.print(f"{name}: accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['questions']})")
 
 
@@ -252,13 +250,15 @@ def import_cultwin(
     console.print(f"dataset: {convert(splits, out, images, max_side)}")
 
 
-def _summary(folder: Path, metrics: dict) -> None:
+def _summary(folder: Path, comparison) -> None:
+    from cultureclip.eval.reports.run import METRICS, headline
+
     table = Table(title=f"held-out accuracy ({folder / 'metrics.json'})")
     table.add_column("model")
     for m in METRICS:
         table.add_column(m, justify="right")
-    for name, values in metrics.items():
-        table.add_row(name, *(f"{values[m]:.3f}" for m in METRICS))
+    for name, results in comparison.results.items():
+        table.add_row(name, *(f"{v:.3f}" for v in headline(results).values()))
     Console().print(table)
     console.print(f"report: {folder / 'report.md'}")
 

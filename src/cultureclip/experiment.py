@@ -4,6 +4,7 @@ Every stage writes into the run folder atomically and leaves a completion marker
 same config again skips what is done and picks up where a crash stopped.
 """
 
+import json
 import logging
 import shutil
 import time
@@ -14,15 +15,14 @@ import torch
 
 from cultureclip import photos
 from cultureclip.backends.clip import create_clip
+from cultureclip.builder.card import CARD_JSON
 from cultureclip.builder.paper import build_paper_dataset
 from cultureclip.builder.pipeline import build_dataset
-from cultureclip.config import RunConfig, TrainConfig, apply_overrides, dump_config
-from cultureclip.data.shards import read_split
+from cultureclip.config import DatasetSpec, RunConfig, TrainConfig, apply_overrides, dump_config
 from cultureclip.errors import DataError
-from cultureclip.eval.report import write_report
-from cultureclip.eval.stats import deltas_against
-from cultureclip.eval.zeroshot import evaluate
-from cultureclip.io import atomic_path, is_done, is_finished, mark_done, write_json, write_text
+from cultureclip.eval.reports.run import HELD_OUT, RUN_TASKS, headline, write_report
+from cultureclip.eval.runner import Comparison, compare_models, load_model, score_model
+from cultureclip.io import atomic_path, is_done, is_finished, mark_done, write_text
 from cultureclip.train.data import load_train_data
 from cultureclip.train.distributed import barrier, device_for, world
 from cultureclip.train.loop import LOG_FILE, PARAMS_FILE, train
@@ -126,53 +126,60 @@ def _prepare_work(work: Path, record: str, resume: bool) -> None:
     saved.write_text(record)
 
 
-def evaluate_models(cfg: RunConfig, out: Path, models: dict[str, str], notes: tuple[str, ...] = ()) -> dict:
-    """Evaluate every model (and the WiSE-FT sweep of `wise.model`) on the held-out split, with each model's
-    deltas against `eval.reference` and their bootstrap intervals; write metrics.json, wise.json and the report."""
-    samples = read_split(out / "data", "test")
-    rows, images = [s.row for s in samples], [s.image for s in samples]
-    photo_test = None if cfg.photos is None else photos.load_photo_test(cfg.photos, cfg.seed)
-
-    def score(model) -> tuple[dict, dict]:
-        result, records = evaluate(model, rows, images, cfg.eval)
-        if photo_test is not None:
-            result |= photos.zero_shot(model, photo_test, cfg.eval.batch_size)
-        return result, records
-
-    metrics, records = {}, {}
-    for name, model_id in models.items():
-        metrics[name], records[name] = score(create_clip(model_id, cfg.model.device, cfg.model.towers))
-    if cfg.eval.reference in records:
-        for name, deltas in deltas_against(records, cfg.eval.reference, cfg.eval.bootstrap, cfg.seed).items():
-            metrics[name]["deltas"] = {"reference": cfg.eval.reference, **deltas}
+def evaluate_models(
+    cfg: RunConfig, out: Path, models: dict[str, str], stages: dict[str, float] | None = None
+) -> Comparison:
+    """Score every model on the held-out split and `eval.extra_datasets` (deltas against `eval.reference`
+    with their bootstrap intervals), then the WiSE-FT sweep of `wise.model` on the same models; write
+    metrics.json, wise.json and the run report; with `stages` (wall seconds of the stages before), both also
+    show those, this evaluation's ("eval") and their sum ("total")."""
+    start = time.perf_counter()
+    if cfg.eval.reference in models:
+        models = {cfg.eval.reference: models[cfg.eval.reference]} | models
     else:
-        log.warning("eval.reference %r is not among the models; no deltas", cfg.eval.reference)
-    header = [
-        WORLD_NOTE,
-        "",
-        f"{len(rows)} held-out images of {len({r['concept_id'] for r in rows})} concepts; "
-        f"models: " + ", ".join(f"{n} = `{m}`" for n, m in models.items()) + ".",
-        *notes,
-        *(photos.photo_notes(metrics, photo_test) if photo_test is not None else []),
-    ]
-    write_report(out, metrics, rows, images, cfg.eval.grid_groups, header, _wise_points(cfg, models, score))
-    return metrics
+        reference = next(iter(models))
+        log.warning("eval.reference %r is not among the models; deltas are against %s", cfg.eval.reference, reference)
+    held_out = DatasetSpec(
+        kind="shards",
+        path=out / "data",
+        name=HELD_OUT,
+        tasks=[task for task, _ in RUN_TASKS.values()],
+        templates=[cfg.eval.concept_template],
+        generic_templates=[cfg.eval.generic_template],
+    )
+    wise_pair = _wise_pair(cfg, models)
+    loaded = {n: load_model(n, models[n], cfg.model.device, cfg.model.towers) for n in wise_pair}
+    datasets = [held_out, *cfg.eval.extra_datasets]
+    comparison = compare_models(models, datasets, cfg.eval, cfg.model.device, cfg.seed, cfg.model.towers, loaded)
+    if wise_pair:
+        base, tuned = (loaded[n] for n in wise_pair)
+        for alpha, mixed in wise_sweep(base, tuned, cfg.wise.alphas):
+            results, _, _ = score_model(comparison, mixed, cfg.eval)
+            comparison.wise.append({"alpha": alpha, "model": wise_pair[1]} | headline(results))
+    comparison.notes = _notes(out / "data")
+    if stages is not None:
+        comparison.stages = stages | {"eval": time.perf_counter() - start}
+        comparison.stages["total"] = sum(comparison.stages.values())
+    write_report(comparison, out, cfg.eval.grid_groups)
+    return comparison
 
 
-def _wise_points(cfg: RunConfig, models: dict[str, str], score) -> list[dict]:
-    """The accuracies of `wise.model` mixed with the run's base at each of `wise.alphas` (LoRA merged first)."""
+def _wise_pair(cfg: RunConfig, models: dict[str, str]) -> tuple[str, ...]:
+    """("base", wise.model) when the run sweeps WiSE-FT mixes of the two, else ()."""
     name = cfg.wise.model
     if name is None or name == "base":
-        return []
+        return ()
     if name not in models:
         log.warning("wise.model %r is not among the models; no WiSE-FT sweep", name)
-        return []
-    base, tuned = (create_clip(models[n], cfg.model.device, cfg.model.towers) for n in ("base", name))
-    points = []
-    for alpha, mixed in wise_sweep(base, tuned, cfg.wise.alphas):
-        result, _ = score(mixed)
-        points.append({"alpha": alpha, "model": name} | {k: v for k, v in result.items() if isinstance(v, float)})
-    return points
+        return ()
+    return ("base", name)
+
+
+def _notes(data: Path) -> list[str]:
+    """The world note, when the dataset card says its images were rendered procedurally."""
+    card = data / CARD_JSON
+    renderer = json.loads(card.read_text()).get("models", {}).get("renderer", "") if card.is_file() else ""
+    return [WORLD_NOTE] if str(renderer).startswith("procedural") else []
 
 
 def model_ids(cfg: RunConfig, out: Path) -> dict[str, str]:
@@ -182,21 +189,12 @@ def model_ids(cfg: RunConfig, out: Path) -> dict[str, str]:
     return {n: i for n, i in ids.items() if not i.startswith("local:") or is_done(Path(i.removeprefix("local:")))}
 
 
-def run(cfg: RunConfig) -> tuple[Path, dict]:
-    """build -> train -> eval; returns the run folder and the metrics.
-
-    With `photos` set, metrics.json and the report also hold each stage's wall time ("stages").
-    """
+def run(cfg: RunConfig) -> tuple[Path, Comparison]:
+    """build -> train -> eval; returns the run folder and the comparison its report shows (with each
+    stage's wall time)."""
     start = time.perf_counter()
     out = resolve_out(cfg)
     build(cfg, out)
     seconds = {"build": time.perf_counter() - start}
     models = train_models(cfg, out, seconds)
-    minutes = (time.perf_counter() - start) / 60
-    eval_start = time.perf_counter()
-    metrics = evaluate_models(cfg, out, models, (f"Build and training took {minutes:.1f} min in this invocation.",))
-    if cfg.photos is not None:
-        seconds |= {"eval": time.perf_counter() - eval_start, "total": time.perf_counter() - start}
-        write_json(out / "metrics.json", {**metrics, "stages": seconds})
-        write_text(out / "report.md", (out / "report.md").read_text() + "\n".join(photos.stage_notes(seconds)) + "\n")
-    return out, metrics
+    return out, evaluate_models(cfg, out, models, seconds)

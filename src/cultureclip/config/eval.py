@@ -10,18 +10,26 @@ from cultureclip.config.base import Strict
 class DatasetSpec(Strict):
     kind: str
     """Dataset kind (see `cultureclip.eval.datasets`): folder, manifest, shards, globalrg_retrieval,
-    globalrg_grounding, crope, clip_benchmark."""
-    path: Path
-    """The image folder, manifest file, shard folder, benchmark folder, or CLIP_benchmark root."""
+    globalrg_grounding, crope, geode, fashion_mnist, clip_benchmark."""
+    path: Path | None = None
+    """The image folder, manifest file, shard folder, benchmark folder, or CLIP_benchmark root; only
+    fashion_mnist may leave it out (it then reads the CULTURECLIP_FASHION_MNIST folder)."""
     name: str | None = None
     """Name in the report; default: the file or folder name (the dataset name for clip_benchmark)."""
     dataset: str | None = None
     """CLIP_benchmark dataset name (cifar10, imagenet1k, ...); kind clip_benchmark only."""
     split: str = "test"
     tasks: list[str] | None = None
-    """Tasks to run (classification, twins, retrieval, general); default: those the data supports."""
+    """Tasks to run (classification, choice, retrieval, general); default: those the data supports."""
     templates: list[str] | None = None
     """Prompt templates with {c} for the class name, averaged as an ensemble; default: the dataset's."""
+    generic_templates: list[str] | None = None
+    """Prompt templates of the general task's generic kinds ({c} or {generic}); default: the dataset's."""
+    sample: int | None = Field(default=None, ge=1)
+    """Evaluate this many items drawn at random (seeded by `seed`, kept in dataset order); None: all."""
+    seed: int | None = None
+    """Seed of the dataset's random draws: the `sample` draw (None: 0) and a benchmark's option draws and
+    shuffles (None: 42, the paper's evaluators')."""
     classnames: Path | None = None
     """Text file, one display name per line in class order (kind folder: sorted folder names)."""
 
@@ -36,6 +44,8 @@ class EvalConfig(Strict):
     """Models to compare with `cultureclip eval --models`: report name -> model id; the first is the reference."""
     datasets: list[DatasetSpec] = Field(default_factory=list)
     """Datasets for `cultureclip eval --models`; empty: the run folder's held-out split."""
+    extra_datasets: list[DatasetSpec] = Field(default_factory=list)
+    """Datasets the run evaluates besides its held-out split (Fashion-MNIST photos in lite-towers)."""
     workers: int = Field(default=2, ge=0)
     """Dataloader worker processes that decode and preprocess images."""
     cache_dir: Path | None = None
@@ -75,8 +85,8 @@ class WiseConfig(Strict):
 
 
 class PhotosConfig(Strict):
-    """Real photos (Fashion-MNIST, in the MNIST file layout): mixed into the alignment of pretrained towers
-    (the `pretrain` stage), and their test split's zero-shot accuracy measures general ability on photos."""
+    """Real photos (Fashion-MNIST, in the MNIST file layout) mixed into the alignment of pretrained towers
+    (the `pretrain` stage)."""
 
     root: Path | None = None
     """Folder holding train-images-idx3-ubyte.gz and friends; None: the CULTURECLIP_FASHION_MNIST variable."""
@@ -84,5 +94,3 @@ class PhotosConfig(Strict):
     """Train photos added to the world's training images for alignment, drawn with the run's seed."""
     align_template: str = "a photo of {a} {c}, a kind of {kind}."
     """Generic caption of an alignment photo: {c} the class name, {a} its article, {kind} what it is a kind of."""
-    test_images: int | None = Field(default=None, ge=1)
-    """Test photos evaluated, drawn with the run's seed; None: the whole test split."""

@@ -1,6 +1,7 @@
-"""Compare several models on the same datasets (`cultureclip eval --models`): every task each
-dataset supports, per-item predictions and results as JSON lines, metrics.json with the deltas
-against the first model (bootstrap 95% intervals), and the Markdown and HTML report."""
+"""The one scorer: compare several models on the same datasets, every task each dataset supports, with
+the deltas against the first model (paired bootstrap 95% intervals). `cultureclip eval --models`, the
+run's evaluation and `cultureclip bench` all call `compare_models`; `write_results` writes per-item
+predictions and results as JSON lines and metrics.json, which has one shape for all of them."""
 
 import json
 import logging
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from cultureclip.backends.clip import create_clip
-from cultureclip.config import DatasetSpec, EvalConfig
+from cultureclip.backends.clip import ClipModel, create_clip
+from cultureclip.config import DatasetSpec, EvalConfig, TowersConfig
 from cultureclip.errors import ConfigError, CultureClipError, DataError
 from cultureclip.eval.cache import EmbeddingCache, default_cache_dir, model_fingerprint
 from cultureclip.eval.datasets import load_dataset
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Comparison:
-    """Everything the report needs: models, datasets, task results by model, dataset and task."""
+    """Everything a report needs: models, datasets, task results by model, dataset and task, and what the
+    caller adds before rendering (the run's stage wall times, its WiSE-FT points, notes)."""
 
     models: dict[str, dict]
     datasets: dict[str, EvalDataset]
@@ -37,48 +39,87 @@ class Comparison:
     examples: int = 8
     """Images where the models disagree, shown per dataset."""
     confusion_groups: int = 4
+    stages: dict[str, float] = field(default_factory=dict)
+    """Wall time in seconds per stage of the invocation that produced it (the run's build, train, eval)."""
+    wise: list[dict] = field(default_factory=list)
+    """WiSE-FT points: {"alpha", "model", and the run's headline accuracies}."""
+    notes: list[str] = field(default_factory=list)
+    """Lines the report shows under its title."""
 
     @property
     def reference(self) -> str:
         return next(iter(self.models))
 
 
-def compare_models(models: dict[str, str], cfg: EvalConfig, device: str, seed: int, out: Path) -> Comparison:
-    """Evaluate `models` (name -> model id) on cfg.datasets and write the results into `out`."""
+def compare_models(
+    models: dict[str, str],
+    datasets: list[DatasetSpec],
+    cfg: EvalConfig,
+    device: str,
+    seed: int,
+    towers: TowersConfig | None = None,
+    loaded: dict[str, ClipModel] | None = None,
+) -> Comparison:
+    """Evaluate `models` (name -> model id; the first is the reference) on `datasets`.
+
+    A model in `loaded` (by name) is scored as given instead of being loaded from its id, so a caller that
+    needs the models afterwards (the run's WiSE-FT sweep) loads each once.
+    """
     if not models:
         raise ConfigError("no models to evaluate: give --models name=MODEL_ID,... or eval.models")
-    if not cfg.datasets:
-        raise ConfigError("no datasets to evaluate: give --data KIND:PATH or eval.datasets")
-    loaded = [(spec, load_dataset(spec)) for spec in cfg.datasets]
-    names = [data.name for _, data in loaded]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"two datasets are named {_first_duplicate(names)!r}: set `name` in eval.datasets")
-    comparison = Comparison({}, {d.name: d for _, d in loaded}, {d.name: s for s, d in loaded})
-    comparison.examples, comparison.confusion_groups = cfg.examples, cfg.confusion_groups
-    cache_root = (cfg.cache_dir or default_cache_dir()) if cfg.cache else None
+    comparison = load_datasets(datasets, cfg)
     for name, model_id in models.items():
         start = time.perf_counter()
-        model = _load_model(name, model_id, device)
-        fingerprint = model_fingerprint(model)
-        encoder = Encoder(model, EmbeddingCache(cache_root, fingerprint), cfg.batch_size, cfg.workers)
-        comparison.results[name] = {
-            data.name: _evaluate_dataset(comparison, spec, data, encoder) for spec, data in loaded
-        }
+        model = (loaded or {}).get(name) or load_model(name, model_id, device, towers)
+        comparison.results[name], encoded, fingerprint = score_model(comparison, model, cfg)
         comparison.models[name] = {
             "id": model_id,
             "fingerprint": fingerprint,
-            "encoded": dict(encoder.encoded),
+            "encoded": encoded,
             "seconds": round(time.perf_counter() - start, 2),
         }
-        log.info("%s: encoded %s in %.1f s", name, encoder.encoded, comparison.models[name]["seconds"])
+        log.info("%s: encoded %s in %.1f s", name, encoded, comparison.models[name]["seconds"])
     comparison.deltas = _deltas(comparison, cfg.bootstrap, seed)
-    write_results(comparison, Path(out))
     return comparison
 
 
-def _load_model(name: str, model_id: str, device: str):
+def load_datasets(datasets: list[DatasetSpec], cfg: EvalConfig) -> Comparison:
+    """A Comparison holding the loaded datasets (checked: distinct names, the tasks asked for supported)."""
+    if not datasets:
+        raise ConfigError("no datasets to evaluate: give --data KIND:PATH or eval.datasets")
+    loaded = [(spec, load_dataset(spec)) for spec in datasets]
+    names = [data.name for _, data in loaded]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two datasets are named {_first_duplicate(names)!r}: set `name` in eval.datasets")
+    for spec, data in loaded:
+        unsupported = [t for t in _tasks(spec, data) if t not in data.supported_tasks()]
+        if unsupported:
+            raise ConfigError(
+                f"dataset {data.name}: task {unsupported[0]!r} needs fields it lacks (has: {data.supported_tasks()})"
+            )
+    comparison = Comparison({}, {d.name: d for _, d in loaded}, {d.name: s for s, d in loaded})
+    comparison.examples, comparison.confusion_groups = cfg.examples, cfg.confusion_groups
+    return comparison
+
+
+def score_model(comparison: Comparison, model: ClipModel, cfg: EvalConfig) -> tuple[dict, dict[str, int], str]:
+    """One model on every dataset of `comparison`: ({dataset: {task: TaskResult}}, what it encoded, its
+    fingerprint). Unreadable images are recorded in `comparison.unreadable`."""
+    fingerprint = model_fingerprint(model)
+    cache_root = (cfg.cache_dir or default_cache_dir()) if cfg.cache else None
+    encoder = Encoder(model, EmbeddingCache(cache_root, fingerprint), cfg.batch_size, cfg.workers)
+    results = {}
+    for name, data in comparison.datasets.items():
+        results[name], comparison.unreadable[name] = evaluate_dataset(
+            data, _tasks(comparison.specs[name], data), encoder
+        )
+    return results, dict(encoder.encoded), fingerprint
+
+
+def load_model(name: str, model_id: str, device: str, towers: TowersConfig | None = None) -> ClipModel:
+    """The model an id names, with a load failure reported as an error naming the model."""
     try:
-        return create_clip(model_id, device)
+        return create_clip(model_id, device, towers)
     except CultureClipError as err:
         raise type(err)(f"model {name}: {err}") from None
     except Exception as err:  # a hub or checkpoint failure deep inside open_clip / torch
@@ -86,15 +127,8 @@ def _load_model(name: str, model_id: str, device: str):
         raise DataError(f"model {name}: cannot load {model_id} ({reason})") from None
 
 
-def _evaluate_dataset(comparison: Comparison, spec: DatasetSpec, data: EvalDataset, encoder: Encoder) -> dict:
-    supported = data.supported_tasks()
-    tasks = spec.tasks or list(data.default_tasks())
-    unsupported = [t for t in tasks if t not in supported]
-    if unsupported:
-        raise ConfigError(f"dataset {data.name}: task {unsupported[0]!r} needs fields it lacks (has: {supported})")
-    results, unreadable = evaluate_dataset(data, tasks, encoder)
-    comparison.unreadable[data.name] = unreadable
-    return results
+def _tasks(spec: DatasetSpec, data: EvalDataset) -> list[str]:
+    return spec.tasks or list(data.default_tasks())
 
 
 def evaluate_dataset(data: EvalDataset, tasks: list[str], encoder: Encoder) -> tuple[dict, list[tuple[str, str]]]:
@@ -130,9 +164,7 @@ def _deltas(comparison: Comparison, resamples: int, seed: int) -> dict:
 
 
 def write_results(comparison: Comparison, out: Path) -> None:
-    """results.jsonl (a line per model, dataset and task), predictions/, metrics.json, report."""
-    from cultureclip.eval.compare_report import write_report
-
+    """results.jsonl (a line per model, dataset and task), predictions/ and metrics.json into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     lines = []
     for name, by_data in comparison.results.items():
@@ -144,10 +176,11 @@ def write_results(comparison: Comparison, out: Path) -> None:
                 _write_jsonl(out / "predictions" / name / data / f"{task}.jsonl", result.records)
     _write_jsonl(out / "results.jsonl", lines)
     write_json(out / "metrics.json", metrics_summary(comparison))
-    write_report(comparison, out)
 
 
 def metrics_summary(comparison: Comparison) -> dict:
+    """metrics.json: models, datasets, results[model][dataset][task] (the task's metrics), reference,
+    deltas[model][dataset][task][metric] against the reference, stages and wise."""
     return {
         "models": comparison.models,
         "datasets": {
@@ -166,6 +199,8 @@ def metrics_summary(comparison: Comparison) -> dict:
         },
         "reference": comparison.reference,
         "deltas": comparison.deltas,
+        "stages": comparison.stages,
+        "wise": comparison.wise,
     }
 
 

@@ -27,16 +27,3 @@ def compare_records(reference: list[dict], other: list[dict], metric: str, resam
     pairs = [(ref[r["id"]], r[metric]) for r in other if metric in r and r["id"] in ref]
     a, b = (np.array(x) for x in zip(*pairs, strict=True)) if pairs else (np.array([]), np.array([]))
     return paired_bootstrap(a, b, resamples, seed) | {"n": len(pairs)}
-
-
-def deltas_against(records: dict[str, dict[str, list[dict]]], reference: str, resamples: int, seed: int) -> dict:
-    """For each model but `reference`: {metric: delta with its paired bootstrap 95% interval} against it.
-
-    `records` maps model -> metric -> per-item records holding that metric (as `zeroshot.evaluate` gives).
-    """
-    ref = records[reference]
-    return {
-        name: {m: compare_records(ref[m], rows, m, resamples, seed) for m, rows in by_metric.items()}
-        for name, by_metric in records.items()
-        if name != reference
-    }

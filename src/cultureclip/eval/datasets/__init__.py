@@ -8,7 +8,10 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 
+import numpy as np
+
 from cultureclip.config import DatasetSpec
+from cultureclip.errors import ConfigError
 from cultureclip.eval.datasets.base import EvalDataset
 from cultureclip.registry import Registry
 
@@ -21,14 +24,28 @@ def register(kind: str) -> Callable[[Callable[[DatasetSpec], EvalDataset]], Call
 
 
 def load_dataset(spec: DatasetSpec) -> EvalDataset:
-    """Load the dataset a spec names; its report name is spec.name when given."""
+    """Load the dataset a spec names; its report name is spec.name when given, its templates the spec's,
+    and with spec.sample only that many items, drawn with spec.seed."""
     _import_kinds()
+    if spec.path is None and spec.kind != "fashion_mnist":
+        raise ConfigError(f"dataset kind {spec.kind}: needs a path")
     data = DATASETS.create(spec.kind, spec)
     if spec.name:
         data.name = spec.name
     if spec.templates:
         data.templates = list(spec.templates)
+    if spec.generic_templates:
+        data.generic_templates = list(spec.generic_templates)
+    if spec.sample is not None and spec.sample < len(data.items):
+        data = data.subset(draw(spec.sample, len(data.items), spec.seed or 0).tolist())
     return data
+
+
+def draw(count: int | None, total: int, seed: int) -> np.ndarray:
+    """`count` distinct indices out of `total`, sorted (all of them, in order, when count is None or too large)."""
+    if count is None or count >= total:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, size=count, replace=False))
 
 
 def list_kinds() -> list[str]:

@@ -118,7 +118,7 @@ class EvalDataset:
         labelled = bool(self.items) and all(it.label is not None for it in self.items)
         found = {
             "classification": labelled and len(self.classes) >= 2,
-            "twins": any(len(it.candidates) >= 2 for it in self.items),
+            "choice": any(len(it.candidates) >= 2 for it in self.items),
             "retrieval": any(it.captions for it in self.items),
             "general": any(it.generic for it in self.items) or (labelled and len(self.classes) >= 2),
         }

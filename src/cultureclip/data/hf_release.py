@@ -6,11 +6,8 @@ Files are read in sorted path order, as `datasets.load_dataset` does, so row num
 Image columns hold the `datasets.Image` encoding, a struct {bytes, path}; lists of images are lists of it.
 """
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
-
-from PIL import Image, UnidentifiedImageError
 
 from cultureclip.errors import DataError
 
@@ -57,24 +54,6 @@ def iter_cells(files: list[Path], column: str, wanted: set[int]) -> Iterator[tup
                     where = f"{file}: row {start + i - first}: column {column!r}"
                     yield start + i, cell if isinstance(cell, list) else [cell], file.parent, where
             start += batch.num_rows
-
-
-def iter_images(files: list[Path], column: str, wanted: set[int]) -> Iterator[tuple[int, list[Image.Image]]]:
-    """(row, images) for the `wanted` rows of an image column (a list column gives all its images)."""
-    for row, cells, folder, where in iter_cells(files, column, wanted):
-        yield row, [decode_image(cell, folder, where) for cell in cells]
-
-
-def decode_image(cell: object, folder: Path, where: str) -> Image.Image:
-    """Decode one `datasets.Image` cell ({bytes, path}); a failure names the file, row and column."""
-    if not isinstance(cell, dict) or not (cell.get("bytes") or cell.get("path")):
-        raise DataError(f"{where}: no image (expected a struct with bytes or path)")
-    source = io.BytesIO(cell["bytes"]) if cell.get("bytes") else folder / cell["path"]
-    try:
-        with Image.open(source) as im:
-            return im.convert("RGB")
-    except (FileNotFoundError, UnidentifiedImageError, OSError):
-        raise DataError(f"{where}: not a readable image") from None
 
 
 def _open(file: Path):

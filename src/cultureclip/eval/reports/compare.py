@@ -3,29 +3,21 @@ inlined), with metric tables, deltas against the reference model and their boots
 per-category and per-culture plots, twin confusion matrices of the worst groups, and images on which
 the models disagree."""
 
-import base64
 import re
 from pathlib import Path
 
 from cultureclip.eval.datasets.base import UNREADABLE
-from cultureclip.eval.plots import bar_plot, confusion_plot
-from cultureclip.io import write_text
+from cultureclip.eval.reports.html import format_delta, write_markdown_and_html
+from cultureclip.eval.reports.plots import bar_plot, confusion_plot
 
-MAIN_METRIC = {"classification": "top1", "twins": "twin_acc", "general": "general_acc"}
+MAIN_METRIC = {"classification": "top1", "choice": "twin_acc", "general": "general_acc"}
 THUMB = 112
-STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:14px}"
-    "th{background:#f3f3f3}img{max-width:100%}"
-)
 
 
 def write_report(comparison, out: Path) -> None:
     """Write the figures, then report.md, then report.html from the same Markdown."""
     (out / "plots").mkdir(exist_ok=True)
-    markdown = render(comparison, out)
-    write_text(out / "report.md", markdown)
-    write_text(out / "report.html", to_html(markdown, out))
+    write_markdown_and_html(render(comparison, out), out)
 
 
 def render(comparison, out: Path) -> str:
@@ -82,7 +74,7 @@ def _task_section(comparison, data: str, task: str, out: Path) -> list[str]:
             file = f"plots/{_slug(data)}-{task}-{by}.png"
             bar_plot(values, main, out / file)
             lines += ["", f"![{main} {by.replace('_', ' ')}]({file})"]
-    if task == "twins":
+    if task == "choice":
         lines += _twin_details(comparison, data, results, out)
     return lines
 
@@ -115,7 +107,7 @@ def _disagreements(comparison, out: Path) -> list[str]:
     lines = ["", "## Where the models disagree", ""]
     (out / "examples").mkdir(exist_ok=True)
     for data, by_task in comparison.results[models[0]].items():
-        task = next((t for t in ("twins", "classification", "general") if t in by_task), None)
+        task = next((t for t in ("choice", "classification", "general") if t in by_task), None)
         if task is None:
             continue
         preds = {m: {r["id"]: r for r in comparison.results[m][data][task].records} for m in models}
@@ -151,33 +143,6 @@ def _thumbnail(ref, path: Path) -> bool:
         return True
     except UNREADABLE:
         return False
-
-
-def format_delta(entry: dict | None) -> str:
-    """'+0.012 [-0.004, +0.030]': a delta and its 95% interval (empty without one)."""
-    if entry is None:
-        return ""
-    ci = entry["ci95"]
-    return f"{entry['delta']:+.3f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "")
-
-
-def to_html(markdown: str, out: Path) -> str:
-    """Render the Markdown and inline every local image as a data URI, so the file stands alone."""
-    from markdown_it import MarkdownIt
-
-    body = MarkdownIt("commonmark").enable("table").render(markdown)
-
-    def inline(match: re.Match) -> str:
-        path = out / match.group(1)
-        if not path.is_file():
-            return match.group(0)
-        return f'src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}"'
-
-    body = re.sub(r'src="([^":]+)"', inline, body)
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>cultureclip evaluation</title>"
-        f"<style>{STYLE}</style></head><body>{body}</body></html>\n"
-    )
 
 
 def _slug(name: str) -> str:

@@ -10,8 +10,11 @@ definition image, with the same option order, its definition concept.
 
 import random
 
-from cultureclip.benchmarks.base import Benchmark, Question, register
+from cultureclip.config import DatasetSpec
 from cultureclip.errors import DataError
+from cultureclip.eval.datasets import register
+from cultureclip.eval.datasets.base import EvalDataset
+from cultureclip.eval.datasets.questions import Benchmark, Question, question_dataset
 
 TEMPLATE = "There is {} in the image."
 
@@ -35,12 +38,16 @@ def crope_questions(rows: list[dict], rng: random.Random) -> list[Question]:
     return questions
 
 
-CROPE = register(
-    Benchmark(
-        name="crope",
-        source="Malvinan/CROPE",
-        columns=("answer", "metadata"),
-        counted=("definition_images",),
-        questions=crope_questions,
-    )
+CROPE = Benchmark(
+    name="crope",
+    source="Malvinan/CROPE",
+    columns=("answer", "metadata"),
+    counted=("definition_images",),
+    questions=crope_questions,
 )
+
+
+@register("crope")
+def load_crope(spec: DatasetSpec) -> EvalDataset:
+    """`--data crope:PATH`: the CROPE questions on the release at PATH."""
+    return question_dataset(CROPE, spec)

@@ -1,6 +1,6 @@
-"""Twin discrimination: each image chooses among its own concept and its twins (or, for a multiple-
-choice benchmark, among its question's options); accuracy, the most-confused pairs, and a confusion
-matrix per twin group."""
+"""Multiple choice: each image chooses among its candidates, its own concept and its twins (or a
+benchmark question's options); accuracy (`twin_acc`), the most-confused pairs, and a confusion matrix
+per twin group."""
 
 from collections import Counter, defaultdict
 
@@ -11,7 +11,7 @@ from cultureclip.eval.tasks import TaskResult, breakdown, class_embeddings, clas
 TOP_PAIRS = 10
 
 
-@register("twins", prompts=lambda data: class_prompts(data.classes, data.templates))
+@register("choice", prompts=lambda data: class_prompts(data.classes, data.templates))
 def evaluate(data, image_features: torch.Tensor, encoder) -> TaskResult:
     sims = image_features @ class_embeddings(encoder, data.classes, data.templates).T
     records, confusions = [], Counter()

@@ -1,0 +1,175 @@
+"""The run view of a Comparison: the three accuracies on the run's held-out split (concept, twin,
+general) with their deltas against the reference, per category, the most confused twins, the WiSE-FT
+sweep, the other datasets' main metrics, the stage wall times, and a grid of twin images.
+
+concept_acc: the concept's name among all concepts' names ("a photo of gyoza."): task classification.
+twin_acc:    the concept's name among its twin group's names only, the confusion CultureCLIP targets: task choice.
+general_acc: the generic noun among all generic nouns ("a photo of a dumpling."), the stand-in for general
+             ability, what the base model was trained to know and fine-tuning must keep: task general.
+"""
+
+from pathlib import Path
+
+from cultureclip.eval.reports.compare import MAIN_METRIC
+from cultureclip.eval.reports.html import format_delta, write_markdown_and_html
+from cultureclip.eval.reports.plots import plot_per_category, plot_twin_grid, plot_wise
+from cultureclip.eval.runner import Comparison, metrics_summary
+from cultureclip.io import write_json
+
+HELD_OUT = "held-out"
+"""Name of the run's held-out split among the comparison's datasets."""
+RUN_TASKS = {
+    "concept_acc": ("classification", "top1"),
+    "twin_acc": ("choice", "twin_acc"),
+    "general_acc": ("general", "general_acc"),
+}
+METRICS = tuple(RUN_TASKS)
+PLOT = "per_category.png"
+GRID = "twins.png"
+WISE_PLOT = "wise.png"
+
+
+def headline(results: dict) -> dict[str, float]:
+    """concept_acc, twin_acc and general_acc of one model's results ({dataset: {task: TaskResult}})."""
+    return {m: results[HELD_OUT][task].metrics[key] for m, (task, key) in RUN_TASKS.items()}
+
+
+def held_out_accuracy(metrics: dict) -> dict[str, dict[str, float]]:
+    """{model: {concept_acc, twin_acc, general_acc}} from a run's metrics.json (as read with json.load)."""
+    return {
+        name: {m: by_data[HELD_OUT][task][key] for m, (task, key) in RUN_TASKS.items()}
+        for name, by_data in metrics["results"].items()
+    }
+
+
+def run_metrics(comparison: Comparison) -> dict[str, dict]:
+    """Per model: the three accuracies, their deltas against the reference, per category, top twin confusions."""
+    out = {}
+    for name, results in comparison.results.items():
+        held = results[HELD_OUT]
+        categories = sorted(held["classification"].metrics["per_category"])
+        out[name] = headline(results) | {
+            "per_category": {
+                c: {m: held[task].metrics["per_category"][c] for m, (task, _) in RUN_TASKS.items()} for c in categories
+            },
+            "top_twin_confusions": held["choice"].metrics["most_confused"][:5],
+        }
+        deltas = comparison.deltas.get(name, {}).get(HELD_OUT)
+        if deltas is not None:
+            out[name]["deltas"] = {m: deltas[task][key] for m, (task, key) in RUN_TASKS.items()}
+    return out
+
+
+def write_report(comparison: Comparison, out: Path, grid_groups: int) -> None:
+    """metrics.json (the comparison's shape), wise.json, the figures, report.md and report.html into `out`."""
+    out = Path(out)
+    write_json(out / "metrics.json", metrics_summary(comparison))
+    if comparison.wise:
+        write_json(out / "wise.json", comparison.wise)
+        plot_wise(comparison.wise, out / WISE_PLOT)
+    metrics = run_metrics(comparison)
+    plot_per_category(metrics, METRICS, out / PLOT)
+    shown = plot_twin_grid(comparison.datasets[HELD_OUT], grid_groups, out / GRID)
+    write_markdown_and_html(render(comparison, metrics, shown), out)
+
+
+def render(comparison: Comparison, metrics: dict[str, dict], shown: list[dict]) -> str:
+    """The run report as Markdown."""
+    models, ref = list(metrics), comparison.reference
+    data = comparison.datasets[HELD_OUT]
+    lines = ["# cultureclip run report", "", *comparison.notes]
+    lines += [
+        "",
+        f"{len(data.items)} held-out images of {len(data.classes)} concepts; models: "
+        + ", ".join(f"{n} = `{m['id']}`" for n, m in comparison.models.items())
+        + ".",
+        "",
+        "## Accuracy on held-out images",
+        "",
+    ]
+    has_deltas = len(models) > 1
+    if has_deltas:
+        lines += [f"Δ: the change against **{ref}** on the same images, with its paired bootstrap 95% interval.", ""]
+    deltas = [f"Δ {k} (95% CI)" for k in METRICS] if has_deltas else []
+    lines += ["| model | " + " | ".join([*METRICS, *deltas]) + " |", "|---|" + "---:|" * (len(METRICS) + len(deltas))]
+    for m in models:
+        cells = [f"{metrics[m][k]:.3f}" for k in METRICS]
+        if has_deltas:
+            cells += [format_delta(metrics[m].get("deltas", {}).get(k)) for k in METRICS]
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    if comparison.wise:
+        lines += _wise_section(comparison.wise)
+    if "base" in metrics:
+        lines += ["", "Change against base:", ""]
+        lines += [
+            f"- {m}: " + ", ".join(f"{k} {metrics[m][k] - metrics['base'][k]:+.3f}" for k in METRICS)
+            for m in models
+            if m != "base"
+        ]
+    lines += _other_datasets(comparison)
+    lines += [
+        "",
+        "## Per category",
+        "",
+        f"![per-category accuracy]({PLOT})",
+        "",
+        "| category | " + " | ".join(f"{m} twin_acc" for m in models) + " |",
+        "|---|" + "---:|" * len(models),
+    ]
+    for cat in metrics[models[0]]["per_category"]:
+        lines.append(
+            f"| {cat} | " + " | ".join(f"{metrics[m]['per_category'][cat]['twin_acc']:.3f}" for m in models) + " |"
+        )
+    lines += ["", "## Most confused twins", ""]
+    for m in models:
+        pairs = ", ".join(f"{c['true']} -> {c['predicted']} ({c['count']})" for c in metrics[m]["top_twin_confusions"])
+        lines.append(f"- {m}: {pairs or 'none'}")
+    if comparison.stages:
+        lines += ["", "## Wall time per stage (this invocation)", "", "| stage | seconds |", "|---|---:|"]
+        lines += [f"| {stage} | {value:.1f} |" for stage, value in comparison.stages.items()]
+    lines += [
+        "",
+        "## Twins as rendered, with their captions",
+        "",
+        f"![twin images]({GRID})",
+        "",
+        "| concept | culture | caption |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {r['name']} | {r['culture']} | {r['caption']} |" for r in shown]
+    return "\n".join(lines) + "\n"
+
+
+def _other_datasets(comparison: Comparison) -> list[str]:
+    """Each other dataset's main metric per task and model, with the change against the reference."""
+    ref, lines = comparison.reference, []
+    for data, by_task in comparison.results[ref].items():
+        if data == HELD_OUT:
+            continue
+        n = len(comparison.datasets[data].items)
+        lines += ["", f"## {data} ({n:,} images, `{comparison.specs[data].kind}`)", ""]
+        lines += [f"| model | task | metric | value | Δ against {ref} (95% CI) |", "|---|---|---|---:|---:|"]
+        for task, result in by_task.items():
+            metric = MAIN_METRIC.get(task, result.paired[0])
+            for name, results in comparison.results.items():
+                delta = comparison.deltas.get(name, {}).get(data, {}).get(task, {}).get(metric)
+                value = results[data][task].metrics[metric]
+                lines.append(f"| {name} | {task} | {metric} | {value:.3f} | {format_delta(delta)} |")
+    return lines
+
+
+def _wise_section(wise: list[dict]) -> list[str]:
+    model = wise[0]["model"]
+    lines = [
+        "",
+        "## WiSE-FT: the trade-off between cultural and general accuracy",
+        "",
+        f"Weights (1-α)·base + α·{model} (LoRA merged first): α = 0 is the base model, α = 1 {model}.",
+        "",
+        f"![WiSE-FT trade-off]({WISE_PLOT})",
+        "",
+        "| α | " + " | ".join(METRICS) + " |",
+        "|---:|" + "---:|" * len(METRICS),
+    ]
+    lines += [f"| {p['alpha']:g} | " + " | ".join(f"{p[k]:.3f}" for k in METRICS) + " |" for p in wise]
+    return lines
