@@ -9,7 +9,7 @@ import argparse
 import json
 import time
 
-from cultureclip.builder.captions import CaptionStage, caption_rows
+from cultureclip.builder.stages.captions import CaptionStage, caption_rows
 from cultureclip.catalog.select import dataset_catalog
 from cultureclip.config import load_config
 

@@ -1,5 +1,5 @@
 """Image generators for builder tests, registered by importing this module: the procedural renderer
-made slow (for kill-and-resume) or failing on chosen seeds (for bad-row handling); a stage that says
+made slow (for kill-and-resume), failing on chosen seeds (for bad-row handling) or buggy; a stage that says
 which process ran it (for the Ray executor's actor reuse)."""
 
 import os
@@ -8,7 +8,7 @@ import time
 from cultureclip.backends.image.base import IMAGE_GENERATORS
 from cultureclip.backends.image.procedural import ProceduralRenderer
 from cultureclip.builder.stage import Stage
-from cultureclip.errors import ConfigError
+from cultureclip.errors import ConfigError, GenerationError
 
 CALLS: list[int] = []  # seeds rendered by the flaky renderer, in order
 
@@ -26,16 +26,26 @@ class FlakyRenderer(ProceduralRenderer):
         for r in requests:
             CALLS.append(r.seed)
             if r.seed % 5 == 0 or (r.seed % 3 == 0 and CALLS.count(r.seed) == 1):
-                raise RuntimeError(f"cannot render seed {r.seed}")
+                raise GenerationError(f"cannot render seed {r.seed}")
         return super().render(requests)
+
+
+class BuggyRenderer(ProceduralRenderer):
+    """Has a bug: fails on every request with a TypeError (a code error, not a backend failure)."""
+
+    def render(self, requests):
+        raise TypeError("a bug in the renderer")
 
 
 IMAGE_GENERATORS.register("test-slow")(lambda ref, image_size, options: SlowRenderer(image_size))
 IMAGE_GENERATORS.register("test-flaky")(lambda ref, image_size, options: FlakyRenderer(image_size))
+IMAGE_GENERATORS.register("test-buggy")(lambda ref, image_size, options: BuggyRenderer(image_size))
 
 
 class WorkerProbe(Stage):
     """Outputs the process that ran each row and how often that process set this stage up."""
+
+    outputs = ("pid", "setups", "stage")
 
     def __init__(self, name: str):
         self.name, self.setups = name, 0
@@ -57,3 +67,12 @@ class BadSetting(Stage):
 
     def process(self, rows: list[dict]) -> list[dict]:
         return rows
+
+
+class Buggy(Stage):
+    """A stage with a bug: every batch fails with a TypeError (a code error, not a backend failure)."""
+
+    name, outputs = "buggy", ("x",)
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        raise TypeError("a bug in the stage")

@@ -1,6 +1,8 @@
 import hashlib
+import io
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -9,12 +11,17 @@ from pathlib import Path
 
 import pytest
 import webdataset as wds
+from PIL import Image
 
 import builder_backends
-from cultureclip.builder.judge import select
-from cultureclip.builder.pipeline import build_dataset
+from cultureclip.builder.pipeline import BuildJob
+from cultureclip.builder.pipeline import build as build_recipe
+from cultureclip.builder.recipes import BUILD_RECIPES
+from cultureclip.builder.stage import Stage, StageFieldError
+from cultureclip.builder.stages.clip_filter import select
 from cultureclip.config import load_config
 from cultureclip.data.shards import read_manifest, read_split
+from cultureclip.data.tables import write_table
 from cultureclip.errors import DataError
 
 TESTS = Path(__file__).parent
@@ -31,7 +38,8 @@ def config(*overrides: str):
 
 
 def build(cfg, out: Path) -> Path:
-    return build_dataset(cfg.catalog, cfg.build, cfg.seed, out, cfg.model.name)
+    job = BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog)
+    return build_recipe(BUILD_RECIPES.create(cfg.build.recipe), job, out)
 
 
 def content(folder: Path) -> tuple[list[dict], str]:
@@ -107,8 +115,8 @@ def test_killed_build_resumes_to_exactly_the_uninterrupted_dataset(reference, tm
     out = tmp_path / "data"
     code = (
         f"import sys; sys.path.insert(0, {str(TESTS)!r}); import builder_backends; "
-        "from cultureclip.builder.pipeline import build_dataset; from cultureclip.config import load_config; "
-        "c = load_config('tiny', sys.argv[2:]); build_dataset(c.catalog, c.build, c.seed, sys.argv[1], c.model.name)"
+        "from test_builder import build; from cultureclip.config import load_config; "
+        "build(load_config('tiny', sys.argv[2:]), sys.argv[1])"
     )
     args = [
         "build.catalog.max_groups=2",
@@ -146,7 +154,7 @@ def test_bad_rows_are_retried_then_recorded_as_failed_without_stopping_the_run(t
     failed = [r for r in manifest if r["status"] == "failed"]
     assert {r["key"] for r in failed} == {r["key"] for r in manifest if r["seed"] % 5 == 0}
     assert all(
-        r["shard"] is None and r["reason"] == f"images failed: RuntimeError: cannot render seed {r['seed']}"
+        r["shard"] is None and r["reason"] == f"images failed: GenerationError: cannot render seed {r['seed']}"
         for r in failed
     )
     kept = [r for r in manifest if r["status"] == "kept"]
@@ -248,3 +256,128 @@ def test_built_dataset_loads_in_hugging_face_datasets(reference, tmp_path):
     table = datasets.load_dataset("parquet", data_files=str(reference / "manifest.parquet"), cache_dir=cache)
     assert table["train"].to_list() == manifest
     assert datasets.load_dataset(str(reference), cache_dir=cache)["train"]["json"] == shards["train"]["json"]
+
+
+def test_a_bug_in_a_stage_stops_the_build_and_nothing_is_published(tmp_path):
+    with pytest.raises(TypeError, match="a bug in the renderer"):
+        build(config("build.renderer=test-buggy"), tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+    assert (tmp_path / "data.work" / "captions").is_dir()  # the finished stages' chunks stay for a rerun
+
+
+def test_on_ray_a_bug_in_a_stage_stops_it_with_the_error_and_saves_no_chunk(ray_cluster, tmp_path):
+    from builder_backends import Buggy
+    from cultureclip.builder.executors import open_executor, progress_bar
+
+    cfg = config("build.executor=ray").build
+    with progress_bar() as progress, open_executor(cfg, progress) as executor:
+        with pytest.raises(TypeError, match="a bug in the stage"):
+            executor.run_stage(Buggy(), [{"key": "0"}], tmp_path / "buggy")
+    assert list((tmp_path / "buggy").iterdir()) == []
+
+
+class Echo(Stage):
+    """Outputs `out` for every row."""
+
+    name, inputs, outputs = "echo", ("caption",), ("n",)
+
+    def __init__(self, out: dict):
+        self.out = out
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        return [dict(self.out) for _ in rows]
+
+
+class Reader(Stage):
+    """Opens each row's image (a backend-like failure on bad bytes), or has a bug."""
+
+    name, inputs, outputs = "read", ("png",), ("size",)
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        if any(r["png"] == b"bug" for r in rows):
+            raise KeyError("a bug")
+        return [{"size": list(Image.open(io.BytesIO(r["png"])).size)} for r in rows]
+
+
+def test_a_stage_checks_the_fields_it_declares():
+    row = {"key": "a", "caption": "x"}
+    with pytest.raises(StageFieldError, match="^stage 'echo': row 'b' has no input field 'caption'$"):
+        Echo({"n": 1}).run([row, {"key": "b"}], retries=0)
+    with pytest.raises(StageFieldError, match="^stage 'echo': wrote undeclared output field 'm'$"):
+        Echo({"n": 1, "m": 2}).run([row], retries=0)
+    with pytest.raises(StageFieldError, match="^stage 'echo': an output lacks the declared field 'n'$"):
+        Echo({}).run([row], retries=0)
+    earlier = {"key": "b", "status": "failed", "reason": "images failed: x"}  # not processed, so not checked
+    assert Echo({"n": 1}).run([row, earlier], retries=0) == [
+        {"status": "ok", "reason": None, "n": 1},
+        {"status": "failed", "reason": "images failed: x"},
+    ]
+    assert Echo({"status": "failed", "reason": "no reply"}).run([row], retries=0) == [
+        {"status": "failed", "reason": "no reply"}
+    ]
+
+
+def test_only_backend_errors_fail_rows_a_bug_stops_the_stage():
+    png = io.BytesIO()
+    Image.new("RGB", (3, 2)).save(png, format="PNG")
+    good, bad = {"key": "a", "png": png.getvalue()}, {"key": "b", "png": b"not a png"}
+    out = Reader().run([good, bad], retries=1)
+    assert out[0] == {"status": "ok", "reason": None, "size": [3, 2]}
+    assert out[1]["status"] == "failed" and out[1]["reason"].startswith("read failed: UnidentifiedImageError: ")
+    with pytest.raises(KeyError, match="a bug"):
+        Reader().run([good, {"key": "c", "png": b"bug"}], retries=1)
+
+
+def test_every_stage_declares_its_fields_and_pickles():
+    from cultureclip.builder.stages.captions import CaptionStage
+    from cultureclip.builder.stages.clip_filter import ClipFilterStage
+    from cultureclip.builder.stages.images import ImageStage
+    from cultureclip.builder.stages.paper_text import ConceptStage, PaperCaptionStage
+    from cultureclip.builder.stages.twin_prompt import TwinPromptStage
+    from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
+    from cultureclip.config import CaptionConfig, ClipFilterConfig, ImageGeneratorConfig, PaperRecipeConfig
+
+    paper = PaperRecipeConfig()
+    stages = [
+        CaptionStage(CaptionConfig(), "template", "config:test-clip"),
+        ImageStage("procedural", 48, ImageGeneratorConfig()),
+        ClipFilterStage(ClipFilterConfig()),
+        ConceptStage(paper, paper.generator),
+        TwinPromptStage(paper, paper.generator),
+        PaperCaptionStage(paper, "config:test-clip"),
+        VlmJudgeStage(paper),
+    ]
+    for stage in stages:
+        copy = pickle.loads(pickle.dumps(stage))
+        assert (
+            stage.inputs
+            and stage.outputs
+            and (copy.name, copy.inputs, copy.outputs)
+            == (
+                stage.name,
+                stage.inputs,
+                stage.outputs,
+            )
+        )
+    assert VlmJudgeStage.outputs == (
+        *("authenticity", "authenticity_reason", "consistency", "consistency_reason"),
+        *("cultural_fidelity", "cultural_fidelity_reason"),
+    )
+
+
+def test_recipes_are_registered_by_name():
+    from cultureclip.builder.recipes.catalog import CatalogRecipe
+    from cultureclip.builder.recipes.paper import PaperRecipe
+
+    assert BUILD_RECIPES.list() == ["catalog", "paper"]
+    assert isinstance(BUILD_RECIPES.create("catalog"), CatalogRecipe)
+    assert isinstance(BUILD_RECIPES.create("paper"), PaperRecipe)
+
+
+def test_write_table_takes_the_union_of_the_rows_fields(tmp_path):
+    import pyarrow.parquet as pq
+
+    write_table([{"key": "a", "status": "failed"}, {"key": "b", "status": "ok", "n": 2}], tmp_path / "t.parquet")
+    table = pq.read_table(tmp_path / "t.parquet")
+    assert table.column_names == ["key", "status", "n"]
+    assert table.to_pylist() == [{"key": "a", "status": "failed", "n": None}, {"key": "b", "status": "ok", "n": 2}]

@@ -3,8 +3,8 @@ import pytest
 from chat_server import ChatServer
 from cultureclip.backends.clip import create_clip, tokenizer_for
 from cultureclip.backends.templates import TemplateCaptionWriter
-from cultureclip.builder.caption_rules import caption_problem, clean_caption
-from cultureclip.builder.captions import CaptionStage, caption_rows, load_prompts
+from cultureclip.builder.stages.caption_rules import caption_problem, clean_caption
+from cultureclip.builder.stages.captions import CaptionStage, caption_rows, load_prompts
 from cultureclip.catalog import load_catalog
 from cultureclip.config import CaptionConfig, ChatModelConfig
 from cultureclip.errors import ConfigError

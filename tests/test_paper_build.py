@@ -11,12 +11,14 @@ import pytest
 from PIL import Image
 
 from chat_server import ChatServer
+from cultureclip import experiment
 from cultureclip.backends.chat import create_chat_model
 from cultureclip.backends.clip import create_clip, tokenizer_for
-from cultureclip.builder.images import ImageStage
-from cultureclip.builder.paper import CATEGORIES, build_paper_dataset, image_passes, prompt_rows, select_pairs
-from cultureclip.builder.paper_replies import ReplyError, ask_parsed, parse_fields, parse_scores
-from cultureclip.builder.paper_stages import PaperCaptionStage, VisionJudgeStage
+from cultureclip.builder.recipes.paper import CATEGORIES, image_passes, prompt_rows, select_pairs
+from cultureclip.builder.stages.images import ImageStage
+from cultureclip.builder.stages.paper_text import PaperCaptionStage
+from cultureclip.builder.stages.replies import ReplyError, ask_parsed, parse_fields, parse_scores
+from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
 from cultureclip.cli import main
 from cultureclip.config import ChatModelConfig, PaperRecipeConfig, load_config
 from cultureclip.data.shards import read_manifest
@@ -224,7 +226,7 @@ def test_the_trainer_reads_the_result(built):
 
 def test_the_transformers_judge_runs_a_tiny_vlm_and_records_unparseable_replies():
     cfg = PaperRecipeConfig(judge=ChatModelConfig(name="tiny:vlm", max_new_tokens=8), reasks=1)
-    stage = VisionJudgeStage(cfg)
+    stage = VlmJudgeStage(cfg)
     stage.setup()
     png = io.BytesIO()
     Image.new("RGB", (32, 32), (200, 30, 30)).save(png, format="PNG")
@@ -244,11 +246,11 @@ def test_a_stopped_build_resumes_without_asking_the_generator_again(tmp_path, mo
         cfg = load_config("paper-build", [*overrides(server.url), "build.paper.max_prompts=1"])
         monkeypatch.setattr(ImageStage, "setup", stop)
         with pytest.raises(RuntimeError, match="stopped before the images"):
-            build_paper_dataset(cfg.build, cfg.seed, tmp_path / "data", cfg.model.name)
+            experiment.build(cfg, tmp_path)
         assert not (tmp_path / "data").exists()
         asked = sum(server.attempts.values())
         monkeypatch.undo()
-        build_paper_dataset(cfg.build, cfg.seed, tmp_path / "data", cfg.model.name)
+        experiment.build(cfg, tmp_path)
     new = sum(server.attempts.values()) - asked
     assert new == 1 * 2 * 3 * 2  # only the judge's requests: one per image (concept, twin, captions were saved)
     assert not (tmp_path / "data.work").exists() and len(read_manifest(tmp_path / "data")) == 12

@@ -3,8 +3,8 @@
 import pytest
 
 from cultureclip.backends.clip import tokenizer_for
-from cultureclip.builder.caption_rules import caption_problem
-from cultureclip.builder.captions import CaptionStage, caption_rows
+from cultureclip.builder.stages.caption_rules import caption_problem
+from cultureclip.builder.stages.captions import CaptionStage, caption_rows
 from cultureclip.catalog import load_catalog
 from cultureclip.config import load_config
 

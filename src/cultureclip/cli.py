@@ -97,7 +97,8 @@ def _existing_out(cfg: RunConfig, need: str) -> Path:
 def build(
     config: ConfigOption = None, out: OutOption = None, overrides: Overrides = None, executor: ExecutorOption = None
 ) -> None:
-    """Build the dataset: catalogue -> twin groups -> captions -> images -> judge filter -> shards in OUT/data.
+    """Build the dataset of the recipe `build.recipe` into OUT/data (catalog, the default: catalogue -> twin
+    groups -> captions -> images -> CLIP filter; paper: the reference recipe, see the paper-build preset).
 
     Writes WebDataset shards (train-*.tar, test-*.tar), manifest.parquet (every row, with the reason of
     each rejected or failed one) and a dataset card. A killed build resumes where it stopped; a finished

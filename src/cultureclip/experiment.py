@@ -15,9 +15,9 @@ import torch
 
 from cultureclip import photos
 from cultureclip.backends.clip import create_clip
+from cultureclip.builder import pipeline
 from cultureclip.builder.card import CARD_JSON
-from cultureclip.builder.paper import build_paper_dataset
-from cultureclip.builder.pipeline import build_dataset
+from cultureclip.builder.recipes import BUILD_RECIPES
 from cultureclip.config import DatasetSpec, RunConfig, TrainConfig, apply_overrides, dump_config
 from cultureclip.errors import DataError
 from cultureclip.eval.reports.run import HELD_OUT, RUN_TASKS, headline, write_report
@@ -47,9 +47,9 @@ def resolve_out(cfg: RunConfig) -> Path:
 
 
 def build(cfg: RunConfig, out: Path) -> Path:
-    if cfg.build.recipe == "paper":  # the reference data recipe (the paper-build preset)
-        return build_paper_dataset(cfg.build, cfg.seed, out / "data", cfg.model.name)
-    return build_dataset(cfg.catalog, cfg.build, cfg.seed, out / "data", cfg.model.name)
+    """Build the dataset of the recipe `build.recipe` into `out/data`, for the run's CLIP (`model.name`)."""
+    job = pipeline.BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog)
+    return pipeline.build(BUILD_RECIPES.create(cfg.build.recipe), job, out / "data")
 
 
 def train_models(cfg: RunConfig, out: Path, seconds: dict[str, float] | None = None) -> dict[str, str]:

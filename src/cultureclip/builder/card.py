@@ -23,8 +23,9 @@ def card_facts(rows: list[dict], models: dict[str, str]) -> dict:
     }
 
 
-def write_card(folder: Path, facts: dict) -> None:
-    """card.json (the facts) and card.md (the same as tables) into `folder`."""
+def write_card(folder: Path, facts: dict, sections: dict[str, dict] | None = None) -> None:
+    """card.json (the facts) and card.md (the same as tables, then a recipe's extra `sections`, title ->
+    counts, which card.json does not hold) into `folder`."""
     (folder / CARD_JSON).write_text(json.dumps(facts, indent=2) + "\n")
     lines = ["# Dataset card", "", "Built by the cultureclip builder. Rows: `manifest.parquet`; images: `*.tar`.", ""]
     for title, key in [
@@ -37,7 +38,13 @@ def write_card(folder: Path, facts: dict) -> None:
         ("Template fallbacks (why the LLM caption was replaced)", "caption_fallbacks"),
         ("Models and prompts", "models"),
     ]:
-        lines += [f"## {title}", "", "| | |", "|---|---|"]
-        lines += [f"| {k} | {v} |" for k, v in facts[key].items()] or ["| (none) | |"]
-        lines.append("")
+        lines += _table(title, facts[key])
+    for title, counts in (sections or {}).items():
+        lines += _table(title, counts)
     (folder / CARD).write_text("\n".join(lines))
+
+
+def _table(title: str, counts: dict) -> list[str]:
+    lines = [f"## {title}", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in counts.items()] or ["| (none) | |"]
+    return [*lines, ""]

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from cultureclip.builder.stage import Stage
 from cultureclip.config import BuildConfig
+from cultureclip.data.tables import write_table
 from cultureclip.errors import CultureClipError
 from cultureclip.io import atomic_path
 
@@ -145,13 +146,8 @@ def _chunk_path(folder: Path, index: int) -> Path:
 
 
 def _save_chunk(folder: Path, index: int, outputs: list[dict]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    columns = list(dict.fromkeys(k for row in outputs for k in row))  # failed rows lack the output fields
-    table = pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in outputs])
     with atomic_path(_chunk_path(folder, index)) as tmp:
-        pq.write_table(table, tmp)
+        write_table(outputs, tmp)  # failed rows lack the output fields: null there
 
 
 def _read_chunk(folder: Path, index: int) -> list[dict]:

@@ -1,60 +1,97 @@
-"""Run the builder: captions -> planned rows -> images -> judge filter -> shards, manifest and card.
+"""The build driver: one skeleton for every recipe (recipes/): record, work folder, executor, atomic
+publish of shards, manifest, extra tables and card.
 
 Each stage saves its finished chunks under `<out>.work/` (see executors.py), so a killed build resumes
 where it stopped and yields exactly the dataset an uninterrupted build would. The dataset folder itself
-appears atomically, with a completion marker; the work folder is removed once it is there.
+appears atomically, with a completion marker; the work folder is removed once it is there. A stage that
+fails with a bug (not a backend error, see stage.py) stops the build, and nothing is published.
 """
 
 import logging
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from cultureclip.builder.captions import CaptionStage, caption_rows, load_prompts
 from cultureclip.builder.card import card_facts, write_card
 from cultureclip.builder.executors import Executor, open_executor, progress_bar
-from cultureclip.builder.images import ImageStage
-from cultureclip.builder.judge import JudgeStage, select
-from cultureclip.builder.rows import SPLITS, plan_rows
-from cultureclip.catalog import Catalog
-from cultureclip.catalog.select import dataset_catalog
-from cultureclip.config import BuildConfig, CatalogConfig, ClipFilterConfig, dump_config
+from cultureclip.builder.rows import SPLITS
+from cultureclip.builder.stage import Stage
+from cultureclip.config import BuildConfig, CatalogConfig
 from cultureclip.data.shards import Sample, write_manifest, write_split
-from cultureclip.data.text import fill
+from cultureclip.data.tables import write_table
 from cultureclip.errors import DataError
 from cultureclip.io import atomic_path, is_finished, mark_done
 
 log = logging.getLogger(__name__)
 RECORD = "build_config.yaml"
 WORK_ONLY = ("png", "embedding", "attributes", "concept_text", "twin_texts")
+"""Row fields that stay in the work folder (the image bytes go into the shards, not the manifest)."""
 
 
-def build_dataset(
-    catalog_cfg: CatalogConfig, cfg: BuildConfig, seed: int, out: Path, target_model: str = "config:world-clip"
-) -> Path:
-    """Build the dataset into `out` (skipped when a finished one is already there).
+@dataclass(frozen=True)
+class BuildJob:
+    """What a recipe builds from: the build settings, the seed, the CLIP the data is for (generated
+    captions must fit its tokenizer's context) and the concept catalogue's settings."""
 
-    `target_model` is the CLIP the data is for: generated captions must fit its tokenizer's context.
-    """
+    cfg: BuildConfig
+    seed: int
+    target_model: str
+    catalog: CatalogConfig
+
+
+@dataclass
+class Built:
+    """A recipe's product: one row per image (status kept, rejected or failed), the models for the card,
+    extra Parquet tables by file name, extra card sections (title -> counts) and a one-line summary."""
+
+    rows: list[dict]
+    models: dict[str, str]
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    sections: dict[str, dict] = field(default_factory=dict)
+    summary: str = ""
+
+
+class Recipe(Protocol):
+    """A way to build a dataset: its record (what a finished dataset must match), early checks, and its
+    plan and steps (`generate`, which runs its stages with `run_step`)."""
+
+    def record(self, job: BuildJob) -> str: ...
+
+    def check(self, job: BuildJob) -> None: ...
+
+    def generate(self, job: BuildJob, executor: Executor, work: Path) -> Built: ...
+
+
+def build(recipe: Recipe, job: BuildJob, out: Path) -> Path:
+    """Build `recipe`'s dataset for `job` into `out` (skipped when a finished one with the same record is there)."""
     out = Path(out)
-    record = f"seed: {seed}\ntarget_model: {target_model}\n" + dump_config(catalog_cfg) + dump_config(cfg)
+    record = recipe.record(job)
     if is_finished(out, RECORD, record):
         log.info("dataset %s already built, skipping", out)
         return out
+    recipe.check(job)
     work = out.with_name(f"{out.name}.work")
     claim_work(work, record)
-    catalog = dataset_catalog(catalog_cfg, cfg.catalog)
-    with progress_bar() as progress, open_executor(cfg, progress) as executor:
-        rows = _generate(catalog, cfg, seed, work, target_model, executor)
+    with progress_bar() as progress, open_executor(job.cfg, progress) as executor:
+        built = recipe.generate(job, executor, work)
     with atomic_path(out) as tmp:
         tmp.mkdir(parents=True)
         (tmp / RECORD).write_text(record)
-        write_dataset(tmp, rows, cfg)
-        write_card(tmp, card_facts(rows, _models(cfg)))
+        write_dataset(tmp, built.rows, job.cfg)
+        for name, rows in built.tables.items():
+            write_table(rows, tmp / name)
+        write_card(tmp, card_facts(built.rows, built.models), built.sections)
         mark_done(tmp)
     shutil.rmtree(work)
-    kept = sum(r["status"] == "kept" for r in rows)
-    log.info("built %d of %d planned images of %d concepts into %s", kept, len(rows), len(catalog.concepts), out)
+    log.info("%s into %s", built.summary, out)
     return out
+
+
+def run_step(executor: Executor, stage: Stage, rows: list[dict], work: Path, folder: str | None = None) -> list[dict]:
+    """`rows`, each joined with its output of `stage` (saved under `work/<folder or stage.name>`)."""
+    outputs = executor.run_stage(stage, rows, work / (folder or stage.name))
+    return [{**row, **out} for row, out in zip(rows, outputs, strict=True)]
 
 
 def claim_work(work: Path, record: str) -> None:
@@ -64,41 +101,6 @@ def claim_work(work: Path, record: str) -> None:
         raise DataError(f"{work}: left by a build with other settings ({RECORD} differs); delete it to start over")
     work.mkdir(parents=True, exist_ok=True)
     saved.write_text(record)
-
-
-def _generate(
-    catalog: Catalog, cfg: BuildConfig, seed: int, work: Path, target_model: str, executor: Executor
-) -> list[dict]:
-    recipe = cfg.catalog
-    units = caption_rows(catalog, recipe.captions, recipe.captions_per_concept)
-    stage = CaptionStage(recipe.captions, recipe.captions.fallback, target_model)
-    written = executor.run_stage(stage, units, work / "captions")
-    captions: dict[str, list[dict]] = {c.id: [] for c in catalog.concepts}
-    for unit, result in zip(units, written, strict=True):
-        captions[unit["id"]].append({**result, "caption_style": unit["style"]})
-    counts = {"train": recipe.train_images, "test": recipe.test_images}
-    rows = plan_rows(catalog, captions, counts, seed)
-    for row in rows:
-        row["attributes"] = catalog.by_id[row["concept_id"]].attributes.model_dump()
-    images = executor.run_stage(ImageStage(cfg.renderer, cfg.image_size, cfg.images), rows, work / "images")
-    rows = [{**row, **image} for row, image in zip(rows, images, strict=True)]
-    if recipe.filter is not None:
-        for row in rows:
-            concept = catalog.by_id[row["concept_id"]]
-            row["concept_text"] = _concept_text(concept, recipe.filter)
-            row["twin_texts"] = [_concept_text(catalog.by_id[t], recipe.filter) for t in row["twin_ids"]]
-        scores = executor.run_stage(JudgeStage(recipe.filter), rows, work / "judge")
-        rows = [{**row, **score} for row, score in zip(rows, scores, strict=True)]
-        select(rows, recipe.filter)
-    for row in rows:
-        row["status"] = "kept" if row["status"] == "ok" else row["status"]
-        row.setdefault("clip_score", None)
-        row.setdefault("twin_margin", None)
-    return rows
-
-
-def _concept_text(concept, cfg: ClipFilterConfig) -> str:
-    return fill(cfg.concept_template, concept.model_dump(exclude={"attributes"}, exclude_none=True))
 
 
 def write_dataset(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:
@@ -115,14 +117,3 @@ def write_dataset(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:
         {k: v for k, v in r.items() if k not in WORK_ONLY} | {"shard": None} for r in rows if r["status"] != "kept"
     ]
     write_manifest(folder, manifest + dropped)
-
-
-def _models(cfg: BuildConfig) -> dict[str, str]:
-    recipe = cfg.catalog
-    models = {"caption_writer": recipe.captions.fallback, "renderer": cfg.renderer}
-    if recipe.captions.generator:
-        models["caption_generator"] = recipe.captions.generator.name
-        models["caption_prompts"] = load_prompts(recipe.captions.prompts, recipe.captions.styles)["version"]
-    if recipe.filter:
-        models["judge"] = recipe.filter.clip
-    return models

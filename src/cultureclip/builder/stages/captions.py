@@ -5,33 +5,23 @@ that breaks the rules is asked again (`reasks` times) with the reason; if it sti
 generator fails, the template writer's caption replaces it and the row records why.
 """
 
-from importlib import resources
-from pathlib import Path
-
-import yaml
-
 from cultureclip.backends.templates import create_caption_writer
-from cultureclip.builder.caption_rules import caption_problem, clean_caption
+from cultureclip.builder.prompts import load_prompt_file, prompt_file
 from cultureclip.builder.stage import Stage
+from cultureclip.builder.stages.caption_rules import caption_problem, clean_caption
 from cultureclip.catalog import Catalog
 from cultureclip.config import CaptionConfig
 from cultureclip.data.text import fill
 from cultureclip.errors import ConfigError, GenerationError
 
-PROMPTS = resources.files("cultureclip") / "builder" / "prompts"
-
 
 def load_prompts(name: str, styles: list[str]) -> dict:
     """A prompt file (shipped name or path) with its `version`, a template per style and `reask`."""
-    file = Path(name) if Path(name).is_file() else Path(str(PROMPTS / f"{name}.yaml"))
-    if not file.is_file():
-        raise ConfigError(f"build.catalog.captions.prompts: {name!r} is neither a file nor a shipped prompt file")
-    prompts = yaml.safe_load(file.read_text())
-    for key in ("version", "styles", "reask"):
-        if key not in (prompts or {}):
-            raise ConfigError(f"{file}: {key}: missing")
+    setting, required = "build.catalog.captions.prompts", {"version": object, "styles": object, "reask": object}
+    prompts = load_prompt_file(name, setting, required)
     missing = [s for s in styles if s not in prompts["styles"]]
     if missing:
+        file = prompt_file(name, setting)
         raise ConfigError(f"{file}: styles: no prompt for style {missing[0]!r} (build.catalog.captions.styles)")
     return prompts
 
@@ -54,6 +44,8 @@ class CaptionStage(Stage):
     """Writes each row's caption with the configured generator (or only the template writer)."""
 
     name = "captions"
+    inputs = ("key", "index", "style", "name")
+    outputs = ("caption", "caption_source", "caption_note")
 
     def __init__(self, cfg: CaptionConfig, writer: str, target_model: str):
         self.cfg, self.writer_name, self.target_model = cfg, writer, target_model

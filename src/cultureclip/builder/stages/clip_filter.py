@@ -1,6 +1,6 @@
 """The filter stage: a judge CLIP scores each image, then a global pass keeps, rejects or de-duplicates.
 
-Per row (`JudgeStage`, parallel): `clip_score`, the cosine of the image and its caption, and
+Per row (`ClipFilterStage`, parallel): `clip_score`, the cosine of the image and its caption, and
 `twin_margin`, the cosine to its own concept text minus the highest cosine to a twin's. Then
 `select` (one pass, in plan order): a row is rejected when its score is below `min_score`, its margin
 not above `twin_margin`, or it is a near-duplicate of an earlier kept image of the same concept and split.
@@ -15,10 +15,12 @@ from cultureclip.builder.stage import Stage
 from cultureclip.config import ClipFilterConfig
 
 
-class JudgeStage(Stage):
+class ClipFilterStage(Stage):
     """Scores rows with `png`, `caption`, `concept_text` and `twin_texts` with the judge CLIP."""
 
     name = "judge"
+    inputs = ("png", "caption", "concept_text", "twin_texts")
+    outputs = ("clip_score", "twin_margin", "embedding")
 
     def __init__(self, cfg: ClipFilterConfig):
         self.cfg = cfg

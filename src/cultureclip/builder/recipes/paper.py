@@ -12,28 +12,19 @@ scores and reasons; `twin_group` is the twin pair, `twin_ids` links the other me
 twin, their captions and rejected captions, or why it failed) and the card.
 """
 
-import logging
-import shutil
 from pathlib import Path
 
-from cultureclip.builder.card import CARD, card_facts, write_card
-from cultureclip.builder.executors import Executor, open_executor, progress_bar
-from cultureclip.builder.images import ImageStage
-from cultureclip.builder.paper_replies import CRITERIA
-from cultureclip.builder.paper_stages import (
-    ConceptStage,
-    PaperCaptionStage,
-    TwinStage,
-    VisionJudgeStage,
-    load_paper_prompts,
-)
-from cultureclip.builder.pipeline import RECORD, claim_work, write_dataset
+from cultureclip.builder.executors import Executor
+from cultureclip.builder.pipeline import BuildJob, Built, run_step
 from cultureclip.builder.rows import image_seed
+from cultureclip.builder.stages.images import ImageStage
+from cultureclip.builder.stages.paper_text import ConceptStage, PaperCaptionStage, load_paper_prompts
+from cultureclip.builder.stages.replies import CRITERIA
+from cultureclip.builder.stages.twin_prompt import TwinPromptStage
+from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
 from cultureclip.config import BuildConfig, PaperRecipeConfig, dump_config
 from cultureclip.data.text import slug
-from cultureclip.io import atomic_path, is_finished, mark_done
 
-log = logging.getLogger(__name__)
 MEMBERS = ("concept", "twin")
 CATEGORIES = ["Cuisine", "Clothing", "Animal & Plants", "Art", "Architecture", "Daily Life", "Symbol", "Festival"]
 """The reference's concept categories (`build.paper.categories` when it is not set)."""
@@ -60,62 +51,51 @@ def prompt_rows(cfg: PaperRecipeConfig) -> list[dict]:
     return rows[: cfg.max_prompts]
 
 
-def build_paper_dataset(cfg: BuildConfig, seed: int, out: Path, target_model: str) -> Path:
-    """Build the reference recipe's dataset into `out` (skipped when a finished one is there)."""
-    out = Path(out)
-    record = f"seed: {seed}\ntarget_model: {target_model}\n" + dump_config(cfg)
-    if is_finished(out, RECORD, record):
-        log.info("dataset %s already built, skipping", out)
-        return out
-    from cultureclip.backends.chat import parse_chat_model_id
+class PaperRecipe:
+    """Builds `build.paper`'s dataset (see the module docstring)."""
 
-    for role in ("generator", "judge"):  # a typo fails now, not after hours of rendering
-        parse_chat_model_id(getattr(cfg.paper, role).name)
-    load_paper_prompts(cfg.paper.prompts)
-    work = out.with_name(f"{out.name}.work")
-    claim_work(work, record)
-    with progress_bar() as progress, open_executor(cfg, progress) as executor:
-        twins, images = _generate(cfg, seed, target_model, work, executor)
-    pairs = select_pairs(twins, images, cfg.paper)
-    with atomic_path(out) as tmp:
-        tmp.mkdir(parents=True)
-        (tmp / RECORD).write_text(record)
-        write_dataset(tmp, images, cfg)
-        _write_table(tmp / "pairs.parquet", pairs)
-        _write_table(tmp / "twins.parquet", twins)
-        write_card(tmp, card_facts(images, _models(cfg)))
-        _add_pair_counts(tmp, twins, pairs)
-        mark_done(tmp)
-    shutil.rmtree(work)
-    kept = sum(p["status"] == "kept" for p in pairs)
-    log.info("kept %d of %d caption pairs of %d prompts into %s", kept, len(pairs), len(twins), out)
-    return out
+    def record(self, job: BuildJob) -> str:
+        """The seed, target CLIP and build settings (the catalogue plays no part)."""
+        return f"seed: {job.seed}\ntarget_model: {job.target_model}\n" + dump_config(job.cfg)
 
+    def check(self, job: BuildJob) -> None:
+        """The model ids and the prompt file, so a typo fails now, not after hours of rendering."""
+        from cultureclip.backends.chat import parse_chat_model_id
 
-def _generate(cfg: BuildConfig, seed: int, target_model: str, work: Path, executor: Executor) -> tuple[list, list]:
-    p = cfg.paper
-    twins = prompt_rows(p)
-    for make in (ConceptStage, TwinStage):  # each stage object (and its model) lives only for its run
-        done = executor.run_stage(make(p, p.generator), twins, work / make.name)
-        twins = [{**row, **result} for row, result in zip(twins, done, strict=True)]
-    members = [m for k, row in enumerate(twins) if row["status"] == "ok" for m in _members(row, k)]
-    written = executor.run_stage(PaperCaptionStage(p, target_model), members, work / "captions")
-    for member, result in zip(members, written, strict=True):
-        twin = twins[member["index"]]
-        twin[f"{member['member']}_captions"] = result.get("captions") or []
-        twin[f"{member['member']}_caption_rejects"] = result.get("caption_rejects") or []
-        if result["status"] != "ok" and twin["status"] == "ok":
-            twin.update(status="failed", reason=f"{member['member']} {result['reason']}")
-    images = [im for k, row in enumerate(twins) if row["status"] == "ok" for im in _images(row, k, seed, p)]
-    rendered = executor.run_stage(ImageStage(cfg.renderer, cfg.image_size, cfg.images), images, work / "images")
-    images = [{**r, **o} for r, o in zip(images, rendered, strict=True)]
-    scores = executor.run_stage(VisionJudgeStage(p), images, work / "judge")
-    images = [{**r, **s} for r, s in zip(images, scores, strict=True)]
-    for row in images:
-        for criterion in CRITERIA:
-            row.setdefault(criterion, None)
-            row.setdefault(f"{criterion}_reason", None)
-    return twins, images
+        for role in ("generator", "judge"):
+            parse_chat_model_id(getattr(job.cfg.paper, role).name)
+        load_paper_prompts(job.cfg.paper.prompts)
+
+    def generate(self, job: BuildJob, executor: Executor, work: Path) -> Built:
+        """Prompts -> concepts -> twins -> captions of both -> images -> judge scores -> caption pairs."""
+        cfg, p = job.cfg, job.cfg.paper
+        twins = prompt_rows(p)
+        for make in (ConceptStage, TwinPromptStage):  # each stage object (and its model) lives only for its run
+            twins = run_step(executor, make(p, p.generator), twins, work)
+        members = [m for k, row in enumerate(twins) if row["status"] == "ok" for m in _members(row, k)]
+        written = executor.run_stage(PaperCaptionStage(p, job.target_model), members, work / "captions")
+        for member, result in zip(members, written, strict=True):
+            twin = twins[member["index"]]
+            twin[f"{member['member']}_captions"] = result.get("captions") or []
+            twin[f"{member['member']}_caption_rejects"] = result.get("caption_rejects") or []
+            if result["status"] != "ok" and twin["status"] == "ok":
+                twin.update(status="failed", reason=f"{member['member']} {result['reason']}")
+        images = [im for k, row in enumerate(twins) if row["status"] == "ok" for im in _images(row, k, job.seed, p)]
+        images = run_step(executor, ImageStage(cfg.renderer, cfg.image_size, cfg.images), images, work)
+        images = run_step(executor, VlmJudgeStage(p), images, work)
+        for row in images:
+            for criterion in CRITERIA:
+                row.setdefault(criterion, None)
+                row.setdefault(f"{criterion}_reason", None)
+        pairs = select_pairs(twins, images, p)
+        kept = sum(pair["status"] == "kept" for pair in pairs)
+        return Built(
+            images,
+            _models(cfg),
+            tables={"pairs.parquet": pairs, "twins.parquet": twins},
+            sections={"Reference recipe (pairs.parquet, twins.parquet)": _pair_counts(twins, pairs)},
+            summary=f"kept {kept} of {len(pairs)} caption pairs of {len(twins)} prompts",
+        )
 
 
 def _members(row: dict, index: int) -> list[dict]:
@@ -200,30 +180,17 @@ def select_pairs(twins: list[dict], images: list[dict], cfg: PaperRecipeConfig) 
     return pairs
 
 
-def _write_table(path: Path, rows: list[dict]) -> None:
-    """Rows as a Parquet table; a field some rows lack (a failed row's) is null in them."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    pq.write_table(pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in rows]), path)
-
-
 def _models(cfg: BuildConfig) -> dict[str, str]:
     p = cfg.paper
     version = load_paper_prompts(p.prompts)["version"]
     return {"generator": p.generator.name, "renderer": cfg.renderer, "judge": p.judge.name, "prompts": version}
 
 
-def _add_pair_counts(folder: Path, twins: list[dict], pairs: list[dict]) -> None:
-    """The recipe's counts (prompts, twin pairs, caption pairs kept) as one more table of the card."""
-    counts = {
+def _pair_counts(twins: list[dict], pairs: list[dict]) -> dict[str, int]:
+    """The recipe's counts for the card: prompts, twin pairs written, caption pairs and those kept."""
+    return {
         "prompts": len(twins),
         "twin pairs written": sum(t["status"] == "ok" for t in twins),
         "caption pairs": len(pairs),
         "caption pairs kept": sum(p["status"] == "kept" for p in pairs),
     }
-    lines = ["## Reference recipe (pairs.parquet, twins.parquet)", "", "| | |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in counts.items()]
-    with open(folder / CARD, "a") as card:
-        card.write("\n".join(lines) + "\n")

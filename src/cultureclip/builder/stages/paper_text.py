@@ -1,38 +1,27 @@
-"""The reference recipe's model stages: concept, twin, captions (text) and the judge (images).
+"""The reference recipe's text stages: the asking base (`AskStage`), concept and captions.
 
-Each asks the recipe's vision-language model (`backends/chat/`) with the versioned prompt file and
-parses the JSON replies (`paper_replies.py`); a reply that does not parse, or a caption that breaks
+Each stage of the recipe (these, `twin_prompt.py` and `vlm_judge.py`) asks the recipe's
+vision-language model (`backends/chat/`) with the versioned prompt file and parses the JSON replies
+(`replies.py`); a reply that does not parse, or a caption that breaks
 the rules, is asked again with the reason, and a row that never gets a usable reply is recorded as
 failed with that reason (no field of it half-filled).
 """
 
-import io
-from pathlib import Path
-
-import yaml
 from PIL import Image
 
-from cultureclip.builder.caption_rules import caption_problem
-from cultureclip.builder.captions import PROMPTS
-from cultureclip.builder.paper_replies import ReplyError, ask_parsed, parse_captions, parse_fields, parse_scores
+from cultureclip.builder.prompts import load_prompt_file
 from cultureclip.builder.stage import Stage
+from cultureclip.builder.stages.caption_rules import caption_problem
+from cultureclip.builder.stages.replies import ReplyError, ask_parsed, parse_captions, parse_fields
 from cultureclip.config import ChatModelConfig, PaperRecipeConfig
 from cultureclip.data.text import fold
-from cultureclip.errors import ConfigError
 
 PROMPT_KEYS = ("version", "concept", "twin", "captions", "judge", "reask")
 
 
 def load_paper_prompts(name: str) -> dict[str, str]:
     """The recipe's prompt file (a shipped name or a path), checked for every prompt it needs."""
-    file = Path(name) if Path(name).is_file() else Path(str(PROMPTS / f"{name}.yaml"))
-    if not file.is_file():
-        raise ConfigError(f"build.paper.prompts: {name!r} is neither a file nor a shipped prompt file")
-    prompts = yaml.safe_load(file.read_text()) or {}
-    for key in PROMPT_KEYS:
-        if not isinstance(prompts.get(key), str):
-            raise ConfigError(f"{file}: {key}: missing")
-    return prompts
+    return load_prompt_file(name, "build.paper.prompts", dict.fromkeys(PROMPT_KEYS, str))
 
 
 class AskStage(Stage):
@@ -61,6 +50,8 @@ class ConceptStage(AskStage):
     """Country x category -> a concept, its ~20-word context and its key visual features."""
 
     name = "concepts"
+    inputs = ("country", "category")
+    outputs = ("name", "context", "features")
 
     def process(self, rows: list[dict]) -> list[dict]:
         prompts = [self.prompts["concept"].format(**r) for r in rows]
@@ -73,29 +64,6 @@ class ConceptStage(AskStage):
         ]
 
 
-class TwinStage(AskStage):
-    """A concept -> its twin: a visually similar, culturally different concept of the same category,
-    with its country, context and the visual features that tell it apart (kept, unlike the reference)."""
-
-    name = "twins"
-
-    def process(self, rows: list[dict]) -> list[dict]:
-        prompts = [self.prompts["twin"].format(**r) for r in rows]
-
-        def parse(i: int, text: str) -> dict:
-            twin = parse_fields(text, ("concept", "country", "context", "features"))
-            if fold(twin["concept"]) == fold(rows[i]["name"]):
-                raise ReplyError("the twin is the concept itself")
-            return twin
-
-        return [
-            {f"twin_{k}" if k != "concept" else "twin_name": x for k, x in v.items()}
-            if v
-            else {"status": "failed", "reason": f"twin: {why}"}
-            for v, why in self.ask(prompts, parse)
-        ]
-
-
 class PaperCaptionStage(AskStage):
     """One member of a twin pair -> `captions_per_concept` captions, each under the word limit, naming
     the concept, one sentence, within the target CLIP's context (its own tokenizer). Captions that break a
@@ -103,6 +71,8 @@ class PaperCaptionStage(AskStage):
     no caption fails."""
 
     name = "captions"
+    inputs = ("name", "country", "category", "context", "features")
+    outputs = ("captions", "caption_rejects")
 
     def __init__(self, cfg: PaperRecipeConfig, target_model: str):
         super().__init__(cfg, cfg.generator)
@@ -145,21 +115,4 @@ class PaperCaptionStage(AskStage):
             if kept[i]
             else {"status": "failed", "reason": f"captions: none follows the rules: {why}"}
             for i, (_, why) in enumerate(results)
-        ]
-
-
-class VisionJudgeStage(AskStage):
-    """An image and its caption -> scores 1-5 with reasons on authenticity, consistency, cultural fidelity."""
-
-    name = "judge"
-
-    def __init__(self, cfg: PaperRecipeConfig):
-        super().__init__(cfg, cfg.judge)
-
-    def process(self, rows: list[dict]) -> list[dict]:
-        images = [Image.open(io.BytesIO(r["png"])).convert("RGB") for r in rows]  # unreadable: the row fails
-        prompts = [self.prompts["judge"].format(**r) for r in rows]
-        return [
-            v if v else {"status": "failed", "reason": f"judge: {why}"}
-            for v, why in self.ask(prompts, lambda i, text: parse_scores(text), images)
         ]

@@ -5,12 +5,15 @@ import io
 from cultureclip.backends.image.base import RenderRequest, create_image_generator
 from cultureclip.builder.stage import Stage
 from cultureclip.config import ImageGeneratorConfig
+from cultureclip.errors import GenerationError
 
 
 class ImageStage(Stage):
     """Renders `caption` with `seed` (and, for the procedural renderer, the concept's `attributes`)."""
 
     name = "images"
+    inputs = ("caption", "seed", "attributes")
+    outputs = ("png",)
 
     def __init__(self, renderer: str, image_size: int, options: ImageGeneratorConfig):
         self.renderer_name, self.image_size, self.options = renderer, image_size, options
@@ -22,7 +25,7 @@ class ImageStage(Stage):
         requests = [RenderRequest(r["caption"], r["seed"], r["attributes"]) for r in rows]
         images = self.renderer.render(requests)
         if len(images) != len(rows):
-            raise RuntimeError(f"renderer returned {len(images)} images for {len(rows)} prompts")
+            raise GenerationError(f"renderer returned {len(images)} images for {len(rows)} prompts")
         return [{"png": _png(im)} for im in images]
 
 

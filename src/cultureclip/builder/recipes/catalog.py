@@ -1,0 +1,70 @@
+"""The catalogue recipe: twin groups of the concept catalogue -> captions -> planned rows -> images ->
+optional CLIP filter (scores, then `select`). The default, offline build."""
+
+from pathlib import Path
+
+from cultureclip.builder.executors import Executor
+from cultureclip.builder.pipeline import BuildJob, Built, run_step
+from cultureclip.builder.rows import plan_rows
+from cultureclip.builder.stages.captions import CaptionStage, caption_rows, load_prompts
+from cultureclip.builder.stages.clip_filter import ClipFilterStage, select
+from cultureclip.builder.stages.images import ImageStage
+from cultureclip.catalog.select import dataset_catalog
+from cultureclip.config import BuildConfig, ClipFilterConfig, dump_config
+from cultureclip.data.text import fill
+
+
+class CatalogRecipe:
+    """Builds `build.catalog`'s dataset from the catalogue `job.catalog` (see the module docstring)."""
+
+    def record(self, job: BuildJob) -> str:
+        """The seed, target CLIP, catalogue and build settings: a dataset built with others is rebuilt."""
+        head = f"seed: {job.seed}\ntarget_model: {job.target_model}\n"
+        return head + dump_config(job.catalog) + dump_config(job.cfg)
+
+    def check(self, job: BuildJob) -> None:
+        """Nothing to check before the work starts (the stages check their settings as they set up)."""
+
+    def generate(self, job: BuildJob, executor: Executor, work: Path) -> Built:
+        """Captions per concept, one row per planned image, rendered, then filtered when a filter is set."""
+        cfg, recipe = job.cfg, job.cfg.catalog
+        catalog = dataset_catalog(job.catalog, recipe)
+        units = caption_rows(catalog, recipe.captions, recipe.captions_per_concept)
+        stage = CaptionStage(recipe.captions, recipe.captions.fallback, job.target_model)
+        written = executor.run_stage(stage, units, work / stage.name)
+        captions: dict[str, list[dict]] = {c.id: [] for c in catalog.concepts}
+        for unit, result in zip(units, written, strict=True):
+            captions[unit["id"]].append({**result, "caption_style": unit["style"]})
+        counts = {"train": recipe.train_images, "test": recipe.test_images}
+        rows = plan_rows(catalog, captions, counts, job.seed)
+        for row in rows:
+            row["attributes"] = catalog.by_id[row["concept_id"]].attributes.model_dump()
+        rows = run_step(executor, ImageStage(cfg.renderer, cfg.image_size, cfg.images), rows, work)
+        if recipe.filter is not None:
+            for row in rows:
+                row["concept_text"] = _concept_text(catalog.by_id[row["concept_id"]], recipe.filter)
+                row["twin_texts"] = [_concept_text(catalog.by_id[t], recipe.filter) for t in row["twin_ids"]]
+            rows = run_step(executor, ClipFilterStage(recipe.filter), rows, work)
+            select(rows, recipe.filter)
+        for row in rows:
+            row["status"] = "kept" if row["status"] == "ok" else row["status"]
+            row.setdefault("clip_score", None)
+            row.setdefault("twin_margin", None)
+        kept = sum(r["status"] == "kept" for r in rows)
+        summary = f"built {kept} of {len(rows)} planned images of {len(catalog.concepts)} concepts"
+        return Built(rows, _models(cfg), summary=summary)
+
+
+def _concept_text(concept, cfg: ClipFilterConfig) -> str:
+    return fill(cfg.concept_template, concept.model_dump(exclude={"attributes"}, exclude_none=True))
+
+
+def _models(cfg: BuildConfig) -> dict[str, str]:
+    recipe = cfg.catalog
+    models = {"caption_writer": recipe.captions.fallback, "renderer": cfg.renderer}
+    if recipe.captions.generator:
+        models["caption_generator"] = recipe.captions.generator.name
+        models["caption_prompts"] = load_prompts(recipe.captions.prompts, recipe.captions.styles)["version"]
+    if recipe.filter:
+        models["judge"] = recipe.filter.clip
+    return models

@@ -1,0 +1,1 @@
+"""Builder stages: each turns rows into one output dict per row, declaring the fields it reads and writes."""

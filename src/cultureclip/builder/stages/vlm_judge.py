@@ -1,0 +1,28 @@
+"""The reference recipe's judge: a vision-language model scores each image against its caption."""
+
+import io
+
+from PIL import Image
+
+from cultureclip.builder.stages.paper_text import AskStage
+from cultureclip.builder.stages.replies import CRITERIA, parse_scores
+from cultureclip.config import PaperRecipeConfig
+
+
+class VlmJudgeStage(AskStage):
+    """An image and its caption -> scores 1-5 with reasons on authenticity, consistency, cultural fidelity."""
+
+    name = "judge"
+    inputs = ("png", "caption", "name", "country", "category")
+    outputs = tuple(f for c in CRITERIA for f in (c, f"{c}_reason"))
+
+    def __init__(self, cfg: PaperRecipeConfig):
+        super().__init__(cfg, cfg.judge)
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        images = [Image.open(io.BytesIO(r["png"])).convert("RGB") for r in rows]  # unreadable: the row fails
+        prompts = [self.prompts["judge"].format(**r) for r in rows]
+        return [
+            v if v else {"status": "failed", "reason": f"judge: {why}"}
+            for v, why in self.ask(prompts, lambda i, text: parse_scores(text), images)
+        ]
