@@ -75,14 +75,10 @@ class WiseConfig(Strict):
 
 
 class PhotosConfig(Strict):
-    """Real photos (Fashion-MNIST, in the MNIST file layout): mixed into the alignment of pretrained towers
-    (the `pretrain` stage), and their test split's zero-shot accuracy measures general ability on photos."""
+    """Real photos (Fashion-MNIST, in the MNIST file layout): their test split's zero-shot accuracy measures
+    general ability on photos (the alignment photos are `pretrain.extra_data`)."""
 
     root: Path | None = None
     """Folder holding train-images-idx3-ubyte.gz and friends; None: the CULTURECLIP_FASHION_MNIST variable."""
-    align_images: int = Field(default=12000, ge=0)
-    """Train photos added to the world's training images for alignment, drawn with the run's seed."""
-    align_template: str = "a photo of {a} {c}, a kind of {kind}."
-    """Generic caption of an alignment photo: {c} the class name, {a} its article, {kind} what it is a kind of."""
     test_images: int | None = Field(default=None, ge=1)
     """Test photos evaluated, drawn with the run's seed; None: the whole test split."""
