@@ -31,12 +31,13 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="config overrides, as for cultureclip run")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="real-towers-")) / "run"
-    photos_root = [f"photos.root={args.root}", f"eval.extra_datasets=[{{kind: fashion_mnist, path: {args.root}}}]"]
-    overrides = list(args.overrides) + (photos_root if args.root else [])
     cli = "from cultureclip.cli import entry; entry()"
-    command = [sys.executable, "-c", cli, "run", "--config", "lite-towers", "--out", str(out), *overrides]
+    command = [sys.executable, "-c", cli, "run", "--config", "lite-towers", "--out", str(out), *args.overrides]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    if args.root:  # the train photos (alignment) and the test photos both come from this folder
+        env["CULTURECLIP_FASHION_MNIST"] = str(args.root)
     start = time.perf_counter()
-    subprocess.run(command, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    subprocess.run(command, check=True, env=env)
     seconds = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = usage.ru_utime + usage.ru_stime

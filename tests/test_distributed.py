@@ -12,7 +12,7 @@ import torch.multiprocessing as mp
 from conftest import synthetic_train_data
 from cultureclip.backends.clip import create_clip
 from cultureclip.config import LossConfig, TrainConfig
-from cultureclip.train.distributed import World, gather_rows, rank_slice
+from cultureclip.train.distributed import DistInfo, gather_rows, rank_slice
 from cultureclip.train.loop import Trainer
 
 # 3 twin groups of 2 plus one of 3: 9 pairs, so the ranks' shares differ in size (5 and 4)
@@ -77,9 +77,9 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
 
 
 def test_rank_shares_cover_the_batch_in_order():
-    shares = [rank_slice(9, World(rank, 2))[0] for rank in range(2)]
+    shares = [rank_slice(9, DistInfo(rank, 2))[0] for rank in range(2)]
     assert shares == [slice(0, 5), slice(5, 9)]
-    assert rank_slice(9, World(1, 2))[1] == [5, 4]
+    assert rank_slice(9, DistInfo(1, 2))[1] == [5, 4]
     x = torch.arange(6.0).reshape(3, 2)
     assert gather_rows(x, [3]) is x  # one process: nothing to gather
     assert np.array_equal(np.concatenate([np.arange(9)[s] for s in shares]), np.arange(9))

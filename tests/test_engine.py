@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -126,3 +127,62 @@ def test_text_tokens_give_each_kind_of_text_its_own_set_of_distinct_texts():
     every = torch.cat(sets)
     for key, texts in groups.items():
         assert torch.equal(every[rows[key]], model.tokenize(texts))
+
+
+def _dataset(folder, groups: int = 3):
+    from PIL import Image
+
+    from cultureclip.data.shards import Sample, write_manifest, write_split
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    samples = []
+    for g in range(groups):
+        for m in range(2):
+            row = {"key": f"k{g}{m}", "split": "train", "concept_id": f"c{g}-{m}", "twin_group": f"g{g}",
+                   "name": f"concept {g} {m}", "generic": f"thing{g}", "caption": f"a thing{g} of kind {m}.",
+                   "generic_caption": f"a photo of a thing{g}."}  # fmt: skip
+            samples.append(Sample(row, Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8))))
+    write_manifest(folder, write_split(folder, "train", samples, shard_size=4))
+    return folder
+
+
+def test_fit_to_folder_publishes_the_model_with_its_records_and_skips_it_after(tmp_path, monkeypatch):
+    from cultureclip.config import ModelConfig
+    from cultureclip.io import is_done
+    from cultureclip.train import fit
+
+    data = _dataset(tmp_path / "data")
+    cfg = TrainConfig(epochs=1, batch_size=2, warmup=0, seed=3)
+    folder = fit.fit_to_folder("config:test-clip", [data], cfg, tmp_path / "models" / "m", False, ModelConfig())
+    assert folder == tmp_path / "models" / "m" and is_done(folder) and not (tmp_path / "models" / "m.work").exists()
+    record = (folder / fit.TRAIN_RECORD).read_text()
+    assert record.startswith("start: config:test-clip\n") and "\nseed: 3\n" in record and "\nepochs: 1.0\n" in record
+    assert "\nsteps: 2\n" in (folder / fit.RESOLVED_RECORD).read_text()  # 6 images, 2 twin pairs a step
+    assert len((folder / loop.LOG_FILE).read_text().splitlines()) == 2
+    monkeypatch.setattr(fit, "train", lambda *a, **k: pytest.fail("a finished model is trained again"))
+    assert fit.fit_to_folder("config:test-clip", [data], cfg, folder, False, ModelConfig()) == folder
+    with pytest.raises(ValueError, match="needs cfg.seed"):
+        fit.fit_to_folder(
+            "config:test-clip", [data], cfg.model_copy(update={"seed": None}), folder, False, ModelConfig()
+        )
+
+
+def test_fit_to_folder_refuses_to_resume_work_made_with_other_settings(tmp_path):
+    from cultureclip.config import ModelConfig
+    from cultureclip.train.fit import TRAIN_RECORD, fit_to_folder
+
+    (tmp_path / "m.work").mkdir()
+    (tmp_path / "m.work" / TRAIN_RECORD).write_text("start: other\n")
+    cfg = TrainConfig(steps=1, batch_size=2, seed=0)
+    with pytest.raises(DataError, match=r"m\.work: cannot resume, made with other settings than now"):
+        fit_to_folder("config:test-clip", [_dataset(tmp_path / "data")], cfg, tmp_path / "m", True, ModelConfig())
+
+
+def test_extra_folders_are_trained_on_after_the_first(tmp_path):
+    from cultureclip.train.data import load_train_data
+
+    first, extra = _dataset(tmp_path / "a", 2), _dataset(tmp_path / "b", 1)
+    data = load_train_data(first, _model(), extra=[extra])
+    assert [r["key"] for r in data.rows] == ["k00", "k01", "k10", "k11", "k00", "k01"]
+    assert len(data.pixels) == 6 and data.source == f"{first} + {extra}"

@@ -163,3 +163,28 @@ def test_without_twin_negatives_each_side_is_in_batch_infonce():
     assert negclip_loss(f["image"], f["caption"], f["neg_caption"], torch.tensor(1.0)).item() == pytest.approx(
         0.5 * (image_side + text_side), abs=1e-6
     )
+
+
+def test_twin_terms_with_a_random_sampler_fail_when_the_config_loads():
+    from cultureclip.config import load_config
+    from cultureclip.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        load_config(None, ["finetune.sampler=random"])
+    assert str(err.value) == (
+        "config error in defaults: finetune: loss.caption needs twin batches: "
+        "set sampler to twins or twin_epochs, or loss.caption to 0"
+    )
+    assert load_config(None, ["finetune.sampler=random", "finetune.loss={caption: 0, concept: 0, clip: 1}"])
+
+
+def test_an_ablation_that_breaks_a_rule_fails_when_the_config_loads():
+    from cultureclip.config import load_config
+    from cultureclip.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"defaults: ablations\.shuffled: loss\.caption needs twin batches") as err:
+        load_config(None, ["ablations.shuffled={sampler: random}"])
+    assert "\n" not in str(err.value)
+    with pytest.raises(ConfigError, match=r"ablations\.bad: steps: Input should be greater than or equal to 1"):
+        load_config(None, ["ablations.bad={steps: 0}"])
+    assert load_config(None, ["ablations.fewer={steps: 3}"]).training("fewer").steps == 3

@@ -6,14 +6,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cultureclip.errors import ConfigError, DataError
-from cultureclip.eval.datasets.mnist import (
+from cultureclip.data.mnist_idx import (
     FASHION_MNIST_CLASSES,
     ROOT_ENV,
+    draw,
     load_fashion_mnist,
     load_mnist_layout,
     read_idx,
 )
+from cultureclip.errors import ConfigError, DataError
 
 
 def write_idx(path: Path, array: np.ndarray, type_code: int = 0x08) -> None:
@@ -76,6 +77,13 @@ def test_the_root_comes_from_the_config_or_the_environment(tiny_layout, monkeypa
     assert load_fashion_mnist(None, "test").name == "fashion-mnist"
     with pytest.raises(DataError, match="no such folder"):
         load_fashion_mnist(root / "nowhere", "test")
+
+
+def test_draw_is_seeded_distinct_and_sorted():
+    assert draw(None, 5, 0).tolist() == [0, 1, 2, 3, 4] and draw(9, 5, 0).tolist() == [0, 1, 2, 3, 4]
+    picked = draw(3, 100, 7)
+    assert picked.tolist() == draw(3, 100, 7).tolist() and len(set(picked.tolist())) == 3
+    assert picked.tolist() == sorted(picked.tolist()) and picked.tolist() != draw(3, 100, 8).tolist()
 
 
 @pytest.mark.skipif(not os.environ.get(ROOT_ENV), reason=f"{ROOT_ENV} is not set (the real Fashion-MNIST files)")

@@ -4,34 +4,27 @@ Every stage writes into the run folder atomically and leaves a completion marker
 same config again skips what is done and picks up where a crash stopped.
 """
 
+import hashlib
 import json
 import logging
-import shutil
 import time
 from datetime import datetime
 from pathlib import Path
 
-import torch
-
-from cultureclip import photos
-from cultureclip.backends.clip import create_clip
 from cultureclip.builder import pipeline
 from cultureclip.builder.card import CARD_JSON
 from cultureclip.builder.recipes import BUILD_RECIPES
-from cultureclip.config import DatasetSpec, RunConfig, TrainConfig, apply_overrides, dump_config
-from cultureclip.errors import DataError
+from cultureclip.config import DatasetSpec, ExtraDataConfig, RunConfig, TrainConfig, dump_config
 from cultureclip.eval.reports.run import HELD_OUT, RUN_TASKS, headline, write_report
 from cultureclip.eval.runner import Comparison, compare_models, load_model, score_model
-from cultureclip.io import atomic_path, is_done, is_finished, mark_done, write_text
-from cultureclip.train.data import load_train_data
-from cultureclip.train.distributed import barrier, device_for, world
-from cultureclip.train.loop import LOG_FILE, PARAMS_FILE, train
+from cultureclip.importers.fashion_mnist import import_fashion_mnist
+from cultureclip.io import is_done, write_text
+from cultureclip.train.fit import fit_to_folder
 from cultureclip.wise import wise_sweep
 
 log = logging.getLogger(__name__)
-TRAIN_RECORD = "train_config.yaml"
-RESOLVED_RECORD = "train_config.resolved.yaml"
-"""The training config as trained, beside the checkpoint: TRAIN_RECORD with `epochs` resolved to `steps`."""
+EXTRA_IMPORTERS = {"fashion_mnist": import_fashion_mnist}
+"""The importer of each `extra_data` kind."""
 WORLD_NOTE = (
     "Offline world: images are procedurally rendered from each concept's structured attributes, "
     "a controlled experiment with known ground truth, not a claim about photographs."
@@ -55,75 +48,37 @@ def build(cfg: RunConfig, out: Path) -> Path:
 def train_models(cfg: RunConfig, out: Path, seconds: dict[str, float] | None = None) -> dict[str, str]:
     """Train the base (if `pretrain` is set), the tuned model and each ablation; return model ids.
 
-    With `photos` set, the base trains on the world's images plus real photos (the alignment data).
+    Each training's `extra_data` is imported into OUT/extra_data and trained on after the world's train split.
     Each model's wall time goes into `seconds` when given.
     """
     seconds = {} if seconds is None else seconds
-    data_dir = out / "data"
     models = {"base": cfg.model.name}
-    runs = {
-        "tuned": cfg.finetune,
-        **{name: apply_overrides(cfg.finetune, o, f"ablations.{name}") for name, o in cfg.ablations.items()},
-    }
+    runs = {name: cfg.training(name) for name in ("tuned", *cfg.ablations)}
     if cfg.pretrain is not None:
         start = time.perf_counter()
-        base_data = data_dir
-        if cfg.photos is not None:
-            base_data = photos.build_align_data(cfg.photos, data_dir, out / "align_data", cfg.seed)
         seed = cfg.seed if cfg.pretrain.seed is None else cfg.pretrain.seed
-        models["base"] = _train_one(cfg, cfg.model.name, base_data, cfg.pretrain, seed, out / "models" / "base")
+        models["base"] = _train(cfg, out, cfg.model.name, cfg.pretrain, seed, "base")
         seconds["base"] = time.perf_counter() - start
     for name, train_cfg in runs.items():
         start = time.perf_counter()
         seed = cfg.seed + 1 if train_cfg.seed is None else train_cfg.seed
-        models[name] = _train_one(cfg, models["base"], data_dir, train_cfg, seed, out / "models" / name)
+        models[name] = _train(cfg, out, models["base"], train_cfg, seed, name)
         seconds[name] = time.perf_counter() - start
     return models
 
 
-def _train_one(cfg: RunConfig, start: str, data_dir: Path, train_cfg: TrainConfig, seed: int, folder: Path) -> str:
-    record = _record(start, seed, train_cfg)
-    if is_finished(folder, TRAIN_RECORD, record):
-        log.info("%s already trained, skipping", folder)
-        return f"local:{folder}"
-    w = world(cfg.model.device)
-    torch.manual_seed(seed)  # a model built from a config draws its initial weights here
-    model = create_clip(start, device_for(cfg.model.device, w), cfg.model.towers)
-    data = load_train_data(data_dir, model)
-    train_cfg = train_cfg.resolved(len(data.rows))  # epochs -> steps, now that the data size is known
-    work = folder.with_name(f"{folder.name}.work")  # log and checkpoints while training: kept for --resume
-    if w.is_main:
-        _prepare_work(work, record, cfg.resume)
-    barrier(w)
-    train(model, data, train_cfg, seed, work, resume=cfg.resume)
-    if w.is_main:
-        with atomic_path(folder) as tmp:
-            tmp.mkdir(parents=True)
-            (tmp / TRAIN_RECORD).write_text(record)
-            (tmp / RESOLVED_RECORD).write_text(_record(start, seed, train_cfg))
-            for name in (LOG_FILE, PARAMS_FILE):
-                shutil.copy(work / name, tmp / name)
-            model.save(tmp)
-            mark_done(tmp)
-        shutil.rmtree(work)
-    barrier(w)
+def _train(cfg: RunConfig, out: Path, start: str, train_cfg: TrainConfig, seed: int, name: str) -> str:
+    """Train one model of the run into OUT/models/NAME on OUT/data and the training's extra data."""
+    extra = [_import_extra(spec, out / "extra_data", cfg.seed) for spec in train_cfg.extra_data]
+    train_cfg = train_cfg.model_copy(update={"seed": seed})
+    folder = fit_to_folder(start, [out / "data", *extra], train_cfg, out / "models" / name, cfg.resume, cfg.model)
     return f"local:{folder}"
 
 
-def _record(start: str, seed: int, train_cfg: TrainConfig) -> str:
-    """The starting model and the training config, with the seed it trains with."""
-    return f"start: {start}\n" + dump_config(train_cfg.model_copy(update={"seed": seed}))
-
-
-def _prepare_work(work: Path, record: str, resume: bool) -> None:
-    """A fresh work folder, or with `resume` the existing one if it was made with the same settings."""
-    saved = work / TRAIN_RECORD
-    if resume and saved.is_file() and saved.read_text() != record:
-        raise DataError(f"{work}: cannot resume, made with other settings than now ({TRAIN_RECORD} differs)")
-    if not resume:
-        shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True, exist_ok=True)
-    saved.write_text(record)
+def _import_extra(spec: ExtraDataConfig, root: Path, seed: int) -> Path:
+    """The folder of one extra dataset, imported once per settings (drawn with the run's seed)."""
+    digest = hashlib.sha256((f"seed: {seed}\n" + dump_config(spec)).encode()).hexdigest()[:8]
+    return EXTRA_IMPORTERS[spec.kind](spec, root / f"{spec.kind}-{digest}", seed)
 
 
 def evaluate_models(

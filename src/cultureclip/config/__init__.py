@@ -14,12 +14,12 @@ from cultureclip.config.build import (
     PaperRecipeConfig,
 )
 from cultureclip.config.catalog import CatalogConfig, ExpandConfig, MiningConfig
-from cultureclip.config.eval import BenchConfig, DatasetSpec, EvalConfig, PhotosConfig, WiseConfig
+from cultureclip.config.eval import BenchConfig, DatasetSpec, EvalConfig, WiseConfig
 from cultureclip.config.loading import PRESETS, dump_config, list_presets, load_config, read_yaml, yaml_error_line
 from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig, ModelConfig, TowersConfig
 from cultureclip.config.overrides import apply_overrides, deep_merge, set_dotted, validate
 from cultureclip.config.run import RunConfig
-from cultureclip.config.train import LossConfig, TrainConfig, TuneConfig, pretrain_default
+from cultureclip.config.train import ExtraDataConfig, LossConfig, TrainConfig, TuneConfig, pretrain_default
 
 __all__ = [
     "PRESETS",
@@ -33,12 +33,12 @@ __all__ = [
     "DatasetSpec",
     "EvalConfig",
     "ExpandConfig",
+    "ExtraDataConfig",
     "ImageGeneratorConfig",
     "LossConfig",
     "MiningConfig",
     "ModelConfig",
     "PaperRecipeConfig",
-    "PhotosConfig",
     "RunConfig",
     "Strict",
     "TowersConfig",

@@ -82,15 +82,3 @@ class WiseConfig(Strict):
         if not alphas or any(not 0.0 <= a <= 1.0 for a in alphas):
             raise ValueError("each alpha must lie in [0, 1] (and the list must not be empty)")
         return alphas
-
-
-class PhotosConfig(Strict):
-    """Real photos (Fashion-MNIST, in the MNIST file layout) mixed into the alignment of pretrained towers
-    (the `pretrain` stage)."""
-
-    root: Path | None = None
-    """Folder holding train-images-idx3-ubyte.gz and friends; None: the CULTURECLIP_FASHION_MNIST variable."""
-    align_images: int = Field(default=12000, ge=0)
-    """Train photos added to the world's training images for alignment, drawn with the run's seed."""
-    align_template: str = "a photo of {a} {c}, a kind of {kind}."
-    """Generic caption of an alignment photo: {c} the class name, {a} its article, {kind} what it is a kind of."""

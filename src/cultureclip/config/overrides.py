@@ -8,16 +8,19 @@ from cultureclip.errors import ConfigError
 
 
 def first_error(err: ValidationError) -> str:
-    """The first problem of a validation error as 'dotted.key: what is wrong (got value)'."""
+    """The first problem of a validation error as 'dotted.key: what is wrong (got value)'.
+
+    A rule of a whole section (a model validator) has no key of its own: its message names the fields.
+    """
     first = err.errors()[0]
-    key = ".".join(str(p) for p in first["loc"]) or "<root>"
+    key = ".".join(str(p) for p in first["loc"])
     if first["type"] == "extra_forbidden":
         problem = "unknown key"
     else:
         problem = first["msg"].removeprefix("Value error, ")
     given = "" if first["type"] in ("extra_forbidden", "missing", "value_error") else f" (got {first['input']!r})"
     more = f" [+{err.error_count() - 1} more]" if err.error_count() > 1 else ""
-    return f"{key}: {problem}{given}{more}"
+    return f"{key + ': ' if key else ''}{problem}{given}{more}"
 
 
 def validate(model: type[BaseModel], raw: dict[str, Any], source: str) -> Any:

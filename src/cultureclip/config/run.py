@@ -8,7 +8,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from cultureclip.config.base import Strict
 from cultureclip.config.build import BuildConfig
 from cultureclip.config.catalog import CatalogConfig, ExpandConfig, MiningConfig
-from cultureclip.config.eval import BenchConfig, EvalConfig, PhotosConfig, WiseConfig
+from cultureclip.config.eval import BenchConfig, EvalConfig, WiseConfig
 from cultureclip.config.models import ModelConfig
 from cultureclip.config.overrides import first_error, overridden
 from cultureclip.config.train import TrainConfig, pretrain_default
@@ -38,8 +38,6 @@ class RunConfig(Strict):
     expand: ExpandConfig = Field(default_factory=ExpandConfig)
     resume: bool = False
     """Continue each unfinished training from its latest checkpoint (`--resume`)."""
-    photos: PhotosConfig | None = None
-    """Real photos for alignment and the general-ability check (the lite-towers preset); null: none."""
 
     @field_validator("ablations")
     @classmethod

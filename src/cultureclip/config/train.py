@@ -1,7 +1,8 @@
 """How a model trains: steps, batches, learning rate, what trains (LoRA or partial), and the loss terms."""
 
 import math
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -49,6 +50,27 @@ class TuneConfig(Strict):
     nn.MultiheadAttention, as in open_clip's own towers), or any module name ending."""
 
 
+class ExtraDataConfig(Strict):
+    """Training data added to the world's train split, imported into the run folder (`KIND[:PATH]` for short)."""
+
+    kind: Literal["fashion_mnist"]
+    """fashion_mnist: Fashion-MNIST train photos with generic captions (`importers.fashion_mnist`)."""
+    path: Path | None = None
+    """The dataset's folder (fashion_mnist: the MNIST file layout); None: the CULTURECLIP_FASHION_MNIST variable."""
+    count: int | None = Field(default=None, ge=0)
+    """Samples drawn with the run's seed; None: all of them."""
+    template: str = "a photo of {a} {c}, a kind of {kind}."
+    """Generic caption of a photo: {c} the class name, {a} its article, {kind} what it is a kind of."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            kind, _, path = value.partition(":")
+            return {"kind": kind, "path": path or None}
+        return value
+
+
 class TrainConfig(Strict):
     steps: int = Field(default=250, ge=1)
     """Optimizer steps (replaced by the steps of `epochs` when that is set)."""
@@ -86,6 +108,8 @@ class TrainConfig(Strict):
     tensorboard: bool = False
     """Also write the metrics as TensorBoard scalars (beside the JSON-lines log)."""
     loss: LossConfig = Field(default_factory=LossConfig)
+    extra_data: list[ExtraDataConfig] = Field(default_factory=list)
+    """Datasets trained on together with the world's train split (e.g. photos to align pretrained towers)."""
 
     @model_validator(mode="after")
     def _twin_terms_need_twin_batches(self) -> "TrainConfig":

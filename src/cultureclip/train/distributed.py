@@ -1,6 +1,6 @@
 """torchrun / DDP plumbing: the process group (NCCL on GPUs, gloo on CPUs) and gathers for the global batch.
 
-Without torchrun's environment everything degrades to one process: `world()` is rank 0 of 1 and the
+Without torchrun's environment everything degrades to one process: `dist_info()` is rank 0 of 1 and the
 gathers return their input, so the same loop runs under `python` and under `torchrun --nproc_per_node N`.
 """
 
@@ -15,7 +15,9 @@ from torch import Tensor
 
 
 @dataclass(frozen=True)
-class World:
+class DistInfo:
+    """This process's place in the torchrun process group: its rank, the group size, its local GPU."""
+
     rank: int = 0
     size: int = 1
     local_rank: int = 0
@@ -25,25 +27,25 @@ class World:
         return self.rank == 0
 
 
-def world(device: str = "cpu") -> World:
+def dist_info(device: str = "cpu") -> DistInfo:
     """Join the process group torchrun describes (once); one process when there is none."""
     if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
-        return World()
+        return DistInfo()
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
 
 
-def device_for(device: str, w: World) -> str:
+def device_for(device: str, info: DistInfo) -> str:
     """A plain 'cuda' means this process's own GPU under torchrun."""
-    return f"cuda:{w.local_rank}" if device == "cuda" and w.size > 1 else device
+    return f"cuda:{info.local_rank}" if device == "cuda" and info.size > 1 else device
 
 
-def rank_slice(n: int, w: World) -> tuple[slice, list[int]]:
+def rank_slice(n: int, info: DistInfo) -> tuple[slice, list[int]]:
     """This rank's contiguous share of n global rows, and every rank's share size (ranks may differ by one)."""
-    sizes = [len(part) for part in np.array_split(np.arange(n), w.size)]
-    start = sum(sizes[: w.rank])
-    return slice(start, start + sizes[w.rank]), sizes
+    sizes = [len(part) for part in np.array_split(np.arange(n), info.size)]
+    start = sum(sizes[: info.rank])
+    return slice(start, start + sizes[info.rank]), sizes
 
 
 def gather_rows(x: Tensor, sizes: list[int]) -> Tensor:
@@ -61,6 +63,6 @@ def gather_rows(x: Tensor, sizes: list[int]) -> Tensor:
     return torch.cat([part[:n] for part, n in zip(parts, sizes, strict=True)])
 
 
-def barrier(w: World) -> None:
-    if w.size > 1:
+def barrier(info: DistInfo) -> None:
+    if info.size > 1:
         dist.barrier()

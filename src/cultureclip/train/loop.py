@@ -23,7 +23,7 @@ from cultureclip.io import write_json
 from cultureclip.train.base_features import BaseFeatures
 from cultureclip.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from cultureclip.train.data import TrainData
-from cultureclip.train.distributed import World, barrier, gather_rows, rank_slice, world
+from cultureclip.train.distributed import DistInfo, barrier, dist_info, gather_rows, rank_slice
 from cultureclip.train.losses import objective_terms, weight_distance, weighted_sum
 from cultureclip.train.metrics import MetricsLog
 from cultureclip.train.sampler import SAMPLERS, Batch
@@ -98,7 +98,7 @@ class Trainer:
 
     def __init__(self, model: ClipModel, data: TrainData, cfg: TrainConfig, seed: int, device: str = "cpu"):
         self.model, self.data, self.cfg, self.seed = model, data, cfg, seed
-        self.world: World = world(device)
+        self.dist: DistInfo = dist_info(device)
         self.device = torch.device(device)
         torch.manual_seed(seed)
         keep_features = cfg.loss.preserve and cfg.loss.preserve_kind == "features"
@@ -110,7 +110,7 @@ class Trainer:
         self.start = [p.detach().clone() for p in self.params] if cfg.loss.preserve_kind == "weights" else []
         model.set_grad_checkpointing(cfg.grad_checkpointing)
         towers = Towers(model, cfg.loss.normalize)
-        self.net = DistributedDataParallel(towers) if self.world.size > 1 else towers
+        self.net = DistributedDataParallel(towers) if self.dist.size > 1 else towers
         decay = [p for p in self.params if p.ndim >= 2]
         groups = [{"params": decay, "weight_decay": cfg.weight_decay}]
         groups.append({"params": [p for p in self.params if p.ndim < 2], "weight_decay": 0.0})
@@ -134,7 +134,7 @@ class Trainer:
         back rank by rank, which the (row-wise mean) distillation term does not see.
         """
         sides = {"": batch.pos} if batch.neg is None else {"": batch.pos, "neg_": batch.neg}
-        share, sizes = rank_slice(len(batch.pos), self.world)
+        share, sizes = rank_slice(len(batch.pos), self.dist)
         sides = {prefix: idx[share] for prefix, idx in sides.items()}
         index = np.concatenate(list(sides.values()))
         text_field = "generic_caption" if self.cfg.text == "generic" else "caption"
@@ -176,7 +176,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         sums: dict[str, Tensor] = {}
         for micro in range(n):
-            sync = self.net.no_sync() if self.world.size > 1 and micro < n - 1 else contextlib.nullcontext()
+            sync = self.net.no_sync() if self.dist.size > 1 and micro < n - 1 else contextlib.nullcontext()
             with sync:
                 for k, v in self.forward_backward(step * n + micro, 1 / n).items():
                     sums[k] = sums.get(k, 0.0) + v.double() / n
@@ -202,8 +202,8 @@ def train(
     trainer = Trainer(model, data, cfg, seed, str(next(model.model.parameters()).device))
     work = Path(work)
     start = _restore(trainer, work) if resume else 0
-    metrics = MetricsLog(work / LOG_FILE, cfg.tensorboard, trainer.world.is_main, keep_before=start)
-    if trainer.world.is_main:
+    metrics = MetricsLog(work / LOG_FILE, cfg.tensorboard, trainer.dist.is_main, keep_before=start)
+    if trainer.dist.is_main:
         write_json(work / PARAMS_FILE, trainer.counts)
     model.model.train()
     with metrics:
@@ -212,9 +212,9 @@ def train(
             metrics.write(trainer.optimizer_step(step))
             done = step + 1
             if cfg.checkpoint_every and done % cfg.checkpoint_every == 0 and done < cfg.steps:
-                if trainer.world.is_main:
+                if trainer.dist.is_main:
                     save_checkpoint(work, done, *trainer.state())
-                barrier(trainer.world)
+                barrier(trainer.dist)
     merge_lora(model)
     model.set_grad_checkpointing(False)
     model.model.eval()

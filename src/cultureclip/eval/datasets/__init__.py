@@ -8,9 +8,8 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 
-import numpy as np
-
 from cultureclip.config import DatasetSpec
+from cultureclip.data.sample import draw
 from cultureclip.errors import ConfigError
 from cultureclip.eval.datasets.base import EvalDataset
 from cultureclip.registry import Registry
@@ -39,13 +38,6 @@ def load_dataset(spec: DatasetSpec) -> EvalDataset:
     if spec.sample is not None and spec.sample < len(data.items):
         data = data.subset(draw(spec.sample, len(data.items), spec.seed or 0).tolist())
     return data
-
-
-def draw(count: int | None, total: int, seed: int) -> np.ndarray:
-    """`count` distinct indices out of `total`, sorted (all of them, in order, when count is None or too large)."""
-    if count is None or count >= total:
-        return np.arange(total)
-    return np.sort(np.random.default_rng(seed).choice(total, size=count, replace=False))
 
 
 def list_kinds() -> list[str]:
