@@ -9,11 +9,11 @@ import pytest
 from cultureclip.data.mnist_idx import (
     FASHION_MNIST_CLASSES,
     ROOT_ENV,
-    draw,
     load_fashion_mnist,
     load_mnist_layout,
     read_idx,
 )
+from cultureclip.data.sample import draw
 from cultureclip.errors import ConfigError, DataError
 
 
