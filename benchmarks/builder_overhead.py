@@ -3,7 +3,7 @@
 Backends of a fixed, known cost (`fixed:SECONDS`: a text generator and an image generator that wait a
 fixed time per item) make the backends' work the same in every arm. Arms, in one run:
   direct  the backends called in a loop (captions in batches, then images in chunks), nothing saved
-  local   the builder (`experiment.build`) with the local executor: stages, saved chunks, shards, manifest, card
+  local   the builder (`run_job.build`) with the local executor: stages, saved chunks, shards, manifest, card
   ray     the same with `executor=ray`, on a local Ray cluster already started (actor start-up counted)
 Prints each arm's rows/s and the ratio builder/direct; the target is >= 0.90 for local and for Ray.
 
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cultureclip import experiment
+from cultureclip import run as run_job
 from cultureclip.backends.chat import create_chat_model
 from cultureclip.backends.image.base import RenderRequest, create_image_generator
 from cultureclip.builder.rows import plan_rows
@@ -85,7 +85,7 @@ def main() -> None:
 
             ray.init(include_dashboard=False, log_to_driver=False)  # the cluster's start is not the builder's
         start = time.perf_counter()
-        out = experiment.build(arm_cfg, work / arm)
+        out = run_job.build(arm_cfg, work / arm)
         seconds[arm] = time.perf_counter() - start
         assert json.loads((out / "card.json").read_text())["status"] == {"kept": rows}
     backend_seconds = (

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from chat_server import ChatServer
-from cultureclip import experiment
+from cultureclip import run as run_job
 from cultureclip.backends.chat import create_chat_model
 from cultureclip.backends.clip import create_clip, tokenizer_for
 from cultureclip.builder.recipes.paper import CATEGORIES, image_passes, prompt_rows, select_pairs
@@ -246,11 +246,11 @@ def test_a_stopped_build_resumes_without_asking_the_generator_again(tmp_path, mo
         cfg = load_config("paper-build", [*overrides(server.url), "build.paper.max_prompts=1"])
         monkeypatch.setattr(ImageStage, "setup", stop)
         with pytest.raises(RuntimeError, match="stopped before the images"):
-            experiment.build(cfg, tmp_path)
+            run_job.build(cfg, tmp_path)
         assert not (tmp_path / "data").exists()
         asked = sum(server.attempts.values())
         monkeypatch.undo()
-        experiment.build(cfg, tmp_path)
+        run_job.build(cfg, tmp_path)
     new = sum(server.attempts.values()) - asked
     assert new == 1 * 2 * 3 * 2  # only the judge's requests: one per image (concept, twin, captions were saved)
     assert not (tmp_path / "data.work").exists() and len(read_manifest(tmp_path / "data")) == 12

@@ -1,0 +1,62 @@
+"""Tool commands: the paper's benchmarks, WiSE-FT export, importers."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cultureclip.cli import ConfigOption, Overrides, _config, app, console
+
+
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help="globalrg_retrieval, globalrg_grounding or crope.")],
+    root: Annotated[Path, typer.Option(help="Local copy of the benchmark's release (its Parquet files).")],
+    model: Annotated[str | None, typer.Option(help="Model id (default: model.name of the config).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for results.jsonl + summary.json.")] = None,
+    config: ConfigOption = None,
+    overrides: Overrides = None,
+) -> None:
+    """Run one of the paper's benchmarks with its exact protocol (section `bench`: seed, batch size): the
+    evaluator's `choice` task on the dataset kind NAME, written as the benchmark's results.jsonl + summary.json."""
+    from cultureclip.eval.bench import run_benchmark
+
+    cfg = _config(config, overrides, None)
+    summary = run_benchmark(name, root, model or cfg.model.name, cfg.bench, cfg.eval, cfg.model.device, out)
+    console.print(f"{name}: accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['questions']})")
+
+
+@app.command("wise")
+def wise_export(
+    base: Annotated[str, typer.Option(help="Model id of the starting model, e.g. open_clip:ViT-B-32@openai.")],
+    tuned: Annotated[str, typer.Option(help="Model id of its fine-tuned version (LoRA is merged first).")],
+    alpha: Annotated[float, typer.Option(help="Mixing weight: 0 is the base model, 1 the tuned one.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the interpolated checkpoint.")],
+) -> None:
+    """WiSE-FT: write the checkpoint (1-alpha)*base + alpha*tuned, loadable as local:OUT."""
+    from cultureclip.backends.clip import create_clip
+    from cultureclip.wise import export_wise
+
+    folder = export_wise(create_clip(base), create_clip(tuned), alpha, out, {"base": base, "tuned": tuned})
+    console.print(f"model: local:{folder}")
+
+
+import_app = typer.Typer(help="Import a published dataset in its own layout into a cultureclip dataset folder.")
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("cultwin")
+def import_cultwin(
+    train: Annotated[Path, typer.Argument(help="The release's training rows (.json list or .jsonl).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write (shards + manifest).")],
+    test: Annotated[Path | None, typer.Option(help="Held-out rows (the release's _valid file), split 'test'.")] = None,
+    images: Annotated[
+        Path | None, typer.Option(help="Folder of the images, when the rows' paths do not resolve beside the file.")
+    ] = None,
+    max_side: Annotated[int | None, typer.Option(min=16, help="Shrink larger images to this longest side.")] = None,
+) -> None:
+    """Convert the authors' CulTwin twin-pair rows and images into our format, ready for `train`."""
+    from cultureclip.importers.cultwin import import_cultwin as convert
+
+    splits = {"train": train} | ({"test": test} if test else {})
+    console.print(f"dataset: {convert(splits, out, images, max_side)}")

@@ -1,0 +1,27 @@
+"""The light commands start without torch: `--help` and the catalogue's check and stats."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+CODE = """
+import contextlib, io, sys
+from cultureclip.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main({argv!r})
+print(repr((code, "torch" in sys.modules, out.getvalue())))
+"""
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["catalog", "stats", "--json"], ["catalog", "check"], ["catalog", "--help"]]
+)
+def test_runs_without_importing_torch(argv):
+    done = subprocess.run([sys.executable, "-c", CODE.format(argv=argv)], capture_output=True, text=True, check=True)
+    code, imported_torch, stdout = eval(done.stdout.strip().splitlines()[-1])
+    assert code == 0 and not imported_torch
+    if argv[1:] == ["stats", "--json"]:
+        assert json.loads(stdout)["concepts"] == 562
