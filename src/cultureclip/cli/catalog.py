@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cultureclip.catalog import jobs as catalog_jobs
-from cultureclip.cli import ConfigOption, Overrides, app, console
+from cultureclip.cli.common import ConfigOption, Overrides, app, console
 from cultureclip.config import RunConfig, load_config
 
 catalog_app = typer.Typer(help="The concept catalogue: check it, mine twins, expand it, count it.")

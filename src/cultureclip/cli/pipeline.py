@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cultureclip.cli import (
+from cultureclip.cli.common import (
     ConfigOption,
     ExecutorOption,
     OutOption,

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from cultureclip.cli import ConfigOption, Overrides, _config, app, console
+from cultureclip.cli.common import ConfigOption, Overrides, _config, app, console
 
 
 @app.command()
