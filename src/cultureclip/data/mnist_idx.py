@@ -111,8 +111,8 @@ def fashion_mnist_root(root: Path | None = None) -> Path:
     if root is None:
         if not os.environ.get(ROOT_ENV):
             raise ConfigError(
-                f"Fashion-MNIST: no root folder; set {ROOT_ENV} or the config's root to the folder holding "
-                "train-images-idx3-ubyte.gz and friends (https://github.com/zalandoresearch/fashion-mnist)"
+                f"Fashion-MNIST: no root folder; set {ROOT_ENV}, or the dataset's path in the config, to the folder "
+                "holding train-images-idx3-ubyte.gz and friends (https://github.com/zalandoresearch/fashion-mnist)"
             )
         root = Path(os.environ[ROOT_ENV])
     if not Path(root).is_dir():
