@@ -3,14 +3,23 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-from cultureclip.data.shards import Sample, read_manifest, read_split, write_manifest, write_split
+from cultureclip.data.shards import (
+    LOCATION,
+    Sample,
+    ShardReader,
+    read_manifest,
+    read_split,
+    split_rows,
+    write_manifest,
+    write_split,
+)
 from cultureclip.errors import DataError
 
 
 def _samples(n, split):
     return [
         Sample(
-            {"key": f"{split}-{i}", "split": split, "concept_id": f"c{i % 2}", "twin_ids": ["x"]},
+            {"key": f"{split}-{i}", "split": split, "concept_id": f"c{i % 2}", "twin_ids": ["x"], "caption": f"c {i}"},
             Image.fromarray(np.full((8, 8, 3), i * 10, dtype=np.uint8)),
         )
         for i in range(n)
@@ -36,6 +45,37 @@ def test_round_trip_across_shards(tmp_path):
     # readable by webdataset directly
     first = next(iter(wds.WebDataset(str(tmp_path / "train-00000.tar"), shardshuffle=False).decode("pil")))
     assert first["json"]["concept_id"] == "c0" and first["png"].size == (8, 8)
+    assert first["txt"] == "c 0"
+
+
+def test_manifest_locates_each_sample_for_one_read(tmp_path):
+    """Each manifest row's (shard, offset, length) is exactly its sample's members, and sha256 its image's hash."""
+    import hashlib
+
+    samples = _samples(5, "train")
+    samples[2].row["caption"] = None  # no caption: no txt member (a loader drops it rather than train on "")
+    write_manifest(tmp_path, write_split(tmp_path, "train", samples, shard_size=3))
+    reader = ShardReader(open_files=1)  # two shards through one open file: the descriptor cache evicts
+    for row in split_rows(tmp_path, "train"):
+        sample = reader.read(tmp_path / row["shard"], row["offset"], row["length"])
+        assert sorted(sample) == (["json", "png"] if row["key"] == "train-2" else ["json", "png", "txt"])
+        assert hashlib.sha256(sample["png"]).hexdigest() == row["sha256"]
+        assert sample.get("txt", b"").decode() == (row["caption"] or "")
+        assert np.asarray(Image.open(__import__("io").BytesIO(sample["png"])))[0, 0, 0] == int(row["key"][-1]) * 10
+    assert [r["key"] for r in split_rows(tmp_path, "train", ["key"])] == [f"train-{i}" for i in range(5)]
+    assert set(split_rows(tmp_path, "train", ["key"])[0]) == {"key", "split", *LOCATION}
+
+
+def test_a_truncated_shard_is_one_line_naming_it(tmp_path):
+    write_manifest(tmp_path, write_split(tmp_path, "train", _samples(4, "train"), shard_size=4))
+    shard = tmp_path / "train-00000.tar"
+    last = split_rows(tmp_path, "train")[-1]
+    with open(shard, "r+b") as f:
+        f.truncate(last["offset"] + 100)  # cut inside the last sample
+    with pytest.raises(DataError, match=r"train-00000.tar: truncated \(manifest.parquet places samples past its end\)"):
+        split_rows(tmp_path, "train")
+    with pytest.raises(DataError, match="truncated at byte"):
+        ShardReader().read(shard, last["offset"], last["length"])
 
 
 def test_missing_manifest_and_shard(tmp_path):
@@ -63,7 +103,7 @@ def test_loads_in_hugging_face_datasets_with_the_manifest_types(tmp_path):
     write_manifest(folder, manifest)
     loaded = datasets.load_dataset(str(folder), cache_dir=str(tmp_path / "cache"))
     for split in ("train", "test"):
-        expected = [{k: v for k, v in r.items() if k != "shard"} for r in manifest if r["split"] == split]
+        expected = [{k: v for k, v in r.items() if k not in LOCATION} for r in manifest if r["split"] == split]
         assert loaded[split]["json"] == expected
         assert loaded[split]["__key__"] == [r["key"] for r in expected]
     assert loaded["train"][7]["json"]["caption_note"] == "fallback: x" and loaded["train"][7]["json"]["score"] == 0.5

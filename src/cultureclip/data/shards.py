@@ -1,17 +1,29 @@
 """The dataset format every part shares: WebDataset tar shards per split + a Parquet manifest.
 
-Each sample is `<key>.png` (the image) and `<key>.json` (its row: concept id, name, culture,
-category, generic noun, twin group and twin ids, caption, generic caption, seed, split). The manifest
-holds the same rows, one per image, with the shard that stores it, so a dataset can be queried
-without opening the tars; it also lists the builder's rejected and failed rows (`status`, `reason`,
-no shard). Readable with `webdataset.WebDataset(...)` or `datasets` directly: `README.md` is a Hugging
-Face dataset card header naming each split's shards and the rows' exact types, so
-`datasets.load_dataset(folder)` loads every split (its webdataset loader would otherwise guess the types
-from the first 5 samples, and fail on a field that is null there and a string later, e.g. `caption_note`).
+Each sample is `<key>.png` (the image), `<key>.txt` (its caption, where the row has one, as
+`open_clip_train` and other WebDataset loaders read it) and `<key>.json` (its row: concept id, name,
+culture, category, generic noun, twin group and twin ids, caption, generic caption, seed, split).
+
+The manifest is the index: the same rows, one per image, with the shard that stores it, where the
+sample's bytes lie in that shard (`offset`, `length`: a sample is a self-contained run of tar members)
+and the image's SHA-256. So a reader fetches any sample with one read, without scanning or holding a
+shard; forms twin batches from the manifest's columns alone; and keys an embedding cache without
+reading the image. The manifest also lists the builder's rejected and failed rows (`status`,
+`reason`, no shard).
+
+Readable with `webdataset.WebDataset(...)` or `datasets` directly: `README.md` is a Hugging Face
+dataset card header naming each split's shards and the rows' exact types, so
+`datasets.load_dataset(folder)` loads every split (its webdataset loader would otherwise guess the
+types from the first 5 samples, and fail on a field that is null there and a string later, e.g.
+`caption_note`).
 """
 
+import hashlib
 import io
-import json
+import os
+import tarfile
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +33,8 @@ from cultureclip.errors import DataError
 
 MANIFEST = "manifest.parquet"
 HF_CARD = "README.md"
+LOCATION = ("shard", "offset", "length", "sha256")
+"""Manifest columns that say where a sample is, and its image's hash (not fields of the sample's row)."""
 
 
 @dataclass
@@ -30,19 +44,52 @@ class Sample:
     """A decoded image, or its PNG bytes (written as they are)."""
 
 
-def write_split(folder: Path, split: str, samples: list[Sample], shard_size: int, first_shard: int = 0) -> list[dict]:
-    """Write `samples` as `<split>-NNNNN.tar` shards in `folder`, numbered from `first_shard` (so a
-    stream can be written a shard at a time); return manifest rows."""
+def write_split(
+    folder: Path, split: str, samples: Iterable[Sample], shard_size: int, first_shard: int = 0
+) -> list[dict]:
+    """Write `samples` as `<split>-NNNNN.tar` shards in `folder`, numbered from `first_shard`, holding
+    one shard's samples at a time; return their manifest rows (each row with its location)."""
+    manifest: list[dict] = []
+    pending: list[Sample] = []
+    number = first_shard
+    for sample in samples:
+        pending.append(sample)
+        if len(pending) == shard_size:
+            manifest += _write_shard(folder / f"{split}-{number:05d}.tar", pending)
+            pending, number = [], number + 1
+    if pending:
+        manifest += _write_shard(folder / f"{split}-{number:05d}.tar", pending)
+    return manifest
+
+
+def _write_shard(path: Path, samples: list[Sample]) -> list[dict]:
     import webdataset as wds
 
-    manifest = []
-    for start in range(0, len(samples), shard_size):
-        shard = f"{split}-{first_shard + start // shard_size:05d}.tar"
-        with wds.TarWriter(str(folder / shard), mtime=0) as sink:
-            for sample in samples[start : start + shard_size]:
-                sink.write({"__key__": sample.row["key"], "png": _png(sample.image), "json": sample.row})
-                manifest.append({**sample.row, "shard": shard})
-    return manifest
+    hashes = []
+    with wds.TarWriter(str(path), mtime=0) as sink:
+        for sample in samples:
+            png = _png(sample.image)
+            hashes.append(hashlib.sha256(png).hexdigest())
+            caption = {"txt": sample.row["caption"]} if sample.row.get("caption") else {}
+            sink.write({"__key__": sample.row["key"], "png": png, **caption, "json": sample.row})
+    spans = _sample_spans(path)
+    rows = []
+    for sample, digest in zip(samples, hashes, strict=True):
+        offset, length = spans[sample.row["key"]]
+        rows.append({**sample.row, "shard": path.name, "offset": offset, "length": length, "sha256": digest})
+    return rows
+
+
+def _sample_spans(path: Path) -> dict[str, tuple[int, int]]:
+    """{key: (offset, length)} of each sample's run of members (headers included) in a tar shard."""
+    spans: dict[str, tuple[int, int]] = {}
+    with tarfile.open(path) as tar:
+        for member in tar:
+            key = member.name.split(".", 1)[0]
+            end = member.offset_data + -(-member.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+            start = spans[key][0] if key in spans else member.offset
+            spans[key] = (start, end - start)
+    return spans
 
 
 def _png(image: Image.Image | bytes) -> bytes:
@@ -51,8 +98,6 @@ def _png(image: Image.Image | bytes) -> bytes:
     png = io.BytesIO()
     image.save(png, format="PNG")
     return png.getvalue()
-
-
 def write_manifest(folder: Path, rows: list[dict]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -66,11 +111,12 @@ def _write_hf_card(folder: Path, splits: list[str], schema) -> None:
     """README.md whose YAML header gives `datasets` each split's shards and the sample features."""
     import yaml
 
-    row = [{"name": f.name, **_hf_type(f.type)} for f in schema if f.name != "shard"]
+    row = [{"name": f.name, **_hf_type(f.type)} for f in schema if f.name not in LOCATION]
     features = [
         {"name": "__key__", "dtype": "string"},
         {"name": "__url__", "dtype": "string"},
         {"name": "json", "struct": row},
+        {"name": "txt", "dtype": "string"},
         {"name": "png", "dtype": "image"},
     ]
     header = {
@@ -103,35 +149,73 @@ def read_manifest(folder: Path) -> list[dict]:
     return pq.read_table(path).to_pylist()
 
 
-def read_split(folder: Path, split: str) -> list[Sample]:
-    """All samples of `split`, in manifest order, decoded."""
-    return [Sample(row, Image.open(io.BytesIO(png)).convert("RGB")) for row, png in read_split_encoded(folder, split)]
-
-
-def read_split_encoded(folder: Path, split: str) -> list[tuple[dict, bytes]]:
-    """All (row, PNG bytes) of `split`, in manifest order, not decoded."""
-    import webdataset as wds
+def split_rows(folder: Path, split: str, columns: Sequence[str] | None = None) -> list[dict]:
+    """The manifest rows of `split`'s samples (only `columns` where given, plus their location), in
+    shard order, after checking that every shard they name is there and long enough to hold them."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
     folder = Path(folder)
-    shards = sorted({r["shard"] for r in read_manifest(folder) if r["split"] == split and r["shard"]})
-    if not shards:
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise DataError(f"{folder}: not a cultureclip dataset ({MANIFEST} is missing)")
+    wanted = None if columns is None else list(dict.fromkeys([*columns, *LOCATION, "split"]))
+    table = pq.read_table(path, columns=wanted)
+    if "offset" not in table.column_names:
+        raise DataError(f"{folder}: {MANIFEST} has no sample locations (made by an older cultureclip); rebuild it")
+    table = table.filter(pc.and_(pc.equal(table["split"], split), pc.is_valid(table["shard"])))
+    if not len(table):
         raise DataError(f"{folder}: no {split!r} samples in {MANIFEST}")
-    missing = [s for s in shards if not (folder / s).is_file()]
-    if missing:
-        raise DataError(f"{folder}: shard {missing[0]} listed in {MANIFEST} is missing")
-    # every process of a distributed run reads the whole split: the trainer splits batches by rank, not shards
-    urls = [str(folder / s) for s in shards]
-    stream = wds.WebDataset(urls, shardshuffle=False, empty_check=False, nodesplitter=_all_shards)
-    samples = []
-    seen = set()
-    for item in stream:
-        seen.add(Path(item["__url__"]).name)
-        samples.append((json.loads(item["json"]), item["png"]))
-    empty = [s for s in shards if s not in seen]
-    if empty:
-        raise DataError(f"{folder / empty[0]}: empty shard (no samples, but {MANIFEST} lists some in it)")
-    return samples
+    ends: dict[str, int] = {}
+    for shard, offset, length in zip(*(table[c].to_pylist() for c in ("shard", "offset", "length")), strict=True):
+        ends[shard] = max(ends.get(shard, 0), offset + length)
+    for shard, end in ends.items():
+        if not (folder / shard).is_file():
+            raise DataError(f"{folder}: shard {shard} listed in {MANIFEST} is missing")
+        if (folder / shard).stat().st_size < end:
+            raise DataError(f"{folder / shard}: truncated ({MANIFEST} places samples past its end); rebuild it")
+    return table.to_pylist()
 
 
-def _all_shards(urls):
-    return urls
+class ShardReader:
+    """Random access to samples by location: one read of the sample's bytes, its members parsed by
+    `tarfile`. Keeps up to `open_files` shards open; `os.pread` needs no file position, so forked
+    DataLoader workers may share the descriptors."""
+
+    def __init__(self, open_files: int = 16):
+        self.open_files = open_files
+        self._files: OrderedDict[str, int] = OrderedDict()
+
+    def read(self, shard: str | Path, offset: int, length: int) -> dict[str, bytes]:
+        """{extension: bytes} of the sample at `offset` in `shard`."""
+        data = os.pread(self._fd(str(shard)), length, offset)
+        if len(data) < length:
+            raise DataError(f"{shard}: truncated at byte {offset + len(data)} (a sample needs {length} bytes)")
+        members = {}
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            for member in tar:
+                members[member.name.split(".", 1)[1]] = tar.extractfile(member).read()
+        return members
+
+    def _fd(self, shard: str) -> int:
+        if shard in self._files:
+            self._files.move_to_end(shard)
+            return self._files[shard]
+        if len(self._files) >= self.open_files:
+            os.close(self._files.popitem(last=False)[1])
+        self._files[shard] = os.open(shard, os.O_RDONLY)
+        return self._files[shard]
+
+
+def iter_split(folder: Path, split: str) -> Iterator[tuple[dict, bytes]]:
+    """(row, PNG bytes) of each sample of `split`, in manifest order, one at a time."""
+    folder = Path(folder)
+    reader = ShardReader()
+    for row in split_rows(folder, split):
+        png = reader.read(folder / row["shard"], row["offset"], row["length"])["png"]
+        yield {k: v for k, v in row.items() if k not in LOCATION}, png
+
+
+def read_split(folder: Path, split: str) -> list[Sample]:
+    """All samples of `split`, in manifest order, decoded (for small splits: tests, inspection)."""
+    return [Sample(row, Image.open(io.BytesIO(png)).convert("RGB")) for row, png in iter_split(folder, split)]
