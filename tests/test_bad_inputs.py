@@ -51,4 +51,4 @@ def test_an_empty_shard(tmp_path):
         pass
     with pytest.raises(DataError) as err:
         load_train_data(tmp_path, create_clip("config:test-clip"))
-    assert _one_line(err) == f"{shard}: empty shard (no samples, but manifest.parquet lists some in it)"
+    assert _one_line(err) == f"{shard}: no sample at byte 0 (the shard changed after manifest.parquet was written)"

@@ -195,6 +195,8 @@ class ShardReader:
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             for member in tar:
                 members[member.name.split(".", 1)[1]] = tar.extractfile(member).read()
+        if not members:
+            raise DataError(f"{shard}: no sample at byte {offset} (the shard changed after {MANIFEST} was written)")
         return members
 
     def _fd(self, shard: str) -> int:
