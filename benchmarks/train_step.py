@@ -5,14 +5,15 @@
    keeps its own optimizer implementation (open_clip_train's main builds torch's default AdamW, our trainer
    the fused one) and its own text forward (ours stops at the batch's last EOT token, which is exact);
 2. time per step of the twin-aware objective vs the plain CLIP loss with as many images per step
-   (target: at most 1.15), with and without the feature-distillation preservation term (the frozen base
-   embeds each of the benchmark's images once, during the warm-up steps: the figure is the steady state
-   of a run longer than one pass over its data);
+   (target: at most 1.15), with and without the feature-distillation preservation term (the frozen start
+   embeds each batch's images and generic captions: one more forward pass, without gradients);
 3. peak memory of LoRA training vs full fine-tuning on the same model (GPU: max allocated; CPU: the
    growth of the process's peak RSS over the loaded model, each mode in a fresh process).
 
-Timed rounds alternate between the contenders and the median is kept, so load on a shared machine hits
-both alike (on an oversubscribed CPU, `--threads 1` keeps thread contention out of the comparison).
+Both sides read the same tensors from memory (our trainer through `InMemorySamples`, in its own process):
+this times the step, not the data loading (see benchmarks/scale.py for that). Timed rounds alternate
+between the contenders and the median is kept, so load on a shared machine hits both alike (on an
+oversubscribed CPU, `--threads 1` keeps thread contention out of the comparison).
 Usage: python benchmarks/train_step.py [--model config:world-clip] [--batch 64] [--device cpu] [--threads 1]
 (`open_clip:ViT-B-32` without a tag is the real architecture with random weights: no download.)
 """
@@ -32,8 +33,9 @@ import torch
 
 from cultureclip.backends.clip import create_clip
 from cultureclip.config import LossConfig, TrainConfig, TuneConfig
-from cultureclip.train.data import TrainData
+from cultureclip.train.data import TrainData, index_rows
 from cultureclip.train.loop import Trainer
+from cultureclip.train.stream import TEXT_FIELDS, InMemorySamples
 
 PLAIN = LossConfig(caption=0, concept=0, clip=1, preserve=0)
 TWIN = LossConfig(caption=0.7, concept=0.3, preserve=0)
@@ -41,10 +43,10 @@ TWIN_PRESERVE = LossConfig(caption=0.7, concept=0.3, preserve=5)
 OPEN_CLIP_PRECISION = {"fp32": "fp32", "bf16": "amp_bf16", "fp16": "amp"}
 
 
-def synthetic_data(model, images: int, members: int = 2) -> TrainData:
+def synthetic_data(model, images: int, members: int = 2) -> tuple[TrainData, InMemorySamples]:
     """`images` random images with unique captions, in twin groups of `members` concepts of 2 images each."""
     g = torch.Generator().manual_seed(0)
-    rows, by_concept = [], {}
+    rows = []
     for i in range(images):
         concept = f"c{i // 2}"
         rows.append(
@@ -57,16 +59,18 @@ def synthetic_data(model, images: int, members: int = 2) -> TrainData:
                 "generic_caption": f"a photo of a thing {i // (2 * members)}.",
             }
         )
-        by_concept.setdefault(concept, []).append(i)
-    groups = [[f"c{c}" for c in range(s, s + members)] for s in range(0, images // 2, members)]
+    columns = {k: [r[k] for r in rows] for k in ("concept_id", "twin_group", "generic")}
+    columns |= {"shard": ["memory"] * images, "offset": [0] * images, "length": [0] * images}
     pixels = torch.randn(images, 3, model.image_size, model.image_size, generator=g)
-    return TrainData(pixels, rows, by_concept, groups)
+    texts = [{k: r[k] for k in TEXT_FIELDS} for r in rows]
+    return index_rows(columns, "synthetic"), InMemorySamples(pixels, texts)
 
 
 def our_trainer(model, data, loss: LossConfig, batch: int, args, tune: TuneConfig | None = None) -> Trainer:
+    data, samples = data
     sampler = "random" if loss.clip else "twins"
     cfg = TrainConfig(
-        steps=10**6,
+        steps=2 + args.rounds * args.steps,  # what the benchmark runs (the distillation embeds their rows)
         batch_size=batch if sampler == "random" else batch // 2,
         lr=1e-5,
         warmup=1,
@@ -74,10 +78,12 @@ def our_trainer(model, data, loss: LossConfig, batch: int, args, tune: TuneConfi
         precision=args.precision,
         loss=loss,
         tune=tune or TuneConfig(),
+        workers=0,
     )
-    trainer = Trainer(model, data, cfg, seed=0, device=args.device)
-    trainer.tokens({"all": [r["caption"] for r in data.rows] + [r["name"] for r in data.rows]})  # pre-tokenized,
-    trainer.tokens({"generic": [r["generic_caption"] for r in data.rows]})  # as open_clip's loader gives them
+    trainer = Trainer(model, data, cfg, seed=0, device=args.device, samples=samples)
+    texts = samples.texts
+    trainer.tokens({"all": [t["caption"] for t in texts] + [t["name"] for t in texts]})  # pre-tokenized,
+    trainer.tokens({"generic": [t["generic_caption"] for t in texts]})  # as open_clip's loader gives them
     model.model.train()
     return trainer
 
@@ -91,16 +97,17 @@ def time_ours(trainer: Trainer, steps: int, start: int) -> float:
     return time.perf_counter() - t
 
 
-def open_clip_runner(model, data: TrainData, batch: int, steps: int, args):
+def open_clip_runner(model, data: tuple[TrainData, InMemorySamples], batch: int, steps: int, args):
     """A closure running open_clip_train's train_one_epoch over `steps` batches of the same tensors."""
     import open_clip
     from open_clip_train.data import DataInfo
     from open_clip_train.scheduler import cosine_lr
     from open_clip_train.train import train_one_epoch
 
-    tokens = model.tokenize([r["caption"] for r in data.rows])
+    samples = data[1]
+    tokens = model.tokenize([t["caption"] for t in samples.texts])
     n = batch * steps
-    dataset = torch.utils.data.TensorDataset(data.pixels[:n], tokens[:n])
+    dataset = torch.utils.data.TensorDataset(samples.pixels[:n], tokens[:n])
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True)
     loader.num_batches, loader.num_samples = steps, n
     params = [p for p in model.model.parameters() if p.requires_grad]

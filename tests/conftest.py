@@ -30,28 +30,47 @@ def _embedding_cache(tmp_path_factory):
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
 
 
-def synthetic_train_data(groups: int = 3, members: int = 2, images: int = 2, size: int = 32, seed: int = 0):
-    """TrainData of random pixels for `groups` twin groups, without building a dataset."""
-    import torch
+def synthetic_dataset(
+    folder: Path, groups: int = 3, members: int = 2, images: int = 2, size: int = 32, seed: int = 0, prefix: str = ""
+) -> Path:
+    """A dataset of random images for `groups` twin groups of `members` concepts, `images` each, in `folder`."""
+    import numpy as np
+    from PIL import Image
 
-    from cultureclip.train.data import TrainData
+    from cultureclip.data.shards import Sample, write_manifest, write_split
 
-    rows = [
-        {
-            "concept_id": f"c{g}-{m}",
-            "twin_group": f"g{g}",
-            "name": f"concept {g} {m}",
-            "generic": f"thing{g}",
-            "caption": f"a thing{g} of kind {m}, picture {i}.",
-            "generic_caption": f"a photo of a thing{g}.",
-        }
+    rng = np.random.default_rng(seed)
+    samples = [
+        Sample(
+            {
+                "key": f"{prefix}k{g}-{m}-{i}",
+                "split": "train",
+                "concept_id": f"{prefix}c{g}-{m}",
+                "twin_group": f"{prefix}g{g}",
+                "name": f"concept {g} {m}",
+                "generic": f"thing{g}",
+                "caption": f"a thing{g} of kind {m}, picture {i}.",
+                "generic_caption": f"a photo of a thing{g}.",
+            },
+            Image.fromarray(rng.integers(0, 256, (size, size, 3), np.uint8)),
+        )
         for g in range(groups)
         for m in range(members)
         for i in range(images)
     ]
-    by_concept: dict[str, list[int]] = {}
-    for i, row in enumerate(rows):
-        by_concept.setdefault(row["concept_id"], []).append(i)
-    twin_groups = [[f"c{g}-{m}" for m in range(members)] for g in range(groups)]
-    pixels = torch.randn(len(rows), 3, size, size, generator=torch.Generator().manual_seed(seed))
-    return TrainData(pixels, rows, by_concept, twin_groups)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_manifest(folder, write_split(folder, "train", samples, shard_size=5))
+    return folder
+
+
+def synthetic_train_data(groups: int = 3, members: int = 2, images: int = 2, size: int = 32, seed: int = 0):
+    """The TrainData of a `synthetic_dataset` written to a temporary folder (removed at exit)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from cultureclip.train.data import load_train_data
+
+    folder = Path(tempfile.mkdtemp(prefix="cultureclip-train-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return load_train_data(synthetic_dataset(folder, groups, members, images, size, seed))

@@ -2,6 +2,7 @@
 
 import os
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,9 +10,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from conftest import synthetic_train_data
+from conftest import synthetic_dataset
 from cultureclip.backends.clip import create_clip
 from cultureclip.config import LossConfig, TrainConfig
+from cultureclip.train.data import load_train_data
 from cultureclip.train.distributed import DistInfo, gather_rows, rank_slice
 from cultureclip.train.loop import Trainer
 
@@ -19,36 +21,28 @@ from cultureclip.train.loop import Trainer
 CFG = TrainConfig(steps=2, batch_size=16, lr=0.01, warmup=1, loss=LossConfig(clip=0.5, siglip=0.2))
 
 
-def _data():
-    data = synthetic_train_data(groups=3, members=2, images=2)
-    extra = synthetic_train_data(groups=1, members=3, images=2, seed=1)
-    for row in extra.rows:
-        row["concept_id"] = "x" + row["concept_id"]
-        row["twin_group"] = "xg"
-    offset = len(data.rows)
-    data.rows += extra.rows
-    data.pixels = torch.cat([data.pixels, extra.pixels])
-    for concept, idx in extra.by_concept.items():
-        data.by_concept["x" + concept] = [i + offset for i in idx]
-    data.groups.append(["x" + c for c in extra.groups[0]])
-    return data
+def _data(folder: Path):
+    if not (folder / "b").exists():  # the ranks reuse the folders the single process wrote
+        synthetic_dataset(folder / "a", groups=3, members=2, images=2)
+        synthetic_dataset(folder / "b", groups=1, members=3, images=2, seed=1, prefix="x")
+    return load_train_data(folder / "a", extra=[folder / "b"])
 
 
-def _step(rank: int, world_size: int):
+def _step(folder: Path):
     """One batch's loss terms and gradients, then two optimizer steps' metrics."""
     torch.manual_seed(0)
-    trainer = Trainer(create_clip("config:test-clip"), _data(), CFG, seed=3)
+    trainer = Trainer(create_clip("config:test-clip"), _data(folder), CFG, seed=3)
     terms = trainer.forward_backward(0)
     grads = {n: p.grad.clone() for n, p in trainer.model.model.named_parameters() if p.grad is not None}
     history = [trainer.optimizer_step(s) for s in range(2)]
     return {k: v.item() for k, v in terms.items()}, grads, history
 
 
-def _worker(rank: int, world_size: int, port: int, out: str):
+def _worker(rank: int, world_size: int, port: int, folder: Path, out: str):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world_size), RANK=str(rank))
     torch.set_num_threads(1)
     try:
-        result = _step(rank, world_size)
+        result = _step(folder)
         if rank == 0:
             torch.save(result, out)
     finally:
@@ -62,9 +56,9 @@ def _free_port() -> int:
 
 
 def test_two_gloo_ranks_match_one_process(tmp_path):
-    terms, grads, history = _step(0, 1)  # first, so the forked ranks inherit warm imports and caches
+    terms, grads, history = _step(tmp_path)  # first, so the forked ranks inherit warm imports and caches
     out = str(tmp_path / "ddp.pt")
-    mp.start_processes(_worker, args=(2, _free_port(), out), nprocs=2, start_method="fork")
+    mp.start_processes(_worker, args=(2, _free_port(), tmp_path, out), nprocs=2, start_method="fork")
     ddp_terms, ddp_grads, ddp_history = torch.load(out, weights_only=False)
     assert set(ddp_terms) == {"loss", "caption", "concept", "clip", "siglip", "preserve"}
     for key, value in terms.items():

@@ -1,10 +1,9 @@
 import json
 
-import numpy as np
 import pytest
 import torch
 
-from conftest import synthetic_train_data
+from conftest import synthetic_dataset, synthetic_train_data
 from cultureclip.backends.clip import create_clip
 from cultureclip.config import LossConfig, TrainConfig, TuneConfig
 from cultureclip.errors import DataError
@@ -24,18 +23,20 @@ def _weights(model) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.model.state_dict().items()}
 
 
-def test_resume_continues_bit_exactly(tmp_path, monkeypatch):
+@pytest.mark.parametrize("augment", [False, True])
+def test_resume_continues_bit_exactly(tmp_path, monkeypatch, augment):
     data = synthetic_train_data()
+    cfg = CFG.model_copy(update={"augment": augment})
     whole = _model()
-    expected = train(whole, data, CFG, seed=1, work=tmp_path / "whole")
+    expected = train(whole, data, cfg, seed=1, work=tmp_path / "whole")
 
     _crash_after_checkpoint(monkeypatch, 4)
     with pytest.raises(KeyboardInterrupt):
-        train(_model(), data, CFG, seed=1, work=tmp_path / "cut")
+        train(_model(), data, cfg, seed=1, work=tmp_path / "cut")
     monkeypatch.undo()
     assert latest_checkpoint(tmp_path / "cut").name == "checkpoint-0000004.pt"
     resumed_model = _model()
-    resumed = train(resumed_model, data, CFG, seed=1, work=tmp_path / "cut", resume=True)
+    resumed = train(resumed_model, data, cfg, seed=1, work=tmp_path / "cut", resume=True)
     assert resumed == expected  # the same floats, step by step
     logged = [json.loads(line) for line in (tmp_path / "cut" / "train_log.jsonl").read_text().splitlines()]
     assert logged == expected
@@ -130,21 +131,7 @@ def test_text_tokens_give_each_kind_of_text_its_own_set_of_distinct_texts():
 
 
 def _dataset(folder, groups: int = 3):
-    from PIL import Image
-
-    from cultureclip.data.shards import Sample, write_manifest, write_split
-
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    samples = []
-    for g in range(groups):
-        for m in range(2):
-            row = {"key": f"k{g}{m}", "split": "train", "concept_id": f"c{g}-{m}", "twin_group": f"g{g}",
-                   "name": f"concept {g} {m}", "generic": f"thing{g}", "caption": f"a thing{g} of kind {m}.",
-                   "generic_caption": f"a photo of a thing{g}."}  # fmt: skip
-            samples.append(Sample(row, Image.fromarray(rng.integers(0, 256, (32, 32, 3), np.uint8))))
-    write_manifest(folder, write_split(folder, "train", samples, shard_size=4))
-    return folder
+    return synthetic_dataset(folder, groups, images=1)
 
 
 def test_fit_to_folder_publishes_the_model_with_its_records_and_skips_it_after(tmp_path, monkeypatch):
@@ -182,7 +169,24 @@ def test_fit_to_folder_refuses_to_resume_work_made_with_other_settings(tmp_path)
 def test_extra_folders_are_trained_on_after_the_first(tmp_path):
     from cultureclip.train.data import load_train_data
 
-    first, extra = _dataset(tmp_path / "a", 2), _dataset(tmp_path / "b", 1)
-    data = load_train_data(first, _model(), extra=[extra])
-    assert [r["key"] for r in data.rows] == ["k00", "k01", "k10", "k11", "k00", "k01"]
-    assert len(data.pixels) == 6 and data.source == f"{first} + {extra}"
+    first, extra = _dataset(tmp_path / "a", 2), synthetic_dataset(tmp_path / "b", 1, images=1, prefix="x")
+    data = load_train_data(first, extra=[extra])
+    assert data.shards == [first / "train-00000.tar", extra / "train-00000.tar"]
+    assert data.shard.tolist() == [0, 0, 0, 0, 1, 1] and data.offset.tolist()[4] == 0
+    assert data.concepts == ["c0-0", "c0-1", "c1-0", "c1-1", "xc0-0", "xc0-1"]
+    assert data.groups == [["c0-0", "c0-1"], ["c1-0", "c1-1"], ["xc0-0", "xc0-1"]]
+    assert data.generic.tolist() == [0, 0, 1, 1, 0, 0]  # the noun 'thing0' in both folders
+    assert data.source == f"{first} + {extra}"
+
+
+def test_the_distillation_targets_are_the_frozen_start_on_the_rows_loaded():
+    trainer = Trainer(_model(), synthetic_train_data(), CFG, seed=1)
+    loaded = trainer.load(0)
+    f = trainer.features(loaded, twins=True)
+    assert len(f["base_image"]) == len(loaded.rows) == 2 * len(f["image"])  # pos and neg
+    torch.testing.assert_close(f["base_image"], f["image_all"], rtol=0, atol=1e-6)  # before a step: start = model
+    torch.testing.assert_close(f["base_generic"], f["generic"], rtol=0, atol=1e-6)
+    trainer.optimizer_step(0)
+    after = trainer.features(trainer.load(0), twins=True)
+    assert torch.equal(after["base_image"], f["base_image"])  # the start stays frozen while the model moves
+    assert not torch.allclose(after["image_all"], f["image_all"])

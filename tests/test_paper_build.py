@@ -14,7 +14,7 @@ from PIL import Image
 from chat_server import ChatServer
 from cultureclip import run as run_job
 from cultureclip.backends.chat import create_chat_model
-from cultureclip.backends.clip import create_clip, tokenizer_for
+from cultureclip.backends.clip import tokenizer_for
 from cultureclip.builder.recipes.paper import CATEGORIES, image_passes, prompt_rows, select_pairs
 from cultureclip.builder.stages.images import ImageStage
 from cultureclip.builder.stages.paper_text import PaperCaptionStage
@@ -212,8 +212,8 @@ def test_the_judge_scores_and_reasons_are_in_the_manifest(built):
 
 def test_the_trainer_reads_the_result(built):
     data, _ = built
-    train = load_train_data(data, create_clip("config:test-clip"))
-    assert len(train.rows) == 3 * 8  # 3 train twin pairs x 8 kept images
+    train = load_train_data(data)
+    assert len(train) == 3 * 8  # 3 train twin pairs x 8 kept images
     pairs = [
         ["china-plum-blossom", "japan-sakura"],
         ["japan-pagoda", "nepal-stupa"],

@@ -4,30 +4,25 @@ import numpy as np
 import pytest
 
 from cultureclip.errors import DataError
-from cultureclip.train.data import TrainData
+from cultureclip.train.data import index_rows
 from cultureclip.train.sampler import RandomSampler, TwinEpochSampler, TwinSampler
 
 GROUPS = {"g1": ["a", "b", "c"], "g2": ["d", "e"], "g3": ["f", "g"], "solo": ["h"]}
 
 
 def _data(images_per_concept=4):
-    rows = [
-        {"concept_id": c, "twin_group": g}
-        for g, members in GROUPS.items()
-        for c in members
-        for _ in range(images_per_concept)
-    ]
-    by_concept = {}
-    for i, r in enumerate(rows):
-        by_concept.setdefault(r["concept_id"], []).append(i)
-    groups = [m for m in GROUPS.values() if len(m) > 1]
-    return TrainData(pixels=None, rows=rows, by_concept=by_concept, groups=groups)
+    concepts = [(g, c) for g, members in GROUPS.items() for c in members for _ in range(images_per_concept)]
+    columns = {"concept_id": [c for _, c in concepts], "twin_group": [g for g, _ in concepts]}
+    n = len(concepts)
+    return index_rows(
+        columns | {"generic": [None] * n, "shard": ["s.tar"] * n, "offset": [0] * n, "length": [0] * n}, "t"
+    )
 
 
 @pytest.mark.parametrize("sampler", [TwinSampler, TwinEpochSampler])
 def test_twin_batches_pair_each_image_with_a_twin_and_keep_groups_whole(sampler):
     data = _data()
-    concept_of = [r["concept_id"] for r in data.rows]
+    concept_of = [data.concepts[c] for c in data.concept]
     group_of = {c: g for g, members in GROUPS.items() for c in members}
     for step in range(20):
         batch = sampler(data, pairs=5, seed=3)(step)
@@ -74,7 +69,7 @@ def test_each_epoch_shows_every_twin_group_once():
     seen: dict[int, Counter] = {}
     for step in range(12):
         epoch, _ = sampler.locate(step)
-        groups = {group_of[data.rows[i]["concept_id"]] for i in sampler(step).pos}
+        groups = {group_of[data.concepts[data.concept[i]]] for i in sampler(step).pos}
         seen.setdefault(epoch, Counter()).update(groups)
     complete = [e for e in seen if e < max(seen)]
     assert len(complete) >= 3

@@ -107,6 +107,12 @@ class TrainConfig(Strict):
     """Save a resumable checkpoint every N optimizer steps (0: never)."""
     tensorboard: bool = False
     """Also write the metrics as TensorBoard scalars (beside the JSON-lines log)."""
+    workers: int | None = Field(default=None, ge=0)
+    """DataLoader processes reading and preprocessing images while the model trains (0: in the training
+    process); None: one per CPU core this process may use, less one, shared among torchrun's local ranks, at most 8."""
+    augment: bool = False
+    """Random resized crop of each image (scale 0.9-1, bicubic: open_clip's training transform), seeded by
+    the step, so a resumed run sees the same crops."""
     loss: LossConfig = Field(default_factory=LossConfig)
     extra_data: list[ExtraDataConfig] = Field(default_factory=list)
     """Datasets trained on together with the world's train split (e.g. photos to align pretrained towers)."""

@@ -26,10 +26,14 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from cultureclip.errors import DataError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MANIFEST = "manifest.parquet"
 HF_CARD = "README.md"
@@ -98,6 +102,8 @@ def _png(image: Image.Image | bytes) -> bytes:
     png = io.BytesIO()
     image.save(png, format="PNG")
     return png.getvalue()
+
+
 def write_manifest(folder: Path, rows: list[dict]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -152,6 +158,11 @@ def read_manifest(folder: Path) -> list[dict]:
 def split_rows(folder: Path, split: str, columns: Sequence[str] | None = None) -> list[dict]:
     """The manifest rows of `split`'s samples (only `columns` where given, plus their location), in
     shard order, after checking that every shard they name is there and long enough to hold them."""
+    return split_table(folder, split, columns).to_pylist()
+
+
+def split_table(folder: Path, split: str, columns: Sequence[str] | None = None) -> "pa.Table":
+    """`split_rows` as an Arrow table (columns, not a dict per row: for indexing large splits)."""
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -159,22 +170,27 @@ def split_rows(folder: Path, split: str, columns: Sequence[str] | None = None) -
     path = folder / MANIFEST
     if not path.is_file():
         raise DataError(f"{folder}: not a cultureclip dataset ({MANIFEST} is missing)")
-    wanted = None if columns is None else list(dict.fromkeys([*columns, *LOCATION, "split"]))
+    wanted = None
+    if columns is not None:  # those the manifest has: a row without a field reads as one without a value
+        names = set(pq.read_schema(path).names)
+        wanted = [c for c in dict.fromkeys([*columns, *LOCATION, "split"]) if c in names]
     table = pq.read_table(path, columns=wanted)
     if "offset" not in table.column_names:
         raise DataError(f"{folder}: {MANIFEST} has no sample locations (made by an older cultureclip); rebuild it")
     table = table.filter(pc.and_(pc.equal(table["split"], split), pc.is_valid(table["shard"])))
     if not len(table):
         raise DataError(f"{folder}: no {split!r} samples in {MANIFEST}")
-    ends: dict[str, int] = {}
-    for shard, offset, length in zip(*(table[c].to_pylist() for c in ("shard", "offset", "length")), strict=True):
-        ends[shard] = max(ends.get(shard, 0), offset + length)
-    for shard, end in ends.items():
+    ends = (
+        table.append_column("end", pc.add(table["offset"], table["length"]))
+        .group_by("shard")
+        .aggregate([("end", "max")])
+    )
+    for shard, end in zip(ends["shard"].to_pylist(), ends["end_max"].to_pylist(), strict=True):
         if not (folder / shard).is_file():
             raise DataError(f"{folder}: shard {shard} listed in {MANIFEST} is missing")
         if (folder / shard).stat().st_size < end:
             raise DataError(f"{folder / shard}: truncated ({MANIFEST} places samples past its end); rebuild it")
-    return table.to_pylist()
+    return table
 
 
 class ShardReader:

@@ -1,45 +1,63 @@
 """The frozen starting model's embeddings of the training rows, for the feature-distillation term.
 
 The base never trains and a row's image and generic caption are fixed, so its base embeddings are a pure
-function of the row: they are computed once, in fixed chunks of rows, and kept. Fixed chunks (not the
-batch that first needs a row) make the values independent of the step order, so a resumed run stays
-bit-exact and every rank of a distributed run sees the same values.
+function of the row: they are computed once, before the first step, for the rows this rank's share of
+the run's batches holds, in fixed chunks of those rows in row order, streamed from the shards like the
+training batches. The values so depend on neither the step order nor where a run resumed (a resumed run
+recomputes the same chunks: bit-exact), and they are kept in a memory-mapped file, not in memory.
 """
+
+import tempfile
 
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 from cultureclip.backends.clip import ClipModel
-from cultureclip.train.data import TrainData
+from cultureclip.train.stream import batch_loader
 
 
 class BaseFeatures:
-    """Base image and generic-caption embeddings by row index, each chunk of `chunk` rows embedded once."""
+    """Base image and generic-caption embeddings of `rows` (sorted, distinct), looked up by row index."""
 
-    def __init__(self, base: ClipModel, data: TrainData, normalize: bool, device: torch.device, chunk: int):
-        self.base, self.data, self.normalize, self.device, self.chunk = base, data, normalize, device, chunk
-        self.images: Tensor | None = None
-        self.texts: Tensor | None = None
-        self.done = np.zeros(-(-len(data.rows) // chunk), dtype=bool)
+    def __init__(
+        self,
+        base: ClipModel,
+        samples: Dataset,
+        rows: np.ndarray,
+        normalize: bool,
+        device: torch.device,
+        chunk: int,
+        workers: int,
+    ):
+        self.rows, self.device = rows, device
+        chunks = [[(0, int(r), 0) for r in rows[i : i + chunk]] for i in range(0, len(rows), chunk)]
+        self.images = self.texts = None
+        self._file = tempfile.TemporaryFile(prefix="cultureclip-base-")
+        done = 0
+        with torch.no_grad():
+            loader = batch_loader(samples, chunks, workers, device.type == "cuda")
+            for loaded in tqdm(loader, desc="base embeddings", unit="chunk", leave=False, disable=len(chunks) < 20):
+                images = base.encode_images(loaded.pixels.to(device), normalize)
+                tokens = base.tokenize(loaded.texts["generic_caption"]).to(device)
+                texts = base.encode_texts(tokens, normalize)
+                if self.images is None:
+                    self._allocate(images.shape[1], texts.shape[1])
+                self.images[done : done + len(images)] = images.float().cpu().numpy()
+                self.texts[done : done + len(texts)] = texts.float().cpu().numpy()
+                done += len(images)
+
+    def _allocate(self, image_dim: int, text_dim: int) -> None:
+        n = len(self.rows)
+        store = np.memmap(self._file, dtype=np.float32, mode="w+", shape=(n * (image_dim + text_dim),))
+        self.images = store[: n * image_dim].reshape(n, image_dim)
+        self.texts = store[n * image_dim :].reshape(n, text_dim)
 
     def __call__(self, index: np.ndarray) -> tuple[Tensor, Tensor]:
         """(image, generic caption) embeddings of the rows `index`."""
-        for c in np.unique(index // self.chunk):
-            if not self.done[c]:
-                self._embed(int(c))
-        rows = torch.as_tensor(index, device=self.device)
-        return self.images[rows], self.texts[rows]
-
-    @torch.no_grad()
-    def _embed(self, c: int) -> None:
-        rows = slice(c * self.chunk, (c + 1) * self.chunk)
-        tokens = self.base.tokenize([r["generic_caption"] for r in self.data.rows[rows]]).to(self.device)
-        images = self.base.encode_images(self.data.pixels[rows].to(self.device), self.normalize)
-        texts = self.base.encode_texts(tokens, self.normalize)
-        if self.images is None:
-            n = len(self.data.rows)
-            self.images = images.new_empty(n, images.shape[1])
-            self.texts = texts.new_empty(n, texts.shape[1])
-        self.images[rows], self.texts[rows] = images, texts
-        self.done[c] = True
+        at = np.searchsorted(self.rows, index).clip(max=len(self.rows) - 1)
+        if not np.array_equal(self.rows[at], index):
+            raise ValueError("base embeddings asked for rows outside the run's batches")
+        return (torch.from_numpy(self.images[at]).to(self.device), torch.from_numpy(self.texts[at]).to(self.device))

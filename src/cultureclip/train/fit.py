@@ -43,8 +43,8 @@ def fit_to_folder(
     info = dist_info(model_cfg.device)
     torch.manual_seed(cfg.seed)  # a model built from a config draws its initial weights here
     model = create_clip(start_id, device_for(model_cfg.device, info), model_cfg.towers)
-    train_data = load_train_data(data[0], model, extra=data[1:])
-    resolved = cfg.resolved(len(train_data.rows))  # epochs -> steps, now that the data size is known
+    train_data = load_train_data(data[0], extra=data[1:])
+    resolved = cfg.resolved(len(train_data))  # epochs -> steps, now that the data size is known
     work = folder.with_name(f"{folder.name}.work")
     if info.is_main:
         _prepare_work(work, record, resume)

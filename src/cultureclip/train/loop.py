@@ -10,12 +10,14 @@ steps with bit-exact resume, metrics as JSON lines (and TensorBoard).
 import contextlib
 import logging
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import Dataset
 
 from cultureclip.backends.clip import ClipModel
 from cultureclip.config import TrainConfig
@@ -26,7 +28,8 @@ from cultureclip.train.data import TrainData
 from cultureclip.train.distributed import DistInfo, barrier, dist_info, gather_rows, rank_slice
 from cultureclip.train.losses import objective_terms, weight_distance, weighted_sum
 from cultureclip.train.metrics import MetricsLog
-from cultureclip.train.sampler import SAMPLERS, Batch
+from cultureclip.train.sampler import SAMPLERS
+from cultureclip.train.stream import BatchPlan, Loaded, ShardSamples, batch_loader, default_workers
 from cultureclip.train.trainable import merge_lora, select_trainable
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,8 @@ LOG_FILE = "train_log.jsonl"
 PARAMS_FILE = "parameters.json"
 PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16}
 WHOLE_KEYS = ("image_all", "generic", "base_image", "base_generic")
+TOKEN_CACHE = 16384
+"""Distinct texts whose tokens are kept (the captions of a large dataset would not fit)."""
 
 
 def lr_factor(step: int, warmup: int, total: int, kind: str = "cosine") -> float:
@@ -64,8 +69,8 @@ class TextTokens:
     similar lengths, so each kind's pass is only as long as its own texts (see `OpenClipModel.encode_texts`).
     """
 
-    def __init__(self, model: ClipModel):
-        self.model = model
+    def __init__(self, model: ClipModel, limit: int = TOKEN_CACHE):
+        self.model, self.limit = model, limit
         self._tokens: dict[str, Tensor] = {}
 
     def __call__(self, groups: dict[str, list[str]]) -> tuple[list[Tensor], dict[str, list[int]]]:
@@ -75,6 +80,9 @@ class TextTokens:
             kinds.setdefault(key.removeprefix("neg_"), []).extend(texts)
         kinds = {kind: list(dict.fromkeys(texts)) for kind, texts in kinds.items()}
         new = list(dict.fromkeys(t for texts in kinds.values() for t in texts if t not in self._tokens))
+        if len(self._tokens) + len(new) > self.limit:  # start afresh: tokens are a pure function of the text
+            self._tokens.clear()
+            new = list(dict.fromkeys(t for texts in kinds.values() for t in texts))
         if new:
             self._tokens.update(zip(new, self.model.tokenize(new), strict=True))
         where: dict[str, dict[str, int]] = {}
@@ -88,15 +96,24 @@ class TextTokens:
 
 def row_labels(data: TrainData, cfg: TrainConfig) -> Tensor:
     """Per-row class ids for false-negative masking: what the paired text names (generic noun or concept)."""
-    key = "generic" if cfg.text == "generic" else "concept_id"
-    ids = {v: i for i, v in enumerate(sorted({r[key] for r in data.rows}))}
-    return torch.tensor([ids[r[key]] for r in data.rows])
+    return torch.from_numpy(data.generic if cfg.text == "generic" else data.concept).long()
 
 
 class Trainer:
-    """The state of one training run; `forward_backward` is one batch, `optimizer_step` one update."""
+    """The state of one training run; `forward_backward` is one batch, `optimizer_step` one update.
 
-    def __init__(self, model: ClipModel, data: TrainData, cfg: TrainConfig, seed: int, device: str = "cpu"):
+    Batches stream from `samples` (by default the shards `data` indexes, see `stream`).
+    """
+
+    def __init__(
+        self,
+        model: ClipModel,
+        data: TrainData,
+        cfg: TrainConfig,
+        seed: int,
+        device: str = "cpu",
+        samples: Dataset | None = None,
+    ):
         self.model, self.data, self.cfg, self.seed = model, data, cfg, seed
         self.dist: DistInfo = dist_info(device)
         self.device = torch.device(device)
@@ -120,49 +137,66 @@ class Trainer:
         )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         self.tokens = TextTokens(model)
-        self.base = None  # the frozen starting model's embeddings of the rows, for the distillation term
-        if keep_features:
-            self.base = BaseFeatures(base, data, cfg.loss.normalize, self.device, cfg.batch_size)
         self.labels = row_labels(data, cfg)
         self.sampler = SAMPLERS[cfg.sampler](data, cfg.batch_size, seed)
+        augment = model.image_size if cfg.augment else 0
+        self.samples = ShardSamples(data, model.images_to_tensor, augment) if samples is None else samples
+        self.workers = default_workers() if cfg.workers is None else cfg.workers
+        self._batches: Iterator[Loaded] | None = None
+        self._next = -1  # the micro-step `_batches` yields next
+        self.base = None  # the frozen start's embeddings of the rows, for the distillation term
+        if keep_features:
+            plan = BatchPlan(self.sampler, self.dist, seed, 0, cfg.steps * cfg.accumulate)
+            rows = np.unique(np.fromiter((row for items in plan for _, row, _ in items), dtype=np.int64))
+            plain = ShardSamples(data, model.images_to_tensor) if samples is None else samples  # not cropped
+            self.base = BaseFeatures(base, plain, rows, cfg.loss.normalize, self.device, cfg.batch_size, self.workers)
 
-    def features(self, batch: Batch) -> dict[str, Tensor]:
-        """Embeddings of this rank's share of `batch`, gathered into the global batch.
+    def load(self, index: int) -> Loaded:
+        """This rank's share of micro-step `index`, from the running loader (started afresh where needed)."""
+        if index != self._next:
+            stop = max(index + 1, self.cfg.steps * self.cfg.accumulate)
+            plan = BatchPlan(self.sampler, self.dist, self.seed, index, stop)
+            self._batches = iter(batch_loader(self.samples, plan, self.workers, self.device.type == "cuda"))
+        loaded = next(self._batches)
+        self._next = index + 1
+        return loaded
+
+    def features(self, loaded: Loaded, twins: bool) -> dict[str, Tensor]:
+        """Embeddings of this rank's share of a batch, gathered into the global batch.
 
         Per-side keys ('image', 'neg_caption', ...) come back in the global batch's order; the
         preservation term's keys over all of a rank's images ('image_all', 'generic', 'base_*') come
         back rank by rank, which the (row-wise mean) distillation term does not see.
         """
-        sides = {"": batch.pos} if batch.neg is None else {"": batch.pos, "neg_": batch.neg}
-        share, sizes = rank_slice(len(batch.pos), self.dist)
-        sides = {prefix: idx[share] for prefix, idx in sides.items()}
-        index = np.concatenate(list(sides.values()))
+        prefixes = ["", "neg_"] if twins else [""]
+        n = len(loaded.rows) // len(prefixes)
+        _, sizes = rank_slice(len(self.sampler(loaded.index).pos), self.dist)  # every rank's share of the batch
         text_field = "generic_caption" if self.cfg.text == "generic" else "caption"
         want: dict[str, list[str]] = {}
         f: dict[str, Tensor] = {}
-        for prefix, idx in sides.items():
-            rows = [self.data.rows[i] for i in idx]
-            want[f"{prefix}caption"] = [r[text_field] for r in rows]
+        for i, prefix in enumerate(prefixes):
+            part = slice(i * n, (i + 1) * n)
+            want[f"{prefix}caption"] = loaded.texts[text_field][part]
             if self.cfg.loss.concept:  # concept names cost a text-tower pass: embed them only when a term uses them
-                want[f"{prefix}concept"] = [self.cfg.concept_template.format(name=r["name"]) for r in rows]
-            f[f"{prefix}label"] = self.labels[idx].to(self.device)
-        generic = {"generic": [self.data.rows[i]["generic_caption"] for i in index]}
-        pixels = self.data.pixels[index].to(self.device)
+                names = loaded.texts["name"][part]
+                want[f"{prefix}concept"] = [self.cfg.concept_template.format(name=name) for name in names]
+            f[f"{prefix}label"] = self.labels[loaded.rows[part]].to(self.device)
+        generic = {"generic": loaded.texts["generic_caption"]}
+        pixels = loaded.pixels.to(self.device, non_blocking=True)
         token_sets, rows_of = self.tokens(want | (generic if self.base is not None else {}))
         images, texts = self.net(pixels, [t.to(self.device) for t in token_sets])
-        parts = images.split([len(idx) for idx in sides.values()])
-        f |= {f"{prefix}image": part for prefix, part in zip(sides, parts, strict=True)}
+        f |= {f"{prefix}image": part for prefix, part in zip(prefixes, images.split(n), strict=True)}
         f |= {"image_all": images} | {k: texts[rows] for k, rows in rows_of.items()}
         if self.base is not None:
-            f["base_image"], f["base_generic"] = self.base(index)
-        whole = [n * len(sides) for n in sizes]
+            f["base_image"], f["base_generic"] = self.base(loaded.rows)
+        whole = [size * len(prefixes) for size in sizes]
         return {k: gather_rows(v, whole if k in WHOLE_KEYS else sizes) for k, v in f.items()}
 
     def forward_backward(self, index: int, scale: float = 1.0) -> dict[str, Tensor]:
         """Loss terms of batch `index` (a pure function of seed and index); backward of `scale` x the total."""
-        batch = self.sampler(index)
+        loaded = self.load(index)
         with torch.autocast(self.device.type, PRECISIONS.get(self.cfg.precision), self.cfg.precision != "fp32"):
-            f = self.features(batch)
+            f = self.features(loaded, twins=self.cfg.sampler != "random")
             terms = objective_terms(f, self.model.logit_scale, self.cfg.loss, self.model.logit_bias)
         if self.start:
             terms["preserve"] = weight_distance(self.params, self.start)

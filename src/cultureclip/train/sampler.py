@@ -29,7 +29,7 @@ class RandomSampler:
 
     def __call__(self, step: int) -> Batch:
         rng = np.random.default_rng([self.seed, step])
-        n = len(self.data.rows)
+        n = len(self.data)
         return Batch(rng.choice(n, size=min(self.batch_size, n), replace=False))
 
 
