@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -204,3 +205,15 @@ def test_towers_where_trimming_is_not_exact_see_the_full_context():
         assert causal_text_tower(model.model) is None
         tokens = model.tokenize(TEXTS)
         assert torch.equal(model.encode_texts(tokens), model.model.encode_text(tokens, normalize=True))
+
+
+@pytest.mark.parametrize("model_id", ["config:test-clip", "config:hf-clip"])
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_saved_model_files_are_readable_as_the_umask_allows(tmp_path, model_id, umask):
+    previous = os.umask(umask)
+    try:
+        create_clip(model_id).save(tmp_path / "model")
+    finally:
+        os.umask(previous)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "model").iterdir()}
+    assert len(modes) >= 2 and set(modes.values()) == {0o666 & ~umask}, modes  # safetensors alone writes 0600

@@ -35,6 +35,16 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def readable(folder: Path) -> None:
+    """Give each file under `folder` the mode a plain `open` gives (0666 less the umask): some writers
+    (safetensors) create files 0600, which others on a shared machine cannot read."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in Path(folder).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o666 & ~mask)
+
+
 def write_json(path: Path, obj: Any) -> None:
     """Write `obj` as indented JSON, atomically."""
     with atomic_path(Path(path)) as tmp:

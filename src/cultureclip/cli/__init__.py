@@ -8,18 +8,24 @@ do what `run` does, and any of them re-run skips what is already done.
 """
 
 import logging
+import os
 import sys
 
 import click
+from rich.console import Console
 from rich.logging import RichHandler
 
 from cultureclip.cli import catalog, pipeline, tools  # noqa: F401  (each module adds its commands to `app`)
-from cultureclip.cli.common import app, console
+from cultureclip.cli.common import app, console, tables
 from cultureclip.errors import CultureClipError
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI in-process; a CultureClipError is one line on stderr and exit code 2."""
+    """Run the CLI in-process; a CultureClipError is one line on stderr and exit code 2.
+
+    Under torchrun every rank runs the command and only rank 0 prints, but any rank's error."""
+    rank = os.environ.get("RANK", "0")
+    console.quiet = tables.quiet = rank != "0"
     logging.basicConfig(
         level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
     )
@@ -27,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, standalone_mode=False)  # a command's typer.Exit(n) comes back as n
     except CultureClipError as err:
-        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        where = "" if rank == "0" else f"rank {rank}: "
+        Console(stderr=True).print(f"[red]error:[/red] {where}{err}", highlight=False, soft_wrap=True)
         return 2
     except click.exceptions.Exit as err:
         return err.exit_code

@@ -17,6 +17,9 @@ HELP = (
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help=HELP)
 console = Console(stderr=True)
+"""Progress, logs and result lines (stderr); under torchrun, rank 0's alone (see `main`)."""
+tables = Console()
+"""Result tables (stdout); likewise rank 0's alone."""
 
 ConfigOption = Annotated[
     str | None,

@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cultureclip.cli.common import (
@@ -18,6 +17,7 @@ from cultureclip.cli.common import (
     _with_executor,
     app,
     console,
+    tables,
 )
 from cultureclip.config import RunConfig
 from cultureclip.errors import DataError
@@ -156,7 +156,7 @@ def _summary(folder: Path, comparison) -> None:
         table.add_column(m, justify="right")
     for name, results in comparison.results.items():
         table.add_row(name, *(f"{v:.3f}" for v in headline(results).values()))
-    Console().print(table)
+    tables.print(table)
     console.print(f"report: {folder / 'report.md'}")
 
 
@@ -170,5 +170,5 @@ def _comparison_summary(folder: Path, comparison) -> None:
             for metric in result.paired:
                 values = [f"{comparison.results[m][data][task].metrics[metric]:.3f}" for m in comparison.results]
                 table.add_row(data, task, metric, *values)
-    Console().print(table)
+    tables.print(table)
     console.print(f"report: {folder / 'report.md'} and {folder / 'report.html'}")

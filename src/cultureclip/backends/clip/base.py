@@ -27,6 +27,7 @@ from torch import nn
 from cultureclip.backends.clip.tokenizer import Tokenizer
 from cultureclip.config import TowersConfig
 from cultureclip.errors import ConfigError, DataError
+from cultureclip.io import readable
 from cultureclip.registry import Registry
 
 MODEL_CONFIGS = resources.files("cultureclip") / "backends" / "clip" / "model_configs"
@@ -94,9 +95,15 @@ class ClipModel(ABC):
     @abstractmethod
     def set_grad_checkpointing(self, enable: bool = True) -> None: ...
 
-    @abstractmethod
     def save(self, folder: Path) -> None:
-        """Write the model in its library's own format into `folder` (the caller makes it atomic)."""
+        """Write the model in its library's own format into `folder` (the caller makes it atomic), its
+        files readable as the umask allows, like every other output."""
+        self.write(Path(folder))
+        readable(folder)
+
+    @abstractmethod
+    def write(self, folder: Path) -> None:
+        """The library's own save of weights, config, preprocessing and tokenizer into `folder`."""
 
     @property
     def logit_scale(self) -> torch.Tensor:

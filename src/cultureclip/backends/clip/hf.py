@@ -67,7 +67,7 @@ class HFClipModel(ClipModel):
         switch = getattr(self.model, f"activation_checkpointing_{verb}", None)
         (switch or getattr(self.model, f"gradient_checkpointing_{verb}"))()
 
-    def save(self, folder: Path) -> None:
+    def write(self, folder: Path) -> None:
         """Write a transformers folder: model (safetensors), image processor and tokenizer if it has one."""
         folder = Path(folder)
         self.model.save_pretrained(folder)

@@ -140,7 +140,7 @@ class OpenClipModel(ClipModel):
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         self.model.set_grad_checkpointing(enable)
 
-    def save(self, folder: Path) -> None:
+    def write(self, folder: Path) -> None:
         """Write an open_clip local-dir checkpoint (config + safetensors) into `folder`."""
         import open_clip
 
