@@ -31,6 +31,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -188,7 +189,7 @@ def import_cultwin(
         manifest = []
         for split, group in planned.items():
             task = progress.add_task(f"importing {split}", total=len(group))
-            manifest += write_split(tmp, split, _samples(group, max_side, lambda: progress.advance(task)), shard_size)
+            manifest += write_split(tmp, split, _samples(group, max_side, partial(progress.advance, task)), shard_size)
         write_manifest(tmp, manifest)
         mark_done(tmp)
     log.info("imported %d images into %s", sum(len(g) for g in planned.values()), out)
