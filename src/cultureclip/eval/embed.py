@@ -1,4 +1,4 @@
-"""Encode images and prompts with one model: cached by content, batched, under `torch.inference_mode`,
+"""Encode images and prompts with one model: cached by key (see cache.py), batched, under `torch.inference_mode`,
 with dataloader workers decoding and preprocessing images in parallel."""
 
 import logging
