@@ -140,6 +140,38 @@ def test_killed_build_resumes_to_exactly_the_uninterrupted_dataset(reference, tm
     assert len({r["key"] for r in manifest}) == len(manifest) == 32
 
 
+def test_the_final_write_gets_rows_without_images_and_reads_one_shard_of_them_at_a_time(tmp_path, monkeypatch):
+    from cultureclip.builder import pipeline
+    from cultureclip.builder.blobs import Blob
+    from cultureclip.data import shards
+
+    given, reads, shard_writes = [], [], []
+    write_dataset, read, write_shard = pipeline.write_dataset, Blob.read, shards._write_shard
+
+    def spy_write_dataset(folder, rows, cfg):
+        given.extend(rows)
+        reads.clear()  # count only the final write's reads
+        write_dataset(folder, rows, cfg)
+
+    def spy_read(blob):
+        reads.append(blob)
+        return read(blob)
+
+    def spy_write_shard(path, samples):
+        shard_writes.append((len(reads), len(samples)))  # images read so far, images in this shard
+        return write_shard(path, samples)
+
+    monkeypatch.setattr(pipeline, "write_dataset", spy_write_dataset)
+    monkeypatch.setattr(Blob, "read", spy_read)
+    monkeypatch.setattr(shards, "_write_shard", spy_write_shard)
+    out = build(config("build.shard_size=5"), tmp_path / "data")
+    assert len(given) == 32 and all(isinstance(r["png"], Blob) for r in given)
+    assert not [k for r in given for k, v in r.items() if isinstance(v, bytes)]  # no image bytes in any row
+    # 24 train images in shards of 5, then 8 test: each shard's images are read just before it is written
+    assert shard_writes == [(5, 5), (10, 5), (15, 5), (20, 5), (24, 4), (29, 5), (32, 3)]
+    assert len(set(reads)) == 32 and len(read_manifest(out)) == 32
+
+
 def test_a_work_folder_from_other_settings_is_refused(tmp_path):
     (tmp_path / "data.work").mkdir()
     (tmp_path / "data.work" / "build_config.yaml").write_text("seed: 9\n")
@@ -299,6 +331,35 @@ class Reader(Stage):
         return [{"size": list(Image.open(io.BytesIO(r["png"])).size)} for r in rows]
 
 
+class Render(Stage):
+    """Draws a (key + 1) x 2 image per row, as PNG bytes kept on disk (a blob)."""
+
+    name, inputs, outputs, blobs = "render", ("key",), ("png",), ("png",)
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        pngs = [io.BytesIO() for _ in rows]
+        for r, png in zip(rows, pngs, strict=True):
+            Image.new("RGB", (int(r["key"]) + 1, 2)).save(png, format="PNG")
+        return [{"png": png.getvalue()} for png in pngs]
+
+
+def test_a_stages_blobs_stay_on_disk_and_the_next_stage_reads_their_bytes(tmp_path):
+    from cultureclip.builder.blobs import Blob
+    from cultureclip.builder.executors import open_executor, progress_bar
+
+    rows = [{"key": str(i)} for i in range(5)]
+    with progress_bar() as progress, open_executor(config("build.chunk_rows=2").build, progress) as executor:
+        rendered = executor.run_stage(Render(), rows, tmp_path / "render")
+        joined = [{**r, **o} for r, o in zip(rows, rendered, strict=True)]
+        read = executor.run_stage(Reader(), joined, tmp_path / "read")
+    assert sorted(p.name for p in (tmp_path / "render").iterdir()) == [
+        f"{i:05d}.{ext}" for i in range(3) for ext in ("blobs", "parquet")
+    ]
+    assert all(isinstance(r["png"], Blob) and r["png"].path.endswith(".blobs") for r in rendered)
+    assert [r["png"].offset for r in rendered[:2]] == [0, rendered[0]["png"].length]
+    assert [r["size"] for r in read] == [[1, 2], [2, 2], [3, 2], [4, 2], [5, 2]]
+
+
 def test_a_stage_checks_the_fields_it_declares():
     row = {"key": "a", "caption": "x"}
     with pytest.raises(StageFieldError, match="^stage 'echo': row 'b' has no input field 'caption'$"):
@@ -359,6 +420,7 @@ def test_every_stage_declares_its_fields_and_pickles():
                 stage.outputs,
             )
         )
+    assert [s.name for s in stages if s.blobs] == ["images"] and ImageStage.blobs == ImageStage.outputs
     assert VlmJudgeStage.outputs == (
         *("authenticity", "authenticity_reason", "consistency", "consistency_reason"),
         *("cultural_fidelity", "cultural_fidelity_reason"),

@@ -133,6 +133,27 @@ def test_cache_is_keyed_by_model_and_content(world, tmp_path):
     assert len(EmbeddingCache(tmp_path, model_fingerprint(other))) == 0
 
 
+def test_an_image_file_is_keyed_by_place_size_and_mtime_without_being_read(tmp_path, monkeypatch):
+    import os
+
+    path = tmp_path / "a.png"
+    Image.new("RGB", (4, 4)).save(path)
+    os.utime(path, ns=(1, 1_000))
+    key = FileImage(path).digest()
+    Image.new("RGB", (4, 4)).save(tmp_path / "b.png")
+    os.utime(tmp_path / "b.png", ns=(1, 1_000))  # same bytes and mtime, another place
+    monkeypatch.setattr("builtins.open", lambda *a, **k: pytest.fail("read the image to key it"))
+    assert FileImage(path).digest() == key and key.startswith("f:") and FileImage(tmp_path / "b.png").digest() != key
+    os.utime(path, ns=(1, 2_000))
+    assert FileImage(path).digest() != key
+    monkeypatch.undo()
+    os.utime(path, ns=(1, 1_000))
+    assert FileImage(path).digest() == key
+    path.write_bytes(path.read_bytes() + b"\0")  # rewritten: another size, the same mtime
+    os.utime(path, ns=(1, 1_000))
+    assert FileImage(path).digest() != key
+
+
 def test_paired_bootstrap_golden():
     assert paired_bootstrap([1, 0, 1, 0], [1, 0, 1, 0], 100, 0) == {"delta": 0.0, "ci95": [0.0, 0.0]}
     assert paired_bootstrap([0, 0, 0], [1, 1, 1], 100, 0) == {"delta": 1.0, "ci95": [1.0, 1.0]}

@@ -2,6 +2,7 @@ import json
 import struct
 
 import pytest
+import torch
 from PIL import Image
 
 from cultureclip.config import DatasetSpec
@@ -151,6 +152,45 @@ def test_builder_shards(tmp_path):
     assert [it.candidates for it in data.items] == [(0, 1), (1, 0)]
     assert data.items[1].captions == ("mandu caption",) and data.items[1].generic == "dumpling"
     assert data.items[0].image.open().size == (8, 8)
+
+
+def test_embedding_shards_reads_each_image_only_when_its_batch_is_encoded(tmp_path, monkeypatch):
+    from dataclasses import fields
+
+    from cultureclip.backends.clip import create_clip
+    from cultureclip.data.shards import ShardReader
+    from cultureclip.eval.cache import EmbeddingCache
+    from cultureclip.eval.datasets.shards import ShardImage
+    from cultureclip.eval.embed import Encoder
+
+    rows = [{"key": f"c{i % 3}-test-{i}", "split": "test", "concept_id": f"c{i % 3}", "name": f"c{i % 3}",
+             "culture": "", "category": "", "generic": "", "twin_group": "g", "twin_ids": [], "caption": "x"}
+            for i in range(10)]  # fmt: skip
+    samples = (Sample(r, Image.new("RGB", (8, 8), (20 * i, 0, 0))) for i, r in enumerate(rows))
+    write_manifest(tmp_path, write_split(tmp_path, "test", samples, 4))
+    model = create_clip("config:test-clip")
+    reads, encoded, marks = [0], [0], []
+    read, encode = ShardReader.read, model.encode_images
+
+    def spy_read(self, shard, offset, length):
+        reads[0] += 1
+        marks.append((reads[0], encoded[0]))  # images read so far, images encoded so far
+        return read(self, shard, offset, length)
+
+    def spy_encode(pixels):
+        encoded[0] += len(pixels)
+        return encode(pixels)
+
+    monkeypatch.setattr(ShardReader, "read", spy_read)
+    monkeypatch.setattr(model, "encode_images", spy_encode)
+    data = load_dataset(DatasetSpec(kind="shards", path=tmp_path))
+    assert reads == [0] and all(type(it.image) is ShardImage for it in data.items)  # only places, no bytes
+    assert [f.name for f in fields(ShardImage)] == ["shard", "offset", "length", "sha256", "name"]
+    encoder = Encoder(model, EmbeddingCache(None, "fingerprint"), batch_size=4, workers=0)
+    first, failed = encoder.images([it.image for it in data.items])
+    assert not failed and marks == [(1, 0), (2, 0), (3, 0), (4, 0), (5, 4), (6, 4), (7, 4), (8, 4), (9, 8), (10, 8)]
+    again, _ = encoder.images([it.image for it in data.items])
+    assert reads == [10] and encoded == [10] and torch.equal(first, again)  # warm: no image read at all
 
 
 def test_globalrg_retrieval_scores_the_questions_of_bench(tmp_path):

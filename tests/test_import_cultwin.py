@@ -137,3 +137,24 @@ def test_authors_absolute_paths_resolve_under_an_images_folder(release, tmp_path
     back = read_split(out, "train")
     assert [s.row["key"] for s in back] == ["id-000000-pos-0000", "id-000000-neg-0000", "id-000000-neg-0001"]
     assert [np.asarray(s.image)[0, 0, 0] for s in back] == [1, 41, 81] and max(back[0].image.size) == 3
+
+
+def test_images_are_loaded_one_at_a_time_as_their_shard_is_written(release, tmp_path, monkeypatch):
+    from cultureclip.data import shards
+    from cultureclip.importers import cultwin
+
+    loaded, shard_writes = [], []
+    load, write_shard = cultwin._load, shards._write_shard
+
+    def spy_load(member, max_side):
+        loaded.append(member)
+        return load(member, max_side)
+
+    def spy_write_shard(path, samples):
+        shard_writes.append((path.name, len(loaded), len(samples)))  # images loaded so far, images in this shard
+        return write_shard(path, samples)
+
+    monkeypatch.setattr(cultwin, "_load", spy_load)
+    monkeypatch.setattr(shards, "_write_shard", spy_write_shard)
+    import_cultwin({"train": release / "train.jsonl", "test": release / "valid.json"}, tmp_path / "ds", shard_size=2)
+    assert shard_writes == [("train-00000.tar", 2, 2), ("train-00001.tar", 3, 1), ("test-00000.tar", 5, 2)]

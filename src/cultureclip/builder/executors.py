@@ -1,7 +1,8 @@
 """Run stages over rows in fixed chunks, saving each finished chunk, in-process or on a pool of Ray actors.
 
 Chunk i always holds the same rows (plan order, `chunk_rows` each) and is saved atomically as
-`<folder>/<i>.parquet` once processed, so a killed build resumes at the first unsaved chunk and the
+`<folder>/<i>.parquet` once processed (a stage's blobs, its image bytes, beside it in `<i>.blobs`,
+written first; see blobs.py), so a killed build resumes at the first unsaved chunk and the
 stage's output (all chunks in order) is the same whichever executor ran it and however often it stopped.
 
 An executor lives for a whole build (`open_executor`). On Ray its model actors are started once, when
@@ -19,6 +20,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from cultureclip.builder.blobs import blob_refs, write_blobs
 from cultureclip.builder.stage import Stage
 from cultureclip.config import BuildConfig
 from cultureclip.data.tables import write_table
@@ -58,7 +60,7 @@ class Executor:
         task = self.progress.add_task(stage.name, total=len(rows), completed=done)
         if pending:
             self._map(stage, pending, folder, lambda n: self.progress.advance(task, n))
-        return [out for i in range(len(chunks)) for out in _read_chunk(folder, i)]
+        return [out for i in range(len(chunks)) for out in _read_chunk(folder, i, stage.blobs)]
 
     def _map(self, stage: Stage, chunks: Chunks, folder: Path, advance: Callable[[int], None]) -> None:
         raise NotImplementedError
@@ -73,7 +75,7 @@ class LocalExecutor(Executor):
     def _map(self, stage: Stage, chunks: Chunks, folder: Path, advance: Callable[[int], None]) -> None:
         stage.setup()
         for index, rows in chunks.items():
-            _save_chunk(folder, index, stage.run(rows, self.cfg.row_retries))
+            _save_chunk(folder, index, stage.run(rows, self.cfg.row_retries), stage.blobs)
             advance(len(rows))
 
 
@@ -89,7 +91,7 @@ class StageWorker:
             gc.collect()  # the previous stage's models go before this stage's load
             stage.setup()
             self.stage_id, self.stage = stage_id, stage
-        _save_chunk(Path(folder), index, self.stage.run(rows, retries))
+        _save_chunk(Path(folder), index, self.stage.run(rows, retries), stage.blobs)
         return len(rows)
 
 
@@ -145,12 +147,16 @@ def _chunk_path(folder: Path, index: int) -> Path:
     return folder / f"{index:05d}.parquet"
 
 
-def _save_chunk(folder: Path, index: int, outputs: list[dict]) -> None:
+def _save_chunk(folder: Path, index: int, outputs: list[dict], blobs: tuple[str, ...]) -> None:
+    if blobs:
+        with atomic_path(_chunk_path(folder, index).with_suffix(".blobs")) as tmp:
+            outputs = write_blobs(tmp, outputs, blobs)
     with atomic_path(_chunk_path(folder, index)) as tmp:
         write_table(outputs, tmp)  # failed rows lack the output fields: null there
 
 
-def _read_chunk(folder: Path, index: int) -> list[dict]:
+def _read_chunk(folder: Path, index: int, blobs: tuple[str, ...]) -> list[dict]:
     import pyarrow.parquet as pq
 
-    return pq.read_table(_chunk_path(folder, index)).to_pylist()
+    path = _chunk_path(folder, index)
+    return blob_refs(path.with_suffix(".blobs"), pq.read_table(path).to_pylist(), blobs)

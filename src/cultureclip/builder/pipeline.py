@@ -26,7 +26,7 @@ from cultureclip.io import atomic_path, is_finished, mark_done
 log = logging.getLogger(__name__)
 RECORD = "build_config.yaml"
 WORK_ONLY = ("png", "embedding", "attributes", "concept_text", "twin_texts")
-"""Row fields that stay in the work folder (the image bytes go into the shards, not the manifest)."""
+"""Row fields that stay in the work folder (the image, a `Blob` there, goes into the shards, not the manifest)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ class BuildJob:
 
 @dataclass
 class Built:
-    """A recipe's product: one row per image (status kept, rejected or failed), the models for the card,
+    """A recipe's product: one row per image (status kept, rejected or failed; a kept row's `png` is a
+    `Blob`, where the image lies in the work folder), the models for the card,
     extra Parquet tables by file name, extra card sections (title -> counts) and a one-line summary."""
 
     rows: list[dict]
@@ -104,16 +105,15 @@ def claim_work(work: Path, record: str) -> None:
 
 
 def write_dataset(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:
-    """Kept rows into WebDataset shards per split; every row (dropped ones with their reason) into the manifest."""
+    """Kept rows into WebDataset shards per split, each image read from the work folder as its shard is
+    written (rows carry a `Blob`, see blobs.py); every row (dropped ones with their reason) into the manifest."""
     manifest = []
     for split in SPLITS:
-        samples = [
-            Sample({k: v for k, v in r.items() if k not in WORK_ONLY}, r["png"])
-            for r in rows
-            if r["split"] == split and r["status"] == "kept"
-        ]
-        manifest += write_split(folder, split, samples, cfg.shard_size)
-    dropped = [
-        {k: v for k, v in r.items() if k not in WORK_ONLY} | {"shard": None} for r in rows if r["status"] != "kept"
-    ]
+        kept = (r for r in rows if r["split"] == split and r["status"] == "kept")
+        manifest += write_split(folder, split, (Sample(_metadata(r), r["png"].read()) for r in kept), cfg.shard_size)
+    dropped = [_metadata(r) | {"shard": None} for r in rows if r["status"] != "kept"]
     write_manifest(folder, manifest + dropped)
+
+
+def _metadata(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in WORK_ONLY}

@@ -4,6 +4,10 @@ A stage declares the row fields it reads (`inputs`) and writes (`outputs`); `run
 recipe that feeds a stage the wrong rows, or a stage that writes a field it did not declare, stops
 with an error naming the stage and the field.
 
+Outputs too large to hold for every row (image bytes) are named in `blobs`: the executor keeps them
+on disk and the rows carry a `Blob` there (see blobs.py); `run` reads the blobs of the rows it is
+given, so `process` always sees bytes.
+
 The base owns what every stage needs: models loaded once per worker (`setup`), and per-row
 retries. When a batch fails with a backend error (`BACKEND_ERRORS`: a generation error, an OSError
 such as an unreadable image, a timeout), each of its rows is retried alone; a row that still fails
@@ -13,6 +17,7 @@ exception is a bug: it stops the build with its traceback, and nothing is publis
 
 import logging
 
+from cultureclip.builder.blobs import read_blobs
 from cultureclip.errors import CultureClipError, GenerationError
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,8 @@ class Stage:
     """Row fields `process` reads."""
     outputs: tuple[str, ...] = ()
     """Fields of each output of `process` (all of them in a processed row; none in a failed one)."""
+    blobs: tuple[str, ...] = ()
+    """Outputs (bytes) kept on disk beside the saved chunk; the rows read back carry a `Blob` instead."""
 
     def setup(self) -> None:
         """Load models; called once in each worker before its first chunk (not in the driver)."""
@@ -44,7 +51,7 @@ class Stage:
 
     def run(self, rows: list[dict], retries: int) -> list[dict]:
         """`process` the rows as one batch; on a backend error, row by row with `retries` retries each."""
-        todo = [r for r in rows if r.get("status", "ok") == "ok"]
+        todo = [read_blobs(r, self.inputs) for r in rows if r.get("status", "ok") == "ok"]
         self._check_inputs(todo)
         try:
             done = self.process(todo) if todo else []

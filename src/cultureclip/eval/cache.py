@@ -1,7 +1,11 @@
-"""The embedding cache: vectors on disk by (model fingerprint, content hash), so evaluating the same
+"""The embedding cache: vectors on disk by (model fingerprint, image or text key), so evaluating the same
 model on the same images or prompts again encodes nothing.
 
-Layout: `<root>/<fingerprint>/<chunk>.npz`, each chunk holding `keys` (content hashes) and
+A key is a content hash where one comes free (a text; a shard image, by its manifest's SHA-256; image
+bytes in memory), and for an image file its place, size and mtime (`FileImage.digest`): computing it
+reads no file, so a warm run opens no image it has a vector for.
+
+Layout: `<root>/<fingerprint>/<chunk>.npz`, each chunk holding `keys` (image or text keys) and
 `vectors` (float32 rows); a run appends one chunk, written atomically, and never rewrites old ones.
 """
 
@@ -45,7 +49,7 @@ def text_key(text: str) -> str:
 
 
 class EmbeddingCache:
-    """Vectors of one model by content key; `root=None` keeps them in memory only."""
+    """Vectors of one model by key; `root=None` keeps them in memory only."""
 
     def __init__(self, root: Path | None, fingerprint: str):
         self.folder = Path(root) / fingerprint if root is not None else None

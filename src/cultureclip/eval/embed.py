@@ -1,4 +1,4 @@
-"""Encode images and prompts with one model: cached by content, batched, under `torch.inference_mode`,
+"""Encode images and prompts with one model: cached by key (see cache.py), batched, under `torch.inference_mode`,
 with dataloader workers decoding and preprocessing images in parallel."""
 
 import logging
@@ -29,7 +29,7 @@ class _Decode(Dataset):
     def __getitem__(self, i: int):
         try:
             with self.refs[i].open() as image:
-                return i, self.to_tensor([image.convert("RGB")])[0], None
+                return i, self.to_tensor([image])[0], None  # it converts to RGB, once
         except UNREADABLE as err:
             return i, None, _reason(err)
 

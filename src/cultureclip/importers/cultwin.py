@@ -29,7 +29,9 @@ a given images folder (see `import_cultwin`).
 
 import json
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -160,6 +162,13 @@ def _load(member: Member, max_side: int | None) -> Image.Image:
     return image
 
 
+def _samples(group: list[Member], max_side: int | None, advance: Callable[[], None]) -> Iterator[Sample]:
+    """Each member as a sample, its image loaded only when `write_split` asks for it."""
+    for member in group:
+        yield Sample(member.row, _load(member, max_side))
+        advance()
+
+
 def import_cultwin(
     splits: dict[str, Path],
     out: Path,
@@ -171,7 +180,7 @@ def import_cultwin(
 
     `images` is the folder holding the release's images when its paths do not resolve beside the
     data file; `max_side` shrinks larger images to that longest side (the release renders 1024 px).
-    Images are read and written a shard at a time, so memory stays bounded on the full release.
+    Images are read one at a time as their shard is written, so memory stays bounded on the full release.
     """
     out = Path(out)
     planned = {split: members(Path(file), read_rows(file), split, images) for split, file in splits.items()}
@@ -180,12 +189,7 @@ def import_cultwin(
         manifest = []
         for split, group in planned.items():
             task = progress.add_task(f"importing {split}", total=len(group))
-            for start in range(0, len(group), shard_size):
-                samples = []
-                for member in group[start : start + shard_size]:
-                    samples.append(Sample(member.row, _load(member, max_side)))
-                    progress.advance(task)
-                manifest += write_split(tmp, split, samples, shard_size, start // shard_size)
+            manifest += write_split(tmp, split, _samples(group, max_side, partial(progress.advance, task)), shard_size)
         write_manifest(tmp, manifest)
         mark_done(tmp)
     log.info("imported %d images into %s", sum(len(g) for g in planned.values()), out)

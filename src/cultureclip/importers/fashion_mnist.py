@@ -6,6 +6,7 @@ to the world's training images to align pretrained towers into a CLIP on real ph
 """
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from cultureclip.config import ExtraDataConfig, dump_config
@@ -20,9 +21,9 @@ IMPORT_RECORD = "import_config.yaml"
 SHARD_SIZE = 5000
 
 
-def photo_rows(data: ClassDataset, indices: list[int], template: str) -> list[Sample]:
-    """Photos of `data` as training rows of the train split, captioned with `template` ({c}, {a}, {kind})."""
-    samples = []
+def photo_rows(data: ClassDataset, indices: list[int], template: str) -> Iterator[Sample]:
+    """Photos of `data` as training rows of the train split, captioned with `template` ({c}, {a}, {kind}),
+    one at a time (each image made only when it is asked for)."""
     for i in indices:
         name = data.classnames[data.labels[i]]
         caption = template.format(c=name, a=article(name), kind=FASHION_MNIST_KINDS[data.labels[i]])
@@ -41,8 +42,7 @@ def photo_rows(data: ClassDataset, indices: list[int], template: str) -> list[Sa
             "generic_caption": caption,
             "seed": int(i),
         }
-        samples.append(Sample(row, data.image(int(i))))
-    return samples
+        yield Sample(row, data.image(int(i)))
 
 
 def import_fashion_mnist(spec: ExtraDataConfig, folder: Path, seed: int) -> Path:
@@ -51,11 +51,11 @@ def import_fashion_mnist(spec: ExtraDataConfig, folder: Path, seed: int) -> Path
     if is_finished(folder, IMPORT_RECORD, record):
         return folder
     data = load_fashion_mnist(spec.path, "train")
-    samples = photo_rows(data, draw(spec.count, len(data), seed).tolist(), spec.template)
+    indices = draw(spec.count, len(data), seed).tolist()
     with atomic_path(folder) as tmp:
         tmp.mkdir(parents=True)
         (tmp / IMPORT_RECORD).write_text(record)
-        write_manifest(tmp, write_split(tmp, "train", samples, shard_size=SHARD_SIZE))
+        write_manifest(tmp, write_split(tmp, "train", photo_rows(data, indices, spec.template), SHARD_SIZE))
         mark_done(tmp)
-    log.info("imported %d Fashion-MNIST photos into %s", len(samples), folder)
+    log.info("imported %d Fashion-MNIST photos into %s", len(indices), folder)
     return folder

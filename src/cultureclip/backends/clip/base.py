@@ -80,7 +80,8 @@ class ClipModel(ABC):
     def tokenize(self, texts: list[str]) -> torch.Tensor: ...
 
     @abstractmethod
-    def images_to_tensor(self, images: list[Image.Image]) -> torch.Tensor: ...
+    def images_to_tensor(self, images: list[Image.Image]) -> torch.Tensor:
+        """The model's input pixels for `images`, in any PIL mode (each converted to RGB here)."""
 
     @abstractmethod
     def encode_images(self, pixels: torch.Tensor, normalize: bool = True) -> torch.Tensor: ...

@@ -1,4 +1,5 @@
-"""The image stage: render each row's caption with its own seed; the PNG bytes are the stage's output."""
+"""The image stage: render each row's caption with its own seed; the PNG bytes are the stage's output,
+kept on disk (a blob: the rows read back say where each image lies)."""
 
 import io
 
@@ -14,6 +15,7 @@ class ImageStage(Stage):
     name = "images"
     inputs = ("caption", "seed", "attributes")
     outputs = ("png",)
+    blobs = ("png",)
 
     def __init__(self, renderer: str, image_size: int, options: ImageGeneratorConfig):
         self.renderer_name, self.image_size, self.options = renderer, image_size, options

@@ -3,6 +3,7 @@ confused with, metadata) over a label set, whatever the files on disk looked lik
 
 import hashlib
 import io
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -17,7 +18,8 @@ UNREADABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 class ImageRef(Protocol):
-    """An image not yet decoded: a name for reports, a content hash for the cache, a way to open it."""
+    """An image not yet decoded: a name for reports, a key for the embedding cache (a content hash,
+    or for a file its place, size and mtime), a way to open it."""
 
     name: str
 
@@ -28,6 +30,9 @@ class ImageRef(Protocol):
 
 @dataclass(frozen=True)
 class FileImage:
+    """An image file, keyed by where it is, its size and its modification time: a warm evaluation
+    reads no image file (a file rewritten in place has a new mtime, so a new key)."""
+
     path: Path
 
     @property
@@ -35,8 +40,9 @@ class FileImage:
         return str(self.path)
 
     def digest(self) -> str:
-        with open(self.path, "rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
+        stat = os.stat(self.path)
+        where = f"{os.path.abspath(self.path)}\0{stat.st_size}\0{stat.st_mtime_ns}"
+        return "f:" + hashlib.sha256(where.encode()).hexdigest()
 
     def open(self) -> Image.Image:
         return Image.open(self.path)
