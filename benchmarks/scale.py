@@ -16,9 +16,10 @@ its webdataset loader, the same model, batch, workers, steps and precision), eac
 
     python benchmarks/scale.py [--sizes 1 4 16] [--images 2] [--steps 10] [--batch 32] [--workers 1]
 
-Prints a table and, as its last line, a JSON object: per size and stage peak_rss_mib, s_per_image and
-(train) images_per_s; `rss_16x_vs_1x` and `s_per_image_16x_vs_1x` per stage (targets <= 1.25 and <= 1.2),
-`stream_vs_in_memory` (>= 0.9) and `ours_vs_open_clip_train` (>= 1.0).
+Prints a line per size and stage, the ratios against their targets (peak RSS at the largest size at most
+1.25x the smallest's, seconds per image within 1.2x, stream >= 0.9x in-memory, >= 1.0x open_clip_train)
+and, as its last line, a JSON object: {"scales", "peak_rss_mib": {stage: [per scale]},
+"seconds_per_image": {stage: [...]}, "stream_vs_memory", "vs_open_clip_train", "images", "load_average"}.
 """
 
 import argparse
@@ -199,16 +200,22 @@ def main() -> None:
                 rate = f"  {r['images_per_s']:7.1f} images/s" if "images_per_s" in r else ""
                 print(f"{size:3d}x {stage:16s} {r['images']:6d} images  peak RSS {r['peak_rss_mib']:7.0f} MiB  "
                       f"{r['s_per_image'] * 1000:8.2f} ms/image{rate}", flush=True)  # fmt: skip
-    first, last = report["sizes"][args.sizes[0]], report["sizes"][args.sizes[-1]]
+    sizes, first = report["sizes"], report["sizes"][args.sizes[0]]
+    summary = {"scales": args.sizes}
+    for key, name in (("peak_rss_mib", "peak_rss_mib"), ("s_per_image", "seconds_per_image")):
+        summary[name] = {stage: [sizes[k][stage][key] for k in args.sizes] for stage in ("build", "train", "eval")}
+    summary["stream_vs_memory"] = first["train"]["images_per_s"] / first["train_in_memory"]["images_per_s"]
+    summary["vs_open_clip_train"] = first["train"]["images_per_s"] / first["open_clip_train"]["images_per_s"]
     for stage in ("build", "train", "eval"):
-        report[stage] = {
-            "rss_16x_vs_1x": last[stage]["peak_rss_mib"] / first[stage]["peak_rss_mib"],
-            "s_per_image_16x_vs_1x": last[stage]["s_per_image"] / first[stage]["s_per_image"],
-        }
-    report["stream_vs_in_memory"] = first["train"]["images_per_s"] / first["train_in_memory"]["images_per_s"]
-    report["ours_vs_open_clip_train"] = first["train"]["images_per_s"] / first["open_clip_train"]["images_per_s"]
-    report["load_average_after"] = os.getloadavg()
-    print(json.dumps(report))
+        rss, seconds = summary["peak_rss_mib"][stage], summary["seconds_per_image"][stage]
+        print(f"{stage}: peak RSS {rss[-1] / rss[0]:.2f}x (target <= 1.25), seconds per image "
+              f"{seconds[-1] / seconds[0]:.2f}x (target <= 1.2) at {args.sizes[-1]}x vs {args.sizes[0]}x")  # fmt: skip
+    print(f"train images/s: stream {summary['stream_vs_memory']:.2f}x in-memory (target >= 0.9), "
+          f"{summary['vs_open_clip_train']:.2f}x open_clip_train (target >= 1.0)")  # fmt: skip
+    print(f"load average: {report['load_average']} before, {os.getloadavg()} after")
+    summary["images"] = {stage: [sizes[k][stage]["images"] for k in args.sizes] for stage in ("build", "train", "eval")}
+    summary["load_average"] = [report["load_average"], os.getloadavg()]
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":
