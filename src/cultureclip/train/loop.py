@@ -79,10 +79,11 @@ class TextTokens:
         for key, texts in groups.items():
             kinds.setdefault(key.removeprefix("neg_"), []).extend(texts)
         kinds = {kind: list(dict.fromkeys(texts)) for kind, texts in kinds.items()}
-        new = list(dict.fromkeys(t for texts in kinds.values() for t in texts if t not in self._tokens))
+        wanted = list(dict.fromkeys(t for texts in kinds.values() for t in texts))
+        new = [t for t in wanted if t not in self._tokens]
         if len(self._tokens) + len(new) > self.limit:  # start afresh: tokens are a pure function of the text
             self._tokens.clear()
-            new = list(dict.fromkeys(t for texts in kinds.values() for t in texts))
+            new = wanted
         if new:
             self._tokens.update(zip(new, self.model.tokenize(new), strict=True))
         where: dict[str, dict[str, int]] = {}

@@ -9,7 +9,7 @@ one yields from there, crops included: resume stays exact.
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,7 +47,7 @@ class ShardSamples(Dataset):
         index, row, crop_seed = item
         d = self.data
         members = self.reader.read(d.shards[d.shard[row]], int(d.offset[row]), int(d.length[row]))
-        image = Image.open(io.BytesIO(members["png"] if "png" in members else members["jpg"])).convert("RGB")
+        image = Image.open(io.BytesIO(members["png"]))  # to_tensor converts it to RGB
         if self.augment_size:
             image = random_resized_crop(image, self.augment_size, crop_seed)
         meta = json.loads(members["json"])
@@ -122,15 +122,14 @@ def collate(samples: list[tuple[int, int, Tensor, dict[str, str]]]) -> Loaded:
     return Loaded(index[0], np.array(rows), torch.stack(pixels), {k: [t[k] for t in texts] for k in TEXT_FIELDS})
 
 
-def batch_loader(samples: Dataset, plan: BatchPlan, workers: int, pin_memory: bool) -> DataLoader:
-    """A DataLoader of `plan`'s micro-steps, each one `Loaded`, prepared by `workers` processes."""
+def batch_loader(samples: Dataset, plan: Iterable[list[Item]], workers: int, pin_memory: bool) -> DataLoader:
+    """A DataLoader of `plan`'s batches of items, each one `Loaded`, prepared by `workers` processes."""
     return DataLoader(
         samples,
         batch_sampler=plan,
         num_workers=workers,
         collate_fn=collate,
         pin_memory=pin_memory,
-        persistent_workers=False,
         prefetch_factor=4 if workers else None,
     )
 
