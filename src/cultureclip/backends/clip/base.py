@@ -148,9 +148,10 @@ CLIP_SOURCES: Registry[ClipSource] = Registry(
 
 @dataclass(frozen=True)
 class FolderFormat:
-    """One model-folder format: how to load a folder (naming the model), and how to get its tokenizer."""
+    """One model-folder format: how to load a folder (naming the model; with `random_init`, a folder of
+    a config alone gets random weights, else a missing weights file is an error), and how to get its tokenizer."""
 
-    load: Callable[[Path, str], ClipModel]
+    load: Callable[[Path, str, bool], ClipModel]
     tokenizer: Callable[[Path], Tokenizer]
 
 
@@ -209,12 +210,13 @@ def _local_folder(spec: ModelId) -> Path:
     return folder
 
 
-def _folder_source(find_folder: Callable[[ModelId], Path], source: str) -> ClipSource:
-    """A source whose ref names a model folder (in either format); the model is named `source:ref`."""
+def _folder_source(find_folder: Callable[[ModelId], Path], source: str, random_init: bool) -> ClipSource:
+    """A source whose ref names a model folder (in either format); the model is named `source:ref`.
+    With `random_init` the folder may hold a config alone (the shipped tiny models)."""
 
     def create(spec: ModelId) -> ClipModel:
         folder = find_folder(spec)
-        return CLIP_FORMATS.get(folder_format(folder)).load(folder, f"{source}:{spec.ref}")
+        return CLIP_FORMATS.get(folder_format(folder)).load(folder, f"{source}:{spec.ref}", random_init)
 
     def tokenizer(spec: ModelId) -> Tokenizer:
         folder = find_folder(spec)
@@ -223,5 +225,5 @@ def _folder_source(find_folder: Callable[[ModelId], Path], source: str) -> ClipS
     return ClipSource(create, tokenizer)
 
 
-CLIP_SOURCES.register("config")(_folder_source(_config_folder, "config"))
-CLIP_SOURCES.register("local")(_folder_source(_local_folder, "local"))
+CLIP_SOURCES.register("config")(_folder_source(_config_folder, "config", random_init=True))
+CLIP_SOURCES.register("local")(_folder_source(_local_folder, "local", random_init=False))

@@ -81,15 +81,21 @@ def _features(output, normalize: bool) -> torch.Tensor:
     return F.normalize(features, dim=-1) if normalize else features
 
 
-def _load(ref: str, name: str) -> HFClipModel:
+def _load(ref: str, name: str, random_init: bool = False) -> HFClipModel:
+    """A transformers CLIP/SigLIP by hub name or folder, every weight checked; with `random_init` a
+    config-only folder (the tiny models) gets random weights, else it is an error."""
+    from safetensors import SafetensorError
     from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoTokenizer, CLIPModel, SiglipModel
 
     folder = Path(ref)
     try:
         if folder.is_dir() and not any((folder / f).is_file() for f in WEIGHT_FILES):
+            if not random_init:
+                raise DataError(f"{name}: no weights file in {folder} ({' or '.join(WEIGHT_FILES[:2])})")
             model = AutoModel.from_config(AutoConfig.from_pretrained(folder))  # config only: random weights
         else:
-            model = AutoModel.from_pretrained(ref)
+            model, info = AutoModel.from_pretrained(ref, output_loading_info=True)
+            _check_loaded(info, name)
         processor = AutoImageProcessor.from_pretrained(ref)
         if has_tokenizer_files(ref):
             tokenizer = AutoTokenizer.from_pretrained(ref)
@@ -97,11 +103,23 @@ def _load(ref: str, name: str) -> HFClipModel:
             import open_clip
 
             tokenizer = open_clip.SimpleTokenizer(context_length=model.config.text_config.max_position_embeddings)
-    except (OSError, ValueError, KeyError, RuntimeError) as err:
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as err:
         raise DataError(f"{name}: cannot load model ({str(err).strip().splitlines()[0][:200]})") from None
     if not isinstance(model, CLIPModel | SiglipModel):
         raise ConfigError(f"{name}: a {type(model).__name__}, not a CLIPModel or SiglipModel")
     return HFClipModel(model, tokenizer, processor, name)
+
+
+def _check_loaded(info: dict, name: str) -> None:
+    """A weights file that lacks weights the architecture expects (transformers would initialise them at
+    random) or holds others is an error naming the first such key."""
+    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        keys = sorted(info.get(kind) or [])
+        if keys:
+            more = f" and {len(keys) - 1} more" if len(keys) > 1 else ""
+            raise DataError(
+                f"{name}: the weights file does not fit the model ({kind.replace('_', ' ')}: {keys[0]}{more})"
+            )
 
 
 def has_tokenizer_files(ref: str) -> bool:
@@ -127,8 +145,8 @@ def text_tokenizer(ref: str) -> Tokenizer:
     return OpenClipTokenizer(SimpleTokenizer(context_length=context))
 
 
-def load_transformers_folder(folder: Path, name: str) -> HFClipModel:
-    return _load(str(folder), name)
+def load_transformers_folder(folder: Path, name: str, random_init: bool = False) -> HFClipModel:
+    return _load(str(folder), name, random_init)
 
 
 def _hf(spec: ModelId) -> HFClipModel:

@@ -155,20 +155,25 @@ class OpenClipModel(ClipModel):
             self.tokenizer.save_pretrained(folder)
 
 
-def load_open_clip_folder(folder: Path, name: str) -> OpenClipModel:
-    """An open_clip local-dir folder; a config-only folder (the tiny models) gets random weights."""
+def load_open_clip_folder(folder: Path, name: str, random_init: bool = False) -> OpenClipModel:
+    """An open_clip local-dir folder, every weight checked (open_clip loads strictly); with `random_init`
+    a config-only folder (the tiny models) gets random weights, else it is an error."""
     import open_clip
+    from safetensors import SafetensorError
 
     root = logging.getLogger()
     level = root.level
-    if not (folder / WEIGHTS_FILE).is_file():
-        root.setLevel(logging.ERROR)  # open_clip warns that a config-only folder has no weights: intended here
+    weights = (folder / WEIGHTS_FILE).is_file()
     try:
         model_cfg = json.loads((folder / CONFIG_FILE).read_text())["model_cfg"]
+        if not weights and not random_init:
+            raise DataError(f"{folder}: no weights file ({WEIGHTS_FILE}); the model was not saved here")
+        if not weights:
+            root.setLevel(logging.ERROR)  # open_clip warns that a config-only folder has no weights: intended
         model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{folder}")
         tokenizer = open_clip.get_tokenizer(f"local-dir:{folder}")
-    except (ValueError, KeyError, RuntimeError, OSError) as err:
-        raise DataError(f"{folder}: cannot load model ({str(err).splitlines()[0]})") from None
+    except (ValueError, KeyError, RuntimeError, OSError, SafetensorError) as err:
+        raise DataError(f"{folder}: cannot load model ({state_dict_mismatch(err)})") from None
     finally:
         root.setLevel(level)
     return OpenClipModel(model.eval(), tokenizer, preprocess, model_cfg, name)
