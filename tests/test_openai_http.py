@@ -5,7 +5,7 @@ import pytest
 from chat_server import ChatServer
 from cultureclip.backends.chat import create_chat_model
 from cultureclip.config import ChatModelConfig
-from cultureclip.errors import GenerationError
+from cultureclip.errors import GenerationError, GeneratorUnreachable
 
 
 def generator(server: ChatServer, **options):
@@ -60,10 +60,28 @@ def test_at_most_concurrency_requests_are_in_flight():
     assert seconds >= 0.3  # 9 requests of 0.1 s, 3 at a time
 
 
-def test_a_refused_connection_is_a_generation_error():
-    cfg = ChatModelConfig(name="openai:m", base_url="http://127.0.0.1:9/v1", retries=1, backoff_s=0.01)
-    with pytest.raises(GenerationError, match="ConnectError after 2 attempts"):
+def test_a_refused_connection_stops_at_once_without_retries():
+    cfg = ChatModelConfig(name="openai:m", base_url="http://127.0.0.1:9/v1", retries=3, backoff_s=10)
+    start = time.perf_counter()
+    with pytest.raises(GeneratorUnreachable, match=r"http://127.0.0.1:9/v1: cannot connect \(.*\); start the server"):
         create_chat_model(cfg).generate(["x"])
+    assert time.perf_counter() - start < 5  # no backoff: a retry would wait 10 s
+
+
+@pytest.mark.parametrize(
+    ("status", "why"),
+    [
+        (401, "unauthorised: check the API key in $OPENAI_API_KEY"),
+        (403, "forbidden: check the API key in $OPENAI_API_KEY"),
+        (404, "no such model or URL"),
+    ],
+)
+def test_a_refusing_server_stops_at_the_first_answer(status, why):
+    with ChatServer(lambda prompt, attempt: (status, "no", 0)) as server:
+        with pytest.raises(GeneratorUnreachable) as err:
+            generator(server, concurrency=1).generate(["a"])
+    assert str(err.value) == f"{server.url}: HTTP {status} for test-model ({why})"
+    assert server.attempts == {"a": 1}
 
 
 def test_each_image_goes_before_its_prompt_as_a_png_data_url():

@@ -23,3 +23,8 @@ class MissingDependencyError(CultureClipError):
 
 class GenerationError(CultureClipError):
     """A generator (LLM, image model, server) could not produce an output after its retries."""
+
+
+class GeneratorUnreachable(CultureClipError):
+    """A generator's server cannot be reached or refuses us (connection refused, unknown host, 401, 403,
+    404): no retry helps, so the stage stops at once instead of failing or falling back row by row."""

@@ -2,8 +2,10 @@
 
 Each prompt is one request with one user message; an image goes before the text as a base64 PNG data
 URL (the OpenAI vision format). Requests run `concurrency` at a time; a failed
-one (timeout, connection error, 429 or 5xx) is retried with exponential backoff, other HTTP errors
-are not. The API key comes from the environment variable the config names, never from a file.
+one is retried with exponential backoff only when it may pass later (a timeout, a dropped connection,
+429 or 5xx). A server that cannot be reached (connection refused, unknown host) or refuses the request
+(401, 403, 404) stops the stage at once (`GeneratorUnreachable`); other HTTP errors fail the row.
+The API key comes from the environment variable the config names, never from a file.
 """
 
 import base64
@@ -18,10 +20,15 @@ import httpx
 from PIL import Image
 
 from cultureclip.config import ChatModelConfig
-from cultureclip.errors import GenerationError
+from cultureclip.errors import GenerationError, GeneratorUnreachable
 
 log = logging.getLogger(__name__)
 RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
+REFUSED = {
+    401: "unauthorised: check the API key in $",
+    403: "forbidden: check the API key in $",
+    404: "no such model or URL",
+}
 
 
 class OpenAIChatModel:
@@ -60,12 +67,20 @@ class OpenAIChatModel:
                     return response.json()["choices"][0]["message"]["content"].strip()
                 problem = f"HTTP {response.status_code}"
             except httpx.HTTPStatusError as err:
-                raise GenerationError(
-                    f"{self.cfg.base_url}: HTTP {err.response.status_code} for {self.model}"
-                ) from None
+                status = err.response.status_code
+                if status in REFUSED:
+                    hint = REFUSED[status] + (self.cfg.api_key_env if REFUSED[status].endswith("$") else "")
+                    raise GeneratorUnreachable(
+                        f"{self.cfg.base_url}: HTTP {status} for {self.model} ({hint})"
+                    ) from None
+                raise GenerationError(f"{self.cfg.base_url}: HTTP {status} for {self.model}") from None
             except (KeyError, IndexError, TypeError, ValueError):
                 raise GenerationError(f"{self.cfg.base_url}: malformed chat-completions answer") from None
-            except httpx.TransportError as err:  # timeouts, refused or dropped connections
+            except httpx.ConnectError as err:  # refused, unknown host: the server is not there
+                raise GeneratorUnreachable(
+                    f"{self.cfg.base_url}: cannot connect ({err}); start the server or fix base_url"
+                ) from None
+            except httpx.TransportError as err:  # timeouts, dropped connections
                 problem = type(err).__name__
             if attempt < self.cfg.retries:
                 log.warning("%s: %s, retrying (%d/%d)", self.cfg.base_url, problem, attempt + 1, self.cfg.retries)
