@@ -23,8 +23,10 @@ def test_preset_and_overrides_are_typed():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["finetune.stepz=5"], "config error in defaults: finetune.stepz: unknown key"),
-        (["finetune.steps=many"], "config error in defaults: finetune.steps: Input should be a valid integer"),
+        (["finetune.stepz=5"], "config error in override 'finetune.stepz=5': finetune.stepz: unknown key"),
+        (["finetune.steps=many"], "override 'finetune.steps=many': finetune.steps: Input should be a valid integer"),
+        (["finetune={steps: x}"], "override 'finetune={steps: x}': finetune.steps: Input should be a valid integer"),
+        (["finetune.steps=[1"], "override 'finetune.steps=[1': the value is not valid YAML (quote it)"),
         (["finetune.steps=0"], "finetune.steps: Input should be greater than or equal to 1 (got 0)"),
         (["finetune.sampler=shuffle"], "finetune.sampler: Input should be 'random', 'twins' or 'twin_epochs'"),
         (["steps"], "override 'steps': expected key=value"),
@@ -36,6 +38,25 @@ def test_bad_overrides_are_one_line_errors(overrides, message):
         load_config(None, overrides)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_an_override_error_blames_the_override_and_a_file_error_the_file(tmp_path):
+    preset = tmp_path / "preset.yaml"
+    preset.write_text("finetune:\n  steps: many\n")
+    with pytest.raises(ConfigError, match=r"config error in .*preset\.yaml: finetune\.steps: Input should be"):
+        load_config(preset, ["seed=3"])
+    with pytest.raises(ConfigError, match=r"config error in override 'seed=x': seed: Input should be"):
+        load_config("tiny", ["seed=x"])
+
+
+def test_non_utf8_and_binary_config_files_are_one_line_errors(tmp_path):
+    for name, data in [
+        ("latin1.yaml", "seed: 1 # caf\xe9\n".encode("latin-1")),
+        ("image.yaml", b"\x89PNG\r\n\x1a\n\x00"),
+    ]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ConfigError, match=rf"config error in .*{name}: not a UTF-8 text file \(byte \d+\)"):
+            load_config(tmp_path / name)
 
 
 def test_bad_file_names_the_file(tmp_path):

@@ -172,7 +172,7 @@ def test_twin_terms_with_a_random_sampler_fail_when_the_config_loads():
     with pytest.raises(ConfigError) as err:
         load_config(None, ["finetune.sampler=random"])
     assert str(err.value) == (
-        "config error in defaults: finetune: loss.caption needs twin batches: "
+        "config error in override 'finetune.sampler=random': finetune: loss.caption needs twin batches: "
         "set sampler to twins or twin_epochs, or loss.caption to 0"
     )
     assert load_config(None, ["finetune.sampler=random", "finetune.loss={caption: 0, concept: 0, clip: 1}"])

@@ -46,6 +46,8 @@ def read_rows(path: Path | str, text: str | None = None) -> list[RawRow]:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as err:
             raise CatalogError(f"{source}: cannot read ({err.strerror})") from None
+        except UnicodeDecodeError as err:
+            raise CatalogError(f"{source}: not a UTF-8 text file (byte {err.start})") from None
     rows = {"yaml": _yaml_rows, "jsonl": _jsonl_rows, "csv": _csv_rows}[kind](source, text)
     if not rows:
         raise CatalogError(f"{source}: expected a non-empty list of concepts")

@@ -5,9 +5,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from cultureclip.config.overrides import deep_merge, set_dotted, validate
+from cultureclip.config.overrides import deep_merge, first_error, set_dotted
 from cultureclip.config.run import RunConfig
 from cultureclip.errors import ConfigError
 
@@ -29,12 +29,30 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         file = _find_config(path)
         source = str(file)
         deep_merge(raw, read_yaml(file))
+    keys: dict[str, str] = {}
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"override {item!r}: expected key=value")
-        set_dotted(raw, key.strip(), yaml.safe_load(value))
-    return validate(RunConfig, raw, source)
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML (quote it)") from None
+        set_dotted(raw, key.strip(), parsed)
+        keys[key.strip()] = item
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as err:
+        where = ".".join(str(p) for p in err.errors()[0]["loc"])
+        blamed = [item for key, item in keys.items() if _within(where, key)]
+        raise ConfigError(
+            f"config error in {f'override {blamed[-1]!r}' if blamed else source}: {first_error(err)}"
+        ) from None
+
+
+def _within(where: str, key: str) -> bool:
+    """True when the config key `where` lies at, inside or above the override `key`."""
+    return where == key or where.startswith(key + ".") or key.startswith(where + ".")
 
 
 def _find_config(path: str | Path) -> Path:
@@ -56,9 +74,11 @@ def yaml_error_line(err: yaml.YAMLError) -> str:
 def read_yaml(file: Path) -> dict[str, Any]:
     """A YAML file holding a mapping; anything else is a ConfigError naming the file (and line)."""
     try:
-        raw = yaml.safe_load(file.read_text()) or {}
+        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"config error in {file}{yaml_error_line(err)}: not valid YAML") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config error in {file}: not a UTF-8 text file (byte {err.start})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config error in {file}: expected a mapping at the top level")
     return raw

@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from cultureclip.config.base import Strict
 
@@ -32,7 +32,8 @@ class ChatModelConfig(Strict):
     """Environment variable holding the API key (unset: no Authorization header)."""
     timeout_s: float = Field(default=60.0, gt=0)
     retries: int = Field(default=3, ge=0)
-    """Retries of a failed or timed-out request (429, 5xx, connection errors), with exponential backoff."""
+    """Retries of a request that may pass later (timeout, dropped connection, 429, 5xx), with exponential backoff;
+    a server that cannot be reached or refuses the request (401, 403, 404) stops the stage at once."""
     backoff_s: float = Field(default=1.0, ge=0)
     concurrency: int = Field(default=4, ge=1)
     """Requests in flight at once."""
@@ -74,6 +75,26 @@ class ModelConfig(Strict):
     device: str = "cpu"
     towers: TowersConfig = Field(default_factory=TowersConfig)
     """Only for towers:NAME ids; setting it for another model is an error."""
+
+    @field_validator("device")
+    @classmethod
+    def _device_is_here(cls, device: str) -> str:
+        """A device this machine has, checked when the config loads rather than when a stage first uses it."""
+        if device == "cpu":
+            return device
+        import torch  # only for a non-default device: the cpu default keeps config loading light
+
+        try:
+            kind = torch.device(device)
+        except RuntimeError:
+            raise ValueError("expected a torch device: cpu, cuda, cuda:N or mps") from None
+        if kind.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("no CUDA device on this machine (torch.cuda.is_available() is False)")
+        if kind.type == "cuda" and kind.index is not None and kind.index >= torch.cuda.device_count():
+            raise ValueError(f"this machine has {torch.cuda.device_count()} CUDA device(s)")
+        if kind.type == "mps" and not torch.backends.mps.is_available():
+            raise ValueError("no MPS device on this machine")
+        return device
 
     @model_validator(mode="after")
     def _towers_only_for_towers(self) -> "ModelConfig":
