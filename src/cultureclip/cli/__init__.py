@@ -19,9 +19,13 @@ from cultureclip.cli import catalog, pipeline, tools  # noqa: F401  (each module
 from cultureclip.cli.common import app, console, tables
 from cultureclip.errors import CultureClipError
 
+INTERRUPTED_CODE = 130
+INTERRUPTED = "interrupted: run the same command again to continue where it stopped (train and run: add --resume)"
+
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI in-process; a CultureClipError is one line on stderr and exit code 2.
+    """Run the CLI in-process; a CultureClipError, or an OSError of the file system (disk full, read-only,
+    no permission), is one line on stderr and exit code 2; Ctrl-C is one line saying how to continue (130).
 
     Under torchrun every rank runs the command and only rank 0 prints, but any rank's error."""
     rank = os.environ.get("RANK", "0")
@@ -32,16 +36,25 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("cultureclip").setLevel(logging.INFO)
     try:
         code = app(args=argv, standalone_mode=False)  # a command's typer.Exit(n) comes back as n
-    except CultureClipError as err:
+    except (CultureClipError, OSError) as err:
         where = "" if rank == "0" else f"rank {rank}: "
-        Console(stderr=True).print(f"[red]error:[/red] {where}{err}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[red]error:[/red] {where}{_one_line(err)}", highlight=False, soft_wrap=True)
         return 2
     except click.exceptions.Exit as err:
-        return err.exit_code
+        code = err.exit_code
     except click.ClickException as err:  # usage errors: unknown option, missing value
         err.show()
         return err.exit_code
+    if code == INTERRUPTED_CODE:  # typer answers Ctrl-C with this code
+        Console(stderr=True).print(INTERRUPTED, highlight=False, soft_wrap=True)
     return code if isinstance(code, int) else 0
+
+
+def _one_line(err: Exception) -> str:
+    """The message of a CultureClipError; for an OSError, the file and what the system said about it."""
+    if isinstance(err, OSError):
+        return f"{err.filename}: {err.strerror}" if err.filename and err.strerror else f"{type(err).__name__}: {err}"
+    return str(err)
 
 
 def entry() -> None:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from cultureclip.data.tables import read_table
 from cultureclip.errors import DataError
 
 if TYPE_CHECKING:
@@ -147,12 +148,10 @@ def _hf_type(arrow_type) -> dict:
 
 
 def read_manifest(folder: Path) -> list[dict]:
-    import pyarrow.parquet as pq
-
     path = Path(folder) / MANIFEST
     if not path.is_file():
         raise DataError(f"{folder}: not a cultureclip dataset ({MANIFEST} is missing)")
-    return pq.read_table(path).to_pylist()
+    return read_table(path).to_pylist()
 
 
 def split_rows(folder: Path, split: str, columns: Sequence[str] | None = None) -> list[dict]:
@@ -164,17 +163,14 @@ def split_rows(folder: Path, split: str, columns: Sequence[str] | None = None) -
 def split_table(folder: Path, split: str, columns: Sequence[str] | None = None) -> "pa.Table":
     """`split_rows` as an Arrow table (columns, not a dict per row: for indexing large splits)."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     folder = Path(folder)
     path = folder / MANIFEST
     if not path.is_file():
         raise DataError(f"{folder}: not a cultureclip dataset ({MANIFEST} is missing)")
-    wanted = None
-    if columns is not None:  # those the manifest has: a row without a field reads as one without a value
-        names = set(pq.read_schema(path).names)
-        wanted = [c for c in dict.fromkeys([*columns, *LOCATION, "split"]) if c in names]
-    table = pq.read_table(path, columns=wanted)
+    # only the columns the manifest has: a row without a field reads as one without a value
+    wanted = None if columns is None else list(dict.fromkeys([*columns, *LOCATION, "split"]))
+    table = read_table(path, columns=wanted)
     if "offset" not in table.column_names:
         raise DataError(f"{folder}: {MANIFEST} has no sample locations (made by an older cultureclip); rebuild it")
     table = table.filter(pc.and_(pc.equal(table["split"], split), pc.is_valid(table["shard"])))

@@ -5,6 +5,7 @@ random generators, written atomically as `checkpoint-<step>.pt` in the training'
 latest is kept.
 """
 
+import pickle
 import re
 from pathlib import Path
 
@@ -47,7 +48,13 @@ def load_checkpoint(path: Path, model, optimizer, schedule, scaler) -> int:
 
     A checkpoint of another architecture (or another tuning mode) is a one-line DataError.
     """
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
+        detail = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
+        raise DataError(
+            f"checkpoint {path}: unreadable ({detail}); delete it and train again without --resume"
+        ) from None
     try:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
