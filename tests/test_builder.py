@@ -205,6 +205,7 @@ def test_llm_captions_diffusers_images_and_judge_filter_end_to_end(tmp_path):
         "build.catalog.train_images=1",
         "build.catalog.captions_per_concept=2",
         "build.catalog.captions.generator={name: 'tiny:causal-lm', max_new_tokens: 4}",
+        "build.max_failed_share=1",  # the random tiny LM never names the concept
         "build.renderer=tiny:sd",
         "build.images={steps: 1, guidance_scale: 0}",
         "build.catalog.filter={clip: 'config:test-clip', min_score: -1, twin_margin: -1, dedup_threshold: 0.999}",

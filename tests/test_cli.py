@@ -89,7 +89,7 @@ def test_rerun_skips_finished_stages_and_refuses_changed_settings(tiny_run, caps
     capsys.readouterr()
     assert main(["train", "--config", "tiny", "--out", str(tiny_run), "finetune.lr=0.5"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "models/tuned: made with other settings than now (train_config.yaml differs)" in err.replace("\n", "")
+    assert "models/tuned: made with other settings than now (lr: 0.001 -> 0.5)" in err.replace("\n", "")
 
 
 @pytest.mark.parametrize(

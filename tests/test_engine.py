@@ -162,7 +162,10 @@ def test_fit_to_folder_refuses_to_resume_work_made_with_other_settings(tmp_path)
     (tmp_path / "m.work").mkdir()
     (tmp_path / "m.work" / TRAIN_RECORD).write_text("start: other\n")
     cfg = TrainConfig(steps=1, batch_size=2, seed=0)
-    with pytest.raises(DataError, match=r"m\.work: cannot resume, made with other settings than now"):
+    with pytest.raises(
+        DataError,
+        match=r"m\.work: cannot resume, made with other settings or inputs than now \(start: other -> config:test-",
+    ):
         fit_to_folder("config:test-clip", [_dataset(tmp_path / "data")], cfg, tmp_path / "m", True, ModelConfig())
 
 

@@ -1,5 +1,8 @@
-"""Durable outputs: files and folders appear whole or not at all."""
+"""Durable outputs: files and folders appear whole or not at all, replace only what made them, and
+run folders are written by one command at a time."""
 
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -64,18 +67,108 @@ def is_done(folder: Path) -> bool:
 def is_finished(folder: Path, record: str, text: str) -> bool:
     """True when `folder` is a finished stage output made from `text` (saved as `record` inside it).
 
-    A finished output made from different settings is an error rather than silently reused.
+    A finished output made from different settings or inputs is an error rather than silently reused.
     """
     folder = Path(folder)
     if not is_done(folder):
         return False
     saved = folder / record
     if not saved.is_file() or saved.read_text() != text:
+        old = saved.read_text() if saved.is_file() else ""
         raise DataError(
-            f"{folder}: made with other settings than now ({record} differs); use a new --out or delete that folder"
+            f"{folder}: made with other settings than now ({record_difference(old, text)}); "
+            "use a new --out or delete that folder"
         )
     return True
 
 
-def mark_done(folder: Path) -> None:
-    (Path(folder) / DONE_MARKER).write_text("")
+def input_record(files: dict[str, Path]) -> str:
+    """The `inputs:` section of a settings record: each input file read, by role, with its content hash,
+    so an edited input (same path, other bytes) makes the record differ (64 bits of the hash: ample)."""
+    lines = [f"  {role}: {path} {file_digest(path)[:23]}" for role, path in files.items()]
+    return "inputs:\n" + "".join(line + "\n" for line in lines) if lines else ""
+
+
+def record_difference(old: str, new: str) -> str:
+    """Where settings record `new` first differs from `old`, as 'dotted.key: OLD -> NEW' (keys from the
+    YAML nesting; long values shortened), for one-line refusals that say which setting or input changed."""
+    old_lines, parents = old.splitlines(), []
+    for i, line in enumerate(new.splitlines()):
+        indent = len(line) - len(line.lstrip(" -"))
+        key, _, value = line.strip(" -").partition(":")
+        parents = [(d, k) for d, k in parents if d < indent]
+        was = old_lines[i] if i < len(old_lines) else None
+        if was != line:
+            before = "(absent)" if was is None else _short(was.strip(" -").partition(":")[2])
+            return ".".join([k for _, k in parents] + [key]) + f": {before} -> {_short(value)}"
+        parents.append((indent, key))
+    return "a setting was removed" if len(old_lines) > len(new.splitlines()) else "the record is unreadable"
+
+
+def _short(value: str, width: int = 80) -> str:
+    """`value`, or its end when longer than `width` (where a path's file name and a file's hash are)."""
+    value = value.strip()
+    return value if len(value) <= width else "..." + value[3 - width :]
+
+
+def mark_done(folder: Path, maker: str) -> None:
+    """Mark `folder` finished by `maker` (the command that owns it: it may replace the folder later)."""
+    (Path(folder) / DONE_MARKER).write_text(maker)
+
+
+def claim_output(path: Path, maker: str | None, overwrite: bool = False) -> None:
+    """Refuse an output `path` that holds what `maker` did not write, before any work starts.
+
+    A folder output (`maker` names its command) may replace nothing, an empty folder or a folder that
+    `maker` finished; a file output (`maker` None) may replace a file, never a folder. `overwrite`
+    allows any replacement.
+    """
+    path = Path(path)
+    if overwrite or not (path.exists() or path.is_symlink()):
+        return
+    if maker is None:
+        if path.is_dir():
+            raise DataError(f"{path}: is a folder; name a file to write (or pass --overwrite to replace the folder)")
+        return
+    if not path.is_dir():
+        raise DataError(f"{path}: is a file, not a folder; choose another --out (or pass --overwrite)")
+    marker = path / DONE_MARKER
+    if any(path.iterdir()) and not (marker.is_file() and marker.read_text() == maker):
+        raise DataError(
+            f"{path}: not empty and not written by `cultureclip {maker}`; choose a new --out (or pass --overwrite)"
+        )
+
+
+def file_digest(path: Path) -> str:
+    """The sha256 of a file's bytes (read in 1 MiB blocks), as 'sha256:HEX'."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+LOCK_FILE = ".lock"
+
+
+@contextmanager
+def folder_lock(folder: Path, command: str) -> Iterator[None]:
+    """Hold `folder`'s lock while `command` writes in it; a second command is refused with the holder's PID.
+
+    The lock is an flock on `folder/.lock`, released by the kernel when the process ends, so a killed
+    run leaves no stale lock.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            raise DataError(f"{folder}: in use by {holder}; wait for it to finish or use another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"PID {os.getpid()} (cultureclip {command})".encode(), 0)
+        yield
+    finally:
+        os.close(fd)

@@ -7,7 +7,11 @@ same config again skips what is done and picks up where a crash stopped.
 import hashlib
 import json
 import logging
+import os
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -15,10 +19,11 @@ from cultureclip.builder import pipeline
 from cultureclip.builder.card import CARD_JSON
 from cultureclip.builder.recipes import BUILD_RECIPES
 from cultureclip.config import DatasetSpec, ExtraDataConfig, RunConfig, TrainConfig, dump_config
+from cultureclip.errors import ConfigError, DataError
 from cultureclip.eval.reports.run import HELD_OUT, RUN_TASKS, headline, write_report
 from cultureclip.eval.runner import Comparison, compare_models, load_model, score_model
 from cultureclip.importers.fashion_mnist import import_fashion_mnist
-from cultureclip.io import is_done, write_text
+from cultureclip.io import LOCK_FILE, folder_lock, is_done, write_text
 from cultureclip.train.fit import fit_to_folder
 from cultureclip.wise import wise_sweep
 
@@ -31,12 +36,62 @@ WORLD_NOTE = (
 )
 
 
-def resolve_out(cfg: RunConfig) -> Path:
-    """The run folder (runs/<timestamp> by default), with the resolved config saved in it."""
-    out = cfg.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "config.yaml", dump_config(cfg.model_copy(update={"out": out})))
-    return out
+@contextmanager
+def run_folder(cfg: RunConfig, command: str) -> Iterator[Path]:
+    """The run folder (a new runs/<timestamp>[-N] by default), locked while `command` writes in it.
+
+    A folder that holds files but neither config.yaml nor a finished dataset (data/, e.g. imported) is
+    not a run folder and is refused. The resolved config is saved as config.yaml when the folder is new
+    and again when the command succeeds, so a refused or failed command leaves the last config that
+    ran, and a folder it created and wrote nothing else into is removed. Under torchrun rank 0 alone
+    locks and writes it, and `--out` is required (each rank must name the same folder).
+    """
+    rank = os.environ.get("RANK", "0")
+    if cfg.out is None and "WORLD_SIZE" in os.environ and os.environ["WORLD_SIZE"] != "1":
+        raise ConfigError("--out is required under torchrun: every rank must write the same run folder")
+    created = cfg.out is None or not cfg.out.exists()
+    out = cfg.out or _new_run_folder(Path("runs"))
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: is a file, not a run folder; choose another --out")
+    config = out / "config.yaml"
+    if (
+        out.is_dir()
+        and not (config.is_file() or is_done(out / "data"))
+        and any(p.name != LOCK_FILE for p in out.iterdir())
+    ):
+        raise DataError(
+            f"{out}: holds files but neither config.yaml nor a dataset in data/, so it is not a run folder; "
+            "choose another --out"
+        )
+    text = dump_config(cfg.model_copy(update={"out": out}))
+    if rank != "0":
+        yield out
+        return
+    new = not config.is_file()
+    with folder_lock(out, command):
+        if new:
+            write_text(config, text)
+        try:
+            yield out
+        except BaseException:
+            if created and all(p.name in (config.name, LOCK_FILE) for p in out.iterdir()):
+                shutil.rmtree(out)  # a new folder the command wrote nothing else into: leave nothing behind
+            raise
+        write_text(config, text)
+
+
+def _new_run_folder(root: Path) -> Path:
+    """runs/<timestamp>, or runs/<timestamp>-N when a run started in the same second holds that one."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    root.mkdir(parents=True, exist_ok=True)
+    folder, n = root / stamp, 1
+    while True:
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            n += 1
+            folder = root / f"{stamp}-{n}"
 
 
 def build(cfg: RunConfig, out: Path) -> Path:
@@ -148,8 +203,8 @@ def run(cfg: RunConfig) -> tuple[Path, Comparison]:
     """build -> train -> eval; returns the run folder and the comparison its report shows (with each
     stage's wall time)."""
     start = time.perf_counter()
-    out = resolve_out(cfg)
-    build(cfg, out)
-    seconds = {"build": time.perf_counter() - start}
-    models = train_models(cfg, out, seconds)
-    return out, evaluate_models(cfg, out, models, seconds)
+    with run_folder(cfg, "run") as out:
+        build(cfg, out)
+        seconds = {"build": time.perf_counter() - start}
+        models = train_models(cfg, out, seconds)
+        return out, evaluate_models(cfg, out, models, seconds)

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from cultureclip.errors import ConfigError, DataError
-from cultureclip.io import atomic_path
+from cultureclip.io import atomic_path, claim_output, mark_done
 
 RECORD = "wise.json"
 
@@ -85,12 +85,15 @@ def wise_sweep(base, tuned, alphas: list[float]) -> Iterator[tuple[float, object
         yield alpha, wise(base, tuned, alpha)
 
 
-def export_wise(base, tuned, alpha: float, out: Path, source: dict | None = None) -> Path:
-    """Write the checkpoint at `alpha` into `out` (the adapter's own format) with a record of its inputs."""
+def export_wise(base, tuned, alpha: float, out: Path, source: dict | None = None, overwrite: bool = False) -> Path:
+    """Write the checkpoint at `alpha` into `out` (the adapter's own format) with a record of its inputs;
+    `out` may hold only an earlier WiSE-FT export unless `overwrite`."""
+    claim_output(Path(out), "wise", overwrite)
     model = wise(base, tuned, alpha)
     with atomic_path(Path(out)) as tmp:
         model.save(tmp)
         (tmp / RECORD).write_text(json.dumps({"alpha": alpha, **(source or {})}, indent=2) + "\n")
+        mark_done(tmp, "wise")
     return Path(out)
 
 

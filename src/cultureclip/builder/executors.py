@@ -2,7 +2,9 @@
 
 Chunk i always holds the same rows (plan order, `chunk_rows` each) and is saved atomically as
 `<folder>/<i>.parquet` once processed (a stage's blobs, its image bytes, beside it in `<i>.blobs`,
-written first; see blobs.py), so a killed build resumes at the first unsaved chunk and the
+written first; see blobs.py), so a killed build resumes at the first unsaved chunk (and redoes a
+saved chunk holding rows the stage failed for a backend error, `Stage.redo`, or one whose input rows
+changed since, e.g. captions asked again upstream) and the
 stage's output (all chunks in order) is the same whichever executor ran it and however often it stopped.
 
 An executor lives for a whole build (`open_executor`). On Ray its model actors are started once, when
@@ -11,7 +13,9 @@ per stage, and sets up one stage's models at a time (the previous stage's are dr
 """
 
 import gc
+import hashlib
 import itertools
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,12 +27,14 @@ from rich.text import Text
 from cultureclip.builder.blobs import blob_refs, write_blobs
 from cultureclip.builder.stage import Stage
 from cultureclip.config import BuildConfig
-from cultureclip.data.tables import write_table
+from cultureclip.data.tables import read_table, write_table
 from cultureclip.errors import CultureClipError
 from cultureclip.io import atomic_path
 
 log = logging.getLogger(__name__)
 Chunks = dict[int, list[dict]]
+INPUTS_KEY = b"cultureclip.inputs"
+"""The key, in a saved chunk's Parquet metadata, of the digest of the rows it was made from."""
 
 
 class RateColumn(ProgressColumn):
@@ -55,7 +61,7 @@ class Executor:
         folder.mkdir(parents=True, exist_ok=True)
         size = self.cfg.chunk_rows
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
-        pending = {i: chunks[i] for i in range(len(chunks)) if not _chunk_path(folder, i).is_file()}
+        pending = {i: chunks[i] for i in range(len(chunks)) if not _saved(stage, folder, i, chunks[i])}
         done = len(rows) - sum(map(len, pending.values()))
         task = self.progress.add_task(stage.name, total=len(rows), completed=done)
         if pending:
@@ -75,7 +81,7 @@ class LocalExecutor(Executor):
     def _map(self, stage: Stage, chunks: Chunks, folder: Path, advance: Callable[[int], None]) -> None:
         stage.setup()
         for index, rows in chunks.items():
-            _save_chunk(folder, index, stage.run(rows, self.cfg.row_retries), stage.blobs)
+            _save_chunk(folder, index, stage.run(rows, self.cfg.row_retries), stage.blobs, inputs_digest(stage, rows))
             advance(len(rows))
 
 
@@ -91,7 +97,7 @@ class StageWorker:
             gc.collect()  # the previous stage's models go before this stage's load
             stage.setup()
             self.stage_id, self.stage = stage_id, stage
-        _save_chunk(Path(folder), index, self.stage.run(rows, retries), stage.blobs)
+        _save_chunk(Path(folder), index, self.stage.run(rows, retries), stage.blobs, inputs_digest(stage, rows))
         return len(rows)
 
 
@@ -147,16 +153,34 @@ def _chunk_path(folder: Path, index: int) -> Path:
     return folder / f"{index:05d}.parquet"
 
 
-def _save_chunk(folder: Path, index: int, outputs: list[dict], blobs: tuple[str, ...]) -> None:
+def _save_chunk(folder: Path, index: int, outputs: list[dict], blobs: tuple[str, ...], digest: str) -> None:
+    """The chunk's outputs (failed rows lack the output fields: null there), with the digest of the inputs
+    they were made from in the file's metadata, so a chunk and its provenance are saved as one."""
     if blobs:
         with atomic_path(_chunk_path(folder, index).with_suffix(".blobs")) as tmp:
             outputs = write_blobs(tmp, outputs, blobs)
     with atomic_path(_chunk_path(folder, index)) as tmp:
-        write_table(outputs, tmp)  # failed rows lack the output fields: null there
+        write_table(outputs, tmp, {INPUTS_KEY: digest})
+
+
+def _saved(stage: Stage, folder: Path, index: int, rows: list[dict]) -> bool:
+    """True when chunk `index` is saved from these very inputs (an upstream chunk redone since makes
+    it stale) and holds no row for `stage` to redo (see `Stage.redo`)."""
+    path = _chunk_path(folder, index)
+    if not path.is_file():
+        return False
+    table = read_table(path)
+    if (table.schema.metadata or {}).get(INPUTS_KEY) != inputs_digest(stage, rows).encode():
+        return False
+    return not any(stage.redo(row) for row in table.to_pylist())
+
+
+def inputs_digest(stage: Stage, rows: list[dict]) -> str:
+    """The sha256 of what `stage` reads of `rows` (each row's status and `stage.inputs`; a Blob by its place)."""
+    fields = [[row.get("status", "ok"), *(row.get(f) for f in stage.inputs)] for row in rows]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=repr).encode()).hexdigest()
 
 
 def _read_chunk(folder: Path, index: int, blobs: tuple[str, ...]) -> list[dict]:
-    import pyarrow.parquet as pq
-
     path = _chunk_path(folder, index)
-    return blob_refs(path.with_suffix(".blobs"), pq.read_table(path).to_pylist(), blobs)
+    return blob_refs(path.with_suffix(".blobs"), read_table(path).to_pylist(), blobs)

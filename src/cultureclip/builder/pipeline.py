@@ -9,6 +9,7 @@ fails with a bug (not a backend error, see stage.py) stops the build, and nothin
 
 import logging
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -20,8 +21,8 @@ from cultureclip.builder.stage import Stage
 from cultureclip.config import BuildConfig, CatalogConfig
 from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.data.tables import write_table
-from cultureclip.errors import DataError
-from cultureclip.io import atomic_path, is_finished, mark_done
+from cultureclip.errors import DataError, GenerationError
+from cultureclip.io import atomic_path, claim_output, is_finished, mark_done, record_difference
 
 log = logging.getLogger(__name__)
 RECORD = "build_config.yaml"
@@ -71,11 +72,13 @@ def build(recipe: Recipe, job: BuildJob, out: Path) -> Path:
     if is_finished(out, RECORD, record):
         log.info("dataset %s already built, skipping", out)
         return out
+    claim_output(out, "build")
     recipe.check(job)
     work = out.with_name(f"{out.name}.work")
     claim_work(work, record)
     with progress_bar() as progress, open_executor(job.cfg, progress) as executor:
         built = recipe.generate(job, executor, work)
+    failures = check_failures(built.rows, job.cfg.max_failed_share, work)
     with atomic_path(out) as tmp:
         tmp.mkdir(parents=True)
         (tmp / RECORD).write_text(record)
@@ -83,10 +86,27 @@ def build(recipe: Recipe, job: BuildJob, out: Path) -> Path:
         for name, rows in built.tables.items():
             write_table(rows, tmp / name)
         write_card(tmp, card_facts(built.rows, built.models), built.sections)
-        mark_done(tmp)
+        mark_done(tmp, "build")
     shutil.rmtree(work)
-    log.info("%s into %s", built.summary, out)
+    log.info("%s into %s; %s", built.summary, out, failures)
     return out
+
+
+def check_failures(rows: list[dict], max_share: float, work: Path) -> str:
+    """'N failed, M fell back' for the summary line; more than `max_share` of `rows` is an error (nothing
+    is published; the work folder stays, so a rerun asks again only for what failed)."""
+    failed = Counter(str(r["reason"]) for r in rows if r.get("status") == "failed")
+    fell_back = Counter(str(r["caption_note"]) for r in rows if str(r.get("caption_note")).startswith("fallback"))
+    count = failed.total() + fell_back.total()
+    counts = f"{failed.total()} failed, {fell_back.total()} fell back to the template caption"
+    if rows and count / len(rows) > max_share:
+        reason, times = (failed + fell_back).most_common(1)[0]
+        raise GenerationError(
+            f"{count} of {len(rows)} rows failed or fell back ({count / len(rows):.0%} > build.max_failed_share="
+            f"{max_share:g}), most often {reason!r} ({times}x); nothing published: fix the cause and rerun "
+            f"(failed rows are asked again, the rest is kept in {work})"
+        )
+    return counts
 
 
 def run_step(executor: Executor, stage: Stage, rows: list[dict], work: Path, folder: str | None = None) -> list[dict]:
@@ -99,7 +119,10 @@ def claim_work(work: Path, record: str) -> None:
     """Use `work` for this build; a work folder left by a build with other settings is an error."""
     saved = work / RECORD
     if saved.is_file() and saved.read_text() != record:
-        raise DataError(f"{work}: left by a build with other settings ({RECORD} differs); delete it to start over")
+        raise DataError(
+            f"{work}: left by a build with other settings or inputs ({record_difference(saved.read_text(), record)}); "
+            "delete it to start over"
+        )
     work.mkdir(parents=True, exist_ok=True)
     saved.write_text(record)
 

@@ -11,8 +11,10 @@ given, so `process` always sees bytes.
 The base owns what every stage needs: models loaded once per worker (`setup`), and per-row
 retries. When a batch fails with a backend error (`BACKEND_ERRORS`: a generation error, an OSError
 such as an unreadable image, a timeout), each of its rows is retried alone; a row that still fails
-becomes `{"status": "failed", "reason": ...}`, so one bad row never stops the run. Any other
-exception is a bug: it stops the build with its traceback, and nothing is published.
+becomes `{"status": "failed", "reason": ...}`, so one bad row never stops the run, and is tried again
+when the build resumes (`redo`). A backend that cannot be reached at all (`GeneratorUnreachable`)
+stops the stage at once. Any other exception is a bug: it stops the build with its traceback, and
+nothing is published.
 """
 
 import logging
@@ -48,6 +50,11 @@ class Stage:
 
     def process(self, rows: list[dict]) -> list[dict]:
         raise NotImplementedError
+
+    def redo(self, output: dict) -> bool:
+        """True for a saved output to compute again when the build resumes: a row this stage failed
+        (a backend error, which may pass now that the backend is fixed)."""
+        return output.get("status") == "failed" and str(output.get("reason")).startswith(f"{self.name} failed")
 
     def run(self, rows: list[dict], retries: int) -> list[dict]:
         """`process` the rows as one batch; on a backend error, row by row with `retries` retries each."""

@@ -15,7 +15,7 @@ from cultureclip.catalog.stats import catalog_stats
 from cultureclip.catalog.twins import Mined, mine_twins
 from cultureclip.config import RunConfig
 from cultureclip.errors import ConfigError, DataError
-from cultureclip.io import atomic_path
+from cultureclip.io import atomic_path, claim_output
 
 
 def check_catalog(cfg: RunConfig) -> list[str]:
@@ -23,14 +23,19 @@ def check_catalog(cfg: RunConfig) -> list[str]:
     return check_rows(catalog_rows(cfg.catalog.path, cfg.catalog.mode))[1]
 
 
-def mine_catalog_twins(cfg: RunConfig, out: Path, generator: ChatModel | None = None) -> tuple[Path, Mined]:
+def mine_catalog_twins(
+    cfg: RunConfig, out: Path, generator: ChatModel | None = None, overwrite: bool = False
+) -> tuple[Path, Mined]:
     """Mine twins of the configured catalogue (only id, name, culture, category, visual required).
 
     Writes one JSON line per concept to `out` ({"id", "twins": [{"id", "score"}, ...]}, best first)
     and the twin groups, curated and mined, with scores and reasons, next to the catalogue (or to
-    mining.groups_out); returns that file and the result.
+    mining.groups_out); returns that file and the result. Neither may be a folder (unless `overwrite`).
     """
     catalog = load_catalog(cfg.catalog.path, cfg.catalog.mode, schema=ConceptSketch)
+    groups_file = cfg.mining.groups_out or catalog.twin_groups_file
+    for path in (out, groups_file):
+        claim_output(path, None, overwrite)
     if generator is None and cfg.mining.generator is not None:
         generator = create_chat_model(cfg.mining.generator)
     images = None
@@ -44,7 +49,6 @@ def mine_catalog_twins(cfg: RunConfig, out: Path, generator: ChatModel | None = 
         {"id": concept_id, "twins": [{"id": t, "score": s} for t, s in twins]}
         for concept_id, twins in mined.neighbours.items()
     ]
-    groups_file = cfg.mining.groups_out or catalog.twin_groups_file
     _write_jsonl(out, lines)
     _write_jsonl(groups_file, mined.groups)
     return groups_file, mined

@@ -81,6 +81,21 @@ def catalog_rows(path: str | Path | None = None, mode: Literal["replace", "exten
     return shipped + (read_rows(path) if path is not None else [])
 
 
+def catalog_files(path: str | Path | None = None, mode: Literal["replace", "extend"] = "replace") -> dict[str, Path]:
+    """The files a catalogue is read from, by role (the shipped category files, the user's file, its twin
+    groups file when there is one): what a build's record fingerprints."""
+    shipped = [Path(str(DATA / f"{c}.yaml")) for c in CATEGORIES] if path is None or mode == "extend" else []
+    files = {f"catalog {f.stem}": f for f in shipped if f.is_file()}
+    if path is not None:
+        if not Path(path).is_file():
+            raise CatalogError(f"{path}: no such catalogue file (catalog.path)")
+        files["catalog"] = Path(path)
+        groups = Path(path).with_suffix(TWIN_GROUPS_SUFFIX)
+        if groups.is_file():
+            files["catalog twin groups"] = groups
+    return files
+
+
 def load_catalog(
     path: str | Path | None = None,
     mode: Literal["replace", "extend"] = "replace",

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cultureclip.catalog import jobs as catalog_jobs
-from cultureclip.cli.common import ConfigOption, Overrides, app, console
+from cultureclip.cli.common import ConfigOption, Overrides, OverwriteOption, app, console
 from cultureclip.config import RunConfig, load_config
 
 catalog_app = typer.Typer(help="The concept catalogue: check it, mine twins, expand it, count it.")
@@ -52,10 +52,11 @@ def catalog_twins(
     k: Annotated[int | None, typer.Option("--k", help="Neighbours per concept (mining.k).")] = None,
     config: ConfigOption = None,
     overrides: Overrides = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Mine look-alikes from other cultures: top K per concept into OUT, twin groups next to the catalogue."""
     cfg = _catalog_config(config, catalog, [*(overrides or []), *([f"mining.k={k}"] if k else [])])
-    groups_file, mined = catalog_jobs.mine_catalog_twins(cfg, out)
+    groups_file, mined = catalog_jobs.mine_catalog_twins(cfg, out, overwrite=overwrite)
     curated = sum(g["curated"] for g in mined.groups)
     console.print(f"{len(mined.neighbours)} concepts: {out}")
     console.print(f"{curated} curated and {len(mined.groups) - curated} mined twin groups: {groups_file}")

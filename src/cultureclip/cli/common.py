@@ -54,6 +54,10 @@ def _with_executor(overrides: list[str] | None, executor: str | None) -> list[st
     return [*(overrides or []), *([f"build.executor={executor}"] if executor else [])]
 
 
+OverwriteOption = Annotated[
+    bool,
+    typer.Option("--overwrite", help="Replace OUT even if it holds files this command did not write (they are lost)."),
+]
 ResumeOption = Annotated[
     bool, typer.Option("--resume", help="Continue unfinished trainings from their latest checkpoint.")
 ]
@@ -65,4 +69,8 @@ def _config(config: str | None, overrides: list[str] | None, out: Path | None, r
         items.append(f"out={out}")
     if resume:
         items.append("resume=true")
-    return load_config(config, items)
+    cfg = load_config(config, items)
+    from cultureclip.backends.clip import parse_model_id
+
+    parse_model_id(cfg.model.name)  # a mistyped model id fails now, not after the build
+    return cfg

@@ -48,7 +48,8 @@ def build(
     cfg = _config(config, _with_executor(overrides, executor), out)
     from cultureclip import run as run_job
 
-    folder = run_job.build(cfg, run_job.resolve_out(cfg))
+    with run_job.run_folder(cfg, "build") as out:
+        folder = run_job.build(cfg, out)
     console.print(f"dataset: {folder}")
 
 
@@ -65,8 +66,9 @@ def train(
     folder = _existing_out(cfg, "dataset")
     from cultureclip import run as run_job
 
-    run_job.resolve_out(cfg)
-    for name, model_id in run_job.train_models(cfg, folder).items():
+    with run_job.run_folder(cfg, "train"):
+        models = run_job.train_models(cfg, folder)
+    for name, model_id in models.items():
         console.print(f"{name}: {model_id}")
 
 
@@ -122,14 +124,18 @@ def evaluate(
             cfg = cfg.model_copy(update={"out": cfg.out / "eval"})
         from cultureclip.eval.reports.compare import write_report
 
-        folder = run_job.resolve_out(cfg)
-        result = eval_runner.compare_models(cfg.eval.models, cfg.eval.datasets, cfg.eval, cfg.model.device, cfg.seed)
-        eval_runner.write_results(result, folder)
-        write_report(result, folder)
+        with run_job.run_folder(cfg, "eval") as folder:
+            result = eval_runner.compare_models(
+                cfg.eval.models, cfg.eval.datasets, cfg.eval, cfg.model.device, cfg.seed
+            )
+            eval_runner.write_results(result, folder)
+            write_report(result, folder)
         _comparison_summary(folder, result)
         return
     folder = _existing_out(cfg, "dataset and models")
-    _summary(folder, run_job.evaluate_models(cfg, folder, run_job.model_ids(cfg, folder)))
+    with run_job.run_folder(cfg, "eval"):
+        comparison = run_job.evaluate_models(cfg, folder, run_job.model_ids(cfg, folder))
+    _summary(folder, comparison)
 
 
 @app.command()

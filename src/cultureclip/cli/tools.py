@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from cultureclip.cli.common import ConfigOption, Overrides, _config, app, console
+from cultureclip.cli.common import ConfigOption, Overrides, OverwriteOption, _config, app, console
 
 
 @app.command()
@@ -32,12 +32,15 @@ def wise_export(
     tuned: Annotated[str, typer.Option(help="Model id of its fine-tuned version (LoRA is merged first).")],
     alpha: Annotated[float, typer.Option(help="Mixing weight: 0 is the base model, 1 the tuned one.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the interpolated checkpoint.")],
+    overwrite: OverwriteOption = False,
 ) -> None:
     """WiSE-FT: write the checkpoint (1-alpha)*base + alpha*tuned, loadable as local:OUT."""
     from cultureclip.backends.clip import create_clip
+    from cultureclip.io import claim_output
     from cultureclip.wise import export_wise
 
-    folder = export_wise(create_clip(base), create_clip(tuned), alpha, out, {"base": base, "tuned": tuned})
+    claim_output(out, "wise", overwrite)  # before the models load
+    folder = export_wise(create_clip(base), create_clip(tuned), alpha, out, {"base": base, "tuned": tuned}, overwrite)
     console.print(f"model: local:{folder}")
 
 
@@ -54,9 +57,10 @@ def import_cultwin(
         Path | None, typer.Option(help="Folder of the images, when the rows' paths do not resolve beside the file.")
     ] = None,
     max_side: Annotated[int | None, typer.Option(min=16, help="Shrink larger images to this longest side.")] = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Convert the authors' CulTwin twin-pair rows and images into our format, ready for `train`."""
     from cultureclip.importers.cultwin import import_cultwin as convert
 
     splits = {"train": train} | ({"test": test} if test else {})
-    console.print(f"dataset: {convert(splits, out, images, max_side)}")
+    console.print(f"dataset: {convert(splits, out, images, max_side, overwrite=overwrite)}")

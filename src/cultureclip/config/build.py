@@ -118,6 +118,9 @@ class BuildConfig(Strict):
     """Rows per unit of work: each finished chunk is saved, so a killed build resumes from the next one."""
     row_retries: int = Field(default=2, ge=0)
     """Times a row whose generation failed is retried alone before it is recorded as failed."""
+    max_failed_share: float = Field(default=0.3, ge=0, le=1)
+    """A build in which a larger share of rows failed or fell back to the template caption is not
+    published: it stops with the count and the most common reason (1: publish whatever happened)."""
     ray_address: str | None = None
     """Ray cluster to join; None starts a local one."""
     ray_workers: int = Field(default=1, ge=1)

@@ -40,7 +40,7 @@ from rich.progress import Progress
 from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.data.text import slug
 from cultureclip.errors import DataError
-from cultureclip.io import atomic_path, mark_done
+from cultureclip.io import atomic_path, claim_output, mark_done
 
 log = logging.getLogger(__name__)
 REQUIRED = ("pos_image_path", "pos_caption", "pos_concept", "neg_image_path", "neg_caption", "neg_concept")
@@ -175,6 +175,7 @@ def import_cultwin(
     images: Path | None = None,
     max_side: int | None = None,
     shard_size: int = 1000,
+    overwrite: bool = False,
 ) -> Path:
     """Convert release files (split name -> file) into a dataset folder `out`, atomically.
 
@@ -183,6 +184,7 @@ def import_cultwin(
     Images are read one at a time as their shard is written, so memory stays bounded on the full release.
     """
     out = Path(out)
+    claim_output(out, "import cultwin", overwrite)
     planned = {split: members(Path(file), read_rows(file), split, images) for split, file in splits.items()}
     with atomic_path(out) as tmp, Progress() as progress:
         tmp.mkdir(parents=True)
@@ -191,6 +193,6 @@ def import_cultwin(
             task = progress.add_task(f"importing {split}", total=len(group))
             manifest += write_split(tmp, split, _samples(group, max_side, partial(progress.advance, task)), shard_size)
         write_manifest(tmp, manifest)
-        mark_done(tmp)
+        mark_done(tmp, "import cultwin")
     log.info("imported %d images into %s", sum(len(g) for g in planned.values()), out)
     return out

@@ -56,6 +56,6 @@ def import_fashion_mnist(spec: ExtraDataConfig, folder: Path, seed: int) -> Path
         tmp.mkdir(parents=True)
         (tmp / IMPORT_RECORD).write_text(record)
         write_manifest(tmp, write_split(tmp, "train", photo_rows(data, indices, spec.template), SHARD_SIZE))
-        mark_done(tmp)
+        mark_done(tmp, "import fashion_mnist")
     log.info("imported %d Fashion-MNIST photos into %s", len(indices), folder)
     return folder

@@ -14,8 +14,9 @@ import torch
 
 from cultureclip.backends.clip import create_clip
 from cultureclip.config import ModelConfig, TrainConfig, dump_config
+from cultureclip.data.shards import MANIFEST
 from cultureclip.errors import DataError
-from cultureclip.io import atomic_path, is_finished, mark_done
+from cultureclip.io import atomic_path, claim_output, input_record, is_finished, mark_done, record_difference
 from cultureclip.train.data import load_train_data
 from cultureclip.train.distributed import barrier, device_for, dist_info
 from cultureclip.train.loop import LOG_FILE, PARAMS_FILE, train
@@ -36,10 +37,11 @@ def fit_to_folder(
     """
     if cfg.seed is None:
         raise ValueError("fit_to_folder needs cfg.seed set")
-    record = training_record(start_id, cfg)
+    record = training_record(start_id, cfg) + input_record(training_inputs(start_id, data))
     if is_finished(folder, TRAIN_RECORD, record):
         log.info("%s already trained, skipping", folder)
         return folder
+    claim_output(folder, "train")
     info = dist_info(model_cfg.device)
     torch.manual_seed(cfg.seed)  # a model built from a config draws its initial weights here
     model = create_clip(start_id, device_for(model_cfg.device, info), model_cfg.towers)
@@ -58,7 +60,7 @@ def fit_to_folder(
             for name in (LOG_FILE, PARAMS_FILE):
                 shutil.copy(work / name, tmp / name)
             model.save(tmp)
-            mark_done(tmp)
+            mark_done(tmp, "train")
         shutil.rmtree(work)
     barrier(info)
     return folder
@@ -69,11 +71,23 @@ def training_record(start_id: str, cfg: TrainConfig) -> str:
     return f"start: {start_id}\n" + dump_config(cfg)
 
 
+def training_inputs(start_id: str, data: Sequence[Path]) -> dict[str, Path]:
+    """The files a training reads whose content its record fingerprints: each dataset's manifest and a
+    local starting model's weights (a rebuilt dataset or retrained base makes a finished model stale)."""
+    manifests = [Path(folder) / MANIFEST for folder in data]
+    files = {f"data {i}": m for i, m in enumerate(manifests) if m.is_file()}  # a missing one: the loader says so
+    if start_id.startswith("local:"):
+        folder = Path(start_id.removeprefix("local:"))
+        files |= {f"start {p.name}": p for p in sorted(folder.glob("*.safetensors"))}
+    return files
+
+
 def _prepare_work(work: Path, record: str, resume: bool) -> None:
     """A fresh work folder, or with `resume` the existing one if it was made with the same settings."""
     saved = work / TRAIN_RECORD
     if resume and saved.is_file() and saved.read_text() != record:
-        raise DataError(f"{work}: cannot resume, made with other settings than now ({TRAIN_RECORD} differs)")
+        difference = record_difference(saved.read_text(), record)
+        raise DataError(f"{work}: cannot resume, made with other settings or inputs than now ({difference})")
     if not resume:
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)

@@ -5,22 +5,28 @@ from pathlib import Path
 
 from cultureclip.builder.executors import Executor
 from cultureclip.builder.pipeline import BuildJob, Built, run_step
+from cultureclip.builder.prompts import prompt_file
 from cultureclip.builder.rows import plan_rows
 from cultureclip.builder.stages.captions import CaptionStage, caption_rows, load_prompts
 from cultureclip.builder.stages.clip_filter import ClipFilterStage, select
 from cultureclip.builder.stages.images import ImageStage
+from cultureclip.catalog.load import catalog_files
 from cultureclip.catalog.select import dataset_catalog
 from cultureclip.config import BuildConfig, ClipFilterConfig, dump_config
 from cultureclip.data.text import fill
+from cultureclip.io import input_record
 
 
 class CatalogRecipe:
     """Builds `build.catalog`'s dataset from the catalogue `job.catalog` (see the module docstring)."""
 
     def record(self, job: BuildJob) -> str:
-        """The seed, target CLIP, catalogue and build settings: a dataset built with others is rebuilt."""
+        """The seed, target CLIP, catalogue and build settings, and the content of the catalogue and prompt
+        files: a dataset built with other settings or from an edited file is not reused."""
         head = f"seed: {job.seed}\ntarget_model: {job.target_model}\n"
-        return head + dump_config(job.catalog) + dump_config(job.cfg)
+        prompts = prompt_file(job.cfg.catalog.captions.prompts, "build.catalog.captions.prompts")
+        files = catalog_files(job.catalog.path, job.catalog.mode) | {"caption prompts": prompts}
+        return head + dump_config(job.catalog) + dump_config(job.cfg) + input_record(files)
 
     def check(self, job: BuildJob) -> None:
         """Nothing to check before the work starts (the stages check their settings as they set up)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cultureclip.builder.executors import Executor
 from cultureclip.builder.pipeline import BuildJob, Built, run_step
+from cultureclip.builder.prompts import prompt_file
 from cultureclip.builder.rows import image_seed
 from cultureclip.builder.stages.images import ImageStage
 from cultureclip.builder.stages.paper_text import ConceptStage, PaperCaptionStage, load_paper_prompts
@@ -24,6 +25,7 @@ from cultureclip.builder.stages.twin_prompt import TwinPromptStage
 from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
 from cultureclip.config import BuildConfig, PaperRecipeConfig, dump_config
 from cultureclip.data.text import slug
+from cultureclip.io import input_record
 
 MEMBERS = ("concept", "twin")
 CATEGORIES = ["Cuisine", "Clothing", "Animal & Plants", "Art", "Architecture", "Daily Life", "Symbol", "Festival"]
@@ -55,8 +57,9 @@ class PaperRecipe:
     """Builds `build.paper`'s dataset (see the module docstring)."""
 
     def record(self, job: BuildJob) -> str:
-        """The seed, target CLIP and build settings (the catalogue plays no part)."""
-        return f"seed: {job.seed}\ntarget_model: {job.target_model}\n" + dump_config(job.cfg)
+        """The seed, target CLIP and build settings and the prompt file's content (the catalogue plays no part)."""
+        prompts = {"paper prompts": prompt_file(job.cfg.paper.prompts, "build.paper.prompts")}
+        return f"seed: {job.seed}\ntarget_model: {job.target_model}\n" + dump_config(job.cfg) + input_record(prompts)
 
     def check(self, job: BuildJob) -> None:
         """The model ids and the prompt file, so a typo fails now, not after hours of rendering."""

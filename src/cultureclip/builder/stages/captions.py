@@ -2,7 +2,9 @@
 
 One row per (concept, caption index); caption k of a concept uses style k mod len(styles). An output
 that breaks the rules is asked again (`reasks` times) with the reason; if it still breaks them, or the
-generator fails, the template writer's caption replaces it and the row records why.
+generator fails, the template writer's caption replaces it and the row records why (a resumed build
+asks the generator again for the rows it failed on). A generator that cannot be reached at all stops
+the stage (see the OpenAI client).
 """
 
 from cultureclip.backends.templates import create_caption_writer
@@ -13,6 +15,10 @@ from cultureclip.catalog import Catalog
 from cultureclip.config import CaptionConfig
 from cultureclip.data.text import fill
 from cultureclip.errors import ConfigError, GenerationError
+
+FALLBACK = "fallback: "
+"""How a caption note that the template replaced the generator's caption begins (the reason follows)."""
+GENERATOR_ERROR = "generator error: "
 
 
 def load_prompts(name: str, styles: list[str]) -> dict:
@@ -67,7 +73,7 @@ class CaptionStage(Stage):
         prompts = [self._prompt(r) for r in rows]
         texts, problems = self._ask(rows, prompts)
         for _ in range(self.cfg.reasks):
-            again = [i for i, p in enumerate(problems) if p and not p.startswith("generator error")]
+            again = [i for i, p in enumerate(problems) if p and not p.startswith(GENERATOR_ERROR)]
             if not again:
                 break
             retry = [self._reask(rows[i], prompts[i], problems[i]) for i in again]
@@ -78,16 +84,20 @@ class CaptionStage(Stage):
         return [
             {"caption": text, "caption_source": source, "caption_note": None}
             if problem is None
-            else {"caption": template, "caption_source": self.writer_name, "caption_note": f"fallback: {problem}"}
+            else {"caption": template, "caption_source": self.writer_name, "caption_note": FALLBACK + problem}
             for text, problem, template in zip(texts, problems, templates, strict=True)
         ]
+
+    def redo(self, output: dict) -> bool:
+        """Also a caption that fell back to the template because the generator failed (not for what it wrote)."""
+        return super().redo(output) or str(output.get("caption_note")).startswith(FALLBACK + GENERATOR_ERROR)
 
     def _ask(self, rows: list[dict], prompts: list[str]) -> tuple[list[str], list[str | None]]:
         try:
             texts = [clean_caption(t) for t in self.generator.generate(prompts)]
         except GenerationError as err:
             if len(rows) == 1:
-                return [""], [f"generator error: {err}"]
+                return [""], [f"{GENERATOR_ERROR}{err}"]
             alone = [self._ask([r], [p]) for r, p in zip(rows, prompts, strict=True)]  # find the bad ones
             return [t for a in alone for t in a[0]], [p for a in alone for p in a[1]]
         return texts, [caption_problem(t, r["name"], self.tokenizer) for t, r in zip(texts, rows, strict=True)]
