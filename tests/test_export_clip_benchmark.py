@@ -148,3 +148,11 @@ def test_a_split_the_dataset_lacks_is_a_one_line_error(exported, tmp_path, capsy
     assert main(["export", "clip-benchmark", f"shards:{data}", str(tmp_path / "wds"), "--split", "val"]) == 2
     assert f"{data}: no 'val' samples in manifest.parquet" in capsys.readouterr().err
     assert not (tmp_path / "wds").exists()
+
+
+def test_a_dataset_with_neither_classes_nor_captions_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "photos" / "gyoza").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "photos" / "gyoza" / "a.png")
+    assert main(["export", "clip-benchmark", f"folder:{tmp_path / 'photos'}", str(tmp_path / "wds")]) == 2
+    message = "dataset photos: no labels over two or more classes and no captions: nothing to export"
+    assert message in capsys.readouterr().err and not (tmp_path / "wds").exists()
