@@ -87,8 +87,11 @@ def export_clip_benchmark(
 
     spec = parse_data(data) if ":" in data else DatasetSpec(kind="shards", path=Path(data))
     roots = export(spec.model_copy(update={"split": split, "templates": template or None}), out)
+    recall = {"retrieval": " --recall_k 1 5 10"}  # our evaluator's ks (CLIP_benchmark's default: 5)
     for task, root in roots.items():
         console.print(
             f"{task}: clip_benchmark eval --dataset wds/{out.name} --dataset_root {root} --split {split} "
-            f"--task zeroshot_{task} --no_amp --model_type open_clip --model local-dir:MODEL --pretrained ''"
+            f"--task zeroshot_{task}{recall.get(task, '')} --no_amp --model_type open_clip --model local-dir:MODEL "
+            "--pretrained ''",
+            soft_wrap=True,  # one line to copy
         )
