@@ -1,4 +1,4 @@
-"""Tool commands: the paper's benchmarks, WiSE-FT export, importers."""
+"""Tool commands: the paper's benchmarks, WiSE-FT export, importers, dataset exports."""
 
 from pathlib import Path
 from typing import Annotated
@@ -64,3 +64,38 @@ def import_cultwin(
 
     splits = {"train": train} | ({"test": test} if test else {})
     console.print(f"dataset: {convert(splits, out, images, max_side, overwrite=overwrite)}")
+
+
+export_app = typer.Typer(help="Write a dataset in another tool's own layout.")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("clip-benchmark")
+def export_clip_benchmark(
+    data: Annotated[
+        str, typer.Argument(help="Dataset: KIND:PATH as for `eval --data`, or a built dataset's folder (shards).")
+    ],
+    out: Annotated[
+        Path, typer.Argument(help="Folder for the CLIP_benchmark dataset roots (classification, retrieval).")
+    ],
+    split: Annotated[str, typer.Option(help="The split to export.")] = "test",
+    template: Annotated[
+        list[str] | None, typer.Option(help="Prompt template with {c} (repeatable); default: the dataset's.")
+    ] = None,
+) -> None:
+    """Write a dataset split in CLIP_benchmark's wds layout: OUT/classification (png + cls shards, classnames.txt,
+    zeroshot_classification_templates.txt) and OUT/retrieval (png + txt captions), whichever the data has."""
+    from cultureclip.config import DatasetSpec
+    from cultureclip.eval.clip_benchmark import export_clip_benchmark as export
+    from cultureclip.eval.runner import parse_data
+
+    spec = parse_data(data) if ":" in data else DatasetSpec(kind="shards", path=Path(data))
+    roots = export(spec.model_copy(update={"split": split, "templates": template or None}), out)
+    recall = {"retrieval": " --recall_k 1 5 10"}  # our evaluator's ks (CLIP_benchmark's default: 5)
+    for task, root in roots.items():
+        console.print(
+            f"{task}: clip_benchmark eval --dataset wds/{out.name} --dataset_root {root} --split {split} "
+            f"--task zeroshot_{task}{recall.get(task, '')} --no_amp --model_type open_clip --model local-dir:MODEL "
+            "--pretrained ''",
+            soft_wrap=True,  # one line to copy
+        )

@@ -1,10 +1,14 @@
 """transformers CLIPModel / SiglipModel behind the CLIP-model protocol, by hub name or local directory.
 
-A saved model is an ordinary transformers folder (`save_pretrained`): AutoModel.from_pretrained(PATH).
-A folder without tokenizer files (the tiny test models) tokenizes with CLIP's BPE from open_clip.
+A saved model is an ordinary transformers folder: the model, and its processor (image processor and
+tokenizer, `save_pretrained`), so AutoModel / AutoProcessor / AutoTokenizer.from_pretrained(PATH) load
+what it was trained with. A folder without tokenizer files (the tiny test models) tokenizes with
+transformers' CLIPTokenizer over open_clip's CLIP BPE vocabulary (`clip_bpe_tokenizer`), which its
+exports then carry.
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +18,9 @@ from torch import nn
 from cultureclip.backends.clip.base import ClipModel, ClipSource, FolderFormat, ModelId
 from cultureclip.backends.clip.tokenizer import OpenClipTokenizer, Tokenizer
 from cultureclip.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from transformers import CLIPTokenizer
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json")
 
@@ -41,14 +48,7 @@ class HFClipModel(ClipModel):
     def context_length(self) -> int:
         return self.model.config.text_config.max_position_embeddings
 
-    @property
-    def has_hf_tokenizer(self) -> bool:
-        """False for a folder without tokenizer files, which tokenizes with open_clip's CLIP BPE."""
-        return callable(getattr(self.tokenizer, "save_pretrained", None))
-
     def tokenize(self, texts: list[str]) -> torch.Tensor:
-        if not self.has_hf_tokenizer:
-            return self.tokenizer(texts)
         return self.tokenizer(
             texts, padding="max_length", truncation=True, max_length=self.context_length, return_tensors="pt"
         )["input_ids"]
@@ -68,12 +68,14 @@ class HFClipModel(ClipModel):
         (switch or getattr(self.model, f"gradient_checkpointing_{verb}"))()
 
     def write(self, folder: Path) -> None:
-        """Write a transformers folder: model (safetensors), image processor and tokenizer if it has one."""
+        """Write a transformers folder: the model (safetensors) and its processor, the model type's own
+        (CLIPProcessor, SiglipProcessor) holding the image processor and the tokenizer."""
+        from transformers.models.auto.processing_auto import PROCESSOR_MAPPING
+
         folder = Path(folder)
         self.model.save_pretrained(folder)
-        self.processor.save_pretrained(folder)
-        if self.has_hf_tokenizer:
-            self.tokenizer.save_pretrained(folder)
+        processor = PROCESSOR_MAPPING[type(self.model.config)](image_processor=self.processor, tokenizer=self.tokenizer)
+        processor.save_pretrained(folder)
 
 
 def _features(output, normalize: bool) -> torch.Tensor:
@@ -100,9 +102,7 @@ def _load(ref: str, name: str, random_init: bool = False) -> HFClipModel:
         if has_tokenizer_files(ref):
             tokenizer = AutoTokenizer.from_pretrained(ref)
         else:
-            import open_clip
-
-            tokenizer = open_clip.SimpleTokenizer(context_length=model.config.text_config.max_position_embeddings)
+            tokenizer = clip_bpe_tokenizer(model.config.text_config.max_position_embeddings)
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as err:
         raise DataError(f"{name}: cannot load model ({str(err).strip().splitlines()[0][:200]})") from None
     if not isinstance(model, CLIPModel | SiglipModel):
@@ -122,8 +122,21 @@ def _check_loaded(info: dict, name: str) -> None:
             )
 
 
+def clip_bpe_tokenizer(context: int) -> "CLIPTokenizer":
+    """transformers' CLIPTokenizer over open_clip's CLIP BPE (the vocabulary, ids and merges of OpenAI's CLIP
+    tokenizer), padding to `context` with its end token; it gives the model input_ids alone, as the adapter does."""
+    from open_clip.tokenizer import SimpleTokenizer
+    from transformers import CLIPTokenizer
+
+    bpe = SimpleTokenizer()
+    names = {"<start_of_text>": "<|startoftext|>", "<end_of_text>": "<|endoftext|>"}  # transformers' names
+    vocab = {names.get(token, token): i for token, i in bpe.encoder.items()}
+    merges = sorted(bpe.bpe_ranks, key=bpe.bpe_ranks.get)
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=context, model_input_names=["input_ids"])
+
+
 def has_tokenizer_files(ref: str) -> bool:
-    """False for a folder without tokenizer files (it tokenizes with open_clip's CLIP BPE); hub names have them."""
+    """False for a folder without tokenizer files (it tokenizes with `clip_bpe_tokenizer`); hub names have them."""
     folder = Path(ref)
     return not folder.is_dir() or (folder / "tokenizer_config.json").is_file()
 
