@@ -14,7 +14,7 @@ from cultureclip.config.build import (
     PaperRecipeConfig,
 )
 from cultureclip.config.catalog import CatalogConfig, ExpandConfig, MiningConfig
-from cultureclip.config.eval import BenchConfig, DatasetSpec, EvalConfig, WiseConfig
+from cultureclip.config.eval import BenchConfig, DatasetSpec, EvalConfig, ProbeSpec, WiseConfig
 from cultureclip.config.loading import PRESETS, dump_config, list_presets, load_config, read_yaml, yaml_error_line
 from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig, ModelConfig, TowersConfig
 from cultureclip.config.overrides import apply_overrides, deep_merge, set_dotted, validate
@@ -39,6 +39,7 @@ __all__ = [
     "MiningConfig",
     "ModelConfig",
     "PaperRecipeConfig",
+    "ProbeSpec",
     "RunConfig",
     "Strict",
     "TowersConfig",
