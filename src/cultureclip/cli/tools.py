@@ -41,6 +41,22 @@ def wise_export(
     console.print(f"model: local:{folder}")
 
 
+@app.command("score-captions")
+def score_captions(
+    data: Annotated[Path, typer.Argument(help="A dataset folder: built (OUT/data) or imported.")],
+    config: ConfigOption = None,
+    overrides: Overrides = None,
+) -> None:
+    """Score each kept row's caption (section `score`): judge-CLIP agreement, coverage of the concept's
+    distinguishing details and, with score.rubric, a chat model's rubric; written into DATA's manifest and
+    summarised in its card. Resumable; the same settings again do nothing."""
+    from cultureclip.builder.caption_quality import score_dataset
+
+    cfg = _config(config, overrides, None)
+    folder = score_dataset(data, cfg.score, cfg.build)
+    console.print(f"scored: {folder / 'manifest.parquet'}, summary in {folder / 'card.md'}")
+
+
 import_app = typer.Typer(help="Import a published dataset in its own layout into a cultureclip dataset folder.")
 app.add_typer(import_app, name="import")
 
