@@ -11,8 +11,7 @@ from PIL import Image
 
 from chat_server import ChatServer
 from cultureclip.backends.clip import create_clip
-from cultureclip.builder.caption_quality import CLIPSCORE_W
-from cultureclip.builder.stages.caption_scores import detail_coverage
+from cultureclip.builder.stages.caption_scores import CLIPSCORE_W, detail_coverage
 from cultureclip.cli import main
 from cultureclip.data.shards import ShardReader, read_manifest
 from cultureclip.importers.cultwin import import_cultwin

@@ -21,18 +21,18 @@ from pathlib import Path
 
 from cultureclip.builder.blobs import ShardPng
 from cultureclip.builder.card import quality_facts, read_card, write_card
-from cultureclip.builder.executors import open_executor, progress_bar
+from cultureclip.builder.executors import Executor, open_executor, progress_bar
 from cultureclip.builder.pipeline import claim_work
 from cultureclip.builder.stage import Stage
 from cultureclip.builder.stages.caption_rubric import RubricStage, load_quality_prompts
-from cultureclip.builder.stages.caption_scores import AgreementStage, CoverageStage
+from cultureclip.builder.stages.caption_scores import AgreementStage, CoverageStage, caption_quality
 from cultureclip.config import BuildConfig, ScoreConfig, dump_config
 from cultureclip.data.shards import read_manifest, write_manifest
 from cultureclip.errors import DataError
 from cultureclip.io import is_done
 
 log = logging.getLogger(__name__)
-RECORD = "caption_scores.yaml"
+SCORES_RECORD = "caption_scores.yaml"
 SCORES = (
     "caption_clip",
     "detail_coverage",
@@ -43,7 +43,6 @@ SCORES = (
     "caption_score_note",
 )
 """The manifest columns of the scores (each also with a prefix, `recaption_`, for a rewritten caption)."""
-CLIPSCORE_W = 2.5
 
 
 def score_dataset(folder: Path, cfg: ScoreConfig, build: BuildConfig) -> Path:
@@ -51,16 +50,17 @@ def score_dataset(folder: Path, cfg: ScoreConfig, build: BuildConfig) -> Path:
     folder = Path(folder)
     rows = read_rows(folder)
     record = dump_config(cfg)
-    if (folder / RECORD).is_file() and (folder / RECORD).read_text() == record:
+    if (folder / SCORES_RECORD).is_file() and (folder / SCORES_RECORD).read_text() == record:
         log.info("captions of %s already scored with these settings", folder)
         return folder
     work = folder.with_name(f"{folder.name}.scores.work")
     claim_work(work, record)
     todo = [stage_row(folder, r) for r in rows if r.get("shard")]
-    scores = dict(zip((r["key"] for r in todo), score_rows(todo, cfg, build, work), strict=True))
-    rows = [{**r, **dict.fromkeys(SCORES), **scores.get(r["key"], {})} for r in rows]
+    with progress_bar() as progress, open_executor(build, progress) as executor:
+        scores = dict(zip((r["key"] for r in todo), score_rows(executor, todo, cfg, work), strict=True))
+    rows = [r | scores.get(r["key"], dict.fromkeys(SCORES)) for r in rows]
     publish(folder, rows, quality_facts(rows, score_models(cfg)))
-    (folder / RECORD).write_text(record)
+    (folder / SCORES_RECORD).write_text(record)
     shutil.rmtree(work)
     log.info("scored %d captions of %s", len(todo), folder)
     return folder
@@ -88,8 +88,8 @@ def stage_row(folder: Path, row: dict) -> dict:
     }
 
 
-def score_rows(rows: list[dict], cfg: ScoreConfig, build: BuildConfig, work: Path, text: str = "caption") -> list[dict]:
-    """The scores of each row's caption field `text` (prefixed `recaption_` when it is not `caption`), each
+def score_rows(executor: Executor, rows: list[dict], cfg: ScoreConfig, work: Path, text: str = "caption") -> list[dict]:
+    """The scores of each row's caption field `text` (prefixed `recaption_` when it is `recaption`), each
     stage's chunks saved under `work`."""
     prefix = "" if text == "caption" else f"{text}_"
     stages: list[Stage] = [CoverageStage(cfg.detail_share, text, prefix)]
@@ -97,31 +97,18 @@ def score_rows(rows: list[dict], cfg: ScoreConfig, build: BuildConfig, work: Pat
         stages.append(AgreementStage(cfg.judge, text, f"{prefix}caption_clip"))
     if cfg.rubric:
         stages.append(RubricStage(cfg, text, prefix))
-    scores: list[dict] = [{} for _ in rows]
-    with progress_bar() as progress, open_executor(build, progress) as executor:
-        for stage in stages:
-            for out, result in zip(
-                scores, executor.run_stage(stage, rows, work / f"{prefix}{stage.name}"), strict=True
-            ):
-                if result["status"] == "ok":
-                    out.update({k: result[k] for k in stage.outputs})
-                else:
-                    note = out.get(f"{prefix}caption_score_note")
-                    out[f"{prefix}caption_score_note"] = f"{note}; {result['reason']}" if note else result["reason"]
+    scores = [{f"{prefix}{k}": None for k in SCORES} for _ in rows]
+    for stage in stages:
+        results = executor.run_stage(stage, rows, work / f"{prefix}{stage.name}")
+        for out, result in zip(scores, results, strict=True):
+            if result["status"] == "ok":
+                out.update({k: result[k] for k in stage.outputs})
+            else:
+                note = out[f"{prefix}caption_score_note"]
+                out[f"{prefix}caption_score_note"] = f"{note}; {result['reason']}" if note else result["reason"]
     for out in scores:
         out[f"{prefix}caption_quality"] = caption_quality(out, prefix)
     return scores
-
-
-def caption_quality(scores: dict, prefix: str = "") -> float | None:
-    """The mean of the scores given, each on 0-1 (see the module docstring); None when none is."""
-    clip, coverage, rubric = (scores.get(f"{prefix}{k}") for k in ("caption_clip", "detail_coverage", "rubric_score"))
-    parts = [
-        *([min(1.0, CLIPSCORE_W * max(clip, 0.0))] if clip is not None else []),
-        *([coverage] if coverage is not None else []),
-        *([(rubric - 1) / 4] if rubric is not None else []),
-    ]
-    return sum(parts) / len(parts) if parts else None
 
 
 def score_models(cfg: ScoreConfig) -> dict[str, str]:

@@ -89,8 +89,12 @@ def write_card(folder: Path, facts: dict, sections: dict[str, dict] | None = Non
             lines += _table(title, facts[key])
     for title, counts in (sections or {}).items():
         lines += _table(title, counts)
-    if "caption_quality" in facts:
-        lines += quality_lines(facts["caption_quality"])
+    for key, title in (
+        ("caption_quality", "Caption quality"),
+        ("caption_quality_before", "Caption quality before re-captioning"),
+    ):
+        if key in facts:
+            lines += quality_lines(facts[key], title)
     (folder / CARD).write_text("\n".join(lines))
 
 

@@ -19,7 +19,7 @@ from cultureclip.config.loading import PRESETS, dump_config, list_presets, load_
 from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig, ModelConfig, TowersConfig
 from cultureclip.config.overrides import apply_overrides, deep_merge, set_dotted, validate
 from cultureclip.config.run import RunConfig
-from cultureclip.config.score import ScoreConfig
+from cultureclip.config.score import RecaptionConfig, ScoreConfig
 from cultureclip.config.train import ExtraDataConfig, LossConfig, TrainConfig, TuneConfig, pretrain_default
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "ModelConfig",
     "PaperRecipeConfig",
     "ProbeSpec",
+    "RecaptionConfig",
     "RunConfig",
     "ScoreConfig",
     "Strict",

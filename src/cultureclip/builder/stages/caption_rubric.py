@@ -8,7 +8,7 @@ from cultureclip.builder.stages.replies import parse_scores
 from cultureclip.config import ScoreConfig
 
 RUBRIC = ("accuracy", "visual_detail", "cultural_context", "no_invented_facts")
-PROMPT_KEYS = ("version", "rubric", "reask")
+PROMPT_KEYS = ("version", "rubric", "recaption", "reask")
 FACTS = ("name", "culture", "category", "details", "context")
 """The concept's facts a row carries for the rubric and re-caption prompts."""
 

@@ -8,6 +8,8 @@ is stated when at least `detail_share` of its content words (words of two letter
 scikit-learn's English stop words) are among the caption's words, a word matching one that is equal to it
 or, for words of five letters or more, starts with the same five letters ("pleats" states "pleated"). A
 row without details gets None.
+
+`caption_quality` puts the scores given on 0-1 (`unit_scores`) and takes their mean.
 """
 
 import re
@@ -19,6 +21,8 @@ from cultureclip.builder.stages.clip_filter import JudgeClipStage
 from cultureclip.data.text import fold
 
 STEM = 5
+CLIPSCORE_W = 2.5
+"""CLIPScore's weight (Hessel et al. 2021): min(1, 2.5 max(cos, 0)) puts a CLIP cosine on 0-1."""
 _SPLIT = re.compile(r"[,;.]|\band\b")
 _WORD = re.compile(r"[a-z0-9]{2,}")
 
@@ -69,3 +73,18 @@ def _content(text: str) -> list[str]:
 
 def _said(word: str, said: list[str]) -> bool:
     return any(w == word or (len(w) >= STEM and len(word) >= STEM and w[:STEM] == word[:STEM]) for w in said)
+
+
+def unit_scores(scores: dict, prefix: str = "") -> dict[str, float]:
+    """The scores given (`prefix`ed fields of `scores`), each on 0-1: `detail_coverage` as it is,
+    `caption_clip` as CLIPScore, `rubric_score` (1-5) as (s - 1) / 4."""
+    clip, coverage, rubric = (scores.get(f"{prefix}{k}") for k in ("caption_clip", "detail_coverage", "rubric_score"))
+    units = {"caption_clip": None if clip is None else min(1.0, CLIPSCORE_W * max(clip, 0.0))}
+    units |= {"detail_coverage": coverage, "rubric_score": None if rubric is None else (rubric - 1) / 4}
+    return {k: v for k, v in units.items() if v is not None}
+
+
+def caption_quality(scores: dict, prefix: str = "") -> float | None:
+    """The mean of `unit_scores`; None when no score is given."""
+    units = unit_scores(scores, prefix)
+    return sum(units.values()) / len(units) if units else None
