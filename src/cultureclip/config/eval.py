@@ -66,6 +66,11 @@ class EvalConfig(Strict):
     """Models to compare with `cultureclip eval --models`: report name -> model id; the first is the reference."""
     datasets: list[DatasetSpec] = Field(default_factory=list)
     """Datasets for `cultureclip eval --models`; empty: the run folder's held-out split."""
+    held_out_tasks: list[str] = Field(default_factory=list)
+    """Tasks the run also scores on its held-out split besides the three accuracies (linear_probe,
+    retrieval), shown in the run report with the other datasets."""
+    probe: ProbeSpec = Field(default_factory=ProbeSpec)
+    """Settings of linear_probe on the run's held-out split (fitted on the dataset's train split)."""
     extra_datasets: list[DatasetSpec] = Field(default_factory=list)
     """Datasets the run evaluates besides its held-out split (Fashion-MNIST photos in lite-towers)."""
     workers: int = Field(default=2, ge=0)

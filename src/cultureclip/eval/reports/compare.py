@@ -64,7 +64,7 @@ def _task_section(comparison, data: str, task: str, out: Path) -> list[str]:
         "|---|" + "---:|" * (len(models) + len(others)),
     ]
     for metric in rows:
-        cells = [_value(results[m].metrics, metric) for m in models]
+        cells = [metric_cell(results[m].metrics, metric) for m in models]
         cells += [format_delta(comparison.deltas[m][data][task].get(metric)) for m in others]
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     main = MAIN_METRIC.get(task)
@@ -79,7 +79,7 @@ def _task_section(comparison, data: str, task: str, out: Path) -> list[str]:
     return lines
 
 
-def _value(metrics: dict, metric: str) -> str:
+def metric_cell(metrics: dict, metric: str) -> str:
     """'0.812', or '0.812 [0.750, 0.875]' where the task gives the metric's own 95% interval."""
     ci = metrics.get(f"{metric}_ci95")
     return f"{metrics[metric]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
