@@ -133,3 +133,10 @@ def test_the_reason_names_each_low_score():
     assert low_score_reason({"caption_quality": 0.4, "detail_coverage": 0.9}, 0.5) == (
         "its caption quality is 0.40, below 0.5"
     )
+
+
+def test_bad_folders_are_one_line_errors(built, tmp_path, capsys):
+    assert main(["recaption", str(built), "--out", str(built)]) == 2
+    assert "--out must be a new folder" in capsys.readouterr().err
+    assert main(["recaption", str(tmp_path), "--out", str(tmp_path / "new")]) == 2
+    assert f"{tmp_path}: not a finished dataset folder" in capsys.readouterr().err.replace("\n", "")

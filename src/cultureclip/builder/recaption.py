@@ -33,6 +33,7 @@ from cultureclip.builder.pipeline import claim_work
 from cultureclip.builder.stages.recaption import RecaptionStage, low_score_reason
 from cultureclip.config import BuildConfig, RecaptionConfig, ScoreConfig, dump_config
 from cultureclip.data.shards import LOCATION, Sample, write_manifest, write_split
+from cultureclip.errors import ConfigError
 from cultureclip.io import atomic_path, is_finished, mark_done
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ def recaption_dataset(
 ) -> Path:
     """Write DATA re-captioned into `out` (see the module docstring); captions must fit `target_model`."""
     data, out = Path(data), Path(out)
+    if out.resolve() == data.resolve():
+        raise ConfigError(f"recaption {data}: --out must be a new folder (the dataset is read, not rewritten)")
     record = f"source: {data.resolve()}\ntarget_model: {target_model}\n" + dump_config(score) + dump_config(cfg)
     if is_finished(out, RECORD, record):
         log.info("%s already re-captioned into %s", data, out)
