@@ -11,8 +11,11 @@ from PIL import Image
 
 from chat_server import ChatServer
 from cultureclip.backends.clip import create_clip
+from cultureclip.builder.caption_quality import score_dataset
+from cultureclip.builder.stages.caption_rubric import RubricStage
 from cultureclip.builder.stages.caption_scores import CLIPSCORE_W, detail_coverage
 from cultureclip.cli import main
+from cultureclip.config import ChatModelConfig, load_config
 from cultureclip.data.shards import ShardReader, read_manifest
 from cultureclip.importers.cultwin import import_cultwin
 from test_builder import build, config
@@ -117,3 +120,28 @@ def test_other_settings_score_again(world, tmp_path):
     rows = read_manifest(data)
     assert all(r["caption_clip"] is None and r["caption_quality"] == r["detail_coverage"] for r in rows)
     assert not (tmp_path / "data.scores.work").exists()
+
+
+def test_a_killed_scoring_resumes_without_asking_again_for_finished_rows(world, tmp_path, monkeypatch):
+    data = shutil.copytree(world / "built", tmp_path / "data")
+    cfg = load_config("tiny", ["score.judge=null", "build.chunk_rows=4"])
+    process, calls = RubricStage.process, []
+
+    def killed_at_the_third_chunk(self, rows):
+        calls.append(len(rows))
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return process(self, rows)
+
+    with ChatServer(lambda prompt, attempt: (200, RUBRIC, 0.0)) as server:
+        grader = ChatModelConfig(name="openai:grader", base_url=server.url, backoff_s=0.01)
+        score = cfg.score.model_copy(update={"rubric": grader})
+        monkeypatch.setattr(RubricStage, "process", killed_at_the_third_chunk)
+        with pytest.raises(RuntimeError, match="killed"):
+            score_dataset(data, score, cfg.build)
+        assert sum(server.attempts.values()) == 8 and "rubric_score" not in read_manifest(data)[0]
+        monkeypatch.undo()
+        score_dataset(data, score, cfg.build)
+    rows = read_manifest(data)
+    assert sum(server.attempts.values()) == len(rows)  # each row asked once, over both runs
+    assert {r["rubric_score"] for r in rows} == {4.0}
