@@ -113,7 +113,8 @@ def score_rows(executor: Executor, rows: list[dict], cfg: ScoreConfig, work: Pat
 
 def score_models(cfg: ScoreConfig) -> dict[str, str]:
     """Who gave each score, for the card."""
-    models = {"detail_coverage": f"no model: the words of each row's details found in its caption ({cfg.detail_share})"}
+    share = f"no model: a detail counts when {cfg.detail_share:g} of its content words are in the caption"
+    models = {"detail_coverage": share}
     if cfg.judge:
         models["caption_clip"] = cfg.judge
     if cfg.rubric:

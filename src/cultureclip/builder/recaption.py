@@ -38,9 +38,9 @@ from cultureclip.io import atomic_path, is_finished, mark_done
 
 log = logging.getLogger(__name__)
 RECORD = "recaption.yaml"
-
-
 RECAPTION_FIELDS = ("recaption", "recaption_reason", "recaption_note", *(f"recaption_{k}" for k in SCORES))
+ADDED = ("original_caption", *(f"original_{k}" for k in SCORES), *RECAPTION_FIELDS, "recaption_kept", *SCORES)
+"""The manifest columns re-captioning adds or sets (None in the rows it does not score: the dropped ones)."""
 
 
 def recaption_dataset(
@@ -66,9 +66,10 @@ def recaption_dataset(
             before = score_rows(executor, todo, score, work)
         rewrites = _rewrite(executor, todo, before, cfg, score, target_model, work)
     final = iter(_final(r, b, w) for r, b, w in zip(kept, before, rewrites, strict=True))
-    rows = [next(final) if r.get("shard") else r | dict.fromkeys(_ADDED) for r in rows]
+    rows = [next(final) if r.get("shard") else r | dict.fromkeys(ADDED) for r in rows]
     _publish(out, data, rows, build, record, _card(data, rows, score, cfg))
     shutil.rmtree(work)
+    log.info("re-captioned %s into %s: %d captions replaced", data, out, sum(bool(r["recaption_kept"]) for r in rows))
     return out
 
 
@@ -102,9 +103,6 @@ def _rewrite(
     for (n, a), s in zip(done, scores, strict=True):
         out[n] |= {"recaption": a["recaption"], **s}
     return out
-
-
-_ADDED = ("original_caption", *(f"original_{k}" for k in SCORES), *RECAPTION_FIELDS, "recaption_kept", *SCORES)
 
 
 def _final(row: dict, before: dict, rewrite: dict) -> dict:
