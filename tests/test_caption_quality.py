@@ -122,21 +122,26 @@ def test_other_settings_score_again(world, tmp_path):
     assert not (tmp_path / "data.scores.work").exists()
 
 
-def test_a_killed_scoring_resumes_without_asking_again_for_finished_rows(world, tmp_path, monkeypatch):
-    data = shutil.copytree(world / "built", tmp_path / "data")
-    cfg = load_config("tiny", ["score.judge=null", "build.chunk_rows=4"])
-    process, calls = RubricStage.process, []
+def kill_at_the_third_chunk(monkeypatch, stage: type) -> None:
+    """Make `stage` stop the run (a bug, not a backend error) when it is given its third chunk."""
+    process, calls = stage.process, []
 
-    def killed_at_the_third_chunk(self, rows):
+    def killed(self, rows):
         calls.append(len(rows))
         if len(calls) == 3:
             raise RuntimeError("killed")
         return process(self, rows)
 
+    monkeypatch.setattr(stage, "process", killed)
+
+
+def test_a_killed_scoring_resumes_without_asking_again_for_finished_rows(world, tmp_path, monkeypatch):
+    data = shutil.copytree(world / "built", tmp_path / "data")
+    cfg = load_config("tiny", ["score.judge=null", "build.chunk_rows=4"])
     with ChatServer(lambda prompt, attempt: (200, RUBRIC, 0.0)) as server:
         grader = ChatModelConfig(name="openai:grader", base_url=server.url, backoff_s=0.01)
         score = cfg.score.model_copy(update={"rubric": grader})
-        monkeypatch.setattr(RubricStage, "process", killed_at_the_third_chunk)
+        kill_at_the_third_chunk(monkeypatch, RubricStage)
         with pytest.raises(RuntimeError, match="killed"):
             score_dataset(data, score, cfg.build)
         assert sum(server.attempts.values()) == 8 and "rubric_score" not in read_manifest(data)[0]

@@ -17,6 +17,7 @@ from cultureclip.data.shards import read_manifest, read_split
 from cultureclip.importers.cultwin import import_cultwin
 from cultureclip.train.data import load_train_data
 from test_builder import build, config
+from test_caption_quality import kill_at_the_third_chunk
 from test_import_cultwin import release  # noqa: F401  (a fixture)
 
 ASK = re.compile(r"This image caption of (.+?) \(.*apart from look-alikes: (.+?)\. Its cultural context", re.S)
@@ -87,13 +88,6 @@ def test_low_captions_are_rewritten_with_the_reason_and_kept_only_if_better(buil
 
 def test_a_killed_run_resumes_without_asking_again_for_finished_rows(built, tmp_path, monkeypatch):
     cfg = load_config("tiny", ["score.judge=null", "build.chunk_rows=2"])
-    process, calls = RecaptionStage.process, []
-
-    def killed_at_the_third_chunk(self, rows):
-        calls.append(len(rows))
-        if len(calls) == 3:
-            raise RuntimeError("killed")
-        return process(self, rows)
 
     def boiled(prompt: str, attempt: int) -> tuple[int, str, float]:
         return 200, json.dumps({"caption": f"{ASK.search(prompt).group(1)}, boiled."}), 0.0
@@ -101,7 +95,7 @@ def test_a_killed_run_resumes_without_asking_again_for_finished_rows(built, tmp_
     with ChatServer(boiled) as server:
         recaption = cfg.recaption.model_copy(update={"generator": cfg.recaption.generator.model_copy(
             update={"name": "openai:writer", "base_url": server.url, "backoff_s": 0.01})})  # fmt: skip
-        monkeypatch.setattr(RecaptionStage, "process", killed_at_the_third_chunk)
+        kill_at_the_third_chunk(monkeypatch, RecaptionStage)
         with pytest.raises(RuntimeError, match="killed"):
             recaption_dataset(built, tmp_path / "new", recaption, cfg.score, cfg.build, cfg.model.name)
         assert sum(server.attempts.values()) == 4 and not (tmp_path / "new").exists()
