@@ -117,6 +117,7 @@ class EvalDataset:
     train: "EvalDataset | None" = None
     """What the linear probe fits on: the kind's `probe.train_split` (None: it splits `items` itself)."""
     probe: ProbeSpec = field(default_factory=ProbeSpec)
+    """Settings of the linear probe on this data (its spec's `probe`)."""
 
     def default_tasks(self) -> tuple[str, ...]:
         """The tasks run when none are asked for: the dataset's own, else all its fields support
