@@ -58,7 +58,7 @@ def quality_facts(rows: list[dict], models: dict[str, str], prefix: str = "") ->
             continue
         values = np.array([r[f"{prefix}{name}"] for r in scored], float)
         p10, median, p90 = (float(q) for q in np.percentile(values, [10, 50, 90]))
-        scores[name] = {"given_by": models.get(given_by, "the scores above"), "measures": measures}
+        scores[name] = {"given_by": models.get(given_by, "no model of its own: the scores below"), "measures": measures}
         scores[name] |= {"n": len(values), "mean": float(values.mean()), "p10": p10, "median": median, "p90": p90}
         for by, key in (("per_category", "category"), ("per_culture", "culture")):
             groups: dict[str, list[float]] = defaultdict(list)
