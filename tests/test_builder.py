@@ -391,13 +391,22 @@ def test_only_backend_errors_fail_rows_a_bug_stops_the_stage():
 
 
 def test_every_stage_declares_its_fields_and_pickles():
+    from cultureclip.builder.stages.caption_rubric import RubricStage
+    from cultureclip.builder.stages.caption_scores import AgreementStage, CoverageStage
     from cultureclip.builder.stages.captions import CaptionStage
     from cultureclip.builder.stages.clip_filter import ClipFilterStage
     from cultureclip.builder.stages.images import ImageStage
     from cultureclip.builder.stages.paper_text import ConceptStage, PaperCaptionStage
     from cultureclip.builder.stages.twin_prompt import TwinPromptStage
     from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
-    from cultureclip.config import CaptionConfig, ClipFilterConfig, ImageGeneratorConfig, PaperRecipeConfig
+    from cultureclip.config import (
+        CaptionConfig,
+        ChatModelConfig,
+        ClipFilterConfig,
+        ImageGeneratorConfig,
+        PaperRecipeConfig,
+        ScoreConfig,
+    )
 
     paper = PaperRecipeConfig()
     stages = [
@@ -408,6 +417,9 @@ def test_every_stage_declares_its_fields_and_pickles():
         TwinPromptStage(paper, paper.generator),
         PaperCaptionStage(paper, "config:test-clip"),
         VlmJudgeStage(paper),
+        AgreementStage("config:test-clip"),
+        CoverageStage(0.5),
+        RubricStage(ScoreConfig(rubric=ChatModelConfig())),
     ]
     for stage in stages:
         copy = pickle.loads(pickle.dumps(stage))

@@ -70,6 +70,19 @@ def test_world_note_only_on_procedurally_rendered_data(tiny_run, tmp_path):
     )
 
 
+def test_held_out_tasks_add_the_linear_probe_to_the_run_report(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("*.png", "report.*"))
+    args = ["eval.held_out_tasks=[linear_probe]", "eval.probe.bootstrap=100", "wise.model=null"]
+    assert main(["eval", "--config", "tiny", "--out", str(run), *args]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    probe = metrics["results"]["tuned"]["held-out"]["linear_probe"]
+    assert probe["n"] == 14 * 3 and probe["n_train"] == 14 * 6  # fitted on the train split, scored on held-out
+    assert "probe_acc" in metrics["deltas"]["tuned"]["held-out"]["linear_probe"]
+    report = (run / "report.md").read_text()
+    assert f"| tuned | linear_probe | probe_acc | {probe['probe_acc']:.3f} [" in report
+
+
 def test_eval_loads_each_model_once_for_scores_and_wise(tiny_run, tmp_path, monkeypatch):
     from cultureclip.eval import runner
 

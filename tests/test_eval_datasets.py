@@ -30,7 +30,7 @@ def test_a_new_kind_is_one_decorator(tmp_path):
         return EvalDataset("one", [EvalItem("x", FileImage(spec.path), 0)], ["a", "b"])
 
     data = load_dataset(DatasetSpec(kind="test_one_image", path=tmp_path, name="renamed"))
-    assert data.name == "renamed" and data.supported_tasks() == ("classification", "general")
+    assert data.name == "renamed" and data.supported_tasks() == ("classification", "general", "linear_probe")
     with pytest.raises(ValueError, match="already registered"):
         register("test_one_image")(_load)
     with pytest.raises(ConfigError, match="unknown dataset kind 'nope'"):

@@ -26,7 +26,7 @@ def _item(n, label, **kw):
 
 
 def test_tasks_are_registered():
-    assert {"classification", "choice", "retrieval", "general"} <= set(list_tasks())
+    assert {"classification", "choice", "retrieval", "general", "linear_probe"} <= set(list_tasks())
 
 
 def test_template_ensemble_is_the_normalised_mean():

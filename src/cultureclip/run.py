@@ -153,7 +153,8 @@ def evaluate_models(
         kind="shards",
         path=out / "data",
         name=HELD_OUT,
-        tasks=[task for task, _ in RUN_TASKS.values()],
+        tasks=[*(task for task, _ in RUN_TASKS.values()), *cfg.eval.held_out_tasks],
+        probe=cfg.eval.probe,
         templates=[cfg.eval.concept_template],
         generic_templates=[cfg.eval.generic_template],
     )

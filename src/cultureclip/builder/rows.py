@@ -37,6 +37,8 @@ def plan_rows(catalog: Catalog, captions: dict[str, list[dict]], counts: dict[st
                         "generic": concept.generic,
                         "twin_group": concept.twin_group,
                         "twin_ids": list(catalog.twins_of(concept.id)),
+                        "distinguishing": concept.distinguishing,
+                        "context": concept.context,
                         **records[k % len(records)],
                         "generic_caption": fill(GENERIC_TEMPLATES[k % len(GENERIC_TEMPLATES)], fields),
                         "seed": image_seed(seed, concept.id, split, k),

@@ -105,8 +105,9 @@ def evaluate(
     general zero-shot accuracy. Writes OUT/metrics.json and OUT/report.md with its figures.
 
     With --models: compare those models on the --data datasets (or eval.datasets) with every task the
-    data supports (classification, choice, retrieval, general); writes OUT/metrics.json, results.jsonl,
-    predictions/, report.md and a self-contained report.html (into OUT/eval when OUT is a run folder).
+    data supports (classification, choice, retrieval, general; linear_probe when a dataset's `tasks` asks);
+    writes OUT/metrics.json, results.jsonl, predictions/, report.md and a self-contained report.html (into
+    OUT/eval when OUT is a run folder).
     Embeddings are cached on disk (eval.cache_dir), so evaluating a model again encodes nothing.
     """
     from cultureclip import run as run_job

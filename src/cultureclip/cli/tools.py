@@ -44,6 +44,39 @@ def wise_export(
     console.print(f"model: local:{folder}")
 
 
+@app.command("score-captions")
+def score_captions(
+    data: Annotated[Path, typer.Argument(help="A dataset folder: built (OUT/data) or imported.")],
+    config: ConfigOption = None,
+    overrides: Overrides = None,
+) -> None:
+    """Score each kept row's caption (section `score`): judge-CLIP agreement, coverage of the concept's
+    distinguishing details and, with score.rubric, a chat model's rubric; written into DATA's manifest and
+    summarised in its card. Resumable; the same settings again do nothing."""
+    from cultureclip.builder.caption_quality import score_dataset
+
+    cfg = _config(config, overrides, None)
+    folder = score_dataset(data, cfg.score, cfg.build)
+    console.print(f"scored: {folder / 'manifest.parquet'}, summary in {folder / 'card.md'}")
+
+
+@app.command()
+def recaption(
+    data: Annotated[Path, typer.Argument(help="A dataset folder: built (OUT/data) or imported.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write, with the new captions.")],
+    config: ConfigOption = None,
+    overrides: Overrides = None,
+) -> None:
+    """Rewrite DATA's captions whose caption_quality is below recaption.below with the chat model
+    recaption.generator, told why they scored low; keep a rewrite only if it scores higher (section `score`).
+    Writes a new dataset OUT with the original, the rewrite and both scores per row. Resumable."""
+    from cultureclip.builder.recaption import recaption_dataset
+
+    cfg = _config(config, overrides, None)
+    folder = recaption_dataset(data, out, cfg.recaption, cfg.score, cfg.build, cfg.model.name)
+    console.print(f"dataset: {folder} (summary in {folder / 'card.md'})")
+
+
 import_app = typer.Typer(help="Import a published dataset in its own layout into a cultureclip dataset folder.")
 app.add_typer(import_app, name="import")
 

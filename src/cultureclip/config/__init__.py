@@ -14,11 +14,12 @@ from cultureclip.config.build import (
     PaperRecipeConfig,
 )
 from cultureclip.config.catalog import CatalogConfig, ExpandConfig, MiningConfig
-from cultureclip.config.eval import BenchConfig, DatasetSpec, EvalConfig, WiseConfig
+from cultureclip.config.eval import BenchConfig, DatasetSpec, EvalConfig, ProbeSpec, WiseConfig
 from cultureclip.config.loading import PRESETS, dump_config, list_presets, load_config, read_yaml, yaml_error_line
 from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig, ModelConfig, TowersConfig
 from cultureclip.config.overrides import apply_overrides, deep_merge, set_dotted, validate
 from cultureclip.config.run import RunConfig
+from cultureclip.config.score import RecaptionConfig, ScoreConfig
 from cultureclip.config.train import ExtraDataConfig, LossConfig, TrainConfig, TuneConfig, pretrain_default
 
 __all__ = [
@@ -39,7 +40,10 @@ __all__ = [
     "MiningConfig",
     "ModelConfig",
     "PaperRecipeConfig",
+    "ProbeSpec",
+    "RecaptionConfig",
     "RunConfig",
+    "ScoreConfig",
     "Strict",
     "TowersConfig",
     "TrainConfig",

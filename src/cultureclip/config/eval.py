@@ -7,6 +7,25 @@ from pydantic import Field, field_validator
 from cultureclip.config.base import Strict
 
 
+class ProbeSpec(Strict):
+    """The linear probe (task `linear_probe`): logistic regression on frozen image features."""
+
+    train_split: str | None = "train"
+    """Split the probe fits on, for kinds with splits (shards, fashion_mnist, clip_benchmark); None, or a kind
+    without splits (folder, manifest, ...): a seeded stratified share of the evaluated items (`test_share`)."""
+    train_sample: int | None = Field(default=None, ge=1)
+    """Fit on this many training items drawn at random (seeded by `seed`); None: all."""
+    test_share: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """Share of the items scored when the probe splits the evaluated items itself."""
+    C: float = Field(default=10.0, gt=0.0)
+    """Inverse L2 regularisation strength of scikit-learn's LogisticRegression (features are L2-normalised)."""
+    max_iter: int = Field(default=1000, ge=1)
+    bootstrap: int = Field(default=1000, ge=0)
+    """Resamples of the test items for the 95% interval of the probe's accuracy (0: none)."""
+    seed: int = 0
+    """Seed of the split, the training sample and the bootstrap."""
+
+
 class DatasetSpec(Strict):
     kind: str
     """Dataset kind (see `cultureclip.eval.datasets`): folder, manifest, shards, globalrg_retrieval,
@@ -20,7 +39,8 @@ class DatasetSpec(Strict):
     """CLIP_benchmark dataset name (cifar10, imagenet1k, ...); kind clip_benchmark only."""
     split: str = "test"
     tasks: list[str] | None = None
-    """Tasks to run (classification, choice, retrieval, general); default: those the data supports."""
+    """Tasks to run (classification, choice, retrieval, general, linear_probe); default: those the data
+    supports except linear_probe, which fits a classifier and runs only when asked for."""
     templates: list[str] | None = None
     """Prompt templates with {c} for the class name, averaged as an ensemble; default: the dataset's."""
     generic_templates: list[str] | None = None
@@ -32,6 +52,8 @@ class DatasetSpec(Strict):
     shuffles (None: 42, the paper's evaluators')."""
     classnames: Path | None = None
     """Text file, one display name per line in class order (kind folder: sorted folder names)."""
+    probe: ProbeSpec = Field(default_factory=ProbeSpec)
+    """Settings of the linear_probe task on this dataset."""
 
 
 class EvalConfig(Strict):
@@ -44,6 +66,11 @@ class EvalConfig(Strict):
     """Models to compare with `cultureclip eval --models`: report name -> model id; the first is the reference."""
     datasets: list[DatasetSpec] = Field(default_factory=list)
     """Datasets for `cultureclip eval --models`; empty: the run folder's held-out split."""
+    held_out_tasks: list[str] = Field(default_factory=list)
+    """Tasks the run also scores on its held-out split besides the three accuracies (linear_probe,
+    retrieval), shown in the run report with the other datasets."""
+    probe: ProbeSpec = Field(default_factory=ProbeSpec)
+    """Settings of linear_probe on the run's held-out split (fitted on the dataset's train split)."""
     extra_datasets: list[DatasetSpec] = Field(default_factory=list)
     """Datasets the run evaluates besides its held-out split (Fashion-MNIST photos in lite-towers)."""
     workers: int = Field(default=2, ge=0)

@@ -11,6 +11,7 @@ from cultureclip.config.catalog import CatalogConfig, ExpandConfig, MiningConfig
 from cultureclip.config.eval import BenchConfig, EvalConfig, WiseConfig
 from cultureclip.config.models import ModelConfig
 from cultureclip.config.overrides import first_error, overridden
+from cultureclip.config.score import RecaptionConfig, ScoreConfig
 from cultureclip.config.train import TrainConfig, pretrain_default
 
 
@@ -34,6 +35,10 @@ class RunConfig(Strict):
     """The paper's benchmarks (`cultureclip bench`)."""
     wise: WiseConfig = Field(default_factory=WiseConfig)
     """Weight-space interpolation of a tuned model with its base (`cultureclip wise`)."""
+    score: ScoreConfig = Field(default_factory=ScoreConfig)
+    """Caption-quality scores of a dataset (`cultureclip score-captions`)."""
+    recaption: RecaptionConfig = Field(default_factory=RecaptionConfig)
+    """Rewriting a dataset's low-scoring captions (`cultureclip recaption`)."""
     mining: MiningConfig = Field(default_factory=MiningConfig)
     expand: ExpandConfig = Field(default_factory=ExpandConfig)
     resume: bool = False

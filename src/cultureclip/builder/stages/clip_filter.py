@@ -15,7 +15,29 @@ from cultureclip.builder.stage import Stage
 from cultureclip.config import ClipFilterConfig
 
 
-class ClipFilterStage(Stage):
+class JudgeClipStage(Stage):
+    """A stage that embeds rows' images and texts with a judge CLIP (`clip`, a model id), loaded in `setup`."""
+
+    def __init__(self, clip: str):
+        self.clip = clip
+
+    def setup(self) -> None:
+        from cultureclip.backends.clip import create_clip
+
+        self.judge = create_clip(self.clip)
+        self.judge.model.eval()
+
+    @torch.inference_mode()
+    def embed(self, pngs: list[bytes], texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The judge's embeddings of the images (PNG bytes; an unreadable one fails the row) and the texts."""
+        images = [Image.open(io.BytesIO(png)).convert("RGB") for png in pngs]
+        device = next(self.judge.model.parameters()).device
+        image_emb = self.judge.encode_images(self.judge.images_to_tensor(images).to(device)).float().cpu()
+        text_emb = self.judge.encode_texts(self.judge.tokenize(texts).to(device)).float().cpu()
+        return image_emb, text_emb
+
+
+class ClipFilterStage(JudgeClipStage):
     """Scores rows with `png`, `caption`, `concept_text` and `twin_texts` with the judge CLIP."""
 
     name = "judge"
@@ -23,22 +45,12 @@ class ClipFilterStage(Stage):
     outputs = ("clip_score", "twin_margin", "embedding")
 
     def __init__(self, cfg: ClipFilterConfig):
+        super().__init__(cfg.clip)
         self.cfg = cfg
 
-    def setup(self) -> None:
-        from cultureclip.backends.clip import create_clip
-
-        self.judge = create_clip(self.cfg.clip)
-        self.judge.model.eval()
-
-    @torch.inference_mode()
     def process(self, rows: list[dict]) -> list[dict]:
-        images = [Image.open(io.BytesIO(r["png"])).convert("RGB") for r in rows]  # unreadable: the row fails
-        pixels = self.judge.images_to_tensor(images)
-        device = next(self.judge.model.parameters()).device
-        image_emb = self.judge.encode_images(pixels.to(device)).float().cpu()
         texts = [t for r in rows for t in (r["caption"], r["concept_text"], *r["twin_texts"])]
-        text_emb = self.judge.encode_texts(self.judge.tokenize(texts).to(device)).float().cpu()
+        image_emb, text_emb = self.embed([r["png"] for r in rows], texts)
         outputs, start = [], 0
         for row, image in zip(rows, image_emb, strict=True):
             n = 2 + len(row["twin_texts"])

@@ -7,12 +7,10 @@ the rules, is asked again with the reason, and a row that never gets a usable re
 failed with that reason (no field of it half-filled).
 """
 
-from PIL import Image
-
 from cultureclip.builder.prompts import load_prompt_file
-from cultureclip.builder.stage import Stage
 from cultureclip.builder.stages.caption_rules import caption_problem
-from cultureclip.builder.stages.replies import ReplyError, ask_parsed, parse_captions, parse_fields
+from cultureclip.builder.stages.chat import ChatStage
+from cultureclip.builder.stages.replies import ReplyError, parse_captions, parse_fields
 from cultureclip.config import ChatModelConfig, PaperRecipeConfig
 from cultureclip.data.text import fold
 
@@ -24,26 +22,12 @@ def load_paper_prompts(name: str) -> dict[str, str]:
     return load_prompt_file(name, "build.paper.prompts", dict.fromkeys(PROMPT_KEYS, str))
 
 
-class AskStage(Stage):
-    """A stage that asks the recipe's model (`model_cfg`) and parses its replies."""
+class AskStage(ChatStage):
+    """A stage that asks the recipe's model (`model_cfg`) with the recipe's prompt file and parses its replies."""
 
     def __init__(self, cfg: PaperRecipeConfig, model_cfg: ChatModelConfig):
-        self.cfg, self.model_cfg = cfg, model_cfg
-        self.prompts = load_paper_prompts(cfg.prompts)
-
-    def setup(self) -> None:
-        from cultureclip.backends.chat import create_chat_model
-
-        self.model = create_chat_model(self.model_cfg)
-
-    def ask(self, prompts: list[str], parse, images: list[Image.Image] | None = None) -> list[tuple]:
-        def send(indices: list[int], texts: list[str]) -> list[str]:
-            return self.model.generate(texts, None if images is None else [images[i] for i in indices])
-
-        return ask_parsed(send, prompts, parse, self._reask, self.cfg.reasks)
-
-    def _reask(self, prompt: str, reason: str) -> str:
-        return self.prompts["reask"].format(prompt=prompt, reason=reason)
+        super().__init__(model_cfg, load_paper_prompts(cfg.prompts), cfg.reasks)
+        self.cfg = cfg
 
 
 class ConceptStage(AskStage):

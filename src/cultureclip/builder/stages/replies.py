@@ -52,12 +52,12 @@ def parse_captions(text: str) -> list[str]:
     return [" ".join(v.split()) for v in value if v.strip()]
 
 
-def parse_scores(text: str) -> dict[str, Any]:
+def parse_scores(text: str, criteria: Sequence[str] = CRITERIA) -> dict[str, Any]:
     """Per criterion a score 1-5 and a reason: {"authenticity": {"score": 4, "reason": "..."}, ...}
     (a bare number for a criterion is accepted, with an empty reason)."""
     value = first_json(text, dict)
     out: dict[str, Any] = {}
-    for criterion in CRITERIA:
+    for criterion in criteria:
         item = value.get(criterion)
         score, reason = (item.get("score"), item.get("reason", "")) if isinstance(item, dict) else (item, "")
         if isinstance(score, str) and score.strip().isdigit():

@@ -24,7 +24,8 @@ def register(kind: str) -> Callable[[Callable[[DatasetSpec], EvalDataset]], Call
 
 def load_dataset(spec: DatasetSpec) -> EvalDataset:
     """Load the dataset a spec names; its report name is spec.name when given, its templates the spec's,
-    and with spec.sample only that many items, drawn with spec.seed."""
+    with spec.sample only that many items, drawn with spec.seed, and, when linear_probe is asked for, the
+    split the probe fits on (see `probe_train`)."""
     _import_kinds()
     if spec.path is None and spec.kind != "fashion_mnist":
         raise ConfigError(f"dataset kind {spec.kind}: needs a path")
@@ -37,7 +38,24 @@ def load_dataset(spec: DatasetSpec) -> EvalDataset:
         data.generic_templates = list(spec.generic_templates)
     if spec.sample is not None and spec.sample < len(data.items):
         data = data.subset(draw(spec.sample, len(data.items), spec.seed or 0).tolist())
+    data.probe = spec.probe
+    if "linear_probe" in (spec.tasks or ()):
+        data.train = probe_train(spec, data)
     return data
+
+
+def probe_train(spec: DatasetSpec, data: EvalDataset) -> EvalDataset | None:
+    """The items the linear probe fits on: the kind's `probe.train_split`, or None where the kind has no
+    splits (the probe then holds out a share of `data` itself)."""
+    split = spec.probe.train_split
+    if data.split is None or split is None:
+        return None
+    if split == data.split:
+        raise ConfigError(
+            f"dataset {data.name}: probe.train_split is the evaluated split {split!r}: the linear probe would "
+            "score the images it was fitted on"
+        )
+    return DATASETS.create(spec.kind, spec.model_copy(update={"split": split}))
 
 
 def list_kinds() -> list[str]:

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from PIL import Image
 
+from cultureclip.config import ProbeSpec
 from cultureclip.errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -111,14 +112,21 @@ class EvalDataset:
     """The tasks this data is meant for; None: every task its fields support."""
     skipped: list[tuple[str, str]] = field(default_factory=list)
     """(image, reason) for entries dropped while loading."""
+    split: str | None = None
+    """The split these items are, for kinds that have splits (None: the kind has none)."""
+    train: "EvalDataset | None" = None
+    """What the linear probe fits on: the kind's `probe.train_split` (None: it splits `items` itself)."""
+    probe: ProbeSpec = field(default_factory=ProbeSpec)
+    """Settings of the linear probe on this data (its spec's `probe`)."""
 
     def default_tasks(self) -> tuple[str, ...]:
         """The tasks run when none are asked for: the dataset's own, else all its fields support
-        (general only where items carry a generic kind: otherwise it would repeat classification)."""
+        (general only where items carry a generic kind: otherwise it would repeat classification; never
+        linear_probe, which fits a classifier and runs only when asked for)."""
         if self.tasks is not None:
             return self.tasks
         has_generic = any(it.generic for it in self.items)
-        return tuple(t for t in self.supported_tasks() if t != "general" or has_generic)
+        return tuple(t for t in self.supported_tasks() if t != "linear_probe" and (t != "general" or has_generic))
 
     def supported_tasks(self) -> tuple[str, ...]:
         labelled = bool(self.items) and all(it.label is not None for it in self.items)
@@ -127,6 +135,7 @@ class EvalDataset:
             "choice": any(len(it.candidates) >= 2 for it in self.items),
             "retrieval": any(it.captions for it in self.items),
             "general": any(it.generic for it in self.items) or (labelled and len(self.classes) >= 2),
+            "linear_probe": labelled and len(self.classes) >= 2,
         }
         return tuple(task for task, ok in found.items() if ok)
 

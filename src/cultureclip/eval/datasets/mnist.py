@@ -34,4 +34,5 @@ def fashion_mnist_dataset(spec: DatasetSpec) -> EvalDataset:
         EvalItem(f"{spec.split}-{i:05d}", ArrayImage(data.images[i], f"{spec.split}#{i}"), int(label))
         for i, label in enumerate(data.labels)
     ]
-    return EvalDataset(data.name, items, list(data.classnames), list(data.templates), tasks=("classification",))
+    classes, templates = list(data.classnames), list(data.templates)
+    return EvalDataset(data.name, items, classes, templates, tasks=("classification",), split=spec.split)

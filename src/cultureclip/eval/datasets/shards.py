@@ -63,4 +63,4 @@ def load_shards(spec: DatasetSpec) -> EvalDataset:
             )
         )
     name = spec.path.name if spec.path.name != "data" else spec.path.parent.name
-    return EvalDataset(f"{name}-{spec.split}", items, [names[c] for c in concepts])
+    return EvalDataset(f"{name}-{spec.split}", items, [names[c] for c in concepts], split=spec.split)

@@ -51,4 +51,5 @@ def load_standard(spec: DatasetSpec) -> EvalDataset:
     targets = getattr(ds, "targets", None)
     labels = [int(t) for t in targets] if targets is not None else [int(ds[i][1]) for i in range(len(ds))]
     items = [EvalItem(str(i), IndexedImage(ds, i), label) for i, label in enumerate(labels)]
-    return EvalDataset(spec.dataset, items, list(ds.classes), list(ds.templates), tasks=("classification",))
+    classes, templates = list(ds.classes), list(ds.templates)
+    return EvalDataset(spec.dataset, items, classes, templates, tasks=("classification",), split=spec.split)

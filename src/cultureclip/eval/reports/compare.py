@@ -10,7 +10,7 @@ from cultureclip.eval.datasets.base import UNREADABLE
 from cultureclip.eval.reports.html import format_delta, write_markdown_and_html
 from cultureclip.eval.reports.plots import bar_plot, confusion_plot
 
-MAIN_METRIC = {"classification": "top1", "choice": "twin_acc", "general": "general_acc"}
+MAIN_METRIC = {"classification": "top1", "choice": "twin_acc", "general": "general_acc", "linear_probe": "probe_acc"}
 THUMB = 112
 
 
@@ -64,7 +64,7 @@ def _task_section(comparison, data: str, task: str, out: Path) -> list[str]:
         "|---|" + "---:|" * (len(models) + len(others)),
     ]
     for metric in rows:
-        cells = [f"{results[m].metrics[metric]:.3f}" for m in models]
+        cells = [metric_cell(results[m].metrics, metric) for m in models]
         cells += [format_delta(comparison.deltas[m][data][task].get(metric)) for m in others]
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     main = MAIN_METRIC.get(task)
@@ -77,6 +77,12 @@ def _task_section(comparison, data: str, task: str, out: Path) -> list[str]:
     if task == "choice":
         lines += _twin_details(comparison, data, results, out)
     return lines
+
+
+def metric_cell(metrics: dict, metric: str) -> str:
+    """'0.812', or '0.812 [0.750, 0.875]' where the task gives the metric's own 95% interval."""
+    ci = metrics.get(f"{metric}_ci95")
+    return f"{metrics[metric]:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
 
 
 def _twin_details(comparison, data: str, results: dict, out: Path) -> list[str]:

@@ -10,7 +10,7 @@ general_acc: the generic noun among all generic nouns ("a photo of a dumpling.")
 
 from pathlib import Path
 
-from cultureclip.eval.reports.compare import MAIN_METRIC
+from cultureclip.eval.reports.compare import MAIN_METRIC, metric_cell
 from cultureclip.eval.reports.html import format_delta, write_markdown_and_html
 from cultureclip.eval.reports.plots import plot_per_category, plot_twin_grid, plot_wise
 from cultureclip.eval.runner import Comparison, metrics_summary
@@ -141,10 +141,14 @@ def render(comparison: Comparison, metrics: dict[str, dict], shown: list[dict]) 
 
 
 def _other_datasets(comparison: Comparison) -> list[str]:
-    """Each other dataset's main metric per task and model, with the change against the reference."""
+    """Each other dataset's main metric per task and model, with the change against the reference (and the
+    held-out split's tasks beyond the three accuracies, `eval.held_out_tasks`)."""
     ref, lines = comparison.reference, []
+    run_tasks = {task for task, _ in RUN_TASKS.values()}
     for data, by_task in comparison.results[ref].items():
-        if data == HELD_OUT:
+        if data == HELD_OUT:  # its other tasks (eval.held_out_tasks)
+            by_task = {t: r for t, r in by_task.items() if t not in run_tasks}
+        if not by_task:
             continue
         n = len(comparison.datasets[data].items)
         lines += ["", f"## {data} ({n:,} images, `{comparison.specs[data].kind}`)", ""]
@@ -153,8 +157,8 @@ def _other_datasets(comparison: Comparison) -> list[str]:
             metric = MAIN_METRIC.get(task, result.paired[0])
             for name, results in comparison.results.items():
                 delta = comparison.deltas.get(name, {}).get(data, {}).get(task, {}).get(metric)
-                value = results[data][task].metrics[metric]
-                lines.append(f"| {name} | {task} | {metric} | {value:.3f} | {format_delta(delta)} |")
+                value = metric_cell(results[data][task].metrics, metric)
+                lines.append(f"| {name} | {task} | {metric} | {value} | {format_delta(delta)} |")
     return lines
 
 

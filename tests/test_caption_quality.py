@@ -1,0 +1,152 @@
+"""Caption-quality scores: detail coverage on hand-set text, and `cultureclip score-captions` on a built and
+an imported dataset (a saved tiny judge CLIP, a scripted chat server as the rubric model)."""
+
+import io
+import json
+import shutil
+
+import pytest
+import torch
+from PIL import Image
+
+from chat_server import ChatServer
+from cultureclip.backends.clip import create_clip
+from cultureclip.builder.caption_quality import score_dataset
+from cultureclip.builder.stages.caption_rubric import RubricStage
+from cultureclip.builder.stages.caption_scores import CLIPSCORE_W, detail_coverage
+from cultureclip.cli import main
+from cultureclip.config import ChatModelConfig, load_config
+from cultureclip.data.shards import ShardReader, read_manifest
+from cultureclip.importers.cultwin import import_cultwin
+from test_builder import build, config
+from test_import_cultwin import release  # noqa: F401  (a fixture)
+
+GRADES = {"accuracy": 5, "visual_detail": 3, "cultural_context": 4, "no_invented_facts": 4}
+RUBRIC = json.dumps({c: {"score": s, "reason": f"{c} reason"} for c, s in GRADES.items()})
+
+
+def rubric_model(prompt: str, attempt: int) -> tuple[int, str, float]:
+    """A first ask gets a reply that does not parse; the re-ask (with the reason) gets the rubric."""
+    return 200, (RUBRIC if "previous reply was rejected" in prompt else "I think it is fine."), 0.0
+
+
+def test_detail_coverage_counts_the_details_a_caption_states():
+    details = "thinner wrapper, pleats on one side only, and a crisp pan-fried golden-brown base"
+    caption = "Gyoza with a thinner wrapper, pleated on one side, served in Tokyo."
+    assert detail_coverage(caption, details, 0.5) == (2 / 3, ["a crisp pan-fried golden-brown base"])
+    # "pan-fried golden-brown base": 1 content word of 6 stated; at share 1/6 that is enough
+    assert detail_coverage(caption + " A brown one.", details, 1 / 6) == (1.0, [])
+    assert detail_coverage(caption, "", 0.5) == (None, []) and detail_coverage(caption, None, 0.5) == (None, [])
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("quality")
+    build(config(), root / "built")
+    torch.manual_seed(0)
+    create_clip("config:test-clip").save(root / "judge")
+    return root
+
+
+def _argv(data, judge, *extra):
+    return ["score-captions", str(data), f"score.judge=local:{judge}", "build.chunk_rows=4", *extra]
+
+
+def _cosine(judge, row, data):
+    png = ShardReader().read(data / row["shard"], row["offset"], row["length"])["png"]
+    with torch.inference_mode():
+        image = judge.encode_images(judge.images_to_tensor([Image.open(io.BytesIO(png)).convert("RGB")]))
+        text = judge.encode_texts(judge.tokenize([row["caption"]]))
+    return float(image[0] @ text[0])
+
+
+def test_a_built_dataset_gets_scores_in_its_manifest_and_card(world, tmp_path):
+    data = shutil.copytree(world / "built", tmp_path / "data")
+    before = json.loads((data / "card.json").read_text())
+    with ChatServer(rubric_model) as server:
+        rubric = f"score.rubric={{name: openai:grader, base_url: '{server.url}', backoff_s: 0.01}}"
+        assert main(_argv(data, world / "judge", rubric)) == 0
+        rows = read_manifest(data)
+        assert sum(server.attempts.values()) == 2 * len(rows)  # every caption, asked once again
+        assert main(_argv(data, world / "judge", rubric)) == 0  # the same settings: nothing asked
+        assert sum(server.attempts.values()) == 2 * len(rows) and read_manifest(data) == rows
+    judge = create_clip(f"local:{world / 'judge'}")
+    by_key = {r["key"]: r for r in rows}
+    # jiaozi's three captions: the template and the detailed one ("thick, soft wrappers pinched into pleats
+    # ... boiled") state every detail, the contextual one (its history and customs) none
+    jiaozi = [by_key[f"jiaozi-train-000{k}"] for k in range(3)]
+    details = ["thicker pale wrapper", "boiled rather than fried", "pleated crescent with no browned side"]
+    assert [(r["detail_coverage"], r["details_missing"]) for r in jiaozi] == [(1.0, []), (1.0, []), (0.0, details)]
+    for row in rows[:3]:
+        assert row["caption_clip"] == pytest.approx(_cosine(judge, row, data), abs=1e-5)
+        assert row["rubric_score"] == 4.0 and row["rubric_visual_detail"] == 3
+        assert row["rubric_reason"].startswith("accuracy: accuracy reason; visual_detail: visual_detail reason")
+        clipscore = min(1.0, CLIPSCORE_W * max(row["caption_clip"], 0.0))
+        assert row["caption_quality"] == pytest.approx((clipscore + row["detail_coverage"] + 0.75) / 3)
+    card = json.loads((data / "card.json").read_text())
+    assert {k: v for k, v in card.items() if k != "caption_quality"} == before
+    quality = card["caption_quality"]
+    assert quality["scores"]["caption_clip"]["given_by"] == f"local:{world / 'judge'}"
+    assert quality["scores"]["rubric_score"]["given_by"] == "openai:grader (prompts caption-quality-v1)"
+    assert quality["scores"]["rubric_score"] | {"given_by": None, "measures": None} == {
+        "given_by": None, "measures": None, "n": len(rows), "mean": 4.0, "p10": 4.0, "median": 4.0, "p90": 4.0
+    }  # fmt: skip
+    assert sum(quality["distribution"].values()) == len(rows)
+    assert set(quality["per_category"]) == {r["category"] for r in rows}
+    assert set(quality["per_culture"]) == {r["culture"] for r in rows}
+    md = (data / "card.md").read_text()
+    for text in ("## Caption quality", "| rubric_score | openai:grader", "## Caption quality per culture"):
+        assert text in md, text
+    assert "## Kept images per split" in md
+
+
+def test_an_imported_dataset_is_scored_from_its_features(world, release, tmp_path):  # noqa: F811
+    data = import_cultwin({"train": release / "train.jsonl"}, tmp_path / "ds")
+    assert main(_argv(data, world / "judge")) == 0
+    rows = {r["key"]: r for r in read_manifest(data)}
+    erhu, guzheng = rows["id-000000-pos-0000"], rows["id-000000-neg-0000"]
+    # "features of Erhu": of its content words (features, erhu) the caption states one, half of them
+    assert erhu["detail_coverage"] == 1.0 and erhu["rubric_score"] is None
+    assert guzheng["detail_coverage"] is None and guzheng["caption_clip"] is not None  # the twin has no features
+    assert guzheng["caption_quality"] == pytest.approx(min(1.0, CLIPSCORE_W * max(guzheng["caption_clip"], 0.0)))
+    md = (data / "card.md").read_text()
+    assert "## Caption quality" in md and "## Kept images per split" not in md  # an import has no build card
+
+
+def test_other_settings_score_again(world, tmp_path):
+    data = shutil.copytree(world / "built", tmp_path / "data")
+    assert main(_argv(data, world / "judge")) == 0
+    assert main(_argv(data, world / "judge", "score.judge=null", "score.detail_share=1.0")) == 0
+    rows = read_manifest(data)
+    assert all(r["caption_clip"] is None and r["caption_quality"] == r["detail_coverage"] for r in rows)
+    assert not (tmp_path / "data.scores.work").exists()
+
+
+def kill_at_the_third_chunk(monkeypatch, stage: type) -> None:
+    """Make `stage` stop the run (a bug, not a backend error) when it is given its third chunk."""
+    process, calls = stage.process, []
+
+    def killed(self, rows):
+        calls.append(len(rows))
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return process(self, rows)
+
+    monkeypatch.setattr(stage, "process", killed)
+
+
+def test_a_killed_scoring_resumes_without_asking_again_for_finished_rows(world, tmp_path, monkeypatch):
+    data = shutil.copytree(world / "built", tmp_path / "data")
+    cfg = load_config("tiny", ["score.judge=null", "build.chunk_rows=4"])
+    with ChatServer(lambda prompt, attempt: (200, RUBRIC, 0.0)) as server:
+        grader = ChatModelConfig(name="openai:grader", base_url=server.url, backoff_s=0.01)
+        score = cfg.score.model_copy(update={"rubric": grader})
+        kill_at_the_third_chunk(monkeypatch, RubricStage)
+        with pytest.raises(RuntimeError, match="killed"):
+            score_dataset(data, score, cfg.build)
+        assert sum(server.attempts.values()) == 8 and "rubric_score" not in read_manifest(data)[0]
+        monkeypatch.undo()
+        score_dataset(data, score, cfg.build)
+    rows = read_manifest(data)
+    assert sum(server.attempts.values()) == len(rows)  # each row asked once, over both runs
+    assert {r["rubric_score"] for r in rows} == {4.0}
