@@ -306,6 +306,18 @@ CASES = [
         kept=lambda tmp: (tmp / "tuned" / "open_clip_model.safetensors").is_file(),
     ),
     Case(
+        "export clip-benchmark into a folder of notes",
+        lambda tmp, w: ["export", "clip-benchmark", str(w.run / "data"), str(_notes(tmp / "p"))],
+        r"error: .*/p: not empty and not written by `cultureclip export clip-benchmark`",
+        kept=lambda tmp: (tmp / "p" / "notes.txt").is_file(),
+    ),
+    Case(
+        "recaption into a folder of notes",
+        lambda tmp, w: ["recaption", str(w.run / "data"), "--out", str(_notes(tmp / "p")), "score.judge=null"],
+        r"error: .*/p: not empty and not written by `cultureclip recaption`",
+        kept=lambda tmp: (tmp / "p" / "notes.txt").is_file(),
+    ),
+    Case(
         "build into a folder of notes",
         lambda tmp, w: ["build", "-c", "tiny", "--out", str(_notes(tmp / "p"))],
         r"error: .*/p: holds files but neither config.yaml nor a dataset in data/, so it is not a run folder",

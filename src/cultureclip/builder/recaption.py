@@ -32,9 +32,9 @@ from cultureclip.builder.executors import Executor, open_executor, progress_bar
 from cultureclip.builder.pipeline import claim_work
 from cultureclip.builder.stages.recaption import RecaptionStage, low_score_reason
 from cultureclip.config import BuildConfig, RecaptionConfig, ScoreConfig, dump_config
-from cultureclip.data.shards import LOCATION, Sample, write_manifest, write_split
+from cultureclip.data.shards import LOCATION, MANIFEST, Sample, write_manifest, write_split
 from cultureclip.errors import ConfigError
-from cultureclip.io import atomic_path, is_finished, mark_done
+from cultureclip.io import atomic_path, claim_output, input_record, is_finished, mark_done
 
 log = logging.getLogger(__name__)
 RECORD = "recaption.yaml"
@@ -50,10 +50,12 @@ def recaption_dataset(
     data, out = Path(data), Path(out)
     if out.resolve() == data.resolve():
         raise ConfigError(f"recaption {data}: --out must be a new folder (the dataset is read, not rewritten)")
-    record = f"source: {data.resolve()}\ntarget_model: {target_model}\n" + dump_config(score) + dump_config(cfg)
+    head = f"source: {data.resolve()}\ntarget_model: {target_model}\n"
+    record = head + dump_config(score) + dump_config(cfg) + input_record({"source manifest": data / MANIFEST})
     if is_finished(out, RECORD, record):
         log.info("%s already re-captioned into %s", data, out)
         return out
+    claim_output(out, "recaption")
     rows = read_rows(data)
     work = out.with_name(f"{out.name}.work")
     claim_work(work, record)
@@ -148,7 +150,7 @@ def _publish(out: Path, data: Path, rows: list[dict], build: BuildConfig, record
         write_manifest(tmp, manifest + [r for r in rows if not r.get("shard")])
         write_card(tmp, *card)
         (tmp / RECORD).write_text(record)
-        mark_done(tmp)
+        mark_done(tmp, "recaption")
 
 
 def _sample(data: Path, row: dict) -> Sample:

@@ -21,7 +21,7 @@ from cultureclip.config import DatasetSpec
 from cultureclip.errors import ConfigError, DataError, MissingDependencyError
 from cultureclip.eval.datasets import load_dataset
 from cultureclip.eval.datasets.base import EvalItem
-from cultureclip.io import atomic_path
+from cultureclip.io import atomic_path, claim_output, mark_done
 
 CLASS_FIELDS = ("c", "name", "generic")
 """Template fields that our evaluator fills with the class name (see eval.tasks.class_prompts)."""
@@ -53,6 +53,7 @@ def export_clip_benchmark(spec: DatasetSpec, out: Path) -> dict[str, Path]:
     if not tasks:
         raise DataError(f"dataset {data.name}: no labels over two or more classes and no captions: nothing to export")
     encode, out = PIL_to_bytes("png"), Path(out)
+    claim_output(out, "export clip-benchmark")
     with atomic_path(out) as tmp, contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         # its converters print progress (our stdout is for result tables) and always start 8 DataLoader workers
         warnings.filterwarnings("ignore", message="This DataLoader will create 8 worker processes")
@@ -64,6 +65,7 @@ def export_clip_benchmark(spec: DatasetSpec, out: Path) -> dict[str, Path]:
         if "retrieval" in tasks:
             samples = _Samples([it for it in data.items if it.captions], encode, _captions)
             convert_retrieval_dataset(samples, spec.split, str(tmp / "retrieval"), image_format="png", verbose=False)
+        mark_done(tmp, "export clip-benchmark")
     return {task: out / task for task in tasks}
 
 
