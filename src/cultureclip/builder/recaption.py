@@ -50,13 +50,13 @@ def recaption_dataset(
     data, out = Path(data), Path(out)
     if out.resolve() == data.resolve():
         raise ConfigError(f"recaption {data}: --out must be a new folder (the dataset is read, not rewritten)")
+    rows = read_rows(data)  # first: it checks DATA is a finished dataset
     head = f"source: {data.resolve()}\ntarget_model: {target_model}\n"
     record = head + dump_config(score) + dump_config(cfg) + input_record({"source manifest": data / MANIFEST})
     if is_finished(out, RECORD, record):
         log.info("%s already re-captioned into %s", data, out)
         return out
     claim_output(out, "recaption")
-    rows = read_rows(data)
     work = out.with_name(f"{out.name}.work")
     claim_work(work, record)
     kept = [r for r in rows if r.get("shard")]
