@@ -51,7 +51,7 @@ def load_checkpoint(path: Path, model, optimizer, schedule, scaler) -> int:
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
-        detail = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
+        detail = str(err).strip().splitlines()[0].split(". ")[0][:120] if str(err).strip() else type(err).__name__
         raise DataError(
             f"checkpoint {path}: unreadable ({detail}); delete it and train again without --resume"
         ) from None
