@@ -69,6 +69,7 @@ def test_import_converts_rows_and_images_exactly(release, tmp_path):
         "context": "context of Guzheng",
         "features": "",
         "source": "train.jsonl:1",
+        "image_source": "release",
     }
     assert rows[2]["shard"] == "train-00000.tar"
     assert rows[3]["features"] == "features of Xiaolongbao" and rows[3]["generic"] == "cuisine"
@@ -158,3 +159,64 @@ def test_images_are_loaded_one_at_a_time_as_their_shard_is_written(release, tmp_
     monkeypatch.setattr(shards, "_write_shard", spy_write_shard)
     import_cultwin({"train": release / "train.jsonl", "test": release / "valid.json"}, tmp_path / "ds", shard_size=2)
     assert shard_writes == [("train-00000.tar", 2, 2), ("train-00001.tar", 3, 1), ("test-00000.tar", 5, 2)]
+
+
+RENDER = ["build.image_size=32", "build.images={steps: 1, guidance_scale: 0}", "build.chunk_rows=2"]
+
+
+def _caption_pairs(release):
+    """The caption-pairing output: the release's layout without image paths (the images were never published)."""
+    for name in ("train.jsonl", "valid.json"):
+        text = (release / name).read_text()
+        rows = json.loads(text) if name.endswith(".json") else [json.loads(line) for line in text.splitlines()]
+        for row in rows:
+            del row["pos_image_path"], row["neg_image_path"]
+        lines = "".join(json.dumps(r) + "\n" for r in rows)
+        (release / name).write_text(json.dumps(rows) if name.endswith(".json") else lines)
+
+
+def test_a_release_without_images_is_rendered_resumably_once_per_image(release, tmp_path, monkeypatch):
+    from cultureclip.builder.stages.images import ImageStage
+
+    _caption_pairs(release)
+    rendered, killed, process = [], [], ImageStage.process
+
+    def counted(self, rows):
+        if len(rendered) == 2 and not killed:
+            killed.append(True)
+            raise KeyboardInterrupt  # killed once, after the first saved chunk
+        rendered.extend(r["key"] for r in rows)
+        return process(self, rows)
+
+    monkeypatch.setattr(ImageStage, "process", counted)
+    files = [str(release / "train.jsonl"), "--test", str(release / "valid.json")]
+    argv = ["import", "cultwin", *files, "--out", str(tmp_path / "ds"), "--render", "tiny:sd", *RENDER]
+    assert main(argv) == 130 and not (tmp_path / "ds").exists()
+    assert main(argv) == 0
+    # pos caption 0, neg captions 0 and 1 of the train pair; pos and neg of the test pair: each rendered once
+    assert sorted(rendered) == [
+        "test/id-000001-neg-0000",
+        "test/id-000001-pos-0000",
+        "train/id-000000-neg-0000",
+        "train/id-000000-neg-0001",
+        "train/id-000000-pos-0000",
+    ]
+    rows = read_manifest(tmp_path / "ds")
+    assert {r["image_source"] for r in rows} == {"rendered: tiny:sd"} and len(rows) == 5
+    assert not (tmp_path / "ds.work").exists()
+    again = tmp_path / "again"  # the same rows give the same images
+    assert main([*argv[: -len(RENDER) - 4], "--out", str(again), "--render", "tiny:sd", *RENDER]) == 0
+    first, second = read_split(tmp_path / "ds", "train"), read_split(again, "train")
+    assert [np.asarray(s.image).tolist() for s in first] == [np.asarray(s.image).tolist() for s in second]
+    assert first[0].image.size == (32, 32) and np.asarray(first[0].image).std() > 0
+
+
+def test_only_missing_images_are_rendered_and_the_result_trains(release, tmp_path):
+    (release / "images" / "g1.png").unlink()
+    run = tmp_path / "run"
+    argv = ["import", "cultwin", str(release / "train.jsonl"), "--out", str(run / "data"), "--render", "tiny:sd"]
+    assert main([*argv, *RENDER]) == 0
+    rows = read_manifest(run / "data")
+    assert [r["image_source"] for r in rows] == ["release", "release", "rendered: tiny:sd"]
+    train = ["train", "--config", "tiny", "--out", str(run), "pretrain=null", "finetune.steps=2", "ablations={}"]
+    assert main(train) == 0 and (run / "models" / "tuned" / ".done").is_file()

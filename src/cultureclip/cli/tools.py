@@ -91,12 +91,26 @@ def import_cultwin(
     ] = None,
     max_side: Annotated[int | None, typer.Option(min=16, help="Shrink larger images to this longest side.")] = None,
     overwrite: OverwriteOption = False,
+    render: Annotated[
+        str | None,
+        typer.Option(
+            help="Render the images that are not there (the release has none) with this image generator, e.g. "
+            "diffusers:stabilityai/stable-diffusion-3.5-large-turbo (build.renderer; size, steps, guidance and "
+            "executor from the config's build section: --config paper-build for the reference's settings)."
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    overrides: Overrides = None,
 ) -> None:
-    """Convert the authors' CulTwin twin-pair rows and images into our format, ready for `train`."""
+    """Convert the authors' CulTwin twin-pair rows and images into our format, ready for `train`; with
+    --render, render the images first (resumable: a killed import renders nothing twice)."""
     from cultureclip.importers.cultwin import import_cultwin as convert
 
     splits = {"train": train} | ({"test": test} if test else {})
-    console.print(f"dataset: {convert(splits, out, images, max_side, overwrite=overwrite)}")
+    build = None
+    if render:
+        build = _config(config, [*(overrides or []), f"build.renderer={render}"], None).build
+    console.print(f"dataset: {convert(splits, out, images, max_side, overwrite=overwrite, render=build)}")
 
 
 export_app = typer.Typer(help="Write a dataset in another tool's own layout.")

@@ -25,10 +25,20 @@ once, with the caption of its first row). concept_id is the concept name as a sl
 category and `generic_caption` "a photo of {category}." (the release has no generic noun), culture is
 empty (the rows carry no country). Image paths are resolved against the data file's folder, or under
 a given images folder (see `import_cultwin`).
+
+The release publishes no images. With a renderer (`render`, e.g. `--render tiny:sd` or
+`diffusers:stabilityai/stable-diffusion-3.5-large-turbo`) every image a row names that is not there,
+and every image of a row without image paths (the caption-pairing output), is rendered from its
+caption with a seed derived from the row (the same row always gives the same image), on the builder's
+executors (local or Ray) in resumable chunks under `OUT.work/`. Rows then need only the captions and
+concepts; an image without a path is one per (twin pair, side, caption id).
 """
 
+import hashlib
+import io
 import json
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -37,28 +47,36 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from rich.progress import Progress
 
+from cultureclip.config import BuildConfig, dump_config
 from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.data.text import slug
 from cultureclip.errors import DataError
-from cultureclip.io import atomic_path, claim_output, mark_done
+from cultureclip.io import atomic_path, claim_output, input_record, mark_done
 
 log = logging.getLogger(__name__)
 REQUIRED = ("pos_image_path", "pos_caption", "pos_concept", "neg_image_path", "neg_caption", "neg_concept")
+IMAGE_FIELDS = ("pos_image_path", "neg_image_path")
+"""Optional when the images are rendered."""
 SIDES = ("pos", "neg")
+RENDER_RECORD = "render_config.yaml"
 
 
 @dataclass(frozen=True)
 class Member:
     """One side of a twin-pair row, resolved: what becomes one sample of our format."""
 
-    image: Path
+    image: Path | None
+    """The image file (None: a row without image paths, so the image is rendered)."""
     row: dict
     where: str
     """The release file, row and image field it comes from, for error messages."""
+    seed: int = 0
+    """The seed a rendered image of this member is drawn with (from the row's pair, side and caption)."""
 
 
-def read_rows(path: Path) -> list[dict]:
-    """The rows of a release file (a JSON list, or JSON lines), each checked for the six loader fields."""
+def read_rows(path: Path, need_images: bool = True) -> list[dict]:
+    """The rows of a release file (a JSON list, or JSON lines), each checked for the six loader fields
+    (the two image paths only when `need_images`: rendered images need none)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such CulTwin file")
@@ -70,7 +88,7 @@ def read_rows(path: Path) -> list[dict]:
     if not isinstance(rows, list):
         raise DataError(f"{path}: expected a list of twin-pair rows")
     for i, row in enumerate(rows):
-        _check_row(path, i, row)
+        _check_row(path, i, row, [f for f in REQUIRED if need_images or f not in IMAGE_FIELDS])
     return rows
 
 
@@ -86,19 +104,20 @@ def _json_lines(path: Path, text: str, first: json.JSONDecodeError) -> list:
     return rows
 
 
-def _check_row(path: Path, i: int, row: object) -> None:
+def _check_row(path: Path, i: int, row: object, required: list[str]) -> None:
     if not isinstance(row, dict):
         raise DataError(f"{path}: row {i}: expected an object with the twin-pair fields")
-    for field in REQUIRED:
+    for field in required:
         value = row.get(field)
         if not isinstance(value, str) or not value.strip():
             problem = "missing" if field not in row else "not a non-empty string"
-            raise DataError(f"{path}: row {i}: field {field!r} is {problem}")
+            hint = " (the published release has no images: --render ID renders them)" if field in IMAGE_FIELDS else ""
+            raise DataError(f"{path}: row {i}: field {field!r} is {problem}{hint}")
 
 
 def members(path: Path, rows: list[dict], split: str, images: Path | None = None) -> list[Member]:
     """Both members of every row as our rows, one per distinct image, in file order."""
-    seen: set[Path] = set()
+    seen: set[Path | tuple] = set()
     counts: dict[str, int] = {}
     out = []
     for i, row in enumerate(rows):
@@ -107,10 +126,12 @@ def members(path: Path, rows: list[dict], split: str, images: Path | None = None
         group = str(row.get("sample_id") or f"{ids['pos']}--{ids['neg']}")
         category = str(meta.get("category") or "")
         for side, other in (("pos", "neg"), ("neg", "pos")):
-            image = _resolve(path, row[f"{side}_image_path"], images)
-            if image in seen:
+            named = row.get(f"{side}_image_path")
+            image = _resolve(path, named, images) if named else None
+            identity = image or (group, side, str(row.get(f"{side}_caption_id", row[f"{side}_caption"])))
+            if identity in seen:
                 continue
-            seen.add(image)
+            seen.add(identity)
             stem = f"{slug(group)}-{side}"
             counts[stem] = counts.get(stem, -1) + 1
             out.append(
@@ -133,9 +154,15 @@ def members(path: Path, rows: list[dict], split: str, images: Path | None = None
                         "source": f"{path.name}:{i}",
                     },
                     f"{path}: row {i}: field '{side}_image_path'",
+                    _seed(group, side, row[f"{side}_caption"]),
                 )
             )
     return out
+
+
+def _seed(group: str, side: str, caption: str) -> int:
+    digest = hashlib.sha256(f"{group}/{side}/{caption.strip()}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
 
 
 def _resolve(path: Path, image: str, images: Path | None) -> Path:
@@ -157,16 +184,55 @@ def _load(member: Member, max_side: int | None) -> Image.Image:
         raise DataError(f"{member.where}: no such image {member.image}") from None
     except (UnidentifiedImageError, OSError):
         raise DataError(f"{member.where}: {member.image} is not a readable image") from None
+    return _shrunk(image, max_side)
+
+
+def _samples(
+    group: list[Member], max_side: int | None, rendered: dict[str, dict], advance: Callable[[], None]
+) -> Iterator[Sample]:
+    """Each member as a sample, its image (the release's file, or its rendering: `rendered` by key) loaded
+    only when `write_split` asks for it."""
+    for member in group:
+        made = rendered.get(_where(member))
+        if made is None:
+            yield Sample(member.row | {"image_source": "release"}, _load(member, max_side))
+        else:
+            with Image.open(io.BytesIO(made["png"].read())) as im:
+                yield Sample(member.row | {"image_source": made["source"]}, _shrunk(im.convert("RGB"), max_side))
+        advance()
+
+
+def _where(member: Member) -> str:
+    """A member's key among all splits' members."""
+    return f"{member.row['split']}/{member.row['key']}"
+
+
+def _shrunk(image: Image.Image, max_side: int | None) -> Image.Image:
     if max_side and max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
     return image
 
 
-def _samples(group: list[Member], max_side: int | None, advance: Callable[[], None]) -> Iterator[Sample]:
-    """Each member as a sample, its image loaded only when `write_split` asks for it."""
-    for member in group:
-        yield Sample(member.row, _load(member, max_side))
-        advance()
+def _render(planned: dict[str, list[Member]], render: BuildConfig, work: Path, files: list[Path]) -> dict[str, dict]:
+    """Render every planned image that is not there, in `work` (resumable); {key: {"png": Blob, "source"}}."""
+    from cultureclip.builder.executors import open_executor, progress_bar
+    from cultureclip.builder.pipeline import claim_work
+    from cultureclip.builder.stages.images import ImageStage
+
+    todo = [m for group in planned.values() for m in group if m.image is None or not m.image.is_file()]
+    if not todo:
+        return {}
+    record = dump_config(render) + input_record({f"release {i}": f for i, f in enumerate(files)})
+    claim_work(work, record)
+    rows = [{"key": _where(m), "caption": m.row["caption"], "seed": m.seed, "attributes": {}} for m in todo]
+    stage = ImageStage(render.renderer, render.image_size, render.images)
+    with progress_bar() as progress, open_executor(render, progress) as executor:
+        outputs = executor.run_stage(stage, rows, work / stage.name)
+    failed = [(r["key"], o["reason"]) for r, o in zip(rows, outputs, strict=True) if o["status"] != "ok"]
+    if failed:
+        raise DataError(f"{len(failed)} image(s) could not be rendered, first {failed[0][0]}: {failed[0][1]}")
+    source = f"rendered: {render.renderer}"
+    return {r["key"]: {"png": o["png"], "source": source} for r, o in zip(rows, outputs, strict=True)}
 
 
 def import_cultwin(
@@ -176,23 +242,33 @@ def import_cultwin(
     max_side: int | None = None,
     shard_size: int = 1000,
     overwrite: bool = False,
+    render: BuildConfig | None = None,
 ) -> Path:
     """Convert release files (split name -> file) into a dataset folder `out`, atomically.
 
     `images` is the folder holding the release's images when its paths do not resolve beside the
     data file; `max_side` shrinks larger images to that longest side (the release renders 1024 px).
-    Images are read one at a time as their shard is written, so memory stays bounded on the full release.
+    With `render` (its `renderer`, `image_size`, `images` options and executor), images that are not
+    there are rendered first (see the module docstring). Images are read one at a time as their shard is
+    written, so memory stays bounded on the full release.
     """
     out = Path(out)
     claim_output(out, "import cultwin", overwrite)
-    planned = {split: members(Path(file), read_rows(file), split, images) for split, file in splits.items()}
+    rows = {split: read_rows(file, need_images=render is None) for split, file in splits.items()}
+    planned = {split: members(Path(splits[split]), rows[split], split, images) for split in splits}
+    work = out.with_name(f"{out.name}.work")
+    rendered = _render(planned, render, work, list(splits.values())) if render else {}
     with atomic_path(out) as tmp, Progress() as progress:
         tmp.mkdir(parents=True)
         manifest = []
         for split, group in planned.items():
             task = progress.add_task(f"importing {split}", total=len(group))
-            manifest += write_split(tmp, split, _samples(group, max_side, partial(progress.advance, task)), shard_size)
+            samples = _samples(group, max_side, rendered, partial(progress.advance, task))
+            manifest += write_split(tmp, split, samples, shard_size)
         write_manifest(tmp, manifest)
+        if render:
+            (tmp / RENDER_RECORD).write_text(dump_config(render))
         mark_done(tmp, "import cultwin")
-    log.info("imported %d images into %s", sum(len(g) for g in planned.values()), out)
+    shutil.rmtree(work, ignore_errors=True)
+    log.info("imported %d images into %s (%d rendered)", sum(len(g) for g in planned.values()), out, len(rendered))
     return out
