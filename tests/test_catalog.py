@@ -90,7 +90,9 @@ def test_each_broken_row_is_one_line_naming_file_row_field_and_expectation(tmp_p
     path = _write_yaml(tmp_path, rows)
     assert _problems(path) == [
         f"{path}: row 1 (jiaozi): visual: Field required",
-        f"{path}: row 2 (gyoza): category: Value error, category 'temple' is not one of " + ", ".join(CATEGORIES),
+        f"{path}: row 2 (gyoza): category: Value error, category 'temple' is not one of "
+        + ", ".join(CATEGORIES)
+        + " (declare your own in catalog.categories)",
         f"{path}: row 2 (gyoza): colour: unknown field",
         f"{path}: row 3 (torii): country: 'XX' is not an ISO 3166-1 alpha-2 country code",
         f"{path}: row 4 (paifang): context: 82 CLIP tokens; at most 77 fit in a caption",

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 from cultureclip.backends.embed import create_text_embedder
@@ -166,3 +167,36 @@ def test_cli_twins_writes_one_line_per_concept_and_groups_next_to_the_catalogue(
     stats = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     mined = sum(not g["curated"] for g in groups)
     assert stats == {"concepts": 7, "cultures": 5, "categories": 3, "twin_groups": 2 + mined, "curated_twin_groups": 2}
+
+
+def test_a_catalogue_in_its_own_category_vocabulary_checks_and_mines_within_its_categories(tmp_path, capsys):
+    rows = [
+        {"id": "baklava", "name": "baklava", "culture": "Turkey", "category": "dessert", "visual": "layered pastry"},
+        {
+            "id": "mille-feuille",
+            "name": "mille-feuille",
+            "culture": "France",
+            "category": "dessert",
+            "visual": "layered pastry with cream",
+        },
+        {"id": "ikat", "name": "ikat", "culture": "Indonesia", "category": "textile", "visual": "layered pastry"},
+        {"id": "kente", "name": "kente", "culture": "Ghana", "category": "textile", "visual": "woven cloth strips"},
+    ]
+    catalog = tmp_path / "mine.yaml"
+    catalog.write_text(yaml.safe_dump(rows))
+    assert main(["catalog", "check", str(catalog)]) == 1
+    problems = capsys.readouterr().out.splitlines()
+    assert problems[0] == (
+        f"{catalog}: row 1 (baklava): category: Value error, category 'dessert' is not one of dish, bread, drink, "
+        "garment, headwear, footwear, building, instrument, craft, festival, game (declare your own in "
+        "catalog.categories)"
+    )
+    vocabulary = "catalog.categories=[dessert, textile]"
+    assert main(["catalog", "check", str(catalog), "--set", vocabulary]) == 1  # sketches: full rows need more
+    assert not [p for p in capsys.readouterr().out.splitlines() if "category" in p]
+    out = tmp_path / "twins.jsonl"
+    argv = ["catalog", "twins", "--catalog", str(catalog), "--out", str(out), vocabulary, "mining.min_score=0"]
+    assert main(argv) == 0
+    twins = {line["id"]: [t["id"] for t in line["twins"]] for line in map(json.loads, out.read_text().splitlines())}
+    # ikat's visual text equals baklava's, yet mining keeps each category to itself
+    assert twins == {"baklava": ["mille-feuille"], "mille-feuille": ["baklava"], "ikat": ["kente"], "kente": ["ikat"]}

@@ -7,6 +7,7 @@ silhouette, looks the renderer draws differently).
 """
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from functools import cache
 
 from pydantic import ValidationError
@@ -26,12 +27,15 @@ def _country_codes() -> frozenset[str]:
     return frozenset(c.alpha_2 for c in pycountry.countries)
 
 
-def check_rows(rows: list[RawRow], schema: type[ConceptSketch] = Concept) -> tuple[list[ConceptSketch], list[str]]:
-    """Validate `rows` against `schema`; return the valid concepts and one line per problem."""
+def check_rows(
+    rows: list[RawRow], schema: type[ConceptSketch] = Concept, categories: Sequence[str] | None = None
+) -> tuple[list[ConceptSketch], list[str]]:
+    """Validate `rows` against `schema` (a category from `categories`, default the shipped vocabulary);
+    return the valid concepts and one line per problem."""
     problems: list[str] = []
     parsed: list[tuple[RawRow, ConceptSketch]] = []
     for row in rows:
-        concept = _parse(row, schema, problems)
+        concept = _parse(row, schema, problems, categories)
         if concept is not None:
             problems += _row_problems(row, concept)
             parsed.append((row, concept))
@@ -41,12 +45,14 @@ def check_rows(rows: list[RawRow], schema: type[ConceptSketch] = Concept) -> tup
     return [c for _, c in parsed], problems
 
 
-def _parse(row: RawRow, schema: type[ConceptSketch], problems: list[str]) -> ConceptSketch | None:
+def _parse(
+    row: RawRow, schema: type[ConceptSketch], problems: list[str], categories: Sequence[str] | None
+) -> ConceptSketch | None:
     if not isinstance(row.data, dict):
         problems.append(f"{row.source}: row {row.number}: expected a mapping of field names to values")
         return None
     try:
-        return schema.model_validate(row.data)
+        return schema.model_validate(row.data, context={"categories": categories})
     except ValidationError as err:
         for e in err.errors():
             field = ".".join(str(p) for p in e["loc"])

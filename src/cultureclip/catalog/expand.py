@@ -7,6 +7,7 @@ curated row is never overwritten. Rejected rows are returned with their problems
 
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -60,7 +61,13 @@ def parse_reply(reply: str) -> list:
 
 
 def expand(
-    catalog_rows: list[RawRow], out: Path, generator: ChatModel, prompt: str, category: str, culture: str
+    catalog_rows: list[RawRow],
+    out: Path,
+    generator: ChatModel,
+    prompt: str,
+    category: str,
+    culture: str,
+    categories: Sequence[str] | None = None,
 ) -> tuple[list[dict], list[str]]:
     """Ask once, check, and add the valid new rows to `out`; return (added rows, problems of rejected ones)."""
     existing = read_rows(out) if out.is_file() else []
@@ -71,7 +78,7 @@ def expand(
     rejected: list[str] = []
     kept = [row for row in new if not _wrong_kind(row, category, culture, rejected)]
     while kept:
-        _, problems = check_rows(catalog_rows + existing + kept)
+        _, problems = check_rows(catalog_rows + existing + kept, categories=categories)
         bad = [row for row in kept if any(p.startswith(row.where + ":") for p in problems)]
         rejected += [p for row in bad for p in problems if p.startswith(row.where + ":")]
         if not bad:

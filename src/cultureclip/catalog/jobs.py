@@ -20,7 +20,7 @@ from cultureclip.io import atomic_path, claim_output
 
 def check_catalog(cfg: RunConfig) -> list[str]:
     """Every problem of the configured catalogue, one line each (empty when it passes)."""
-    return check_rows(catalog_rows(cfg.catalog.path, cfg.catalog.mode))[1]
+    return check_rows(catalog_rows(cfg.catalog.path, cfg.catalog.mode), categories=cfg.catalog.categories)[1]
 
 
 def mine_catalog_twins(
@@ -32,7 +32,7 @@ def mine_catalog_twins(
     and the twin groups, curated and mined, with scores and reasons, next to the catalogue (or to
     mining.groups_out); returns that file and the result. Neither may be a folder (unless `overwrite`).
     """
-    catalog = load_catalog(cfg.catalog.path, cfg.catalog.mode, schema=ConceptSketch)
+    catalog = load_catalog(cfg.catalog.path, cfg.catalog.mode, ConceptSketch, cfg.catalog.categories)
     groups_file = cfg.mining.groups_out or catalog.twin_groups_file
     for path in (out, groups_file):
         claim_output(path, None, overwrite)
@@ -58,24 +58,25 @@ def expand_catalog(
     cfg: RunConfig, category: str, culture: str, generator: ChatModel | None = None
 ) -> tuple[Path, list[dict], list[str]]:
     """Ask the configured generator for new concepts; returns (output file, added rows, rejections)."""
-    if category not in CATEGORIES:
-        raise ConfigError(f"category {category!r}: expected one of {', '.join(CATEGORIES)}")
+    vocabulary = cfg.catalog.categories or CATEGORIES
+    if category not in vocabulary:
+        raise ConfigError(f"category {category!r}: expected one of {', '.join(vocabulary)} (catalog.categories)")
     if generator is None:
         if cfg.expand.generator is None:
             raise ConfigError("expand.generator: name a text generator to write new concepts")
         generator = create_chat_model(cfg.expand.generator)
-    catalog = load_catalog(cfg.catalog.path, cfg.catalog.mode)
+    catalog = load_catalog(cfg.catalog.path, cfg.catalog.mode, categories=cfg.catalog.categories)
     slug = re.sub(r"[^a-z0-9]+", "-", culture.lower()).strip("-")
     out = cfg.expand.out or Path(f"expanded-{category}-{slug}.yaml")
     prompt = expand_prompt(catalog, category, culture, cfg.expand.n)
     rows = catalog_rows(cfg.catalog.path, cfg.catalog.mode)
-    added, rejected = expand(rows, out, generator, prompt, category, culture)
+    added, rejected = expand(rows, out, generator, prompt, category, culture, cfg.catalog.categories)
     return out, added, rejected
 
 
 def stats_of_catalog(cfg: RunConfig) -> dict[str, int]:
     """The configured catalogue's counts (`catalog stats`)."""
-    return catalog_stats(load_catalog(cfg.catalog.path, cfg.catalog.mode, schema=ConceptSketch))
+    return catalog_stats(load_catalog(cfg.catalog.path, cfg.catalog.mode, ConceptSketch, cfg.catalog.categories))
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:

@@ -6,6 +6,7 @@ overwrites a shipped row, since a repeated id is a check error.
 """
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -100,12 +101,13 @@ def load_catalog(
     path: str | Path | None = None,
     mode: Literal["replace", "extend"] = "replace",
     schema: type[ConceptSketch] = Concept,
+    categories: Sequence[str] | None = None,
 ) -> Catalog:
     """Read and check a catalogue: the shipped one (no `path`), a user's file, or the shipped one
     extended by the file. Any problem raises a CatalogError with one line per problem.
     """
     rows = catalog_rows(path, mode)
-    concepts, problems = check_rows(rows, schema)
+    concepts, problems = check_rows(rows, schema, categories)
     if problems:
         raise CatalogError("\n".join(problems))
     sources = ([str(DATA)] if path is None or mode == "extend" else []) + ([str(path)] if path is not None else [])

@@ -11,7 +11,7 @@ Two levels of the same schema:
   culture         a country or a people, e.g. "Korea", "Maasai"
   country         ISO 3166-1 alpha-2 code of where it comes from, where one applies (a people: its
                   main country; none for a concept shared by many countries, e.g. the Arab oud)
-  category        one of CATEGORIES
+  category        one of the catalogue's categories (catalog.categories; default CATEGORIES)
   generic         the plain noun a generic caption uses ("a photo of a dumpling")
   visual          what a camera sees: shape, colour, material, texture, setting
   distinguishing  what visibly tells it apart from its twins
@@ -22,7 +22,7 @@ Two levels of the same schema:
   sources         links that document it (optional)
 """
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from cultureclip.backends.image.procedural import COLORS, DETAILS, PATTERNS, SHAPES
 
@@ -100,7 +100,16 @@ class ConceptSketch(BaseModel):
     attributes: VisualAttributes | None = None
     sources: tuple[str, ...] = ()
 
-    _category = field_validator("category")(_one_of("category", CATEGORIES))
+    @field_validator("category")
+    @classmethod
+    def _category(cls, category: str, info: ValidationInfo) -> str:
+        """One of the catalogue's vocabulary: `categories` in the validation context, else CATEGORIES."""
+        allowed = (info.context or {}).get("categories")
+        if allowed is None and category not in CATEGORIES:
+            raise ValueError(
+                f"category {category!r} is not one of {', '.join(CATEGORIES)} (declare your own in catalog.categories)"
+            )
+        return _one_of("category", tuple(allowed or CATEGORIES))(category)
 
     @field_validator("sources")
     @classmethod

@@ -40,7 +40,7 @@ WORLD_GROUPS = (
 
 def dataset_catalog(source: CatalogConfig, cfg: CatalogRecipeConfig) -> Catalog:
     """The concepts a dataset uses: `cfg.groups` of the configured catalogue, then `cfg.max_groups` of them."""
-    catalog = load_catalog(source.path, source.mode)
+    catalog = load_catalog(source.path, source.mode, categories=source.categories)
     if cfg.groups is None:
         shipped = source.path is None or source.mode == "extend"
         catalog = catalog.select_groups(WORLD_GROUPS if shipped else list(catalog.groups))

@@ -14,6 +14,9 @@ class CatalogConfig(Strict):
     """A catalogue file (YAML, JSON lines or CSV); None uses the shipped catalogue."""
     mode: Literal["replace", "extend"] = "replace"
     """replace: `path` is the whole catalogue; extend: `path` adds rows to the shipped catalogue."""
+    categories: list[str] | None = None
+    """The catalogue's category vocabulary (e.g. the reference's Cuisine, Clothing, ...); None: the shipped
+    eleven (`cultureclip.catalog.schema.CATEGORIES`). Twin mining relates an unlisted category to itself only."""
 
 
 class MiningConfig(Strict):
