@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -220,3 +221,36 @@ def test_only_missing_images_are_rendered_and_the_result_trains(release, tmp_pat
     assert [r["image_source"] for r in rows] == ["release", "release", "rendered: tiny:sd"]
     train = ["train", "--config", "tiny", "--out", str(run), "pretrain=null", "finetune.steps=2", "ablations={}"]
     assert main(train) == 0 and (run / "models" / "tuned" / ".done").is_file()
+
+
+def test_the_judge_keeps_the_images_that_pass_and_records_why_the_others_are_out(release, tmp_path):
+    from chat_server import ChatServer
+
+    def judge(prompt, attempt):
+        caption = re.search(r'caption "(.+?)"\. It should show', prompt)[1]
+        scores = (1, 5, 5) if "Guzheng" in caption and "caption 1" in caption else (4, 4, 4)
+        keys = ("authenticity", "consistency", "cultural_fidelity")
+        return 200, json.dumps({k: {"score": s, "reason": f"{k} is {s}"} for k, s in zip(keys, scores, strict=True)}), 0
+
+    with ChatServer(judge) as server:
+        model = ["name=openai:vlm", f"base_url={server.url}", "backoff_s=0.01"]
+        argv = [
+            "import",
+            "cultwin",
+            str(release / "train.jsonl"),
+            "--out",
+            str(tmp_path / "ds"),
+            "--judge",
+            "openai:vlm",
+        ]
+        assert main([*argv, *[f"build.paper.judge.{m}" for m in model]]) == 0
+        asked = len(server.attempts)
+    rows = read_manifest(tmp_path / "ds")
+    assert [(r["key"], r["status"], r["shard"] is not None) for r in rows] == [
+        ("id-000000-pos-0000", "kept", True),
+        ("id-000000-neg-0000", "kept", True),
+        ("id-000000-neg-0001", "rejected", False),
+    ]
+    assert rows[2]["reason"] == "judge: authenticity 1, consistency 5, cultural_fidelity 5 (mean 3.67)"
+    assert rows[0]["authenticity"] == 4 and rows[0]["authenticity_reason"] == "authenticity is 4"
+    assert asked == 3 and len(read_split(tmp_path / "ds", "train")) == 2

@@ -99,18 +99,30 @@ def import_cultwin(
             "executor from the config's build section: --config paper-build for the reference's settings)."
         ),
     ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            help="Score every image with this vision-language judge and keep those that pass the reference's "
+            "rule (build.paper.judge, fail_score, pass_mean), e.g. transformers:Qwen/Qwen2.5-VL-7B-Instruct."
+        ),
+    ] = None,
     config: ConfigOption = None,
     overrides: Overrides = None,
 ) -> None:
     """Convert the authors' CulTwin twin-pair rows and images into our format, ready for `train`; with
-    --render, render the images first (resumable: a killed import renders nothing twice)."""
+    --render, render the images first, with --judge, keep those the judge passes (both resumable: a killed
+    import renders and asks nothing twice)."""
     from cultureclip.importers.cultwin import import_cultwin as convert
 
     splits = {"train": train} | ({"test": test} if test else {})
-    build = None
-    if render:
-        build = _config(config, [*(overrides or []), f"build.renderer={render}"], None).build
-    console.print(f"dataset: {convert(splits, out, images, max_side, overwrite=overwrite, render=build)}")
+    items = [*(overrides or [])]
+    items += [f"build.renderer={render}"] if render else []
+    items += ["build.recipe=paper", f"build.paper.judge.name={judge}"] if judge else []  # the paper's judge
+    build = _config(config, items, None).build
+    folder = convert(
+        splits, out, images, max_side, overwrite=overwrite, build=build, render=bool(render), judge=bool(judge)
+    )
+    console.print(f"dataset: {folder}")
 
 
 export_app = typer.Typer(help="Write a dataset in another tool's own layout.")

@@ -213,26 +213,55 @@ def _shrunk(image: Image.Image, max_side: int | None) -> Image.Image:
     return image
 
 
-def _render(planned: dict[str, list[Member]], render: BuildConfig, work: Path, files: list[Path]) -> dict[str, dict]:
-    """Render every planned image that is not there, in `work` (resumable); {key: {"png": Blob, "source"}}."""
+def _render(members: list[Member], build: BuildConfig, work: Path) -> dict[str, dict]:
+    """Render every member's image that is not there, in `work` (resumable); {key: {"png": Blob, "source"}}."""
     from cultureclip.builder.executors import open_executor, progress_bar
-    from cultureclip.builder.pipeline import claim_work
     from cultureclip.builder.stages.images import ImageStage
 
-    todo = [m for group in planned.values() for m in group if m.image is None or not m.image.is_file()]
-    if not todo:
-        return {}
-    record = dump_config(render) + input_record({f"release {i}": f for i, f in enumerate(files)})
-    claim_work(work, record)
+    todo = [m for m in members if m.image is None or not m.image.is_file()]
     rows = [{"key": _where(m), "caption": m.row["caption"], "seed": m.seed, "attributes": {}} for m in todo]
-    stage = ImageStage(render.renderer, render.image_size, render.images)
-    with progress_bar() as progress, open_executor(render, progress) as executor:
-        outputs = executor.run_stage(stage, rows, work / stage.name)
+    stage = ImageStage(build.renderer, build.image_size, build.images)
+    with progress_bar() as progress, open_executor(build, progress) as executor:
+        outputs = executor.run_stage(stage, rows, work / stage.name) if rows else []
     failed = [(r["key"], o["reason"]) for r, o in zip(rows, outputs, strict=True) if o["status"] != "ok"]
     if failed:
         raise DataError(f"{len(failed)} image(s) could not be rendered, first {failed[0][0]}: {failed[0][1]}")
-    source = f"rendered: {render.renderer}"
+    source = f"rendered: {build.renderer}"
     return {r["key"]: {"png": o["png"], "source": source} for r, o in zip(rows, outputs, strict=True)}
+
+
+def _judge(members: list[Member], rendered: dict[str, dict], build: BuildConfig, work: Path) -> dict[str, dict]:
+    """The paper's VLM judge on every member's image (read where it lies: the release's file or the
+    rendering), resumable in `work`; {key: the judge's scores and reasons, with `status` and `reason`
+    (rejected by the reference's pass rule, or failed)}."""
+    from cultureclip.builder.blobs import Blob
+    from cultureclip.builder.executors import open_executor, progress_bar
+    from cultureclip.builder.recipes.paper import judge_rejection
+    from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
+
+    def image(m: Member) -> Blob:
+        made = rendered.get(_where(m))
+        return made["png"] if made else Blob(str(m.image.resolve()), 0, m.image.stat().st_size)
+
+    rows = [
+        {
+            "key": _where(m),
+            "png": image(m),
+            "caption": m.row["caption"],
+            "name": m.row["name"],
+            "country": "",
+            "category": m.row["category"],
+        }
+        for m in members
+    ]
+    stage = VlmJudgeStage(build.paper)
+    with progress_bar() as progress, open_executor(build, progress) as executor:
+        outputs = executor.run_stage(stage, rows, work / stage.name)
+    verdicts = {}
+    for row, out in zip(rows, outputs, strict=True):
+        why = judge_rejection(out, build.paper) if out["status"] == "ok" else None
+        verdicts[row["key"]] = out | ({"status": "rejected", "reason": why} if why else {})
+    return verdicts
 
 
 def import_cultwin(
@@ -242,33 +271,61 @@ def import_cultwin(
     max_side: int | None = None,
     shard_size: int = 1000,
     overwrite: bool = False,
-    render: BuildConfig | None = None,
+    build: BuildConfig | None = None,
+    render: bool = False,
+    judge: bool = False,
 ) -> Path:
     """Convert release files (split name -> file) into a dataset folder `out`, atomically.
 
     `images` is the folder holding the release's images when its paths do not resolve beside the
     data file; `max_side` shrinks larger images to that longest side (the release renders 1024 px).
-    With `render` (its `renderer`, `image_size`, `images` options and executor), images that are not
-    there are rendered first (see the module docstring). Images are read one at a time as their shard is
-    written, so memory stays bounded on the full release.
+    With `render`, images that are not there are rendered first (see the module docstring) with
+    `build`'s renderer, size, options and executor; with `judge`, every image is scored by the paper's
+    VLM judge (`build.paper.judge`) and kept only if it passes the reference's rule (`fail_score`,
+    `pass_mean`): the manifest keeps the scores of every image and the reason of each one left out.
+    Images are read one at a time as their shard is written, so memory stays bounded on the full release.
     """
     out = Path(out)
+    if (render or judge) and build is None:
+        raise ValueError("import_cultwin: render and judge need the build settings")
     claim_output(out, "import cultwin", overwrite)
-    rows = {split: read_rows(file, need_images=render is None) for split, file in splits.items()}
+    rows = {split: read_rows(file, need_images=not render) for split, file in splits.items()}
     planned = {split: members(Path(splits[split]), rows[split], split, images) for split in splits}
-    work = out.with_name(f"{out.name}.work")
-    rendered = _render(planned, render, work, list(splits.values())) if render else {}
+    work, everyone = out.with_name(f"{out.name}.work"), [m for group in planned.values() for m in group]
+    if render or judge:
+        from cultureclip.builder.pipeline import claim_work
+
+        files = {f"release {split}": Path(file) for split, file in splits.items()}
+        claim_work(work, f"render: {render}\njudge: {judge}\n" + dump_config(build) + input_record(files))
+    rendered = _render(everyone, build, work) if render else {}
+    verdicts = _judge(everyone, rendered, build, work) if judge else {}
     with atomic_path(out) as tmp, Progress() as progress:
         tmp.mkdir(parents=True)
-        manifest = []
+        manifest, left_out = [], []
         for split, group in planned.items():
-            task = progress.add_task(f"importing {split}", total=len(group))
-            samples = _samples(group, max_side, rendered, partial(progress.advance, task))
+            kept = []
+            for m in group:
+                verdict = verdicts.get(_where(m))
+                if verdict is not None:
+                    m.row.update({k: v for k, v in verdict.items() if k != "status"} | {"status": "kept"})
+                    if verdict["status"] != "ok":
+                        left_out.append(m.row | {"status": verdict["status"]})
+                        continue
+                kept.append(m)
+            task = progress.add_task(f"importing {split}", total=len(kept))
+            samples = _samples(kept, max_side, rendered, partial(progress.advance, task))
             manifest += write_split(tmp, split, samples, shard_size)
-        write_manifest(tmp, manifest)
-        if render:
-            (tmp / RENDER_RECORD).write_text(dump_config(render))
+        write_manifest(tmp, manifest + left_out)
+        if render or judge:
+            (tmp / RENDER_RECORD).write_text(f"render: {render}\njudge: {judge}\n" + dump_config(build))
         mark_done(tmp, "import cultwin")
     shutil.rmtree(work, ignore_errors=True)
-    log.info("imported %d images into %s (%d rendered)", sum(len(g) for g in planned.values()), out, len(rendered))
+    log.info(
+        "imported %d of %d images into %s (%d rendered, %d left out by the judge)",
+        len(manifest),
+        len(everyone),
+        out,
+        len(rendered),
+        len(left_out),
+    )
     return out

@@ -38,6 +38,14 @@ def image_passes(scores: dict, cfg: PaperRecipeConfig) -> bool:
     return min(values) > cfg.fail_score and sum(values) / len(values) > cfg.pass_mean
 
 
+def judge_rejection(scores: dict, cfg: PaperRecipeConfig) -> str | None:
+    """Why the judge's `scores` reject an image (the scores and their mean), or None when it passes."""
+    if image_passes(scores, cfg):
+        return None
+    mean = sum(scores[c] for c in CRITERIA) / len(CRITERIA)
+    return f"judge: {', '.join(f'{c} {scores[c]}' for c in CRITERIA)} (mean {mean:.2f})"
+
+
 def prompt_rows(cfg: PaperRecipeConfig) -> list[dict]:
     """One row per country x category prompt (country-major), the first `max_prompts` of them."""
     countries = cfg.countries
@@ -157,10 +165,8 @@ def select_pairs(twins: list[dict], images: list[dict], cfg: PaperRecipeConfig) 
     both images pass; sets each image's status (kept if it is in a kept pair) and reason, in place."""
     by_key = {r["key"]: r for r in images}
     for row in images:
-        if row["status"] == "ok" and not image_passes(row, cfg):
-            mean = sum(row[c] for c in CRITERIA) / len(CRITERIA)
-            scores = ", ".join(f"{c} {row[c]}" for c in CRITERIA)
-            row.update(status="rejected", reason=f"judge: {scores} (mean {mean:.2f})")
+        if row["status"] == "ok" and (why := judge_rejection(row, cfg)) is not None:
+            row.update(status="rejected", reason=why)
     pairs, in_kept = [], set()
     for twin in (t for t in twins if t["status"] == "ok"):
         for i in range(len(twin["concept_captions"])):
