@@ -397,9 +397,11 @@ def test_every_stage_declares_its_fields_and_pickles():
     from cultureclip.builder.stages.clip_filter import ClipFilterStage
     from cultureclip.builder.stages.images import ImageStage
     from cultureclip.builder.stages.paper_text import ConceptStage, PaperCaptionStage
+    from cultureclip.builder.stages.photos import PhotoFilterStage, PhotoLabelStage, PhotoStage
     from cultureclip.builder.stages.twin_prompt import TwinPromptStage
     from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
     from cultureclip.config import (
+        BottomUpRecipeConfig,
         CaptionConfig,
         ChatModelConfig,
         ClipFilterConfig,
@@ -417,6 +419,9 @@ def test_every_stage_declares_its_fields_and_pickles():
         TwinPromptStage(paper, paper.generator),
         PaperCaptionStage(paper, "config:test-clip"),
         VlmJudgeStage(paper),
+        PhotoStage(224),
+        PhotoFilterStage(BottomUpRecipeConfig(), ["Cuisine"]),
+        PhotoLabelStage(BottomUpRecipeConfig(), ["Cuisine"]),
         AgreementStage("config:test-clip"),
         CoverageStage(0.5),
         RubricStage(ScoreConfig(rubric=ChatModelConfig())),
@@ -433,7 +438,7 @@ def test_every_stage_declares_its_fields_and_pickles():
                 stage.outputs,
             )
         )
-    assert [s.name for s in stages if s.blobs] == ["images"] and ImageStage.blobs == ImageStage.outputs
+    assert [s.name for s in stages if s.blobs] == ["images", "photos"] and ImageStage.blobs == ImageStage.outputs
     assert VlmJudgeStage.outputs == (
         *("authenticity", "authenticity_reason", "consistency", "consistency_reason"),
         *("cultural_fidelity", "cultural_fidelity_reason"),
@@ -441,12 +446,14 @@ def test_every_stage_declares_its_fields_and_pickles():
 
 
 def test_recipes_are_registered_by_name():
+    from cultureclip.builder.recipes.bottom_up import BottomUpRecipe
     from cultureclip.builder.recipes.catalog import CatalogRecipe
     from cultureclip.builder.recipes.paper import PaperRecipe
 
-    assert BUILD_RECIPES.list() == ["catalog", "paper"]
+    assert BUILD_RECIPES.list() == ["bottom_up", "catalog", "paper"]
     assert isinstance(BUILD_RECIPES.create("catalog"), CatalogRecipe)
     assert isinstance(BUILD_RECIPES.create("paper"), PaperRecipe)
+    assert isinstance(BUILD_RECIPES.create("bottom_up"), BottomUpRecipe)
 
 
 def test_write_table_takes_the_union_of_the_rows_fields(tmp_path):

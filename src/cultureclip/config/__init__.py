@@ -7,6 +7,7 @@ dotted key when the config loads. No module here imports torch.
 
 from cultureclip.config.base import Strict
 from cultureclip.config.build import (
+    BottomUpRecipeConfig,
     BuildConfig,
     CaptionConfig,
     CatalogRecipeConfig,
@@ -25,6 +26,7 @@ from cultureclip.config.train import ExtraDataConfig, LossConfig, TrainConfig, T
 __all__ = [
     "PRESETS",
     "BenchConfig",
+    "BottomUpRecipeConfig",
     "BuildConfig",
     "CaptionConfig",
     "CatalogConfig",

@@ -2,6 +2,7 @@
 machinery (renderer, shards, executor, chunks). A section of a recipe other than the chosen one is
 an error, so no setting is silently ignored."""
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
@@ -95,17 +96,45 @@ class PaperRecipeConfig(Strict):
     """An image passes only if the mean of its three judge scores is above this."""
 
 
-RECIPE_SECTIONS: dict[str, type[Strict]] = {"catalog": CatalogRecipeConfig, "paper": PaperRecipeConfig}
+class BottomUpRecipeConfig(PaperRecipeConfig):
+    """The reference's bottom-up route: real image-text rows (WIT) -> a vision-language model keeps the
+    rows that clearly show a concept of one of the categories and labels each (country, category, context,
+    key visual features) -> the labels become catalogue rows (the catalogue's checks) -> then the
+    reference recipe's twin, caption, image and judge stages (the settings it shares with `paper`). The
+    real photos stay in the dataset beside the renders (`source: photo`)."""
+
+    rows: Path | None = None
+    """Image-text rows in the WIT layout (.json list, .jsonl or .parquet): page_title, page_url,
+    image_url, caption_attribution_description, context_page_description, and image_path (a local
+    file, relative to the rows' folder) or, with `images`, a file named by the row's `key` or index."""
+    images: Path | None = None
+    """Folder of the rows' images when they carry no image_path: <key or index>.<jpg|png|...>."""
+    labeller: ChatModelConfig = Field(default_factory=lambda: _reference_model(0.7, 400))
+    """The vision-language model that filters and labels the photos (the reference's VLM and settings)."""
+    photo_prompts: str = "bottom-up-v1"
+    """Prompt file of the filter and label stages: a shipped name or a path."""
+    keep_photos: bool = True
+    """Keep each labelled photo as a sample of its concept (source: photo, with its URL and attribution)."""
+
+
+RECIPE_SECTIONS: dict[str, type[Strict]] = {
+    "catalog": CatalogRecipeConfig,
+    "paper": PaperRecipeConfig,
+    "bottom_up": BottomUpRecipeConfig,
+}
 
 
 class BuildConfig(Strict):
-    recipe: Literal["catalog", "paper"] = "catalog"
+    recipe: Literal["catalog", "paper", "bottom_up"] = "catalog"
     """catalog: the concept catalogue's twin groups (section `catalog`); paper: the reference recipe
-    (section `paper`, see the paper-build preset). Only the chosen recipe's section may be set."""
+    (section `paper`, see the paper-build preset); bottom_up: concepts mined from real image-text rows
+    (section `bottom_up`, see the paper-bottom-up preset). Only the chosen recipe's section may be set."""
     catalog: CatalogRecipeConfig | None = None
     """Settings of the catalogue recipe (filled with its defaults when it is the recipe)."""
     paper: PaperRecipeConfig | None = None
     """Settings of the reference recipe (filled with its defaults when it is the recipe)."""
+    bottom_up: BottomUpRecipeConfig | None = None
+    """Settings of the bottom-up recipe (filled with its defaults when it is the recipe)."""
     renderer: str = "procedural"
     """Image generator id: procedural (offline world), diffusers:HUB_NAME_OR_PATH (any text-to-image
     pipeline: SD-Turbo, SDXL, SD3, FLUX), tiny:sd (tests), fixed:SECONDS (benchmarks)."""

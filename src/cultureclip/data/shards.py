@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from cultureclip.data.tables import read_table
+from cultureclip.data.tables import read_table, rows_table
 from cultureclip.errors import DataError
 
 if TYPE_CHECKING:
@@ -106,10 +106,9 @@ def _png(image: Image.Image | bytes) -> bytes:
 
 
 def write_manifest(folder: Path, rows: list[dict]) -> None:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist(rows)
+    table = rows_table(rows)
     pq.write_table(table, folder / MANIFEST)
     _write_hf_card(folder, sorted({r["split"] for r in rows if r.get("shard")}), table.schema)
 

@@ -9,12 +9,19 @@ from cultureclip.errors import DataError
 def write_table(rows: list[dict], path: Path, metadata: dict[bytes, str] | None = None) -> None:
     """Write `rows` to the Parquet file `path`, with the union of their fields as columns (first-seen order)
     and `metadata` in the file's schema."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    table = pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in rows])
+    table = rows_table(rows)
     pq.write_table(table.replace_schema_metadata(metadata) if metadata else table, path)
+
+
+def rows_table(rows: list[dict]):
+    """`rows` as a pyarrow Table whose columns are the union of their fields (first-seen order; a row
+    without a field holds null there: Arrow alone would take the first row's fields only)."""
+    import pyarrow as pa
+
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    return pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in rows])
 
 
 def read_table(path: Path, columns: Sequence[str] | None = None):

@@ -8,6 +8,7 @@ BUILD_RECIPES: Registry = Registry(
     {
         "catalog": "cultureclip.builder.recipes.catalog:CatalogRecipe",
         "paper": "cultureclip.builder.recipes.paper:PaperRecipe",
+        "bottom_up": "cultureclip.builder.recipes.bottom_up:BottomUpRecipe",
     },
 )
 """Recipe classes by name; `BUILD_RECIPES.create(name)` gives a recipe for `pipeline.build`."""

@@ -79,34 +79,42 @@ class PaperRecipe:
 
     def generate(self, job: BuildJob, executor: Executor, work: Path) -> Built:
         """Prompts -> concepts -> twins -> captions of both -> images -> judge scores -> caption pairs."""
-        cfg, p = job.cfg, job.cfg.paper
-        twins = prompt_rows(p)
-        for make in (ConceptStage, TwinPromptStage):  # each stage object (and its model) lives only for its run
-            twins = run_step(executor, make(p, p.generator), twins, work)
-        members = [m for k, row in enumerate(twins) if row["status"] == "ok" for m in _members(row, k)]
-        written = executor.run_stage(PaperCaptionStage(p, job.target_model), members, work / "captions")
-        for member, result in zip(members, written, strict=True):
-            twin = twins[member["index"]]
-            twin[f"{member['member']}_captions"] = result.get("captions") or []
-            twin[f"{member['member']}_caption_rejects"] = result.get("caption_rejects") or []
-            if result["status"] != "ok" and twin["status"] == "ok":
-                twin.update(status="failed", reason=f"{member['member']} {result['reason']}")
-        images = [im for k, row in enumerate(twins) if row["status"] == "ok" for im in _images(row, k, job.seed, p)]
-        images = run_step(executor, ImageStage(cfg.renderer, cfg.image_size, cfg.images), images, work)
-        images = run_step(executor, VlmJudgeStage(p), images, work)
-        for row in images:
-            for criterion in CRITERIA:
-                row.setdefault(criterion, None)
-                row.setdefault(f"{criterion}_reason", None)
-        pairs = select_pairs(twins, images, p)
+        p = job.cfg.paper
+        concepts = run_step(executor, ConceptStage(p, p.generator), prompt_rows(p), work)
+        twins, images, pairs = twin_pairs(job, p, concepts, executor, work)
         kept = sum(pair["status"] == "kept" for pair in pairs)
         return Built(
             images,
-            _models(cfg),
+            models(job.cfg, p),
             tables={"pairs.parquet": pairs, "twins.parquet": twins},
             sections={"Reference recipe (pairs.parquet, twins.parquet)": _pair_counts(twins, pairs)},
             summary=f"kept {kept} of {len(pairs)} caption pairs of {len(twins)} prompts",
         )
+
+
+def twin_pairs(
+    job: BuildJob, p: PaperRecipeConfig, concepts: list[dict], executor: Executor, work: Path
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Concept rows (key, name, country, category, context, features; failed ones pass through) -> their
+    twins -> captions of both -> every caption pair rendered -> judge scores; (twins, images, pairs)."""
+    cfg = job.cfg
+    twins = run_step(executor, TwinPromptStage(p, p.generator), concepts, work)
+    members = [m for k, row in enumerate(twins) if row["status"] == "ok" for m in _members(row, k)]
+    written = executor.run_stage(PaperCaptionStage(p, job.target_model), members, work / "captions")
+    for member, result in zip(members, written, strict=True):
+        twin = twins[member["index"]]
+        twin[f"{member['member']}_captions"] = result.get("captions") or []
+        twin[f"{member['member']}_caption_rejects"] = result.get("caption_rejects") or []
+        if result["status"] != "ok" and twin["status"] == "ok":
+            twin.update(status="failed", reason=f"{member['member']} {result['reason']}")
+    images = [im for k, row in enumerate(twins) if row["status"] == "ok" for im in _images(row, k, job.seed, p)]
+    images = run_step(executor, ImageStage(cfg.renderer, cfg.image_size, cfg.images), images, work)
+    images = run_step(executor, VlmJudgeStage(p), images, work)
+    for row in images:
+        for criterion in CRITERIA:
+            row.setdefault(criterion, None)
+            row.setdefault(f"{criterion}_reason", None)
+    return twins, images, select_pairs(twins, images, p)
 
 
 def _members(row: dict, index: int) -> list[dict]:
@@ -121,9 +129,14 @@ def _fields(row: dict, prefix: str) -> dict:
     return {k: row[f"{prefix}{k}"] for k in ("name", "country", "context", "features")} | {"category": row["category"]}
 
 
+def pair_split(index: int, cfg: PaperRecipeConfig) -> str:
+    """The split of twin pair `index` (in prompt order): every `test_every`th is a test pair."""
+    return "test" if cfg.test_every and (index + 1) % cfg.test_every == 0 else "train"
+
+
 def _images(row: dict, index: int, seed: int, cfg: PaperRecipeConfig) -> list[dict]:
     """Image rows of a twin pair: each caption of each member, `images_per_caption` times."""
-    split = "test" if cfg.test_every and (index + 1) % cfg.test_every == 0 else "train"
+    split = pair_split(index, cfg)
     members = {"concept": _fields(row, ""), "twin": _fields(row, "twin_")}
     ids = {m: slug(f"{f['country']} {f['name']}") for m, f in members.items()}
     out = []
@@ -189,8 +202,8 @@ def select_pairs(twins: list[dict], images: list[dict], cfg: PaperRecipeConfig) 
     return pairs
 
 
-def _models(cfg: BuildConfig) -> dict[str, str]:
-    p = cfg.paper
+def models(cfg: BuildConfig, p: PaperRecipeConfig) -> dict[str, str]:
+    """The card's models and prompt version of a recipe built on the reference's stages (`p`)."""
     version = load_paper_prompts(p.prompts)["version"]
     return {"generator": p.generator.name, "renderer": cfg.renderer, "judge": p.judge.name, "prompts": version}
 

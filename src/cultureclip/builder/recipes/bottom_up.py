@@ -1,0 +1,154 @@
+"""The bottom-up recipe (PAPER.md, Data): concepts mined from real image-text rows, the builder preset
+`paper-bottom-up`.
+
+WIT-layout rows with local images -> each photo read once (PNG) -> a vision-language model keeps the
+photos that clearly show a concept of one of the categories (the reference's 8 by default) -> labels
+each kept one: the concept, its country (ISO 3166), category, ~20-word context and key visual features
+-> the labels become catalogue rows, checked by the catalogue's own checks (a row that fails them is
+recorded with the problem) -> the reference recipe's stages from there: a twin per concept, captions
+for both, every caption pair rendered, the judge (`paper.twin_pairs`). Each labelled photo stays in
+the dataset as a sample of its concept (`source: photo`, with its page URL and attribution), beside
+the rendered images (`source: rendered`), so training can use real, synthetic or both; the card
+counts each per culture and category. `photos.parquet` keeps every input row with its decision.
+"""
+
+from collections import Counter
+from pathlib import Path
+
+from cultureclip.builder.executors import Executor
+from cultureclip.builder.pipeline import BuildJob, Built, run_step
+from cultureclip.builder.prompts import prompt_file
+from cultureclip.builder.recipes.paper import CATEGORIES, models, pair_split, twin_pairs
+from cultureclip.builder.stages.photos import (
+    PhotoFilterStage,
+    PhotoLabelStage,
+    PhotoStage,
+    load_photo_prompts,
+    read_wit_rows,
+)
+from cultureclip.catalog.check import check_rows
+from cultureclip.catalog.files import RawRow
+from cultureclip.catalog.schema import ConceptSketch
+from cultureclip.config import dump_config
+from cultureclip.data.text import slug
+from cultureclip.io import input_record
+
+
+class BottomUpRecipe:
+    """Builds `build.bottom_up`'s dataset (see the module docstring)."""
+
+    def record(self, job: BuildJob) -> str:
+        """The seed, target CLIP and build settings, and the content of the rows and prompt files."""
+        p = job.cfg.bottom_up
+        files = {"rows": Path(p.rows)} if p.rows is not None and Path(p.rows).is_file() else {}
+        files |= {"photo prompts": prompt_file(p.photo_prompts, "build.bottom_up.photo_prompts")}
+        files |= {"paper prompts": prompt_file(p.prompts, "build.bottom_up.prompts")}
+        return f"seed: {job.seed}\ntarget_model: {job.target_model}\n" + dump_config(job.cfg) + input_record(files)
+
+    def check(self, job: BuildJob) -> None:
+        """The rows, the model ids and the prompt files, so a typo fails now, not after hours of labelling."""
+        from cultureclip.backends.chat import parse_chat_model_id
+
+        p = job.cfg.bottom_up
+        for model in (p.labeller, p.generator, p.judge):
+            parse_chat_model_id(model.name)
+        load_photo_prompts(p.photo_prompts)
+        read_wit_rows(p)
+
+    def generate(self, job: BuildJob, executor: Executor, work: Path) -> Built:
+        """Photos -> kept -> labelled -> catalogue-checked concepts -> the reference's twin pairs; photos kept."""
+        p = job.cfg.bottom_up
+        categories = p.categories or CATEGORIES
+        photos = run_step(executor, PhotoStage(max(job.cfg.image_size, 224)), read_wit_rows(p), work)
+        photos = run_step(executor, PhotoFilterStage(p, categories), photos, work)
+        photos = run_step(executor, PhotoLabelStage(p, categories), photos, work)
+        concepts = _checked(photos, categories)
+        twins, images, pairs = twin_pairs(job, p, concepts, executor, work)
+        for image in images:
+            image["source"] = "rendered"
+        kept_photos = [
+            _sample(photo, twins[k], k, p) for k, photo in enumerate(photos) if p.keep_photos and _usable(twins[k])
+        ]
+        rows = images + kept_photos
+        kept = [r for r in rows if r["status"] == "kept"]
+        return Built(
+            rows,
+            models(job.cfg, p)
+            | {"labeller": p.labeller.name, "photo_prompts": load_photo_prompts(p.photo_prompts)["version"]},
+            tables={"photos.parquet": [_decision(r) for r in photos], "pairs.parquet": pairs, "twins.parquet": twins},
+            sections={
+                "Bottom-up route (photos.parquet)": dict(Counter(_decision(r)["decision"] for r in photos)),
+                "Kept images per culture and source": _counts(kept, "culture"),
+                "Kept images per category and source": _counts(kept, "category"),
+            },
+            summary=f"kept {len(kept)} images ({len(kept_photos)} photos) of {len(photos)} rows",
+        )
+
+
+def _checked(photos: list[dict], categories: list[str]) -> list[dict]:
+    """The concept rows of the labelled photos, each checked as a catalogue row (id, name, culture,
+    country, category, visual); a row that fails the checks is failed with the first problem."""
+    concepts = []
+    for photo in photos:
+        row = {k: photo[k] for k in ("key", "status", "reason")}
+        if photo["status"] == "ok":
+            sketch = {
+                "id": slug(f"{photo['country_code']} {photo['name']}"),
+                "name": photo["name"],
+                "culture": photo["country"],
+                "country": photo["country_code"],
+                "category": photo["label_category"],
+                "visual": photo["features"],
+                "context": photo["context"],
+            }
+            _, problems = check_rows([RawRow("labels", 1, sketch)], ConceptSketch, categories)
+            fields = {k: photo[k] for k in ("name", "country", "context", "features")}
+            row |= {"category": photo["label_category"], **fields}
+            if problems:
+                row |= {"status": "failed", "reason": f"catalogue check: {problems[0].split(': ', 1)[-1]}"}
+        concepts.append(row)
+    return concepts
+
+
+def _usable(twin: dict) -> bool:
+    return twin["status"] == "ok"
+
+
+def _sample(photo: dict, twin: dict, index: int, p) -> dict:
+    """A labelled photo as a sample of its concept, linked to the twin its pair was written with."""
+    concept_id = slug(f"{photo['country']} {photo['name']}")
+    return {
+        "key": f"{twin['key']}-photo",
+        "split": pair_split(index, p),
+        "concept_id": concept_id,
+        "name": photo["name"],
+        "culture": photo["country"],
+        "country": photo["country"],
+        "category": photo["label_category"],
+        "generic": photo["label_category"].lower(),
+        "twin_group": twin["key"],
+        "twin_ids": [slug(f"{twin['twin_country']} {twin['twin_name']}")],
+        "member": "concept",
+        "caption": photo["caption_attribution_description"] or photo["page_title"],
+        "caption_source": "the photo's page (WIT)",
+        "caption_note": None,
+        "png": photo["png"],
+        "source": "photo",
+        "url": photo["page_url"],
+        "image_url": photo["image_url"],
+        "attribution": photo["caption_attribution_description"],
+        "status": "kept",
+        "reason": None,
+    }
+
+
+def _decision(photo: dict) -> dict:
+    """An input row's outcome for photos.parquet: labelled, or rejected/failed with the reason."""
+    decision = "labelled" if photo["status"] == "ok" else photo["status"]
+    fields = ("key", "page_title", "page_url", "image_url", "name", "country", "label_category")
+    return {k: photo.get(k) for k in fields} | {"decision": decision, "reason": photo["reason"]}
+
+
+def _counts(rows: list[dict], field: str) -> dict[str, str]:
+    by = Counter((r[field], r["source"]) for r in rows)
+    return {v: f"photos {by[(v, 'photo')]}, rendered {by[(v, 'rendered')]}" for v in sorted({r[field] for r in rows})}
