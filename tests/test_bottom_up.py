@@ -114,3 +114,42 @@ def test_photos_are_filtered_labelled_checked_twinned_rendered_and_kept_beside_t
     assert {r["twin_group"] for r in real} == {r["twin_group"] for r in rendered}
     card = (data / "card.md").read_text()
     assert "| China | photos 1, rendered 4 |" in card and "| labeller | openai:fake-vlm |" in card
+
+
+def test_a_killed_build_resumes_without_asking_again_for_the_photos_it_finished(wit, tmp_path, monkeypatch):
+    from cultureclip.builder.stages.photos import PhotoLabelStage
+
+    labelled, killed, process = [], [], PhotoLabelStage.process
+
+    def once(self, rows):
+        if labelled and not killed:
+            killed.append(True)
+            raise KeyboardInterrupt  # killed after the first saved chunk of labels
+        labelled.extend(r["page_title"] for r in rows)
+        return process(self, rows)
+
+    monkeypatch.setattr(PhotoLabelStage, "process", once)
+    argv = [*_argv(wit, tmp_path, "URL"), "build.chunk_rows=1"]
+    with ChatServer(vlm) as server:
+        argv = [a.replace("URL", server.url) for a in argv]
+        assert main(argv) == 130 and not (tmp_path / "data").exists()
+        assert main(argv) == 0
+    filters = [n for prompt, n in server.attempts.items() if "Does the image clearly show" in prompt]
+    assert filters == [1, 1, 1, 1]  # each photo filtered once over both runs
+    assert labelled == ["Xiaolongbao", "Hanbok", "Mystery dish"]  # the map was rejected; nothing labelled twice
+
+
+def test_a_tiny_vlm_labeller_runs_and_its_unparseable_replies_fail_with_the_reason():
+    import io
+
+    from cultureclip.builder.stages.photos import PhotoFilterStage
+    from cultureclip.config import BottomUpRecipeConfig, ChatModelConfig
+
+    stage = PhotoFilterStage(BottomUpRecipeConfig(labeller=ChatModelConfig(name="tiny:vlm", max_new_tokens=8)), ["Art"])
+    stage.setup()
+    png = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(png, format="PNG")
+    row = {"png": png.getvalue(), "page_title": "Erhu", "caption_attribution_description": "an erhu",
+           "context_page_description": "The erhu."}  # fmt: skip
+    out = stage.run([row], retries=0)
+    assert out[0]["status"] == "failed" and out[0]["reason"].startswith("filter: no JSON object in the reply")
