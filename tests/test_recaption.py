@@ -12,7 +12,7 @@ from chat_server import ChatServer
 from cultureclip.builder.recaption import recaption_dataset
 from cultureclip.builder.stages.recaption import RecaptionStage, low_score_reason
 from cultureclip.cli import main
-from cultureclip.config import load_config
+from cultureclip.config import ChatModelConfig, RecaptionConfig, load_config
 from cultureclip.data.shards import read_manifest, read_split
 from cultureclip.importers.cultwin import import_cultwin
 from cultureclip.train.data import load_train_data
@@ -134,3 +134,29 @@ def test_bad_folders_are_one_line_errors(built, tmp_path, capsys):
     assert "--out must be a new folder" in capsys.readouterr().err
     assert main(["recaption", str(tmp_path), "--out", str(tmp_path / "new")]) == 2
     assert f"{tmp_path}: not a finished dataset folder" in capsys.readouterr().err.replace("\n", "")
+
+
+class CountingModel:
+    def __init__(self):
+        self.asked: list[list[str]] = []
+
+    def generate(self, texts, images=None):
+        self.asked.append(list(texts))
+        return [f"re: {t}" for t in texts]
+
+
+def _chat_stage(temperature: float) -> RecaptionStage:
+    generator = ChatModelConfig(name="tiny:causal-lm", temperature=temperature)
+    stage = RecaptionStage(RecaptionConfig(generator=generator, reasks=0), "caption-quality-v1", "config:test-clip")
+    stage.model, stage.replies = CountingModel(), {}  # what setup loads
+    return stage
+
+
+def test_at_temperature_0_the_recaption_stage_asks_each_distinct_prompt_once():
+    stage, parse = _chat_stage(0.0), lambda i, text: text
+    assert [v for v, _ in stage.ask(["a", "b", "a"], parse)] == ["re: a", "re: b", "re: a"]
+    assert [v for v, _ in stage.ask(["b", "c"], parse)] == ["re: b", "re: c"]  # a later chunk: b answered already
+    assert stage.model.asked == [["a", "b"], ["c"]]
+    sampling = _chat_stage(0.7)  # sampled replies differ: every prompt is asked
+    sampling.ask(["a", "a"], parse)
+    assert sampling.model.asked == [["a", "a"]]

@@ -112,21 +112,25 @@ def train_models(cfg: RunConfig, out: Path, seconds: dict[str, float] | None = N
     if cfg.pretrain is not None:
         start = time.perf_counter()
         seed = cfg.seed if cfg.pretrain.seed is None else cfg.pretrain.seed
-        models["base"] = _train(cfg, out, cfg.model.name, cfg.pretrain, seed, "base")
+        models["base"] = train_model(cfg, out, cfg.model.name, cfg.pretrain, seed, "base")
         seconds["base"] = time.perf_counter() - start
     for name, train_cfg in runs.items():
         start = time.perf_counter()
         seed = cfg.seed + 1 if train_cfg.seed is None else train_cfg.seed
-        models[name] = _train(cfg, out, models["base"], train_cfg, seed, name)
+        models[name] = train_model(cfg, out, models["base"], train_cfg, seed, name)
         seconds[name] = time.perf_counter() - start
     return models
 
 
-def _train(cfg: RunConfig, out: Path, start: str, train_cfg: TrainConfig, seed: int, name: str) -> str:
-    """Train one model of the run into OUT/models/NAME on OUT/data and the training's extra data."""
+def train_model(
+    cfg: RunConfig, out: Path, start: str, train_cfg: TrainConfig, seed: int, name: str, data: Path | None = None
+) -> str:
+    """Train one model of the run into OUT/models/NAME on `data` (default OUT/data) and the training's extra
+    data; return its model id."""
     extra = [_import_extra(spec, out / "extra_data", cfg.seed) for spec in train_cfg.extra_data]
     train_cfg = train_cfg.model_copy(update={"seed": seed})
-    folder = fit_to_folder(start, [out / "data", *extra], train_cfg, out / "models" / name, cfg.resume, cfg.model)
+    data = out / "data" if data is None else data
+    folder = fit_to_folder(start, [data, *extra], train_cfg, out / "models" / name, cfg.resume, cfg.model)
     return f"local:{folder}"
 
 

@@ -18,6 +18,16 @@ CAPTION_TEMPLATES = (
     "{A} {generic} from {culture} called {name}, with {distinguishing}.",
     "{name}, {a} {generic} with {distinguishing}. {context}",
 )
+NO_DETAIL_TEMPLATES = (
+    "{name}, {a} {generic} from {culture}.",
+    "A photo of {name}.",
+    "{name} from {culture}. {context}",
+    "It is {name}, {a} {generic} from {culture}.",
+    "{A} {generic} from {culture} called {name}.",
+    "{name}, {a} {generic}. {context}",
+)
+"""CAPTION_TEMPLATES, each without its description of the look ({visual}, {distinguishing}): the captions of
+the caption-quality experiment's `no_details` variant (`builder/caption_variants.py`)."""
 GENERIC_TEMPLATES = (
     "a photo of {a} {generic}.",
     "a picture of {a} {generic}.",

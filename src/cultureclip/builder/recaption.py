@@ -18,7 +18,6 @@ import logging
 import shutil
 from pathlib import Path
 
-from cultureclip.builder.blobs import ShardPng
 from cultureclip.builder.caption_quality import (
     SCORES,
     SCORES_RECORD,
@@ -27,14 +26,15 @@ from cultureclip.builder.caption_quality import (
     score_rows,
     stage_row,
 )
-from cultureclip.builder.card import quality_facts, read_card, write_card
+from cultureclip.builder.card import quality_facts, read_card
+from cultureclip.builder.derived import publish_derived
 from cultureclip.builder.executors import Executor, open_executor, progress_bar
 from cultureclip.builder.pipeline import claim_work
 from cultureclip.builder.stages.recaption import RecaptionStage, low_score_reason
 from cultureclip.config import BuildConfig, RecaptionConfig, ScoreConfig, dump_config
-from cultureclip.data.shards import LOCATION, MANIFEST, Sample, write_manifest, write_split
+from cultureclip.data.shards import MANIFEST
 from cultureclip.errors import ConfigError
-from cultureclip.io import atomic_path, claim_output, input_record, is_finished, mark_done
+from cultureclip.io import claim_output, input_record, is_finished
 
 log = logging.getLogger(__name__)
 RECORD = "recaption.yaml"
@@ -69,7 +69,7 @@ def recaption_dataset(
         rewrites = _rewrite(executor, todo, before, cfg, score, target_model, work)
     final = iter(_final(r, b, w) for r, b, w in zip(kept, before, rewrites, strict=True))
     rows = [next(final) if r.get("shard") else r | dict.fromkeys(ADDED) for r in rows]
-    _publish(out, data, rows, build, record, _card(data, rows, score, cfg))
+    publish_derived(out, data, rows, build.shard_size, (RECORD, record), _card(data, rows, score, cfg), "recaption")
     shutil.rmtree(work)
     log.info("re-captioned %s into %s: %d captions replaced", data, out, sum(bool(r["recaption_kept"]) for r in rows))
     return out
@@ -137,22 +137,3 @@ def _card(data: Path, rows: list[dict], score: ScoreConfig, cfg: RecaptionConfig
         }
     }
     return facts, sections
-
-
-def _publish(out: Path, data: Path, rows: list[dict], build: BuildConfig, record: str, card: tuple[dict, dict]) -> None:
-    """The new dataset: DATA's images in new shards with the captions in use, the manifest, the card."""
-    with atomic_path(out) as tmp:
-        tmp.mkdir(parents=True)
-        manifest = []
-        for split in dict.fromkeys(r["split"] for r in rows if r.get("shard")):
-            samples = (_sample(data, r) for r in rows if r.get("shard") and r["split"] == split)
-            manifest += write_split(tmp, split, samples, build.shard_size)
-        write_manifest(tmp, manifest + [r for r in rows if not r.get("shard")])
-        write_card(tmp, *card)
-        (tmp / RECORD).write_text(record)
-        mark_done(tmp, "recaption")
-
-
-def _sample(data: Path, row: dict) -> Sample:
-    png = ShardPng(str((data / row["shard"]).resolve()), row["offset"], row["length"]).read()
-    return Sample({k: v for k, v in row.items() if k not in LOCATION}, png)

@@ -15,6 +15,9 @@ from cultureclip.config import ChatModelConfig
 class ChatStage(Stage):
     """A stage that asks `model_cfg`'s chat model; `prompts` must hold `reask` ({prompt}, {reason})."""
 
+    ask_once = False
+    """At temperature 0 without images, ask each distinct prompt once per worker (see `generate`)."""
+
     def __init__(self, model_cfg: ChatModelConfig, prompts: dict[str, str], reasks: int):
         self.model_cfg, self.prompts, self.reasks = model_cfg, prompts, reasks
 
@@ -22,6 +25,17 @@ class ChatStage(Stage):
         from cultureclip.backends.chat import create_chat_model
 
         self.model = create_chat_model(self.model_cfg)
+        self.replies: dict[str, str] = {}
+
+    def generate(self, texts: list[str], images: list[Image.Image] | None) -> list[str]:
+        """The model's replies; with `ask_once`, at temperature 0 without images (greedy: the same prompt, the
+        same reply), each distinct prompt is asked once per worker and a repeated one gets the reply it got."""
+        if not self.ask_once or images is not None or self.model_cfg.temperature > 0:
+            return self.model.generate(texts, images)
+        new = [t for t in dict.fromkeys(texts) if t not in self.replies]
+        if new:
+            self.replies |= dict(zip(new, self.model.generate(new, None), strict=True))
+        return [self.replies[t] for t in texts]
 
     def ask(
         self, prompts: list[str], parse: Callable[[int, str], Any], images: list[Image.Image] | None = None
@@ -29,7 +43,7 @@ class ChatStage(Stage):
         """Per prompt, (parsed value, None) or (None, why no reply parsed); see `replies.ask_parsed`."""
 
         def send(indices: list[int], texts: list[str]) -> list[str]:
-            return self.model.generate(texts, None if images is None else [images[i] for i in indices])
+            return self.generate(texts, None if images is None else [images[i] for i in indices])
 
         return ask_parsed(send, prompts, parse, self._reask, self.reasks)
 

@@ -18,6 +18,7 @@ class RecaptionStage(ChatStage):
     name = "recaption"
     inputs = ("caption", *FACTS, "recaption_reason")
     outputs = ("recaption",)
+    ask_once = True  # a concept's caption on many images, low for the same reason, is one prompt
 
     def __init__(self, cfg: RecaptionConfig, prompts: str, target_model: str):
         super().__init__(cfg.generator, load_quality_prompts(prompts), cfg.reasks)
