@@ -163,36 +163,21 @@ def _with_server(status: int):
     return setup
 
 
+def _wise(tuned: Path, out: Path) -> list[str]:
+    """`cultureclip wise` halfway from the tiny CLIP to the model folder `tuned`, into `out`."""
+    return ["wise", "--base", "config:test-clip", "--tuned", f"local:{tuned}", "--alpha", "0.5", "-o", str(out)]
+
+
 def _missing_weights(tmp, world):
     shutil.copytree(world.model, tmp / "model")
     (tmp / "model" / "open_clip_model.safetensors").unlink()
-    return [
-        "wise",
-        "--base",
-        "config:test-clip",
-        "--tuned",
-        f"local:{tmp / 'model'}",
-        "--alpha",
-        "0.5",
-        "-o",
-        str(tmp / "w"),
-    ]
+    return _wise(tmp / "model", tmp / "w")
 
 
 def _truncated_weights(tmp, world):
     shutil.copytree(world.model, tmp / "model")
     _truncate(tmp / "model" / "open_clip_model.safetensors")
-    return [
-        "wise",
-        "--base",
-        "config:test-clip",
-        "--tuned",
-        f"local:{tmp / 'model'}",
-        "--alpha",
-        "0.5",
-        "-o",
-        str(tmp / "w"),
-    ]
+    return _wise(tmp / "model", tmp / "w")
 
 
 def _missing_key(tmp, world):
@@ -263,17 +248,7 @@ CASES = [
     # 1. outputs never clobber
     Case(
         "wise into a folder of notes",
-        lambda tmp, w: [
-            "wise",
-            "--base",
-            "config:test-clip",
-            "--tuned",
-            f"local:{w.model}",
-            "--alpha",
-            "0.5",
-            "-o",
-            str(_notes(tmp / "p")),
-        ],
+        lambda tmp, w: _wise(w.model, _notes(tmp / "p")),
         r"error: .*/p: not empty and not written by `cultureclip wise`; choose a new --out \(or pass --overwrite\)",
         kept=lambda tmp: (tmp / "p" / "notes.txt").read_text() == "my notes",
     ),
@@ -291,17 +266,7 @@ CASES = [
     ),
     Case(
         "wise into a trained model's folder",
-        lambda tmp, w: [
-            "wise",
-            "--base",
-            "config:test-clip",
-            "--tuned",
-            f"local:{w.model}",
-            "--alpha",
-            "0.5",
-            "-o",
-            str(shutil.copytree(w.run / "models" / "tuned", tmp / "tuned")),
-        ],
+        lambda tmp, w: _wise(w.model, shutil.copytree(w.run / "models" / "tuned", tmp / "tuned")),
         r"error: .*/tuned: not empty and not written by `cultureclip wise`",
         kept=lambda tmp: (tmp / "tuned" / "open_clip_model.safetensors").is_file(),
     ),

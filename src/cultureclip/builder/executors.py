@@ -61,12 +61,14 @@ class Executor:
         folder.mkdir(parents=True, exist_ok=True)
         size = self.cfg.chunk_rows
         chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
-        pending = {i: chunks[i] for i in range(len(chunks)) if not _saved(stage, folder, i, chunks[i])}
+        saved = [_saved(stage, folder, i, chunk) for i, chunk in enumerate(chunks)]
+        pending = {i: chunks[i] for i, outputs in enumerate(saved) if outputs is None}
         done = len(rows) - sum(map(len, pending.values()))
         task = self.progress.add_task(stage.name, total=len(rows), completed=done)
         if pending:
             self._map(stage, pending, folder, lambda n: self.progress.advance(task, n))
-        return [out for i in range(len(chunks)) for out in _read_chunk(folder, i, stage.blobs)]
+        fresh = {i: _read_chunk(folder, i, stage.blobs) for i in pending}
+        return [out for i, outputs in enumerate(saved) for out in (fresh[i] if outputs is None else outputs)]
 
     def _map(self, stage: Stage, chunks: Chunks, folder: Path, advance: Callable[[int], None]) -> None:
         raise NotImplementedError
@@ -163,16 +165,20 @@ def _save_chunk(folder: Path, index: int, outputs: list[dict], blobs: tuple[str,
         write_table(outputs, tmp, {INPUTS_KEY: digest})
 
 
-def _saved(stage: Stage, folder: Path, index: int, rows: list[dict]) -> bool:
-    """True when chunk `index` is saved from these very inputs (an upstream chunk redone since makes
-    it stale) and holds no row for `stage` to redo (see `Stage.redo`)."""
+def _saved(stage: Stage, folder: Path, index: int, rows: list[dict]) -> list[dict] | None:
+    """The saved outputs of chunk `index` (as `_read_chunk` gives them), or None when the chunk is to be
+    computed: not saved, saved from other inputs (an upstream chunk redone since makes it stale), or
+    holding a row for `stage` to redo (see `Stage.redo`)."""
     path = _chunk_path(folder, index)
     if not path.is_file():
-        return False
+        return None
     table = read_table(path)
     if (table.schema.metadata or {}).get(INPUTS_KEY) != inputs_digest(stage, rows).encode():
-        return False
-    return not any(stage.redo(row) for row in table.to_pylist())
+        return None
+    outputs = table.to_pylist()
+    if any(stage.redo(row) for row in outputs):
+        return None
+    return blob_refs(path.with_suffix(".blobs"), outputs, stage.blobs)
 
 
 def inputs_digest(stage: Stage, rows: list[dict]) -> str:

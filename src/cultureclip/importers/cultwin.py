@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
 from rich.progress import Progress
@@ -52,6 +53,9 @@ from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.data.text import slug
 from cultureclip.errors import DataError
 from cultureclip.io import atomic_path, claim_output, input_record, mark_done
+
+if TYPE_CHECKING:
+    from cultureclip.builder.executors import Executor
 
 log = logging.getLogger(__name__)
 REQUIRED = ("pos_image_path", "pos_caption", "pos_concept", "neg_image_path", "neg_caption", "neg_concept")
@@ -213,16 +217,14 @@ def _shrunk(image: Image.Image, max_side: int | None) -> Image.Image:
     return image
 
 
-def _render(members: list[Member], build: BuildConfig, work: Path) -> dict[str, dict]:
+def _render(members: list[Member], build: BuildConfig, executor: "Executor", work: Path) -> dict[str, dict]:
     """Render every member's image that is not there, in `work` (resumable); {key: {"png": Blob, "source"}}."""
-    from cultureclip.builder.executors import open_executor, progress_bar
     from cultureclip.builder.stages.images import ImageStage
 
     todo = [m for m in members if m.image is None or not m.image.is_file()]
     rows = [{"key": _where(m), "caption": m.row["caption"], "seed": m.seed, "attributes": {}} for m in todo]
     stage = ImageStage(build.renderer, build.image_size, build.images)
-    with progress_bar() as progress, open_executor(build, progress) as executor:
-        outputs = executor.run_stage(stage, rows, work / stage.name) if rows else []
+    outputs = executor.run_stage(stage, rows, work / stage.name) if rows else []
     failed = [(r["key"], o["reason"]) for r, o in zip(rows, outputs, strict=True) if o["status"] != "ok"]
     if failed:
         raise DataError(f"{len(failed)} image(s) could not be rendered, first {failed[0][0]}: {failed[0][1]}")
@@ -230,12 +232,13 @@ def _render(members: list[Member], build: BuildConfig, work: Path) -> dict[str, 
     return {r["key"]: {"png": o["png"], "source": source} for r, o in zip(rows, outputs, strict=True)}
 
 
-def _judge(members: list[Member], rendered: dict[str, dict], build: BuildConfig, work: Path) -> dict[str, dict]:
+def _judge(
+    members: list[Member], rendered: dict[str, dict], build: BuildConfig, executor: "Executor", work: Path
+) -> dict[str, dict]:
     """The paper's VLM judge on every member's image (read where it lies: the release's file or the
     rendering), resumable in `work`; {key: the judge's scores and reasons, with `status` and `reason`
     (rejected by the reference's pass rule, or failed)}."""
     from cultureclip.builder.blobs import Blob
-    from cultureclip.builder.executors import open_executor, progress_bar
     from cultureclip.builder.recipes.paper import judge_rejection
     from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
 
@@ -255,8 +258,7 @@ def _judge(members: list[Member], rendered: dict[str, dict], build: BuildConfig,
         for m in members
     ]
     stage = VlmJudgeStage(build.paper)
-    with progress_bar() as progress, open_executor(build, progress) as executor:
-        outputs = executor.run_stage(stage, rows, work / stage.name)
+    outputs = executor.run_stage(stage, rows, work / stage.name)
     verdicts = {}
     for row, out in zip(rows, outputs, strict=True):
         why = judge_rejection(out, build.paper) if out["status"] == "ok" else None
@@ -292,13 +294,16 @@ def import_cultwin(
     rows = {split: read_rows(file, need_images=not render) for split, file in splits.items()}
     planned = {split: members(Path(splits[split]), rows[split], split, images) for split in splits}
     work, everyone = out.with_name(f"{out.name}.work"), [m for group in planned.values() for m in group]
+    rendered, verdicts = {}, {}
     if render or judge:
+        from cultureclip.builder.executors import open_executor, progress_bar
         from cultureclip.builder.pipeline import claim_work
 
-        files = {f"release {split}": Path(file) for split, file in splits.items()}
-        claim_work(work, f"render: {render}\njudge: {judge}\n" + dump_config(build) + input_record(files))
-    rendered = _render(everyone, build, work) if render else {}
-    verdicts = _judge(everyone, rendered, build, work) if judge else {}
+        settings = f"render: {render}\njudge: {judge}\n" + dump_config(build)
+        claim_work(work, settings + input_record({f"release {s}": Path(f) for s, f in splits.items()}))
+        with progress_bar() as progress, open_executor(build, progress) as executor:  # one for both: Ray starts once
+            rendered = _render(everyone, build, executor, work) if render else {}
+            verdicts = _judge(everyone, rendered, build, executor, work) if judge else {}
     with atomic_path(out) as tmp, Progress() as progress:
         tmp.mkdir(parents=True)
         manifest, left_out = [], []
@@ -317,7 +322,7 @@ def import_cultwin(
             manifest += write_split(tmp, split, samples, shard_size)
         write_manifest(tmp, manifest + left_out)
         if render or judge:
-            (tmp / RENDER_RECORD).write_text(f"render: {render}\njudge: {judge}\n" + dump_config(build))
+            (tmp / RENDER_RECORD).write_text(settings)
         mark_done(tmp, "import cultwin")
     shutil.rmtree(work, ignore_errors=True)
     log.info(
