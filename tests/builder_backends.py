@@ -76,3 +76,16 @@ class Buggy(Stage):
 
     def process(self, rows: list[dict]) -> list[dict]:
         raise TypeError("a bug in the stage")
+
+
+class DeviceProbe(Stage):
+    """Outputs the process that ran each row, the GPUs Ray made visible to it and where its `auto` models go."""
+
+    name = "device"
+    outputs = ("pid", "visible", "device")
+
+    def process(self, rows: list[dict]) -> list[dict]:
+        from cultureclip.runtime import resolve_device
+
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        return [{"pid": os.getpid(), "visible": visible, "device": resolve_device()} for _ in rows]

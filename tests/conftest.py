@@ -9,6 +9,28 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 DATA = Path(__file__).parent / "data"
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--device",
+        default=os.environ.get("CULTURECLIP_DEVICE", "cpu"),
+        help="device of every model the suite runs (cpu, cuda, cuda:N, mps): the `auto` settings of the library, "
+        "its CLI and its Ray actors resolve to it (default cpu, or $CULTURECLIP_DEVICE); `--device cuda` runs "
+        "the suite's models on the GPU",
+    )
+
+
+def pytest_configure(config):
+    from cultureclip.runtime import DEVICE_ENV
+
+    os.environ[DEVICE_ENV] = config.getoption("--device")  # subprocesses (the CLI tests) inherit it
+
+
+@pytest.fixture
+def device(request) -> str:
+    """The device the suite runs its models on (`--device`)."""
+    return request.config.getoption("--device")
+
+
 @pytest.fixture
 def mini_catalog() -> Path:
     return DATA / "mini_catalog.yaml"

@@ -30,6 +30,7 @@ class FakeClip:
     """Image embedding: one-hot of the name it sees; text embedding: one-hot of the name it contains."""
 
     name = "fake"
+    device = torch.device("cpu")
 
     def __init__(self, names):
         self.names = names

@@ -25,7 +25,7 @@ def test_same_seed_same_image_whatever_the_batch(tiny):
 
 def test_negative_prompt_changes_the_image_under_guidance(tiny):
     options = ImageGeneratorConfig(steps=1, guidance_scale=2.0, negative_prompt="")
-    plain = DiffusersImageGenerator(tiny.pipe, 32, options, "cpu")
+    plain = DiffusersImageGenerator(tiny.pipe, 32, options)
     request = [RenderRequest("gyoza", 1)]
     assert not np.array_equal(pixels(plain.render(request))[0], pixels(tiny.render(request))[0])
 

@@ -7,6 +7,7 @@ from conftest import synthetic_dataset, synthetic_train_data
 from cultureclip.backends.clip import create_clip
 from cultureclip.config import LossConfig, TrainConfig, TuneConfig
 from cultureclip.errors import DataError
+from cultureclip.runtime import resolve_device
 from cultureclip.train import loop
 from cultureclip.train.checkpoint import latest_checkpoint
 from cultureclip.train.loop import Trainer, lr_factor, train
@@ -145,7 +146,11 @@ def test_fit_to_folder_publishes_the_model_with_its_records_and_skips_it_after(t
     assert folder == tmp_path / "models" / "m" and is_done(folder) and not (tmp_path / "models" / "m.work").exists()
     record = (folder / fit.TRAIN_RECORD).read_text()
     assert record.startswith("start: config:test-clip\n") and "\nseed: 3\n" in record and "\nepochs: 1.0\n" in record
-    assert "\nsteps: 2\n" in (folder / fit.RESOLVED_RECORD).read_text()  # 6 images, 2 twin pairs a step
+    resolved = (folder / fit.RESOLVED_RECORD).read_text()
+    assert "\nsteps: 2\n" in resolved  # 6 images, 2 twin pairs a step
+    assert "\nprecision: auto\n" in record and "\nprecision: fp32\n" in resolved  # auto is fp32 on a CPU
+    runtime = json.loads((folder / fit.RUNTIME_RECORD).read_text())
+    assert runtime["device"] == resolve_device() and runtime["precision"] == "fp32" and runtime["ranks"] == 1
     assert len((folder / loop.LOG_FILE).read_text().splitlines()) == 2
     monkeypatch.setattr(fit, "train", lambda *a, **k: pytest.fail("a finished model is trained again"))
     assert fit.fit_to_folder("config:test-clip", [data], cfg, folder, False, ModelConfig()) == folder

@@ -11,6 +11,7 @@ from cultureclip.backends.clip import create_clip
 from cultureclip.cli import main
 from cultureclip.config import load_config
 from cultureclip.data.shards import read_split
+from cultureclip.runtime import resolve_device, resolve_precision
 
 SIZES = [
     "model.name=config:hf-clip",
@@ -63,6 +64,7 @@ def test_train_with_the_preset_saves_every_value_beside_the_checkpoint(tmp_path)
     assert resolved["start"] == "config:hf-clip" and resolved["seed"] == 42
     assert resolved["steps"] == math.ceil(2 * images / (4 * 2 * 2)) and resolved["epochs"] == 2
     expected = load_config("paper", SIZES).finetune.model_dump(mode="json") | {"steps": resolved["steps"]}
+    expected["precision"] = resolve_precision(expected["precision"], resolve_device())  # auto, as it ran
     assert {k: resolved[k] for k in expected} == expected  # every value of the recipe, as trained
     log = [json.loads(line) for line in (folder / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == list(range(resolved["steps"]))

@@ -1,18 +1,9 @@
-"""Helpers every backend shares: the device an 'auto' setting means, and data files inside installed packages."""
+"""Helpers every backend shares: data files inside installed packages."""
 
 import importlib.util
 from pathlib import Path
 
 from cultureclip.errors import DataError, MissingDependencyError
-
-
-def resolve_device(device: str) -> str:
-    """'auto' is cuda when a GPU is visible, else cpu; anything else is kept."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def package_dir(package: str, missing: str) -> Path:

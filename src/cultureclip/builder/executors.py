@@ -24,12 +24,14 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from cultureclip.backends.loaded import release
 from cultureclip.builder.blobs import blob_refs, write_blobs
 from cultureclip.builder.stage import Stage
 from cultureclip.config import BuildConfig
 from cultureclip.data.tables import read_table, write_table
-from cultureclip.errors import CultureClipError
+from cultureclip.errors import ConfigError, CultureClipError
 from cultureclip.io import atomic_path
+from cultureclip.runtime import DEVICE_ENV
 
 log = logging.getLogger(__name__)
 Chunks = dict[int, list[dict]]
@@ -104,7 +106,12 @@ class StageWorker:
 
 
 class RayExecutor(Executor):
-    """Chunks spread over `ray_workers` Ray actors (`ray_gpus_per_worker` GPUs each), started once per build."""
+    """Chunks spread over `ray_workers` Ray actors (`actor_gpus` GPUs each), started once per build.
+
+    Ray hides the GPUs an actor did not ask for (`CUDA_VISIBLE_DEVICES`) only from actors that asked for some, so
+    an actor without GPUs is told to run its `auto` models on the CPU (`runtime.DEVICE_ENV`): N of them on GPU 0
+    would run out of its memory.
+    """
 
     def __init__(self, cfg: BuildConfig, progress: Progress):
         super().__init__(cfg, progress)
@@ -116,7 +123,10 @@ class RayExecutor(Executor):
             raise MissingDependencyError("build.executor=ray: `pip install 'cultureclip[ray]'`") from None
         if not ray.is_initialized():
             ray.init(address=cfg.ray_address, include_dashboard=False, log_to_driver=False)
-        worker = ray.remote(num_cpus=1, num_gpus=cfg.ray_gpus_per_worker)(StageWorker)
+        gpus = actor_gpus(cfg, ray.cluster_resources().get("GPU", 0))
+        log.info("starting %d Ray model actors with %g GPU(s) each", cfg.ray_workers, gpus)
+        cpu_only = {} if gpus else {"runtime_env": {"env_vars": {DEVICE_ENV: "cpu"}}}
+        worker = ray.remote(num_cpus=1, num_gpus=gpus, **cpu_only)(StageWorker)
         self.ray, self.actors = ray, [worker.remote() for _ in range(cfg.ray_workers)]  # they start now
         self.stage_ids = itertools.count()
 
@@ -141,6 +151,21 @@ class RayExecutor(Executor):
             self.ray.kill(actor)
 
 
+def actor_gpus(cfg: BuildConfig, cluster_gpus: float) -> float:
+    """GPUs each of the build's Ray actors asks for on a cluster with `cluster_gpus`: `ray_gpus_per_worker`, or by
+    default a card each when there are GPUs; more than the cluster has is a ConfigError (Ray would wait forever)."""
+    per_worker = cfg.ray_gpus_per_worker
+    if per_worker is None:
+        per_worker = 1.0 if cluster_gpus else 0.0
+    if cfg.ray_workers * per_worker > cluster_gpus:
+        raise ConfigError(
+            f"build.ray_workers={cfg.ray_workers} actors with {per_worker:g} GPU each need "
+            f"{cfg.ray_workers * per_worker:g} GPUs; the Ray cluster has {cluster_gpus:g}: lower build.ray_workers, "
+            "or share cards with a fraction, e.g. build.ray_gpus_per_worker=0.5"
+        )
+    return per_worker
+
+
 @contextmanager
 def open_executor(cfg: BuildConfig, progress: Progress) -> Iterator[Executor]:
     """The executor `cfg.executor` names, released when the build leaves the block."""
@@ -149,6 +174,7 @@ def open_executor(cfg: BuildConfig, progress: Progress) -> Iterator[Executor]:
         yield executor
     finally:
         executor.close()
+        release()  # the models the build's stages shared in this process
 
 
 def _chunk_path(folder: Path, index: int) -> Path:

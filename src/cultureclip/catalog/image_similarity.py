@@ -21,7 +21,7 @@ def concept_images(folder: Path, concept_id: str) -> list[Path]:
 
 
 def image_similarity(
-    ids: Sequence[str], folder: Path, model_id: str, device: str = "cpu"
+    ids: Sequence[str], folder: Path, model_id: str, device: str = "auto"
 ) -> tuple[np.ndarray, np.ndarray]:
     """(has_images[i], cosine[i, j]) over concepts; rows without images are zero."""
     import torch
@@ -37,7 +37,7 @@ def image_similarity(
         if not files:
             continue
         with torch.no_grad():
-            pixels = model.images_to_tensor([Image.open(f) for f in files]).to(device)
+            pixels = model.images_to_tensor([Image.open(f) for f in files]).to(model.device)
             mean = torch.nn.functional.normalize(model.encode_images(pixels).mean(0), dim=0).cpu().numpy()
         if vectors.shape[1] == 0:
             vectors = np.zeros((len(ids), mean.shape[0]), dtype=np.float32)

@@ -154,7 +154,9 @@ class BuildConfig(Strict):
     """Ray cluster to join; None starts a local one."""
     ray_workers: int = Field(default=1, ge=1)
     """Model actors, started once per build and reused by every stage (one per GPU on a cluster)."""
-    ray_gpus_per_worker: float = Field(default=0.0, ge=0)
+    ray_gpus_per_worker: float | None = Field(default=None, ge=0)
+    """GPUs each actor asks Ray for. None: one card of its own when the cluster has GPUs (more workers than GPUs is
+    an error), none otherwise; a fraction (0.5) shares cards between actors, 0 keeps every actor on the CPU."""
 
     @model_validator(mode="before")
     @classmethod

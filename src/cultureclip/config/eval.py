@@ -1,6 +1,7 @@
 """How models are evaluated: the datasets and their specs, the report, the paper's benchmarks, WiSE-FT."""
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -60,6 +61,9 @@ class EvalConfig(Strict):
     concept_template: str = "a photo of {name}."
     generic_template: str = "a photo of {article} {generic}."
     batch_size: int = Field(default=256, ge=1)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """Autocast precision of the towers (embeddings are compared in fp32); auto: bf16 on GPUs that support it,
+    fp16 on other GPUs, fp32 elsewhere. The embedding cache keeps each precision's vectors apart."""
     grid_groups: int = Field(default=4, ge=1)
     """Twin groups shown in the report's image grid."""
     models: dict[str, str] = Field(default_factory=dict)

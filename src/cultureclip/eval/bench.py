@@ -26,7 +26,7 @@ def run_benchmark(
     model_id: str,
     bench: BenchConfig,
     cfg: EvalConfig,
-    device: str = "cpu",
+    device: str = "auto",
     out: Path | None = None,
     model: ClipModel | None = None,
 ) -> dict:

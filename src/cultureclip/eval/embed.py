@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 from cultureclip.backends.clip import ClipModel
 from cultureclip.eval.cache import EmbeddingCache, text_key
 from cultureclip.eval.datasets.base import UNREADABLE, ImageRef
+from cultureclip.runtime import autocast
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,17 @@ def _collate(batch):
 class Encoder:
     """One model's image and text embeddings (L2-normalised), from the cache when there."""
 
-    def __init__(self, model: ClipModel, cache: EmbeddingCache, batch_size: int, workers: int):
+    def __init__(self, model: ClipModel, cache: EmbeddingCache, batch_size: int, workers: int, precision="fp32"):
         self.model, self.cache = model, cache
         self.batch_size, self.workers = batch_size, workers
         self.encoded = {"images": 0, "texts": 0}
         self.model.model.eval()
+        self.precision = precision
+        """The towers' autocast precision (`runtime.resolve_precision`); the vectors come out in fp32."""
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.model.parameters()).device
+        return self.model.device
 
     @torch.inference_mode()
     def texts(self, texts: list[str]) -> torch.Tensor:
@@ -65,7 +68,9 @@ class Encoder:
         for start in range(0, len(missing), self.batch_size):
             chunk = missing[start : start + self.batch_size]
             tokens = self.model.tokenize([texts[i] for i in chunk]).to(self.device)
-            self.cache.put([keys[i] for i in chunk], self.model.encode_texts(tokens))
+            with autocast(self.device, self.precision):
+                vectors = self.model.encode_texts(tokens)
+            self.cache.put([keys[i] for i in chunk], vectors.float())
             self.encoded["texts"] += len(chunk)
         return _stack(self.cache.get(keys), len(texts))
 
@@ -95,7 +100,8 @@ class Encoder:
             for positions, pixels, bad in batches:
                 failed.update({missing[j]: reason for j, reason in bad.items()})
                 if pixels is not None:
-                    vectors = self.model.encode_images(pixels.to(self.device))
+                    with autocast(self.device, self.precision):
+                        vectors = self.model.encode_images(pixels.to(self.device)).float()
                     self.cache.put([keys[missing[j]] for j in positions], vectors)
                     self.encoded["images"] += len(positions)
                 progress.advance(bar, len(positions) + len(bad))

@@ -21,6 +21,7 @@ from cultureclip.eval.embed import Encoder
 from cultureclip.eval.stats import compare_records
 from cultureclip.eval.tasks import TaskResult, run_task, task_prompts
 from cultureclip.io import atomic_path, write_json
+from cultureclip.runtime import announce, resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +72,14 @@ def compare_models(
     for name, model_id in models.items():
         start = time.perf_counter()
         model = (loaded or {}).get(name) or load_model(name, model_id, device, towers)
+        runtime = announce(f"evaluating {name}", str(model.device), eval_precision(model, cfg))
         comparison.results[name], encoded, fingerprint = score_model(comparison, model, cfg)
         comparison.models[name] = {
             "id": model_id,
             "fingerprint": fingerprint,
             "encoded": encoded,
             "seconds": round(time.perf_counter() - start, 2),
+            "runtime": runtime,
         }
         log.info("%s: encoded %s in %.1f s", name, encoded, comparison.models[name]["seconds"])
     comparison.deltas = _deltas(comparison, cfg.bootstrap, seed)
@@ -107,13 +110,20 @@ def score_model(comparison: Comparison, model: ClipModel, cfg: EvalConfig) -> tu
     fingerprint). Unreadable images are recorded in `comparison.unreadable`."""
     fingerprint = model_fingerprint(model)
     cache_root = (cfg.cache_dir or default_cache_dir()) if cfg.cache else None
-    encoder = Encoder(model, EmbeddingCache(cache_root, fingerprint), cfg.batch_size, cfg.workers)
+    precision = eval_precision(model, cfg)
+    space = fingerprint if precision == "fp32" else f"{fingerprint}-{precision}"  # each precision's own vectors
+    encoder = Encoder(model, EmbeddingCache(cache_root, space), cfg.batch_size, cfg.workers, precision)
     results = {}
     for name, data in comparison.datasets.items():
         results[name], comparison.unreadable[name] = evaluate_dataset(
             data, _tasks(comparison.specs[name], data), encoder
         )
     return results, dict(encoder.encoded), fingerprint
+
+
+def eval_precision(model: ClipModel, cfg: EvalConfig) -> str:
+    """The precision `eval.precision` means on the device the model is on."""
+    return resolve_precision(cfg.precision, str(model.device))
 
 
 def load_model(name: str, model_id: str, device: str, towers: TowersConfig | None = None) -> ClipModel:

@@ -27,8 +27,10 @@ def save_checkpoint(folder: Path, step: int, model, optimizer, schedule, scaler)
         "schedule": schedule.state_dict(),
         "scaler": scaler.state_dict(),
         "rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
+    device = _device(model)
+    if device.type == "cuda":  # this rank's own GPU only: reading every GPU's state opens a context on each
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
     path = Path(folder) / f"checkpoint-{step:07d}.pt"
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -64,6 +66,11 @@ def load_checkpoint(path: Path, model, optimizer, schedule, scaler) -> int:
     schedule.load_state_dict(state["schedule"])
     scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["rng"])
-    if state["cuda_rng"]:
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    device = _device(model)
+    if device.type == "cuda" and isinstance(state.get("cuda_rng"), torch.Tensor):
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
     return state["step"]
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device

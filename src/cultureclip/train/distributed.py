@@ -5,6 +5,7 @@ gathers return their input, so the same loop runs under `python` and under `torc
 """
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,12 +29,21 @@ class DistInfo:
 
 
 def dist_info(device: str = "cpu") -> DistInfo:
-    """Join the process group torchrun describes (once); one process when there is none."""
+    """Join the process group torchrun describes (once); one process when there is none.
+
+    On CUDA each rank first binds its own GPU (`LOCAL_RANK`), and NCCL is told that device, so no rank
+    opens a context on another rank's GPU (pinned-memory threads and the first barrier use the current one).
+    """
     if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) == 1:
         return DistInfo()
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+        if device.startswith("cuda"):
+            torch.cuda.set_device(local_rank)
+            dist.init_process_group("nccl", device_id=torch.device("cuda", local_rank))
+        else:
+            dist.init_process_group("gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank)
 
 
 def device_for(device: str, info: DistInfo) -> str:
@@ -56,10 +66,12 @@ def gather_rows(x: Tensor, sizes: list[int]) -> Tensor:
     """
     if len(sizes) == 1:
         return x
-    from torch.distributed._functional_collectives import all_gather_single  # differentiable in torch >= 2.15
+    from torch.distributed.nn.functional import all_gather  # differentiable (open_clip's gather_with_grad uses it)
 
     padded = F.pad(x, (0, 0) * (x.ndim - 1) + (0, max(sizes) - len(x)))
-    parts = all_gather_single(padded, 0, dist.group.WORLD).split(max(sizes))
+    with warnings.catch_warnings():  # torch 2.15 deprecates it for a functional collective older torches lack
+        warnings.simplefilter("ignore", FutureWarning)
+        parts = all_gather(padded)
     return torch.cat([part[:n] for part, n in zip(parts, sizes, strict=True)])
 
 

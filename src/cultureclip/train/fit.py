@@ -16,7 +16,16 @@ from cultureclip.backends.clip import create_clip
 from cultureclip.config import ModelConfig, TrainConfig, dump_config
 from cultureclip.data.shards import MANIFEST
 from cultureclip.errors import DataError
-from cultureclip.io import atomic_path, claim_output, input_record, is_finished, mark_done, record_difference
+from cultureclip.io import (
+    atomic_path,
+    claim_output,
+    input_record,
+    is_finished,
+    mark_done,
+    record_difference,
+    write_json,
+)
+from cultureclip.runtime import announce, enable_tf32, resolve_device, resolve_precision
 from cultureclip.train.data import load_train_data
 from cultureclip.train.distributed import barrier, device_for, dist_info
 from cultureclip.train.loop import LOG_FILE, PARAMS_FILE, train
@@ -24,7 +33,10 @@ from cultureclip.train.loop import LOG_FILE, PARAMS_FILE, train
 log = logging.getLogger(__name__)
 TRAIN_RECORD = "train_config.yaml"
 RESOLVED_RECORD = "train_config.resolved.yaml"
-"""The training config as trained, beside the checkpoint: TRAIN_RECORD with `epochs` resolved to `steps`."""
+"""The training config as trained, beside the checkpoint: TRAIN_RECORD with `epochs` resolved to `steps` and
+`precision` to the one used."""
+RUNTIME_RECORD = "runtime.json"
+"""Where the model trained: device (and card), precision, torch version, ranks."""
 
 
 def fit_to_folder(
@@ -42,11 +54,16 @@ def fit_to_folder(
         log.info("%s already trained, skipping", folder)
         return folder
     claim_output(folder, "train")
-    info = dist_info(model_cfg.device)
+    device = resolve_device(model_cfg.device)
+    info = dist_info(device)
+    device = device_for(device, info)
+    enable_tf32(model_cfg.tf32)
     torch.manual_seed(cfg.seed)  # a model built from a config draws its initial weights here
-    model = create_clip(start_id, device_for(model_cfg.device, info), model_cfg.towers)
+    model = create_clip(start_id, device, model_cfg.towers)
     train_data = load_train_data(data[0], extra=data[1:])
     resolved = cfg.resolved(len(train_data))  # epochs -> steps, now that the data size is known
+    resolved = resolved.model_copy(update={"precision": resolve_precision(cfg.precision, device)})
+    runtime = announce(f"training {folder.name}", device, resolved.precision)
     work = folder.with_name(f"{folder.name}.work")
     if info.is_main:
         _prepare_work(work, record, resume)
@@ -59,6 +76,7 @@ def fit_to_folder(
             (tmp / RESOLVED_RECORD).write_text(training_record(start_id, resolved))
             for name in (LOG_FILE, PARAMS_FILE):
                 shutil.copy(work / name, tmp / name)
+            write_json(tmp / RUNTIME_RECORD, runtime | {"ranks": info.size})
             model.save(tmp)
             mark_done(tmp, "train")
         shutil.rmtree(work)

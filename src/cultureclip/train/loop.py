@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from cultureclip.backends.clip import ClipModel
 from cultureclip.config import TrainConfig
 from cultureclip.io import write_json
+from cultureclip.runtime import autocast, resolve_precision
 from cultureclip.train.base_features import BaseFeatures
 from cultureclip.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from cultureclip.train.data import TrainData
@@ -35,7 +36,6 @@ from cultureclip.train.trainable import merge_lora, select_trainable
 log = logging.getLogger(__name__)
 LOG_FILE = "train_log.jsonl"
 PARAMS_FILE = "parameters.json"
-PRECISIONS = {"bf16": torch.bfloat16, "fp16": torch.float16}
 WHOLE_KEYS = ("image_all", "generic", "base_image", "base_generic")
 TOKEN_CACHE = 16384
 """Distinct texts whose tokens are kept (the captions of a large dataset would not fit)."""
@@ -112,12 +112,14 @@ class Trainer:
         data: TrainData,
         cfg: TrainConfig,
         seed: int,
-        device: str = "cpu",
+        device: str | None = None,
         samples: Dataset | None = None,
     ):
         self.model, self.data, self.cfg, self.seed = model, data, cfg, seed
+        device = str(model.device) if device is None else device
         self.dist: DistInfo = dist_info(device)
         self.device = torch.device(device)
+        self.precision = resolve_precision(cfg.precision, device)
         torch.manual_seed(seed)
         keep_features = cfg.loss.preserve and cfg.loss.preserve_kind == "features"
         base = model.frozen_copy() if keep_features else None
@@ -136,7 +138,7 @@ class Trainer:
         self.schedule = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, cfg.warmup, cfg.steps, cfg.schedule)
         )
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.tokens = TextTokens(model)
         self.labels = row_labels(data, cfg)
         self.sampler = SAMPLERS[cfg.sampler](data, cfg.batch_size, seed)
@@ -196,9 +198,9 @@ class Trainer:
     def forward_backward(self, index: int, scale: float = 1.0) -> dict[str, Tensor]:
         """Loss terms of batch `index` (a pure function of seed and index); backward of `scale` x the total."""
         loaded = self.load(index)
-        with torch.autocast(self.device.type, PRECISIONS.get(self.cfg.precision), self.cfg.precision != "fp32"):
+        with autocast(self.device, self.precision):
             f = self.features(loaded, twins=self.cfg.sampler != "random")
-            terms = objective_terms(f, self.model.logit_scale, self.cfg.loss, self.model.logit_bias)
+        terms = objective_terms(f, self.model.logit_scale, self.cfg.loss, self.model.logit_bias)  # in fp32
         if self.start:
             terms["preserve"] = weight_distance(self.params, self.start)
         loss = weighted_sum({k: v.float() for k, v in terms.items()}, self.cfg.loss)
@@ -234,7 +236,7 @@ def train(
 
     With `resume`, continue from the latest checkpoint in `work` (the same loss curve as an uninterrupted run).
     """
-    trainer = Trainer(model, data, cfg, seed, str(next(model.model.parameters()).device))
+    trainer = Trainer(model, data, cfg, seed)
     work = Path(work)
     start = _restore(trainer, work) if resume else 0
     metrics = MetricsLog(work / LOG_FILE, cfg.tensorboard, trainer.dist.is_main, keep_before=start)

@@ -5,10 +5,11 @@ Their tokenizer has one token per byte (no vocabulary file to download); their r
 
 import torch
 
-from cultureclip.backends._util import resolve_device
 from cultureclip.backends.chat.transformers import CausalLMGenerator, TransformersVLM
+from cultureclip.backends.loaded import shared
 from cultureclip.config import ChatModelConfig
 from cultureclip.errors import ConfigError
+from cultureclip.runtime import resolve_device
 
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -43,6 +44,11 @@ def byte_level_tokenizer(specials: tuple[str, ...] = ()):
 
 def tiny_causal_lm(cfg: ChatModelConfig) -> CausalLMGenerator:
     """A 2-layer Llama with random weights (seed 0) and a byte-level tokenizer with a ChatML template."""
+    device = resolve_device(cfg.device)
+    return CausalLMGenerator(*shared(("tiny:causal-lm", device), _tiny_causal_lm), cfg, device)
+
+
+def _tiny_causal_lm():
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = byte_level_tokenizer()
@@ -59,12 +65,17 @@ def tiny_causal_lm(cfg: ChatModelConfig) -> CausalLMGenerator:
         eos_token_id=tokenizer.eos_token_id,
     )
     torch.manual_seed(0)
-    return CausalLMGenerator(LlamaForCausalLM(config), tokenizer, cfg, resolve_device(cfg.device))
+    return LlamaForCausalLM(config), tokenizer
 
 
 def tiny_vlm(cfg: ChatModelConfig) -> TransformersVLM:
     """A Qwen2-VL with a 1-block vision tower and 2 text layers, random weights (seed 0), byte-level
     tokenizer; images are resized to 56x56 (4 image tokens). Its replies are noise: for plumbing tests."""
+    device = resolve_device(cfg.device)
+    return TransformersVLM(*shared(("tiny:vlm", device), _tiny_vlm), cfg, device)
+
+
+def _tiny_vlm():
     from transformers import (
         Qwen2VLConfig,
         Qwen2VLForConditionalGeneration,
@@ -104,7 +115,7 @@ def tiny_vlm(cfg: ChatModelConfig) -> TransformersVLM:
         chat_template=CHAT_TEMPLATE,
     )
     torch.manual_seed(0)
-    return TransformersVLM(Qwen2VLForConditionalGeneration(config), processor, cfg, resolve_device(cfg.device))
+    return Qwen2VLForConditionalGeneration(config), processor
 
 
 def create(ref: str, cfg: ChatModelConfig) -> CausalLMGenerator | TransformersVLM:

@@ -14,10 +14,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from cultureclip.backends._util import package_dir, resolve_device
+from cultureclip.backends._util import package_dir
 from cultureclip.backends.chat.base import ChatModel, refuse_images
+from cultureclip.backends.loaded import shared
 from cultureclip.config import ChatModelConfig
 from cultureclip.errors import ConfigError
+from cultureclip.runtime import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +100,18 @@ def load_causal_lm(ref: str, cfg: ChatModelConfig, gguf_file: str | None = None)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(cfg.device)
-    dtype = "auto" if device.startswith("cuda") else torch.float32
-    log.info("loading text generator %s%s on %s", ref, f" ({gguf_file})" if gguf_file else "", device)
-    tokenizer = AutoTokenizer.from_pretrained(ref, gguf_file=gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(ref, gguf_file=gguf_file, dtype=dtype)
-    if tokenizer.chat_template is None:
-        raise ConfigError(f"text generator {ref!r}: its tokenizer has no chat template (use an instruct/chat model)")
-    return CausalLMGenerator(model, tokenizer, cfg, device)
+
+    def load():
+        log.info("loading text generator %s%s on %s", ref, f" ({gguf_file})" if gguf_file else "", device)
+        tokenizer = AutoTokenizer.from_pretrained(ref, gguf_file=gguf_file)
+        if tokenizer.chat_template is None:
+            raise ConfigError(
+                f"text generator {ref!r}: its tokenizer has no chat template (use an instruct/chat model)"
+            )
+        model = AutoModelForCausalLM.from_pretrained(ref, gguf_file=gguf_file, dtype=_dtype(device), device_map=device)
+        return model, tokenizer
+
+    return CausalLMGenerator(*shared(("causal-lm", ref, gguf_file, device), load), cfg, device)
 
 
 def load_vlm(ref: str, cfg: ChatModelConfig) -> TransformersVLM:
@@ -112,10 +119,18 @@ def load_vlm(ref: str, cfg: ChatModelConfig) -> TransformersVLM:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     device = resolve_device(cfg.device)
-    log.info("loading vision-language model %s on %s", ref, device)
-    dtype = "auto" if device.startswith("cuda") else torch.float32
-    model = AutoModelForImageTextToText.from_pretrained(ref, dtype=dtype)
-    return TransformersVLM(model, AutoProcessor.from_pretrained(ref), cfg, device)
+
+    def load():
+        log.info("loading vision-language model %s on %s", ref, device)
+        model = AutoModelForImageTextToText.from_pretrained(ref, dtype=_dtype(device), device_map=device)
+        return model, AutoProcessor.from_pretrained(ref)
+
+    return TransformersVLM(*shared(("vlm", ref, device), load), cfg, device)
+
+
+def _dtype(device: str):
+    """The checkpoint's own dtype (bf16 for today's chat models) on a GPU; float32 on the CPU."""
+    return "auto" if device.startswith("cuda") else torch.float32
 
 
 def packaged_gguf(package: str) -> Path:

@@ -29,6 +29,7 @@ from cultureclip.config import TowersConfig
 from cultureclip.errors import ConfigError, DataError
 from cultureclip.io import readable
 from cultureclip.registry import Registry
+from cultureclip.runtime import resolve_device
 
 MODEL_CONFIGS = resources.files("cultureclip") / "backends" / "clip" / "model_configs"
 
@@ -71,6 +72,11 @@ class ClipModel(ABC):
         self.name = name
         self.lora = None
         """The peft wrapper while LoRA adapters are attached (see train.trainable)."""
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are."""
+        return next(self.model.parameters()).device
 
     @property
     @abstractmethod
@@ -173,11 +179,12 @@ def state_dict_mismatch(err: Exception) -> str:
     return detail if len(detail) <= 160 else detail[:157] + "..."
 
 
-def create_clip(model_id: str, device: str = "cpu", towers: TowersConfig | None = None) -> ClipModel:
-    """Load the model an id names (see module docstring); `towers` configures towers:NAME ids."""
+def create_clip(model_id: str, device: str = "auto", towers: TowersConfig | None = None) -> ClipModel:
+    """Load the model an id names (see module docstring) onto `device` (`auto`: the best one present);
+    `towers` configures towers:NAME ids."""
     spec = replace(parse_model_id(model_id), towers=towers)
     model = CLIP_SOURCES.get(spec.source).create(spec)
-    model.model.to(device)
+    model.model.to(resolve_device(device))
     return model
 
 

@@ -11,20 +11,20 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from cultureclip.backends._util import resolve_device
 from cultureclip.backends.image.base import RenderRequest
+from cultureclip.backends.loaded import shared
 from cultureclip.config import ImageGeneratorConfig
 from cultureclip.errors import ConfigError, MissingDependencyError
+from cultureclip.runtime import resolve_device, resolve_dtype
 
 log = logging.getLogger(__name__)
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 class DiffusersImageGenerator:
     """`render(requests)` with a diffusers text-to-image pipeline, in batches, seeded per request."""
 
-    def __init__(self, pipe, image_size: int, options: ImageGeneratorConfig, device: str):
-        self.pipe = pipe.to(device)
+    def __init__(self, pipe, image_size: int, options: ImageGeneratorConfig):
+        self.pipe = pipe
         self.pipe.set_progress_bar_config(disable=True)
         self.image_size = image_size
         self.options = options
@@ -48,12 +48,6 @@ class DiffusersImageGenerator:
         return list(result.images)
 
 
-def _dtype(options: ImageGeneratorConfig, device: str) -> torch.dtype:
-    if options.dtype != "auto":
-        return DTYPES[options.dtype]
-    return torch.float16 if device.startswith("cuda") else torch.float32
-
-
 def _diffusers():
     try:
         import diffusers
@@ -64,17 +58,39 @@ def _diffusers():
 
 def create(ref: str, image_size: int, options: ImageGeneratorConfig) -> DiffusersImageGenerator:
     """diffusers:HUB_NAME_OR_PATH: any text-to-image pipeline."""
-    device = resolve_device(options.device)
-    log.info("loading text-to-image pipeline %s on %s", ref, device)
-    pipe = _diffusers().AutoPipelineForText2Image.from_pretrained(ref, dtype=_dtype(options, device))
-    return DiffusersImageGenerator(pipe, image_size, options, device)
+
+    def load(dtype: torch.dtype):
+        return _diffusers().AutoPipelineForText2Image.from_pretrained(ref, dtype=dtype)
+
+    return DiffusersImageGenerator(_placed(ref, load, options), image_size, options)
 
 
 def create_tiny(ref: str, image_size: int, options: ImageGeneratorConfig) -> DiffusersImageGenerator:
     """tiny:sd: the toy pipeline of `tiny_sd_pipeline`."""
     if ref != "sd":
         raise ConfigError(f"image generator tiny:{ref}: no such tiny pipeline; known: sd")
-    return DiffusersImageGenerator(tiny_sd_pipeline(), image_size, options, resolve_device(options.device))
+    return DiffusersImageGenerator(
+        _placed("tiny:sd", lambda dtype: tiny_sd_pipeline().to(dtype=dtype), options), image_size, options
+    )
+
+
+def _placed(ref: str, load, options: ImageGeneratorConfig):
+    """The pipeline `load(dtype)` gives, in the dtype and on the device `options` mean, loaded once per process
+    (`backends.loaded`); with `offload`, each part moves to the GPU only while it runs."""
+    device = resolve_device(options.device)
+    dtype = resolve_dtype(options.dtype, device)
+
+    def place():
+        log.info(
+            "loading text-to-image pipeline %s on %s in %s%s", ref, device, dtype, " (offloaded)" * options.offload
+        )
+        pipe = load(dtype)
+        if options.offload and device != "cpu":
+            pipe.enable_model_cpu_offload(device=device)
+            return pipe
+        return pipe.to(device)
+
+    return shared(("diffusers", ref, device, str(dtype), options.offload), place)
 
 
 def tiny_sd_pipeline():

@@ -7,6 +7,7 @@ not above `twin_margin`, or it is a near-duplicate of an earlier kept image of t
 """
 
 import io
+import logging
 
 import torch
 from PIL import Image
@@ -14,24 +15,34 @@ from PIL import Image
 from cultureclip.builder.stage import Stage
 from cultureclip.config import ClipFilterConfig
 
+log = logging.getLogger(__name__)
+
 
 class JudgeClipStage(Stage):
-    """A stage that embeds rows' images and texts with a judge CLIP (`clip`, a model id), loaded in `setup`."""
+    """A stage that embeds rows' images and texts with a judge CLIP (`clip`, a model id), loaded in `setup` on the
+    best device present, once per worker for every stage that names it."""
 
     def __init__(self, clip: str):
         self.clip = clip
 
     def setup(self) -> None:
         from cultureclip.backends.clip import create_clip
+        from cultureclip.backends.loaded import shared
+        from cultureclip.runtime import resolve_device
 
-        self.judge = create_clip(self.clip)
+        def load():
+            log.info("loading judge CLIP %s on %s", self.clip, device)
+            return create_clip(self.clip, device)
+
+        device = resolve_device()
+        self.judge = shared(("clip", self.clip, device), load)
         self.judge.model.eval()
 
     @torch.inference_mode()
     def embed(self, pngs: list[bytes], texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """The judge's embeddings of the images (PNG bytes; an unreadable one fails the row) and the texts."""
         images = [Image.open(io.BytesIO(png)).convert("RGB") for png in pngs]
-        device = next(self.judge.model.parameters()).device
+        device = self.judge.device
         image_emb = self.judge.encode_images(self.judge.images_to_tensor(images).to(device)).float().cpu()
         text_emb = self.judge.encode_texts(self.judge.tokenize(texts).to(device)).float().cpu()
         return image_emb, text_emb
