@@ -1,7 +1,9 @@
 """Durable outputs: files and folders appear whole or not at all, replace only what made them, and
 run folders are written by one command at a time."""
 
+import errno
 import fcntl
+import glob
 import hashlib
 import json
 import os
@@ -16,12 +18,21 @@ from cultureclip.errors import DataError
 DONE_MARKER = ".done"
 
 
+STAGING = ".{name}.tmp-"
+"""How a staging copy beside an output is named (the writer's PID follows): `.data.tmp-1234`."""
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of `path` to write; rename it into place only on success."""
+    """Yield a temporary sibling of `path` to write; rename it into place only on success.
+
+    The one way outputs are written: a link at `path` (or at the staging name) is replaced, never followed,
+    and staging copies left by a killed writer (its PID gone) are removed first.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    remove_stale_staging(path)
+    tmp = path.with_name(STAGING.format(name=path.name) + str(os.getpid()))
     _remove(tmp)
     try:
         yield tmp
@@ -31,11 +42,38 @@ def atomic_path(path: Path) -> Iterator[Path]:
         _remove(tmp)
 
 
+def remove_stale_staging(path: Path) -> None:
+    """Remove the staging copies of `path` whose writer is no longer running (a killed import or export)."""
+    prefix = STAGING.format(name=Path(path).name)
+    for entry in Path(path).parent.glob(glob.escape(prefix) + "*"):
+        pid = entry.name[len(prefix) :]
+        if pid.isdigit() and not _running(int(pid)):
+            _remove(entry)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
+
+
+def create_new(path: Path, binary: bool = True):
+    """Open a file that must not exist yet for writing, never through a link (O_EXCL, O_NOFOLLOW)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    return os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8")
 
 
 def readable(folder: Path) -> None:
@@ -48,15 +86,20 @@ def readable(folder: Path) -> None:
             path.chmod(0o666 & ~mask)
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically, replacing a link there rather than writing through it."""
+    with atomic_path(Path(path)) as tmp, create_new(tmp) as f:
+        f.write(data)
+
+
 def write_json(path: Path, obj: Any) -> None:
     """Write `obj` as indented JSON, atomically."""
-    with atomic_path(Path(path)) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def write_text(path: Path, text: str) -> None:
-    with atomic_path(Path(path)) as tmp:
-        tmp.write_text(text)
+    """Write `text` (UTF-8) to `path` atomically, replacing a link there rather than writing through it."""
+    write_bytes(path, text.encode("utf-8"))
 
 
 def is_done(folder: Path) -> bool:
@@ -113,7 +156,7 @@ def _short(value: str, width: int = 80) -> str:
 
 def mark_done(folder: Path, maker: str) -> None:
     """Mark `folder` finished by `maker` (the command that owns it: it may replace the folder later)."""
-    (Path(folder) / DONE_MARKER).write_text(maker)
+    write_text(Path(folder) / DONE_MARKER, maker)
 
 
 def claim_output(path: Path, maker: str | None, overwrite: bool = False) -> None:
@@ -160,7 +203,12 @@ def folder_lock(folder: Path, command: str) -> Iterator[None]:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        if err.errno != errno.ELOOP:
+            raise
+        raise DataError(f"{folder / LOCK_FILE}: is a link, not a lock file; remove it (nothing was written)") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -29,7 +29,7 @@ from cultureclip.builder.stages.caption_scores import AgreementStage, CoverageSt
 from cultureclip.config import BuildConfig, ScoreConfig, dump_config
 from cultureclip.data.shards import read_manifest, write_manifest
 from cultureclip.errors import DataError
-from cultureclip.io import is_done
+from cultureclip.io import is_done, write_text
 
 log = logging.getLogger(__name__)
 SCORES_RECORD = "caption_scores.yaml"
@@ -60,7 +60,7 @@ def score_dataset(folder: Path, cfg: ScoreConfig, build: BuildConfig) -> Path:
         scores = dict(zip((r["key"] for r in todo), score_rows(executor, todo, cfg, work), strict=True))
     rows = [r | scores.get(r["key"], dict.fromkeys(SCORES)) for r in rows]
     publish(folder, rows, quality_facts(rows, score_models(cfg)))
-    (folder / SCORES_RECORD).write_text(record)
+    write_text(folder / SCORES_RECORD, record)
     shutil.rmtree(work)
     log.info("scored %d captions of %s", len(todo), folder)
     return folder

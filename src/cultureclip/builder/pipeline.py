@@ -22,7 +22,7 @@ from cultureclip.config import BuildConfig, CatalogConfig
 from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.data.tables import write_table
 from cultureclip.errors import DataError, GenerationError
-from cultureclip.io import atomic_path, claim_output, is_finished, mark_done, record_difference
+from cultureclip.io import atomic_path, claim_output, is_finished, mark_done, record_difference, write_text
 
 log = logging.getLogger(__name__)
 RECORD = "build_config.yaml"
@@ -124,7 +124,7 @@ def claim_work(work: Path, record: str) -> None:
             "delete it to start over"
         )
     work.mkdir(parents=True, exist_ok=True)
-    saved.write_text(record)
+    write_text(saved, record)
 
 
 def write_dataset(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:

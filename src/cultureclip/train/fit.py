@@ -16,7 +16,15 @@ from cultureclip.backends.clip import create_clip
 from cultureclip.config import ModelConfig, TrainConfig, dump_config
 from cultureclip.data.shards import MANIFEST
 from cultureclip.errors import DataError
-from cultureclip.io import atomic_path, claim_output, input_record, is_finished, mark_done, record_difference
+from cultureclip.io import (
+    atomic_path,
+    claim_output,
+    input_record,
+    is_finished,
+    mark_done,
+    record_difference,
+    write_text,
+)
 from cultureclip.train.data import load_train_data
 from cultureclip.train.distributed import barrier, device_for, dist_info
 from cultureclip.train.loop import LOG_FILE, PARAMS_FILE, train
@@ -91,4 +99,4 @@ def _prepare_work(work: Path, record: str, resume: bool) -> None:
     if not resume:
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    saved.write_text(record)
+    write_text(saved, record)
