@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cultureclip.errors import DataError
+from cultureclip.errors import ConfigError, DataError
 
 DONE_MARKER = ".done"
 
@@ -33,13 +33,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_staging(path)
     tmp = path.with_name(STAGING.format(name=path.name) + str(os.getpid()))
-    _remove(tmp)
+    remove(tmp)
     try:
         yield tmp
-        _remove(path)
+        remove(path)
         os.replace(tmp, path)
     finally:
-        _remove(tmp)
+        remove(tmp)
 
 
 def remove_stale_staging(path: Path) -> None:
@@ -48,7 +48,7 @@ def remove_stale_staging(path: Path) -> None:
     for entry in Path(path).parent.glob(glob.escape(prefix) + "*"):
         pid = entry.name[len(prefix) :]
         if pid.isdigit() and not _running(int(pid)):
-            _remove(entry)
+            remove(entry)
 
 
 def _running(pid: int) -> bool:
@@ -63,7 +63,8 @@ def _running(pid: int) -> bool:
     return True
 
 
-def _remove(path: Path) -> None:
+def remove(path: Path) -> None:
+    """Remove a file, a folder or a link (the link itself, never what it points to); nothing if absent."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
@@ -189,6 +190,23 @@ def file_digest(path: Path) -> str:
         while block := f.read(1 << 20):
             digest.update(block)
     return f"sha256:{digest.hexdigest()}"
+
+
+def plain_name(name: str, what: str) -> str:
+    """`name`, when it can name a file or folder inside another (no separator, not `.` or `..`, no control
+    character); a ConfigError otherwise, since names from data or settings become paths."""
+    if name in ("", ".", "..") or any(c in name for c in "/\\") or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ConfigError(f"{what} {name!r}: not usable as a file name (no '/', '\\', control characters, '.' or '..')")
+    return name
+
+
+def within(root: Path, path: Path) -> bool:
+    """True when `path`, links resolved, lies inside the folder `root` (links resolved too)."""
+    try:
+        base = os.path.realpath(root)
+        return os.path.commonpath([base, os.path.realpath(path)]) == base
+    except ValueError:  # a NUL in a path, or one relative and one absolute
+        return False
 
 
 LOCK_FILE = ".lock"

@@ -43,6 +43,8 @@ HF_CARD = "README.md"
 LOCATION = ("shard", "offset", "length", "sha256")
 SHARD_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.tar")
 """What a manifest's `shard` may hold: a tar file's name in the dataset folder (`train-00000.tar`)."""
+SAMPLE_KEY = re.compile(r"[^./\\\s]+")
+"""A sample's key: the stem of its tar members (`KEY.png`, `KEY.json`), so no dot, separator or space."""
 """Manifest columns that say where a sample is, and its image's hash (not fields of the sample's row)."""
 
 
@@ -75,6 +77,10 @@ def _write_shard(path: Path, samples: list[Sample]) -> list[dict]:
     import webdataset as wds
 
     hashes = []
+    for sample in samples:
+        key = sample.row["key"]
+        if not isinstance(key, str) or not SAMPLE_KEY.fullmatch(key):
+            raise DataError(f"{path}: sample key {key!r} cannot name tar members (no '.', '/', '\\' or space)")
     with wds.TarWriter(str(path), mtime=0) as sink:
         for sample in samples:
             png = _png(sample.image)
@@ -118,6 +124,14 @@ def write_manifest(folder: Path, rows: list[dict]) -> None:
     rows (and scores joined back to them) are found by key."""
     import pyarrow.parquet as pq
 
+    check_unique_keys(folder, rows)
+    table = rows_table([{k: _redacted(k, v) for k, v in row.items()} for row in rows])
+    pq.write_table(table, folder / MANIFEST)
+    _write_hf_card(folder, sorted({r["split"] for r in rows if r.get("shard")}), table.schema)
+
+
+def check_unique_keys(folder: Path, rows: list[dict]) -> None:
+    """A DataError naming the first key that two rows of the dataset in `folder` share."""
     seen: dict[str, int] = {}
     for i, row in enumerate(rows):
         key = row.get("key")
@@ -127,9 +141,6 @@ def write_manifest(folder: Path, rows: list[dict]) -> None:
                 f"{rows[seen[key]].get('split')!r} and {row.get('split')!r}); keys must be unique in a dataset"
             )
         seen[key] = i
-    table = rows_table([{k: _redacted(k, v) for k, v in row.items()} for row in rows])
-    pq.write_table(table, folder / MANIFEST)
-    _write_hf_card(folder, sorted({r["split"] for r in rows if r.get("shard")}), table.schema)
 
 
 def _redacted(field: str, value: object) -> object:
