@@ -4,10 +4,20 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # A reply is (status, text, delay_s); `answer(prompt, attempt)` scripts it per prompt and attempt number.
-Answer = Callable[[str, int], tuple[int, str, float]]
+# `text` may also be None (content null), bytes (the answer's body as it is) or a `Raw` (the whole response).
+Answer = Callable[[str, int], tuple[int, "str | bytes | Raw | None", float]]
+
+
+@dataclass
+class Raw:
+    """A reply sent as these bytes, status line and headers included, one byte every `every` seconds."""
+
+    data: bytes
+    every: float = 0.0
 
 
 class ChatServer:
@@ -40,8 +50,17 @@ class ChatServer:
                 try:
                     status, text, delay = server.answer(prompt, attempt)
                     time.sleep(delay)
+                    if isinstance(text, Raw):
+                        for i in range(len(text.data)):
+                            self.wfile.write(text.data[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(text.every)
+                        return
                     reply = {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
-                    payload = json.dumps(reply if status == 200 else {"error": {"message": text}}).encode()
+                    if isinstance(text, bytes):
+                        payload = text
+                    else:
+                        payload = json.dumps(reply if status == 200 else {"error": {"message": text}}).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))

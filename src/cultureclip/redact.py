@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 HIDDEN = "***"
-URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]*[^\s'\"<>`.,:;!?)\]]")
+"""A URL in text, without the punctuation that may follow it ('see http://host/v1: refused')."""
 _PARTS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?", re.S)
 
 

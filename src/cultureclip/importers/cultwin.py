@@ -95,6 +95,8 @@ def read_rows(path: Path, need_images: bool = True) -> list[dict]:
         rows = _json_lines(path, text, err)
     except RecursionError:
         raise DataError(f"{path}: not valid JSON (nested too deep)") from None
+    if isinstance(rows, dict) and path.suffix == ".jsonl":  # JSON lines of one row
+        rows = [rows]
     if not isinstance(rows, list):
         raise DataError(f"{path}: expected a list of twin-pair rows")
     for i, row in enumerate(rows):

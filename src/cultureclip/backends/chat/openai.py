@@ -109,6 +109,8 @@ class OpenAIChatModel:
                     f"{self.where}: cannot connect ({redact(str(err))}); start the server or fix base_url"
                 ) from None
             except httpx.TransportError as err:  # timeouts (the deadline too), dropped connections
+                if self.network.stopped.is_set():
+                    raise GenerationError(f"{self.where}: stopped") from None
                 problem = type(err).__name__
             if attempt < self.cfg.retries:
                 log.warning("%s: %s, retrying (%d/%d)", self.where, problem, attempt + 1, self.cfg.retries)
