@@ -386,6 +386,15 @@ def _linked_lock(tmp, world):  # noqa: F811
     return ["eval", *args]
 
 
+def _linked_work(tmp, world):  # noqa: F811
+    run, args = _copy_run(world, tmp)
+    shutil.rmtree(run / "data")
+    (tmp / "victim").mkdir()
+    (tmp / "victim" / "mine.txt").write_text("keep")
+    (run / "data.work").symlink_to(tmp / "victim")
+    return ["build", *args]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # 5. paths
 
@@ -726,6 +735,12 @@ CASES = [
         _linked_lock,
         r"error: .*/run/.lock: is a link, not a lock file; remove it",
         kept=lambda tmp: (tmp / "victim").read_text() == "keep",
+    ),
+    Case(
+        "4. a build work folder that is a link",
+        _linked_work,
+        r"error: .*/run/data.work: is a link, not a folder of its own; remove it \(nothing was written\)",
+        kept=lambda tmp: [p.name for p in (tmp / "victim").iterdir()] == ["mine.txt"],
     ),
     Case(
         "5. a release image path outside its folder",

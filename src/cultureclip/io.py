@@ -155,6 +155,12 @@ def _short(value: str, width: int = 80) -> str:
     return value if len(value) <= width else "..." + value[3 - width :]
 
 
+def refuse_link(folder: Path) -> None:
+    """A DataError when `folder` is a link: a work folder planted as a link would take our writes elsewhere."""
+    if Path(folder).is_symlink():
+        raise DataError(f"{folder}: is a link, not a folder of its own; remove it (nothing was written)")
+
+
 def mark_done(folder: Path, maker: str) -> None:
     """Mark `folder` finished by `maker` (the command that owns it: it may replace the folder later)."""
     write_text(Path(folder) / DONE_MARKER, maker)

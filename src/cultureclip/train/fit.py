@@ -23,6 +23,7 @@ from cultureclip.io import (
     is_finished,
     mark_done,
     record_difference,
+    refuse_link,
     write_text,
 )
 from cultureclip.train.data import load_train_data
@@ -92,6 +93,7 @@ def training_inputs(start_id: str, data: Sequence[Path]) -> dict[str, Path]:
 
 def _prepare_work(work: Path, record: str, resume: bool) -> None:
     """A fresh work folder, or with `resume` the existing one if it was made with the same settings."""
+    refuse_link(work)
     saved = work / TRAIN_RECORD
     if resume and saved.is_file() and saved.read_text() != record:
         difference = record_difference(saved.read_text(), record)
