@@ -357,9 +357,10 @@ def test_the_writer_replaces_a_link_and_never_writes_through_it(tmp_path):
         "c.bin": lambda p: write_bytes(p, b"new"),
         ".done": lambda p: mark_done(folder, "new"),
     }
-    for name, write in writers.items():
+    for name in writers:
         (folder / name).symlink_to(victim)
         (folder / f".{name}.tmp-{DEAD_PID}").symlink_to(victim)  # a planted staging name, too
+    for name, write in writers.items():
         write(folder / name)
         assert not (folder / name).is_symlink() and "new" in (folder / name).read_text()
     with atomic_path(folder / "sub") as tmp:  # a folder output over a link to a folder

@@ -3,10 +3,10 @@ run folders are written by one command at a time."""
 
 import errno
 import fcntl
-import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +20,9 @@ DONE_MARKER = ".done"
 
 STAGING = ".{name}.tmp-"
 """How a staging copy beside an output is named (the writer's PID follows): `.data.tmp-1234`."""
+_STAGED = re.compile(r"\..+\.tmp-(\d+)")
+_SWEPT: set[str] = set()
+"""Folders whose stale staging copies this process removed already (once is enough: a sweep lists the folder)."""
 
 
 @contextmanager
@@ -31,7 +34,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_staging(path)
+    remove_stale_staging(path.parent)
     tmp = path.with_name(STAGING.format(name=path.name) + str(os.getpid()))
     remove(tmp)
     try:
@@ -42,13 +45,17 @@ def atomic_path(path: Path) -> Iterator[Path]:
         remove(tmp)
 
 
-def remove_stale_staging(path: Path) -> None:
-    """Remove the staging copies of `path` whose writer is no longer running (a killed import or export)."""
-    prefix = STAGING.format(name=Path(path).name)
-    for entry in Path(path).parent.glob(glob.escape(prefix) + "*"):
-        pid = entry.name[len(prefix) :]
-        if pid.isdigit() and not _running(int(pid)):
-            remove(entry)
+def remove_stale_staging(folder: Path) -> None:
+    """Remove the staging copies in `folder` whose writer is no longer running (a killed import or export),
+    the first time this process writes there."""
+    key = os.path.realpath(folder)
+    if key in _SWEPT:
+        return
+    _SWEPT.add(key)
+    with os.scandir(folder) as entries:
+        stale = [e.name for e in entries if (m := _STAGED.fullmatch(e.name)) and not _running(int(m.group(1)))]
+    for name in stale:
+        remove(Path(folder) / name)
 
 
 def _running(pid: int) -> bool:
@@ -71,10 +78,9 @@ def remove(path: Path) -> None:
         path.unlink()
 
 
-def create_new(path: Path, binary: bool = True):
-    """Open a file that must not exist yet for writing, never through a link (O_EXCL, O_NOFOLLOW)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
-    return os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8")
+def create_new(path: Path):
+    """Open a file that must not exist yet for writing bytes, never through a link (O_EXCL, O_NOFOLLOW)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666), "wb")
 
 
 def readable(folder: Path) -> None:
