@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -247,6 +247,9 @@ def test_a_figure_that_is_a_link_out_of_the_folder_is_not_inlined(tmp_path):
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.text(min_size=1, max_size=40), caption=st.text(max_size=80))
+@example(name="1. one", caption="    # two")
+@example(name="- a", caption="===")
+@example(name="+ b", caption="2) x ``` ~~~ ___ ***")
 def test_any_text_as_a_concept_name_or_caption_leaves_no_tag_and_no_foreign_image(tmp_path, monkeypatch, name, caption):
     from cultureclip.eval.reports import compare
 

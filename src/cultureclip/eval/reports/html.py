@@ -26,14 +26,22 @@ _BREAKS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 _INLINE = re.compile(r"([\\`*\[\]<>!|&~])|(?<![^\W_])_|_(?![^\W_])")
 """What makes inline Markdown: code, emphasis, links, images, raw HTML, entities, table cells, strikethrough
 (an underscore inside a word, `blue_bowl`, emphasises nothing and stays as it is)."""
+_BLOCK = re.compile(r"([#+=-])|(\d{1,9})([.)])")
+"""What starts a block when a value begins a line (heading, list, setext underline, thematic break)."""
 FIGURE = re.compile(r"(?:[A-Za-z0-9_.-]+/)?[A-Za-z0-9_.-]+\.png")
 """The relative paths a report's figures have (`twins.png`, `plots/held-out-choice-per_category.png`)."""
 
 
 def text(value: object) -> str:
-    """`value` as literal Markdown text on one line: control characters and line breaks become spaces and
-    every character that starts inline Markdown or HTML is backslash-escaped."""
-    return _INLINE.sub(lambda m: "\\" + m.group(0), _BREAKS.sub(" ", str(value)))
+    """`value` as literal Markdown text on one line: control characters and line breaks become spaces, every
+    character that starts inline Markdown or HTML is backslash-escaped, and so is a block marker it begins
+    with (a value may start a line: a note, a list item's text)."""
+    escaped = _INLINE.sub(lambda m: "\\" + m.group(0), _BREAKS.sub(" ", str(value))).lstrip()
+    block = _BLOCK.match(escaped)
+    if block is None:
+        return escaped
+    cut = block.end() - 1
+    return escaped[:cut] + "\\" + escaped[cut:]
 
 
 def code(value: object) -> str:
