@@ -36,7 +36,10 @@ class ChatServer:
                 pass
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                try:
+                    body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                except (ValueError, OSError):
+                    return  # the client gave up while sending (Ctrl-C, or another request stopped the batch)
                 prompt = body["messages"][-1]["content"]
                 if isinstance(prompt, list):  # content parts: images (data URLs) and the text
                     server.images += [p["image_url"]["url"] for p in prompt if p["type"] == "image_url"]
