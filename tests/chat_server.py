@@ -4,10 +4,20 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # A reply is (status, text, delay_s); `answer(prompt, attempt)` scripts it per prompt and attempt number.
-Answer = Callable[[str, int], tuple[int, str, float]]
+# `text` may also be None (content null), bytes (the answer's body as it is) or a `Raw` (the whole response).
+Answer = Callable[[str, int], tuple[int, "str | bytes | Raw | None", float]]
+
+
+@dataclass
+class Raw:
+    """A reply sent as these bytes, status line and headers included, one byte every `every` seconds."""
+
+    data: bytes
+    every: float = 0.0
 
 
 class ChatServer:
@@ -26,7 +36,10 @@ class ChatServer:
                 pass
 
             def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                try:
+                    body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                except (ValueError, OSError):
+                    return  # the client gave up while sending (Ctrl-C, or another request stopped the batch)
                 prompt = body["messages"][-1]["content"]
                 if isinstance(prompt, list):  # content parts: images (data URLs) and the text
                     server.images += [p["image_url"]["url"] for p in prompt if p["type"] == "image_url"]
@@ -40,8 +53,17 @@ class ChatServer:
                 try:
                     status, text, delay = server.answer(prompt, attempt)
                     time.sleep(delay)
+                    if isinstance(text, Raw):
+                        for i in range(len(text.data)):
+                            self.wfile.write(text.data[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(text.every)
+                        return
                     reply = {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
-                    payload = json.dumps(reply if status == 200 else {"error": {"message": text}}).encode()
+                    if isinstance(text, bytes):
+                        payload = text
+                    else:
+                        payload = json.dumps(reply if status == 200 else {"error": {"message": text}}).encode()
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))

@@ -1,41 +1,86 @@
 """Durable outputs: files and folders appear whole or not at all, replace only what made them, and
 run folders are written by one command at a time."""
 
+import errno
 import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from cultureclip.errors import DataError
+from cultureclip.errors import ConfigError, DataError
 
 DONE_MARKER = ".done"
 
 
+STAGING = ".{name}.tmp-"
+"""How a staging copy beside an output is named (the writer's PID follows): `.data.tmp-1234`."""
+_STAGED = re.compile(r"\..+\.tmp-(\d+)")
+_SWEPT: set[str] = set()
+"""Folders whose stale staging copies this process removed already (once is enough: a sweep lists the folder)."""
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling of `path` to write; rename it into place only on success."""
+    """Yield a temporary sibling of `path` to write; rename it into place only on success.
+
+    The one way outputs are written: a link at `path` (or at the staging name) is replaced, never followed,
+    and staging copies left by a killed writer (its PID gone) are removed first.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    _remove(tmp)
+    remove_stale_staging(path.parent)
+    tmp = path.with_name(STAGING.format(name=path.name) + str(os.getpid()))
+    remove(tmp)
     try:
         yield tmp
-        _remove(path)
+        remove(path)
         os.replace(tmp, path)
     finally:
-        _remove(tmp)
+        remove(tmp)
 
 
-def _remove(path: Path) -> None:
+def remove_stale_staging(folder: Path) -> None:
+    """Remove the staging copies in `folder` whose writer is no longer running (a killed import or export),
+    the first time this process writes there."""
+    key = os.path.realpath(folder)
+    if key in _SWEPT:
+        return
+    _SWEPT.add(key)
+    with os.scandir(folder) as entries:
+        stale = [e.name for e in entries if (m := _STAGED.fullmatch(e.name)) and not _running(int(m.group(1)))]
+    for name in stale:
+        remove(Path(folder) / name)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove(path: Path) -> None:
+    """Remove a file, a folder or a link (the link itself, never what it points to); nothing if absent."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     elif path.exists() or path.is_symlink():
         path.unlink()
+
+
+def create_new(path: Path):
+    """Open a file that must not exist yet for writing bytes, never through a link (O_EXCL, O_NOFOLLOW)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666), "wb")
 
 
 def readable(folder: Path) -> None:
@@ -48,15 +93,20 @@ def readable(folder: Path) -> None:
             path.chmod(0o666 & ~mask)
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically, replacing a link there rather than writing through it."""
+    with atomic_path(Path(path)) as tmp, create_new(tmp) as f:
+        f.write(data)
+
+
 def write_json(path: Path, obj: Any) -> None:
     """Write `obj` as indented JSON, atomically."""
-    with atomic_path(Path(path)) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def write_text(path: Path, text: str) -> None:
-    with atomic_path(Path(path)) as tmp:
-        tmp.write_text(text)
+    """Write `text` (UTF-8) to `path` atomically, replacing a link there rather than writing through it."""
+    write_bytes(path, text.encode("utf-8"))
 
 
 def is_done(folder: Path) -> bool:
@@ -111,9 +161,15 @@ def _short(value: str, width: int = 80) -> str:
     return value if len(value) <= width else "..." + value[3 - width :]
 
 
+def refuse_link(folder: Path) -> None:
+    """A DataError when `folder` is a link: a work folder planted as a link would take our writes elsewhere."""
+    if Path(folder).is_symlink():
+        raise DataError(f"{folder}: is a link, not a folder of its own; remove it (nothing was written)")
+
+
 def mark_done(folder: Path, maker: str) -> None:
     """Mark `folder` finished by `maker` (the command that owns it: it may replace the folder later)."""
-    (Path(folder) / DONE_MARKER).write_text(maker)
+    write_text(Path(folder) / DONE_MARKER, maker)
 
 
 def claim_output(path: Path, maker: str | None, overwrite: bool = False) -> None:
@@ -148,6 +204,23 @@ def file_digest(path: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+def plain_name(name: str, what: str) -> str:
+    """`name`, when it can name a file or folder inside another (no separator, not `.` or `..`, no control
+    character); a ConfigError otherwise, since names from data or settings become paths."""
+    if name in ("", ".", "..") or any(c in name for c in "/\\") or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ConfigError(f"{what} {name!r}: not usable as a file name (no '/', '\\', control characters, '.' or '..')")
+    return name
+
+
+def within(root: Path, path: Path) -> bool:
+    """True when `path`, links resolved, lies inside the folder `root` (links resolved too)."""
+    try:
+        base = os.path.realpath(root)
+        return os.path.commonpath([base, os.path.realpath(path)]) == base
+    except ValueError:  # a NUL in a path, or one relative and one absolute
+        return False
+
+
 LOCK_FILE = ".lock"
 
 
@@ -160,7 +233,12 @@ def folder_lock(folder: Path, command: str) -> Iterator[None]:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        if err.errno != errno.ELOOP:
+            raise
+        raise DataError(f"{folder / LOCK_FILE}: is a link, not a lock file; remove it (nothing was written)") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

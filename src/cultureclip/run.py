@@ -148,6 +148,8 @@ def evaluate_models(
     metrics.json, wise.json and the run report; with `stages` (wall seconds of the stages before), both also
     show those, this evaluation's ("eval") and their sum ("total")."""
     start = time.perf_counter()
+    if not models:
+        raise DataError(f"{out}: no trained model to evaluate in models/; run `cultureclip train` on it first")
     if cfg.eval.reference in models:
         models = {cfg.eval.reference: models[cfg.eval.reference]} | models
     else:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cultureclip.data.shards import ShardReader
 from cultureclip.errors import DataError
+from cultureclip.io import create_new
 
 _SHARDS = ShardReader()
 
@@ -50,7 +51,7 @@ def write_blobs(path: Path, outputs: list[dict], fields: tuple[str, ...]) -> lis
     """Write the bytes of each output's `fields` into the file `path`; the outputs with those fields
     replaced by their `{offset, length}` there (a failed output lacks them and stays as it is)."""
     placed, offset = [], 0
-    with open(path, "wb") as f:
+    with create_new(path) as f:
         for out in outputs:
             spans = {}
             for name in (n for n in fields if n in out):

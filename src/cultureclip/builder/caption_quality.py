@@ -27,9 +27,9 @@ from cultureclip.builder.stage import Stage
 from cultureclip.builder.stages.caption_rubric import RubricStage, load_quality_prompts
 from cultureclip.builder.stages.caption_scores import AgreementStage, CoverageStage, caption_quality
 from cultureclip.config import BuildConfig, ScoreConfig, dump_config
-from cultureclip.data.shards import read_manifest, write_manifest
+from cultureclip.data.shards import check_unique_keys, read_manifest, write_manifest
 from cultureclip.errors import DataError
-from cultureclip.io import is_done
+from cultureclip.io import is_done, remove, write_text
 
 log = logging.getLogger(__name__)
 SCORES_RECORD = "caption_scores.yaml"
@@ -55,12 +55,13 @@ def score_dataset(folder: Path, cfg: ScoreConfig, build: BuildConfig) -> Path:
         return folder
     work = folder.with_name(f"{folder.name}.scores.work")
     claim_work(work, record)
-    todo = [stage_row(folder, r) for r in rows if r.get("shard")]
+    kept = [i for i, r in enumerate(rows) if r.get("shard")]  # scores go back by position, not by a name
+    todo = [stage_row(folder, rows[i]) for i in kept]
     with progress_bar() as progress, open_executor(build, progress) as executor:
-        scores = dict(zip((r["key"] for r in todo), score_rows(executor, todo, cfg, work), strict=True))
-    rows = [r | scores.get(r["key"], dict.fromkeys(SCORES)) for r in rows]
+        scores = dict(zip(kept, score_rows(executor, todo, cfg, work), strict=True))
+    rows = [r | scores.get(i, dict.fromkeys(SCORES)) for i, r in enumerate(rows)]
     publish(folder, rows, quality_facts(rows, score_models(cfg)))
-    (folder / SCORES_RECORD).write_text(record)
+    write_text(folder / SCORES_RECORD, record)
     shutil.rmtree(work)
     log.info("scored %d captions of %s", len(todo), folder)
     return folder
@@ -70,7 +71,9 @@ def read_rows(folder: Path) -> list[dict]:
     """Every manifest row of a finished dataset folder."""
     if not is_done(folder):
         raise DataError(f"{folder}: not a finished dataset folder (no completion marker)")
-    return read_manifest(folder)
+    rows = read_manifest(folder)
+    check_unique_keys(folder, rows)  # a manifest written before keys were checked
+    return rows
 
 
 def stage_row(folder: Path, row: dict) -> dict:
@@ -126,7 +129,7 @@ def publish(folder: Path, rows: list[dict], quality: dict) -> None:
     """The manifest (with its Hugging Face card) and the dataset card with `quality`, each file replaced
     atomically."""
     staging = folder.with_name(f".{folder.name}.scores-tmp")
-    shutil.rmtree(staging, ignore_errors=True)
+    remove(staging)  # left by a killed run (a link there is removed, not followed)
     staging.mkdir()
     write_manifest(staging, rows)
     facts, sections = read_card(folder)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cultureclip.io import write_json, write_text
+from cultureclip.redact import redact_tree
+
 CARD = "card.md"
 CARD_JSON = "card.json"
 FACT_TABLES = [
@@ -82,7 +85,8 @@ def read_card(folder: Path) -> tuple[dict, dict]:
 def write_card(folder: Path, facts: dict, sections: dict[str, dict] | None = None) -> None:
     """card.json (the facts and a recipe's extra `sections`, title -> counts) and card.md (the same as
     tables, then the caption quality when the facts hold it) into `folder`."""
-    (folder / CARD_JSON).write_text(json.dumps(facts | ({"sections": sections} if sections else {}), indent=2) + "\n")
+    facts, sections = redact_tree(facts), redact_tree(sections or {})  # notes and model settings may hold URLs
+    write_json(folder / CARD_JSON, facts | ({"sections": sections} if sections else {}))
     lines = ["# Dataset card", "", "Built by the cultureclip builder. Rows: `manifest.parquet`; images: `*.tar`.", ""]
     for title, key in FACT_TABLES:
         if key in facts:
@@ -95,7 +99,7 @@ def write_card(folder: Path, facts: dict, sections: dict[str, dict] | None = Non
     ):
         if key in facts:
             lines += quality_lines(facts[key], title)
-    (folder / CARD).write_text("\n".join(lines))
+    write_text(folder / CARD, "\n".join(lines))
 
 
 def quality_lines(quality: dict, title: str = "Caption quality") -> list[str]:

@@ -22,7 +22,15 @@ from cultureclip.config import BuildConfig, CatalogConfig
 from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.data.tables import write_table
 from cultureclip.errors import DataError, GenerationError
-from cultureclip.io import atomic_path, claim_output, is_finished, mark_done, record_difference
+from cultureclip.io import (
+    atomic_path,
+    claim_output,
+    is_finished,
+    mark_done,
+    record_difference,
+    refuse_link,
+    write_text,
+)
 
 log = logging.getLogger(__name__)
 RECORD = "build_config.yaml"
@@ -117,6 +125,7 @@ def run_step(executor: Executor, stage: Stage, rows: list[dict], work: Path, fol
 
 def claim_work(work: Path, record: str) -> None:
     """Use `work` for this build; a work folder left by a build with other settings is an error."""
+    refuse_link(work)
     saved = work / RECORD
     if saved.is_file() and saved.read_text() != record:
         raise DataError(
@@ -124,7 +133,7 @@ def claim_work(work: Path, record: str) -> None:
             "delete it to start over"
         )
     work.mkdir(parents=True, exist_ok=True)
-    saved.write_text(record)
+    write_text(saved, record)
 
 
 def write_dataset(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:

@@ -21,6 +21,7 @@ import logging
 
 from cultureclip.builder.blobs import read_blobs
 from cultureclip.errors import CultureClipError, GenerationError
+from cultureclip.redact import redact
 
 log = logging.getLogger(__name__)
 BACKEND_ERRORS: tuple[type[BaseException], ...] = (GenerationError, OSError, TimeoutError)
@@ -63,7 +64,8 @@ class Stage:
         try:
             done = self.process(todo) if todo else []
         except BACKEND_ERRORS as err:
-            log.warning("%s: a batch of %d rows failed (%s); retrying row by row", self.name, len(todo), err)
+            why = redact(str(err))
+            log.warning("%s: a batch of %d rows failed (%s); retrying row by row", self.name, len(todo), why)
             done = [self._one(row, retries) for row in todo]
         if len(done) != len(todo):
             raise StageFieldError(f"stage {self.name!r}: {len(done)} outputs for {len(todo)} rows")
@@ -81,7 +83,7 @@ class Stage:
             try:
                 return self.process([row])[0]
             except BACKEND_ERRORS as err:
-                reason = f"{self.name} failed: {type(err).__name__}: {err}"
+                reason = f"{self.name} failed: {type(err).__name__}: {redact(str(err))}"
         log.warning("%s: row %s failed: %s", self.name, row.get("key"), reason)
         return {"status": "failed", "reason": reason}
 

@@ -9,13 +9,16 @@ from cultureclip.backends.embed import create_text_embedder
 from cultureclip.catalog.check import check_rows
 from cultureclip.catalog.expand import expand, expand_prompt
 from cultureclip.catalog.image_similarity import image_similarity
-from cultureclip.catalog.load import catalog_rows, load_catalog
+from cultureclip.catalog.load import TWIN_GROUPS_SUFFIX, catalog_rows, load_catalog
 from cultureclip.catalog.schema import CATEGORIES, ConceptSketch
 from cultureclip.catalog.stats import catalog_stats
 from cultureclip.catalog.twins import Mined, mine_twins
 from cultureclip.config import RunConfig
 from cultureclip.errors import ConfigError, DataError
-from cultureclip.io import atomic_path, claim_output
+from cultureclip.io import atomic_path, claim_output, within
+
+PACKAGE = Path(__file__).resolve().parents[1]
+"""The installed cultureclip package: its shipped files are never rewritten."""
 
 
 def check_catalog(cfg: RunConfig) -> list[str]:
@@ -31,9 +34,14 @@ def mine_catalog_twins(
     Writes one JSON line per concept to `out` ({"id", "twins": [{"id", "score"}, ...]}, best first)
     and the twin groups, curated and mined, with scores and reasons, next to the catalogue (or to
     mining.groups_out); returns that file and the result. Neither may be a folder (unless `overwrite`).
+    Nothing is written into the installed package: the shipped catalogue's groups go next to `out`.
     """
     catalog = load_catalog(cfg.catalog.path, cfg.catalog.mode, ConceptSketch, cfg.catalog.categories)
     groups_file = cfg.mining.groups_out or catalog.twin_groups_file
+    if within(PACKAGE, groups_file):
+        if cfg.mining.groups_out is not None:
+            raise ConfigError(f"mining.groups_out {groups_file}: inside the installed cultureclip package")
+        groups_file = Path(out).with_suffix(TWIN_GROUPS_SUFFIX)
     for path in (out, groups_file):
         claim_output(path, None, overwrite)
     if generator is None and cfg.mining.generator is not None:

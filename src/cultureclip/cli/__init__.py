@@ -14,10 +14,12 @@ import sys
 import click
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from cultureclip.cli import catalog, pipeline, tools  # noqa: F401  (each module adds its commands to `app`)
 from cultureclip.cli.common import app, console, tables
 from cultureclip.errors import CultureClipError
+from cultureclip.redact import redact
 
 INTERRUPTED_CODE = 130
 INTERRUPTED = "interrupted: run the same command again to continue where it stopped (train and run: add --resume)"
@@ -30,15 +32,16 @@ def main(argv: list[str] | None = None) -> int:
     Under torchrun every rank runs the command and only rank 0 prints, but any rank's error."""
     rank = os.environ.get("RANK", "0")
     console.quiet = tables.quiet = rank != "0"
-    logging.basicConfig(
-        level=logging.WARNING, format="%(message)s", handlers=[RichHandler(console=console, show_path=False)]
-    )
+    handler = RichHandler(console=console, show_path=False)
+    handler.addFilter(_redact_record)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", handlers=[handler])
     logging.getLogger("cultureclip").setLevel(logging.INFO)
     try:
         code = app(args=argv, standalone_mode=False)  # a command's typer.Exit(n) comes back as n
     except (CultureClipError, OSError) as err:
         where = "" if rank == "0" else f"rank {rank}: "
-        Console(stderr=True).print(f"[red]error:[/red] {where}{_one_line(err)}", highlight=False, soft_wrap=True)
+        message = escape(redact(_one_line(err)))
+        Console(stderr=True).print(f"[red]error:[/red] {where}{message}", highlight=False, soft_wrap=True)
         return 2
     except click.exceptions.Exit as err:
         code = err.exit_code
@@ -48,6 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     if code == INTERRUPTED_CODE:  # typer answers Ctrl-C with this code
         Console(stderr=True).print(INTERRUPTED, highlight=False, soft_wrap=True)
     return code if isinstance(code, int) else 0
+
+
+def _redact_record(record: logging.LogRecord) -> bool:
+    """A log line with its URLs redacted (a credential in a URL is never printed: redact.py)."""
+    message = record.getMessage()
+    if "://" in message:
+        record.msg, record.args = redact(message), None
+    return True
 
 
 def _one_line(err: Exception) -> str:

@@ -54,7 +54,8 @@ def catalog_twins(
     overrides: Overrides = None,
     overwrite: OverwriteOption = False,
 ) -> None:
-    """Mine look-alikes from other cultures: top K per concept into OUT, twin groups next to the catalogue."""
+    """Mine look-alikes from other cultures: top K per concept into OUT, twin groups next to the catalogue
+    (for the shipped catalogue, next to OUT: nothing is written into the installed package)."""
     cfg = _catalog_config(config, catalog, [*(overrides or []), *([f"mining.k={k}"] if k else [])])
     groups_file, mined = catalog_jobs.mine_catalog_twins(cfg, out, overwrite=overwrite)
     curated = sum(g["curated"] for g in mined.groups)

@@ -87,7 +87,11 @@ def import_cultwin(
     out: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder to write (shards + manifest).")],
     test: Annotated[Path | None, typer.Option(help="Held-out rows (the release's _valid file), split 'test'.")] = None,
     images: Annotated[
-        Path | None, typer.Option(help="Folder of the images, when the rows' paths do not resolve beside the file.")
+        Path | None,
+        typer.Option(
+            help="Folder of the images, when the rows' paths do not resolve beside the file. A row's image path never "
+            "leads out of this folder (without it: the file's folder); --images / allows any path."
+        ),
     ] = None,
     max_side: Annotated[int | None, typer.Option(min=16, help="Shrink larger images to this longest side.")] = None,
     overwrite: OverwriteOption = False,

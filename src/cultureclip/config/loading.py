@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from cultureclip.config.overrides import deep_merge, first_error, set_dotted
 from cultureclip.config.run import RunConfig
 from cultureclip.errors import ConfigError
+from cultureclip.redact import redact_tree
 
 PRESETS = resources.files("cultureclip") / "config" / "presets"
 
@@ -85,5 +86,6 @@ def read_yaml(file: Path) -> dict[str, Any]:
 
 
 def dump_config(cfg: BaseModel) -> str:
-    """The resolved config as YAML, saved beside every output so a run can be reproduced."""
-    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+    """The resolved config as YAML, saved beside every output so a run can be reproduced; URLs in it are
+    redacted (a credential in `base_url` is used, never written: redact.py)."""
+    return yaml.safe_dump(redact_tree(cfg.model_dump(mode="json")), sort_keys=False)

@@ -10,6 +10,7 @@ Both the alignment importer and the evaluator read it from here.
 
 import gzip
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from cultureclip.errors import ConfigError, DataError
 ROOT_ENV = "CULTURECLIP_FASHION_MNIST"
 """Environment variable naming the Fashion-MNIST folder when no root is configured."""
 SPLIT_PREFIX = {"train": "train", "test": "t10k"}
+MAX_IDX_BYTES = 1 << 30
+"""The most values' bytes an idx file may declare (Fashion-MNIST's largest holds 47 MB)."""
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -62,24 +65,37 @@ FASHION_MNIST_TEMPLATES = (
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read one idx file (gzipped if its name ends in .gz) into an array of its declared type and shape."""
+    """Read one idx file (gzipped if its name ends in .gz) into an array of its declared type and shape.
+
+    The file is decompressed as it is read, no further than the size its header declares (at most
+    MAX_IDX_BYTES), so a gzip bomb costs no more memory than an honest file."""
     path = Path(path)
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
+            return _read_idx(path, f)
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as err:
         raise DataError(f"{path}: cannot read idx file ({err})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
+
+
+def _read_idx(path: Path, f) -> np.ndarray:
+    magic = f.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_TYPES:
         raise DataError(f"{path}: not an idx file (bad magic number)")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    ndim = magic[3]
+    dims = f.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise DataError(f"{path}: idx header is truncated")
-    shape = tuple(int(n) for n in np.frombuffer(raw, ">i4", ndim, offset=4))
-    dtype = np.dtype(IDX_TYPES[raw[2]])
-    expected = header + dtype.itemsize * int(np.prod(shape))
-    if len(raw) != expected:
-        raise DataError(f"{path}: {len(raw)} bytes but the header {shape} needs {expected}")
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    shape = tuple(int(n) for n in np.frombuffer(dims, ">i4", ndim))
+    dtype = np.dtype(IDX_TYPES[magic[2]])
+    size = dtype.itemsize * int(np.prod(shape, dtype=object))
+    if min(shape, default=0) < 0 or size > MAX_IDX_BYTES:
+        raise DataError(f"{path}: the header declares {shape} values, over the {MAX_IDX_BYTES:,} bytes read")
+    raw = f.read(size + 1)
+    if len(raw) != size:
+        header = 4 + 4 * ndim
+        found = f"{header + len(raw)} bytes" if len(raw) < size else "more bytes"
+        raise DataError(f"{path}: {found} but the header {shape} needs {header + size}")
+    return np.frombuffer(raw, dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def _idx_file(root: Path, stem: str) -> Path:

@@ -21,6 +21,7 @@ types from the first 5 samples, and fail on a field that is null there and a str
 import hashlib
 import io
 import os
+import re
 import tarfile
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,6 +33,7 @@ from PIL import Image
 
 from cultureclip.data.tables import read_table, rows_table
 from cultureclip.errors import DataError
+from cultureclip.redact import redact
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -39,6 +41,10 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.parquet"
 HF_CARD = "README.md"
 LOCATION = ("shard", "offset", "length", "sha256")
+SHARD_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.tar")
+"""What a manifest's `shard` may hold: a tar file's name in the dataset folder (`train-00000.tar`)."""
+SAMPLE_KEY = re.compile(r"[^./\\\s]+")
+"""A sample's key: the stem of its tar members (`KEY.png`, `KEY.json`), so no dot, separator or space."""
 """Manifest columns that say where a sample is, and its image's hash (not fields of the sample's row)."""
 
 
@@ -71,6 +77,10 @@ def _write_shard(path: Path, samples: list[Sample]) -> list[dict]:
     import webdataset as wds
 
     hashes = []
+    for sample in samples:
+        key = sample.row["key"]
+        if not isinstance(key, str) or not SAMPLE_KEY.fullmatch(key):
+            raise DataError(f"{path}: sample key {key!r} cannot name tar members (no '.', '/', '\\' or space)")
     with wds.TarWriter(str(path), mtime=0) as sink:
         for sample in samples:
             png = _png(sample.image)
@@ -105,12 +115,36 @@ def _png(image: Image.Image | bytes) -> bytes:
     return png.getvalue()
 
 
+NOTES = ("reason", "note")
+"""Fields whose text is a message (a failure reason, a caption note): redacted when written (redact.py)."""
+
+
 def write_manifest(folder: Path, rows: list[dict]) -> None:
+    """manifest.parquet (and the `datasets` card) of `rows`; a key twice in the dataset is refused, since
+    rows (and scores joined back to them) are found by key."""
     import pyarrow.parquet as pq
 
-    table = rows_table(rows)
+    check_unique_keys(folder, rows)
+    table = rows_table([{k: _redacted(k, v) for k, v in row.items()} for row in rows])
     pq.write_table(table, folder / MANIFEST)
     _write_hf_card(folder, sorted({r["split"] for r in rows if r.get("shard")}), table.schema)
+
+
+def check_unique_keys(folder: Path, rows: list[dict]) -> None:
+    """A DataError naming the first key that two rows of the dataset in `folder` share."""
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        key = row.get("key")
+        if key in seen:
+            raise DataError(
+                f"{folder}: key {key!r} is given to two rows ({seen[key]} and {i}, splits "
+                f"{rows[seen[key]].get('split')!r} and {row.get('split')!r}); keys must be unique in a dataset"
+            )
+        seen[key] = i
+
+
+def _redacted(field: str, value: object) -> object:
+    return redact(value) if field.endswith(NOTES) and isinstance(value, str) else value
 
 
 def _write_hf_card(folder: Path, splits: list[str], schema) -> None:
@@ -150,7 +184,20 @@ def read_manifest(folder: Path) -> list[dict]:
     path = Path(folder) / MANIFEST
     if not path.is_file():
         raise DataError(f"{folder}: not a cultureclip dataset ({MANIFEST} is missing)")
-    return read_table(path).to_pylist()
+    rows = read_table(path).to_pylist()
+    for row in rows:
+        _check_shard(folder, row.get("shard"))
+    return rows
+
+
+def _check_shard(folder: Path, shard: object) -> None:
+    """A manifest's `shard` names a tar file inside its dataset folder: no path, no link out of it."""
+    if shard is None:
+        return
+    if not isinstance(shard, str) or not SHARD_NAME.fullmatch(shard):
+        raise DataError(f"{folder}: {MANIFEST} names shard {shard!r}, not a .tar file of this folder; rebuild it")
+    if (Path(folder) / shard).is_symlink():
+        raise DataError(f"{folder}: shard {shard} is a link; a dataset's shards are files inside its folder")
 
 
 def split_rows(folder: Path, split: str, columns: Sequence[str] | None = None) -> list[dict]:
@@ -181,6 +228,7 @@ def split_table(folder: Path, split: str, columns: Sequence[str] | None = None) 
         .aggregate([("end", "max")])
     )
     for shard, end in zip(ends["shard"].to_pylist(), ends["end_max"].to_pylist(), strict=True):
+        _check_shard(folder, shard)
         if not (folder / shard).is_file():
             raise DataError(f"{folder}: shard {shard} listed in {MANIFEST} is missing")
         if (folder / shard).stat().st_size < end:

@@ -20,7 +20,7 @@ from cultureclip.eval.datasets.base import EvalDataset
 from cultureclip.eval.embed import Encoder
 from cultureclip.eval.stats import compare_records
 from cultureclip.eval.tasks import TaskResult, run_task, task_prompts
-from cultureclip.io import atomic_path, write_json
+from cultureclip.io import atomic_path, plain_name, write_json
 from cultureclip.runtime import announce, resolve_precision
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,8 @@ def compare_models(
     """
     if not models:
         raise ConfigError("no models to evaluate: give --models name=MODEL_ID,... or eval.models")
+    for name in models:  # each names a folder of predictions/
+        plain_name(name, "model name")
     comparison = load_datasets(datasets, cfg)
     for name, model_id in models.items():
         start = time.perf_counter()
@@ -91,7 +93,7 @@ def load_datasets(datasets: list[DatasetSpec], cfg: EvalConfig) -> Comparison:
     if not datasets:
         raise ConfigError("no datasets to evaluate: give --data KIND:PATH or eval.datasets")
     loaded = [(spec, load_dataset(spec)) for spec in datasets]
-    names = [data.name for _, data in loaded]
+    names = [plain_name(data.name, "dataset name (set `name` in eval.datasets)") for _, data in loaded]
     if len(set(names)) != len(names):
         raise ConfigError(f"two datasets are named {_first_duplicate(names)!r}: set `name` in eval.datasets")
     for spec, data in loaded:
@@ -231,6 +233,7 @@ def parse_models(text: str) -> dict[str, str]:
         name, sep, model_id = entry.partition("=")
         if not sep or not name.strip() or not model_id.strip():
             raise ConfigError(f"--models {text!r}: expected name=MODEL_ID,... (got {entry!r})")
+        plain_name(name.strip(), f"--models {text!r}: the model name")
         if name.strip() in models:
             raise ConfigError(f"--models {text!r}: the name {name.strip()!r} appears twice")
         models[name.strip()] = model_id.strip()

@@ -49,10 +49,11 @@ from PIL import Image, UnidentifiedImageError
 from rich.progress import Progress
 
 from cultureclip.config import BuildConfig, dump_config
+from cultureclip.data.images import ImageTooLarge, decoded
 from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.data.text import slug
 from cultureclip.errors import DataError
-from cultureclip.io import atomic_path, claim_output, input_record, mark_done
+from cultureclip.io import atomic_path, claim_output, input_record, mark_done, within
 
 if TYPE_CHECKING:
     from cultureclip.builder.executors import Executor
@@ -84,11 +85,18 @@ def read_rows(path: Path, need_images: bool = True) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such CulTwin file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not a UTF-8 text file (byte {err.start})") from None
     try:
         rows = json.loads(text)
     except json.JSONDecodeError as err:
         rows = _json_lines(path, text, err)
+    except RecursionError:
+        raise DataError(f"{path}: not valid JSON (nested too deep)") from None
+    if isinstance(rows, dict) and path.suffix == ".jsonl":  # JSON lines of one row
+        rows = [rows]
     if not isinstance(rows, list):
         raise DataError(f"{path}: expected a list of twin-pair rows")
     for i, row in enumerate(rows):
@@ -103,7 +111,7 @@ def _json_lines(path: Path, text: str, first: json.JSONDecodeError) -> list:
     for n, line in enumerate(text.splitlines(), 1):
         try:
             rows += [json.loads(line)] if line.strip() else []
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise DataError(f"{path}: not valid JSON (line {n})") from None
     return rows
 
@@ -119,10 +127,14 @@ def _check_row(path: Path, i: int, row: object, required: list[str]) -> None:
             raise DataError(f"{path}: row {i}: field {field!r} is {problem}{hint}")
 
 
-def members(path: Path, rows: list[dict], split: str, images: Path | None = None) -> list[Member]:
-    """Both members of every row as our rows, one per distinct image, in file order."""
+def members(
+    path: Path, rows: list[dict], split: str, images: Path | None = None, counts: dict[str, int] | None = None
+) -> list[Member]:
+    """Both members of every row as our rows, one per distinct image, in file order. Keys are numbered
+    in `counts` (shared by all the splits of a dataset: a release's train and valid files share sample
+    ids, and a key names one row of the dataset)."""
     seen: set[Path | tuple] = set()
-    counts: dict[str, int] = {}
+    counts = {} if counts is None else counts
     out = []
     for i, row in enumerate(rows):
         meta = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
@@ -131,7 +143,8 @@ def members(path: Path, rows: list[dict], split: str, images: Path | None = None
         category = str(meta.get("category") or "")
         for side, other in (("pos", "neg"), ("neg", "pos")):
             named = row.get(f"{side}_image_path")
-            image = _resolve(path, named, images) if named else None
+            where = f"{path}: row {i}: field '{side}_image_path'"
+            image = _resolve(path, named, images, where) if named else None
             identity = image or (group, side, str(row.get(f"{side}_caption_id", row[f"{side}_caption"])))
             if identity in seen:
                 continue
@@ -157,7 +170,7 @@ def members(path: Path, rows: list[dict], split: str, images: Path | None = None
                         "features": str(meta.get(f"{side}_features") or ""),
                         "source": f"{path.name}:{i}",
                     },
-                    f"{path}: row {i}: field '{side}_image_path'",
+                    where,
                     _seed(group, side, row[f"{side}_caption"]),
                 )
             )
@@ -169,24 +182,37 @@ def _seed(group: str, side: str, caption: str) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
-def _resolve(path: Path, image: str, images: Path | None) -> Path:
-    """Where an image is: beside the data file, or under `images` by its path's longest existing tail
-    (the release's paths may be absolute paths of the authors' machine)."""
+def _resolve(path: Path, image: str, images: Path | None, where: str) -> Path:
+    """Where an image is: inside the data file's folder, or under `images` by its path's longest existing
+    tail (the release's paths may be absolute paths of the authors' machine). A path from a row never
+    leads out of that folder (`..`, an absolute path elsewhere, a link out): `--images /` allows any."""
+    if "\x00" in image:
+        raise DataError(f"{where}: {image!r} is not a file path")
     file = Path(image)
     if images is None:
-        return file if file.is_absolute() else path.parent / file
+        candidate = file if file.is_absolute() else path.parent / file
+        if ".." in file.parts or not within(path.parent, candidate):
+            raise DataError(
+                f"{where}: image {image!r} is outside the release's folder {path.parent}; pass --images FOLDER, "
+                "the folder that holds the images (--images / allows any path)"
+            )
+        return candidate
     tails = [file.parts[k:] for k in range(1 if file.is_absolute() else 0, len(file.parts))]
-    candidates = [Path(images).joinpath(*tail) for tail in tails]
-    return next((c for c in candidates if c.is_file()), candidates[0])
+    candidates = [Path(images).joinpath(*tail) for tail in tails if ".." not in tail]
+    inside = [c for c in candidates if within(images, c)]
+    if not inside:
+        raise DataError(f"{where}: image {image!r} is not a path inside --images {images}")
+    return next((c for c in inside if c.is_file()), inside[0])
 
 
 def _load(member: Member, max_side: int | None) -> Image.Image:
     try:
-        with Image.open(member.image) as im:
-            image = im.convert("RGB")
+        image = decoded(member.image)
     except FileNotFoundError:
         raise DataError(f"{member.where}: no such image {member.image}") from None
-    except (UnidentifiedImageError, OSError):
+    except ImageTooLarge as err:
+        raise DataError(f"{member.where}: {member.image} is too large to decode ({err})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise DataError(f"{member.where}: {member.image} is not a readable image") from None
     return _shrunk(image, max_side)
 
@@ -292,7 +318,8 @@ def import_cultwin(
         raise ValueError("import_cultwin: render and judge need the build settings")
     claim_output(out, "import cultwin", overwrite)
     rows = {split: read_rows(file, need_images=not render) for split, file in splits.items()}
-    planned = {split: members(Path(splits[split]), rows[split], split, images) for split in splits}
+    counts: dict[str, int] = {}
+    planned = {split: members(Path(splits[split]), rows[split], split, images, counts) for split in splits}
     work, everyone = out.with_name(f"{out.name}.work"), [m for group in planned.values() for m in group]
     rendered, verdicts = {}, {}
     if render or judge:

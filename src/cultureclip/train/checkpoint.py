@@ -2,7 +2,8 @@
 
 Weights (with any LoRA adapters), optimizer and schedule state, the gradient scaler, the step and the
 random generators, written atomically as `checkpoint-<step>.pt` in the training's work folder; only the
-latest is kept.
+latest is kept. A checkpoint is read with `weights_only=True`: tensors and plain values only, so a file
+planted in the work folder cannot run code on `--resume` (it is refused).
 """
 
 import pickle
@@ -51,8 +52,13 @@ def load_checkpoint(path: Path, model, optimizer, schedule, scaler) -> int:
     A checkpoint of another architecture (or another tuning mode) is a one-line DataError.
     """
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as err:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain containers: no code runs
+    except pickle.UnpicklingError:
+        raise DataError(
+            f"checkpoint {path}: refused, it holds objects other than tensors and plain values (a pickle that "
+            "could run code); delete it and train again without --resume"
+        ) from None
+    except (RuntimeError, EOFError, OSError) as err:
         detail = str(err).strip().splitlines()[0].split(". ")[0][:120] if str(err).strip() else type(err).__name__
         raise DataError(
             f"checkpoint {path}: unreadable ({detail}); delete it and train again without --resume"

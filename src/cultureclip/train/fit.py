@@ -23,7 +23,9 @@ from cultureclip.io import (
     is_finished,
     mark_done,
     record_difference,
+    refuse_link,
     write_json,
+    write_text,
 )
 from cultureclip.runtime import announce, enable_tf32, resolve_device, resolve_precision
 from cultureclip.train.data import load_train_data
@@ -102,6 +104,7 @@ def training_inputs(start_id: str, data: Sequence[Path]) -> dict[str, Path]:
 
 def _prepare_work(work: Path, record: str, resume: bool) -> None:
     """A fresh work folder, or with `resume` the existing one if it was made with the same settings."""
+    refuse_link(work)
     saved = work / TRAIN_RECORD
     if resume and saved.is_file() and saved.read_text() != record:
         difference = record_difference(saved.read_text(), record)
@@ -109,4 +112,4 @@ def _prepare_work(work: Path, record: str, resume: bool) -> None:
     if not resume:
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    saved.write_text(record)
+    write_text(saved, record)

@@ -6,21 +6,35 @@ one is retried with exponential backoff only when it may pass later (a timeout, 
 429 or 5xx). A server that cannot be reached (connection refused, unknown host) or refuses the request
 (401, 403, 404) stops the stage at once (`GeneratorUnreachable`); other HTTP errors fail the row.
 The API key comes from the environment variable the config names, never from a file.
+
+A server is not trusted to be well-behaved. Each attempt has one deadline, `timeout_s`, for all of it
+(connecting, sending, every read of the answer: a server dripping bytes is cut off there); an answer is
+read up to `reply_byte_cap(max_new_tokens)` bytes and its text must fit `max_new_tokens` in characters
+(`MAX_CHARS_PER_TOKEN` each), so a reply of megabytes is refused before anything parses or tokenises it;
+an answer without text (`content: null`: tool calls, refusals, a reasoning model cut by `max_tokens`),
+malformed or absurdly nested JSON is a GenerationError with its reason, which fails the row. Ctrl-C (or
+any error that stops `generate`) shuts every open connection, so the worker threads end at once.
+The server's address appears in messages redacted (no user information or query: redact.py).
 """
 
 import base64
 import io
+import json
 import logging
 import os
+import socket
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import httpcore
 import httpx
 from PIL import Image
 
 from cultureclip.config import ChatModelConfig
 from cultureclip.errors import GenerationError, GeneratorUnreachable
+from cultureclip.redact import redact, redact_url
 
 log = logging.getLogger(__name__)
 RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
@@ -29,6 +43,14 @@ REFUSED = {
     403: "forbidden: check the API key in $",
     404: "no such model or URL",
 }
+MAX_CHARS_PER_TOKEN = 32
+"""Characters a reply may have per token asked for (a token is rarely more than a dozen)."""
+
+
+def reply_byte_cap(max_new_tokens: int) -> int:
+    """The most bytes an answer of `max_new_tokens` tokens is read to: its text JSON-escaped at worst
+    (12 bytes a character), plus 64 KiB for the envelope."""
+    return 65536 + 12 * MAX_CHARS_PER_TOKEN * max_new_tokens
 
 
 class OpenAIChatModel:
@@ -37,17 +59,29 @@ class OpenAIChatModel:
     def __init__(self, model: str, cfg: ChatModelConfig):
         self.model = model
         self.cfg = cfg
+        self.where = redact_url(cfg.base_url)
         key = os.environ.get(cfg.api_key_env)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         limits = httpx.Limits(max_connections=cfg.concurrency)
+        self.network = Deadlines()
+        transport = httpx.HTTPTransport(limits=limits)
+        transport._pool._network_backend = self.network  # every read and write bounded by the request's deadline
         self.client = httpx.Client(
-            base_url=cfg.base_url.rstrip("/"), headers=headers, timeout=cfg.timeout_s, limits=limits
+            base_url=cfg.base_url.rstrip("/"), headers=headers, timeout=cfg.timeout_s, transport=transport
         )
 
     def generate(self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None) -> list[str]:
         messages = prompts if images is None else [_with_image(p, im) for p, im in zip(prompts, images, strict=True)]
-        with ThreadPoolExecutor(max_workers=self.cfg.concurrency) as pool:
-            return list(pool.map(self.complete, messages))
+        self.network.stopped.clear()
+        pool = ThreadPoolExecutor(max_workers=self.cfg.concurrency)
+        try:
+            futures = [pool.submit(self.complete, m) for m in messages]
+            return [f.result() for f in futures]
+        except BaseException:  # Ctrl-C, or an error that stops the stage: end the other requests now
+            self.network.stop()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def complete(self, prompt: str | list[dict]) -> str:
         """One chat completion of one user message (text, or a list of content parts such as an image
@@ -60,32 +94,165 @@ class OpenAIChatModel:
             "seed": self.cfg.seed,
         }
         for attempt in range(self.cfg.retries + 1):
+            if self.network.stopped.is_set():
+                raise GenerationError(f"{self.where}: stopped")
             try:
-                response = self.client.post("/chat/completions", json=body)
-                if response.status_code not in RETRYABLE:
-                    response.raise_for_status()
-                    return response.json()["choices"][0]["message"]["content"].strip()
-                problem = f"HTTP {response.status_code}"
-            except httpx.HTTPStatusError as err:
-                status = err.response.status_code
-                if status in REFUSED:
-                    hint = REFUSED[status] + (self.cfg.api_key_env if REFUSED[status].endswith("$") else "")
-                    raise GeneratorUnreachable(
-                        f"{self.cfg.base_url}: HTTP {status} for {self.model} ({hint})"
-                    ) from None
-                raise GenerationError(f"{self.cfg.base_url}: HTTP {status} for {self.model}") from None
-            except (KeyError, IndexError, TypeError, ValueError):
-                raise GenerationError(f"{self.cfg.base_url}: malformed chat-completions answer") from None
+                status, data = self._post(body)
+                if status not in RETRYABLE:
+                    self._refuse(status)
+                    return self._text(data)
+                problem = f"HTTP {status}"
             except httpx.ConnectError as err:  # refused, unknown host: the server is not there
+                if self.network.stopped.is_set():
+                    raise GenerationError(f"{self.where}: stopped") from None
                 raise GeneratorUnreachable(
-                    f"{self.cfg.base_url}: cannot connect ({err}); start the server or fix base_url"
+                    f"{self.where}: cannot connect ({redact(str(err))}); start the server or fix base_url"
                 ) from None
-            except httpx.TransportError as err:  # timeouts, dropped connections
+            except httpx.TransportError as err:  # timeouts (the deadline too), dropped connections
+                if self.network.stopped.is_set():
+                    raise GenerationError(f"{self.where}: stopped") from None
                 problem = type(err).__name__
             if attempt < self.cfg.retries:
-                log.warning("%s: %s, retrying (%d/%d)", self.cfg.base_url, problem, attempt + 1, self.cfg.retries)
-                time.sleep(self.cfg.backoff_s * 2**attempt)
-        raise GenerationError(f"{self.cfg.base_url}: {problem} after {self.cfg.retries + 1} attempts")
+                log.warning("%s: %s, retrying (%d/%d)", self.where, problem, attempt + 1, self.cfg.retries)
+                self.network.stopped.wait(self.cfg.backoff_s * 2**attempt)
+        raise GenerationError(f"{self.where}: {problem} after {self.cfg.retries + 1} attempts")
+
+    def _post(self, body: dict) -> tuple[int, bytes]:
+        """(status, answer bytes) of one attempt, all of it within `timeout_s`; an answer longer than
+        `reply_byte_cap` is a GenerationError, read no further."""
+        cap = reply_byte_cap(self.cfg.max_new_tokens)
+        with self.network.deadline(self.cfg.timeout_s), self.client.stream("POST", "/chat/completions", json=body) as r:
+            if not 200 <= r.status_code < 300:  # the body of an error answer is not read
+                return r.status_code, b""
+            declared = r.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise GenerationError(self._too_long(f"{int(declared):,} bytes announced"))
+            data = bytearray()
+            for chunk in r.iter_bytes():
+                data += chunk
+                if len(data) > cap:
+                    raise GenerationError(self._too_long(f"over {cap:,} bytes"))
+            return r.status_code, bytes(data)
+
+    def _too_long(self, what: str) -> str:
+        return f"{self.where}: answer too long ({what} for max_new_tokens={self.cfg.max_new_tokens}); not read"
+
+    def _refuse(self, status: int) -> None:
+        if status in REFUSED:
+            hint = REFUSED[status] + (self.cfg.api_key_env if REFUSED[status].endswith("$") else "")
+            raise GeneratorUnreachable(f"{self.where}: HTTP {status} for {self.model} ({hint})")
+        if not 200 <= status < 300:
+            raise GenerationError(f"{self.where}: HTTP {status} for {self.model}")
+
+    def _text(self, data: bytes) -> str:
+        """The reply's text; an answer without one is a GenerationError that says what it held instead."""
+        try:
+            answer = json.loads(data)
+            choice = answer["choices"][0]
+            content = choice["message"]["content"]
+        except RecursionError:
+            raise GenerationError(f"{self.where}: malformed chat-completions answer (JSON nested too deep)") from None
+        except ValueError:
+            raise GenerationError(f"{self.where}: malformed chat-completions answer (not JSON)") from None
+        except KeyError as err:
+            raise GenerationError(f"{self.where}: malformed chat-completions answer (no field {err})") from None
+        except (IndexError, TypeError):
+            raise GenerationError(f"{self.where}: malformed chat-completions answer (no choice)") from None
+        if not isinstance(content, str):
+            finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+            held = "null" if content is None else type(content).__name__
+            raise GenerationError(
+                f"{self.where}: no text in the answer (content {held}, finish_reason {str(finish)[:40]!r})"
+            )
+        limit = MAX_CHARS_PER_TOKEN * self.cfg.max_new_tokens
+        if len(content) > limit:
+            raise GenerationError(self._too_long(f"{len(content):,} characters > {limit:,}"))
+        return content.strip()
+
+
+class Deadlines(httpcore.NetworkBackend):
+    """httpx's network layer with every connect, read and write bounded by the time left before the
+    current thread's deadline (`deadline`), and every open socket shut at once by `stop`."""
+
+    def __init__(self):
+        self.backend = httpcore.SyncBackend()
+        self.local = threading.local()
+        self.stopped = threading.Event()
+        self.sockets: set[socket.socket] = set()
+        self.lock = threading.Lock()
+
+    def deadline(self, seconds: float):
+        return _Deadline(self.local, time.monotonic() + seconds)
+
+    def bound(self, timeout: float | None) -> float | None:
+        if self.stopped.is_set():
+            raise httpcore.ReadError("stopped")
+        deadline = getattr(self.local, "deadline", None)
+        if deadline is None:
+            return timeout
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise httpcore.ReadTimeout("the request's deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+    def stop(self) -> None:
+        """Shut every open connection: threads blocked reading one return at once."""
+        self.stopped.set()
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        stream = self.backend.connect_tcp(host, port, self.bound(timeout), local_address, socket_options)
+        return _Stream(stream, self)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        return _Stream(self.backend.connect_unix_socket(path, self.bound(timeout), socket_options), self)
+
+    def sleep(self, seconds: float) -> None:
+        self.backend.sleep(seconds)
+
+
+class _Deadline:
+    def __init__(self, local: threading.local, at: float):
+        self.local, self.at = local, at
+
+    def __enter__(self):
+        self.local.deadline = self.at
+
+    def __exit__(self, *exc):
+        self.local.deadline = None
+
+
+class _Stream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream, network: Deadlines):
+        self.stream, self.network = stream, network
+        self.sock = stream.get_extra_info("socket")
+        with network.lock:
+            network.sockets.add(self.sock)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, self.network.bound(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, self.network.bound(timeout))
+
+    def close(self) -> None:
+        with self.network.lock:
+            self.network.sockets.discard(self.sock)
+        self.stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> "_Stream":
+        tls = self.stream.start_tls(ssl_context, server_hostname, self.network.bound(timeout))
+        with self.network.lock:
+            self.network.sockets.discard(self.sock)
+        return _Stream(tls, self.network)
+
+    def get_extra_info(self, info: str):
+        return self.stream.get_extra_info(info)
 
 
 def _with_image(prompt: str, image: Image.Image) -> list[dict]:

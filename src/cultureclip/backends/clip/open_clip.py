@@ -187,6 +187,11 @@ def _open_clip(spec: ModelId) -> OpenClipModel:
     try:
         model, _, preprocess = open_clip.create_model_and_transforms(spec.ref, pretrained=spec.tag)
     except (RuntimeError, AssertionError, ValueError) as err:
+        if spec.tag is not None and str(err).startswith("Failed to download"):  # offline, or no such weights
+            raise DataError(
+                f"model id open_clip:{spec.ref}@{spec.tag}: its weights are neither in the local cache nor "
+                "downloadable (offline?); download them once online, or choose another model"
+            ) from None
         if spec.tag is None or not Path(spec.tag).is_file():
             raise
         # a checkpoint file made for another architecture

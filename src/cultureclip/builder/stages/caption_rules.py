@@ -27,17 +27,24 @@ def clean_caption(text: str) -> str:
     return text.strip().strip(QUOTES).strip()
 
 
+CHARS_PER_TOKEN = 32
+"""More characters than this per token of the context cannot fit it (checked before tokenising)."""
+
+
 def caption_problem(text: str, name: str, tokenizer: "Tokenizer") -> str | None:
     """Why `text` is not an acceptable caption of the concept `name`, or None when it is."""
     if not text:
         return "empty"
+    limit = tokenizer.context_length
+    if len(text) > CHARS_PER_TOKEN * limit:  # before any other check: a reply of megabytes costs nothing
+        return f"too long: {len(text)} characters for {limit} tokens"
     if "\n" in text or BOILERPLATE.search(text):
         return "chat boilerplate"
     if fold(name) not in fold(text):
         return "does not name the concept"
     if not text.rstrip(QUOTES + ")").endswith((".", "!", "?")):
         return "unfinished sentence"
-    tokens, limit = tokenizer.count(text), tokenizer.context_length
+    tokens = tokenizer.count(text)
     if tokens > limit:
         return f"too long: {tokens} tokens > {limit}"
     return None

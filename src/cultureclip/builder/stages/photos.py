@@ -10,6 +10,7 @@ with it (`ChatStage`).
 
 import io
 import json
+import re
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -19,11 +20,15 @@ from cultureclip.builder.stage import Stage
 from cultureclip.builder.stages.chat import ChatStage
 from cultureclip.builder.stages.replies import ReplyError, first_json, parse_fields
 from cultureclip.config import BottomUpRecipeConfig
+from cultureclip.data.images import ImageTooLarge, decoded
 from cultureclip.errors import DataError
+from cultureclip.io import within
 
 PROMPT_KEYS = ("version", "filter", "label", "reask")
 WIT_FIELDS = ("page_title", "page_url", "image_url", "caption_attribution_description", "context_page_description")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+KEY = re.compile(r"[\w-]+")
+"""A row's key names its sample's tar members and image file: no '.', '/' or space."""
 
 
 def load_photo_prompts(name: str) -> dict[str, str]:
@@ -43,14 +48,15 @@ def read_wit_rows(cfg: BottomUpRecipeConfig) -> list[dict]:
 
         raw = read_table(path).to_pylist()
     else:
-        text = path.read_text(encoding="utf-8")
-        raw = json.loads(text) if path.suffix == ".json" else [json.loads(line) for line in text.splitlines() if line]
+        raw = _json_rows(path)
     rows = []
     for i, row in enumerate(raw):
         title = row.get("page_title") if isinstance(row, dict) else None
         if not isinstance(title, str) or not title.strip():
             raise DataError(f"{path}: row {i}: field 'page_title' is missing")
         key = str(row.get("key") or i)
+        if not KEY.fullmatch(key):
+            raise DataError(f"{path}: row {i}: key {key!r} is not a sample key (letters, digits, '_' and '-' only)")
         fields = {f: str(row.get(f) or "") for f in WIT_FIELDS}
         rows.append(
             {"key": key, "language": str(row.get("language") or ""), **fields, "file": _image(path, row, key, cfg)}
@@ -58,10 +64,40 @@ def read_wit_rows(cfg: BottomUpRecipeConfig) -> list[dict]:
     return rows
 
 
+def _json_rows(path: Path) -> list:
+    """The rows of a .json list or a .jsonl file; unreadable text or JSON is one line naming the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not a UTF-8 text file (byte {err.start})") from None
+    lines = [text] if path.suffix == ".json" else text.splitlines()
+    rows = []
+    for n, line in enumerate(lines, 1):
+        try:
+            rows += [json.loads(line)] if line.strip() else []
+        except (json.JSONDecodeError, RecursionError) as err:
+            where = f"line {getattr(err, 'lineno', 1) if path.suffix == '.json' else n}"
+            raise DataError(f"{path}: not valid JSON ({where})") from None
+    if path.suffix == ".json":
+        if not rows or not isinstance(rows[0], list):
+            raise DataError(f"{path}: expected a JSON list of rows")
+        rows = rows[0]
+    return rows
+
+
 def _image(path: Path, row: dict, key: str, cfg: BottomUpRecipeConfig) -> str:
+    """The row's image file: its `image_path` inside the rows' folder or `build.bottom_up.images` (a path
+    that leads elsewhere is refused), else `<images>/<key>.<suffix>`."""
     if row.get("image_path"):
-        file = Path(row["image_path"])
-        return str(file if file.is_absolute() else path.parent / file)
+        named = str(row["image_path"])
+        file = Path(named) if Path(named).is_absolute() else path.parent / named
+        roots = [path.parent, *([Path(cfg.images)] if cfg.images is not None else [])]
+        if ".." in Path(named).parts or not any(within(root, file) for root in roots):
+            raise DataError(
+                f"{path}: row {key}: image_path {named!r} is outside the rows' folder; set "
+                "build.bottom_up.images to the folder that holds the images"
+            )
+        return str(file)
     if cfg.images is None:
         raise DataError(f"{path}: row {key}: no image_path, and no build.bottom_up.images folder")
     found = [Path(cfg.images) / f"{key}{suffix}" for suffix in IMAGE_SUFFIXES]
@@ -84,9 +120,10 @@ class PhotoStage(Stage):
 
     def _one(self, file: str) -> dict:
         try:
-            with Image.open(file) as im:
-                image = im.convert("RGB")
-        except (OSError, UnidentifiedImageError) as err:
+            image = decoded(file)
+        except ImageTooLarge as err:
+            return {"status": "failed", "reason": f"photos: {file}: too large to decode ({err})"}
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
             return {"status": "failed", "reason": f"photos: {file}: not a readable image ({type(err).__name__})"}
         image.thumbnail((self.max_side, self.max_side), Image.Resampling.BICUBIC)
         buffer = io.BytesIO()

@@ -27,6 +27,8 @@ def first_json(text: str, kind: type) -> Any:
             value, _ = _DECODER.raw_decode(text, start)
         except json.JSONDecodeError:
             continue
+        except RecursionError:
+            raise ReplyError("the reply's JSON is nested too deep") from None
         if isinstance(value, kind):
             return value
     raise ReplyError(f"no JSON {'object' if kind is dict else 'list'} in the reply")

@@ -9,6 +9,7 @@ Twins that are not in the label set are ignored.
 """
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -57,17 +58,22 @@ def load_manifest(spec: DatasetSpec) -> EvalDataset:
 def _read_rows(path: Path) -> list[tuple[int, dict]]:
     if not path.is_file():
         raise DataError(f"{path}: no such manifest")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not a UTF-8 text file (byte {err.start})") from None
     if path.suffix.lower() == ".csv":
-        with path.open(newline="") as f:
-            return [(n, row) for n, row in enumerate(csv.DictReader(f), start=2)]
+        return [(n, row) for n, row in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2)]
     rows = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as err:
             raise DataError(f"{path} line {n}: not valid JSON ({err.msg})") from None
+        except RecursionError:
+            raise DataError(f"{path} line {n}: not valid JSON (nested too deep)") from None
         if not isinstance(row, dict):
             raise DataError(f"{path} line {n}: expected a JSON object")
         rows.append((n, row))

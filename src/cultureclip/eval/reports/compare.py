@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 from cultureclip.eval.datasets.base import UNREADABLE
-from cultureclip.eval.reports.html import format_delta, write_markdown_and_html
+from cultureclip.eval.reports.html import code, format_delta, text, write_markdown_and_html
 from cultureclip.eval.reports.plots import bar_plot, confusion_plot
+from cultureclip.io import atomic_path
 
 MAIN_METRIC = {"classification": "top1", "choice": "twin_acc", "general": "general_acc", "linear_probe": "probe_acc"}
 THUMB = 112
@@ -22,26 +23,28 @@ def write_report(comparison, out: Path) -> None:
 
 def render(comparison, out: Path) -> str:
     ref = comparison.reference
-    lines = ["# cultureclip evaluation", "", f"Deltas are against **{ref}**, with paired bootstrap 95% intervals.", ""]
+    lines = ["# cultureclip evaluation", ""]
+    lines += [f"Deltas are against **{text(ref)}**, with paired bootstrap 95% intervals.", ""]
     lines += ["## Models", "", "| model | id | fingerprint | images encoded | texts encoded | seconds |"]
     lines += ["|---|---|---|---:|---:|---:|"]
     for name, m in comparison.models.items():
         enc = m["encoded"]
         lines.append(
-            f"| {name} | `{m['id']}` | `{m['fingerprint'][:12]}` | {enc['images']} | {enc['texts']} | {m['seconds']} |"
+            f"| {text(name)} | {code(m['id'])} | {code(m['fingerprint'][:12])} | {enc['images']} | {enc['texts']} "
+            f"| {m['seconds']} |"
         )
     lines += ["", "## Datasets", "", "| dataset | kind | path | images | unreadable (skipped) | dropped at load |"]
     lines += ["|---|---|---|---:|---:|---:|"]
     for name, data in comparison.datasets.items():
         spec = comparison.specs[name]
         lines.append(
-            f"| {name} | {spec.kind} | `{spec.path}` | {len(data.items)} "
+            f"| {text(name)} | {text(spec.kind)} | {code(spec.path)} | {len(data.items)} "
             f"| {len(comparison.unreadable.get(name, []))} | {len(data.skipped)} |"
         )
     lines.append("")
     for name in comparison.datasets:
         for image, reason in comparison.unreadable.get(name, [])[:10]:
-            lines.append(f"- skipped `{image}`: {reason}")
+            lines.append(f"- skipped {code(image)}: {text(reason)}")
     for data in comparison.datasets:
         for task in comparison.results[ref][data]:
             lines += _task_section(comparison, data, task, out)
@@ -58,15 +61,15 @@ def _task_section(comparison, data: str, task: str, out: Path) -> list[str]:
     rows = [k for k, v in first.items() if isinstance(v, float)]
     lines = [
         "",
-        f"## {data}: {task}",
+        f"## {text(data)}: {text(task)}",
         "",
-        "| metric | " + " | ".join(models) + "".join(f" | Δ {m} (95% CI)" for m in others) + " |",
+        "| metric | " + " | ".join(map(text, models)) + "".join(f" | Δ {text(m)} (95% CI)" for m in others) + " |",
         "|---|" + "---:|" * (len(models) + len(others)),
     ]
     for metric in rows:
         cells = [metric_cell(results[m].metrics, metric) for m in models]
         cells += [format_delta(comparison.deltas[m][data][task].get(metric)) for m in others]
-        lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+        lines.append(f"| {text(metric)} | " + " | ".join(cells) + " |")
     main = MAIN_METRIC.get(task)
     for by in ("per_category", "per_culture"):
         values = {m: results[m].metrics.get(by, {}) for m in models}
@@ -88,8 +91,9 @@ def metric_cell(metrics: dict, metric: str) -> str:
 def _twin_details(comparison, data: str, results: dict, out: Path) -> list[str]:
     lines = ["", "Most confused pairs (true → chosen, count):", ""]
     for model, result in results.items():
-        pairs = ", ".join(f"{c['true']} → {c['predicted']} ({c['count']})" for c in result.metrics["most_confused"][:5])
-        lines.append(f"- {model}: {pairs or 'none'}")
+        confused = result.metrics["most_confused"][:5]
+        pairs = ", ".join(f"{text(c['true'])} → {text(c['predicted'])} ({c['count']})" for c in confused)
+        lines.append(f"- {text(model)}: {pairs or 'none'}")
     confusion = {m: r.extra["confusion"] for m, r in results.items()}
     ref = confusion[comparison.reference]
     worst = sorted(ref, key=lambda g: (ref[g]["acc"], g))[: comparison.confusion_groups]
@@ -98,7 +102,7 @@ def _twin_details(comparison, data: str, results: dict, out: Path) -> list[str]:
         confusion_plot(worst, confusion, out / file)
         lines += [
             "",
-            f"Confusion matrices of the {len(worst)} worst groups for {comparison.reference}:",
+            f"Confusion matrices of the {len(worst)} worst groups for {text(comparison.reference)}:",
             "",
             f"![twin confusion]({file})",
         ]
@@ -124,18 +128,17 @@ def _disagreements(comparison, out: Path) -> list[str]:
         if not ids:
             continue
         lines += [
-            f"### {data} ({task}): {len(ids)} images",
+            f"### {text(data)} ({task}): {len(ids)} images",
             "",
-            "| image | truth | " + " | ".join(models) + " |",
+            "| image | truth | " + " | ".join(map(text, models)) + " |",
             "|---|---|" + "---|" * len(models),
         ]
         for n, i in enumerate(ids[:limit]):
             file = f"examples/{_slug(data)}-{n}.png"
-            cell = f"![{i}]({file})" if _thumbnail(items[i].image, out / file) else f"`{i}`"
-            marks = [
-                f"{preds[m][i]['pred']} {'✓' if preds[m][i]['pred'] == preds[m][i]['label'] else '✗'}" for m in models
-            ]
-            lines.append(f"| {cell} | {preds[models[0]][i]['label']} | " + " | ".join(marks) + " |")
+            cell = f"![{text(i)}]({file})" if _thumbnail(items[i].image, out / file) else code(i)
+            shown = [preds[m][i] for m in models]
+            marks = [f"{text(p['pred'])} {'✓' if p['pred'] == p['label'] else '✗'}" for p in shown]
+            lines.append(f"| {cell} | {text(preds[models[0]][i]['label'])} | " + " | ".join(marks) + " |")
         lines.append("")
     return lines
 
@@ -145,7 +148,8 @@ def _thumbnail(ref, path: Path) -> bool:
         with ref.open() as image:
             image = image.convert("RGB")
             image.thumbnail((THUMB, THUMB))
-            image.save(path)
+            with atomic_path(path) as tmp:
+                image.save(tmp, format="PNG")
         return True
     except UNREADABLE:
         return False

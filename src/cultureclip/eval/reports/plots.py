@@ -3,14 +3,23 @@ side (the comparison view); per-category accuracy, a grid of twin images and the
 
 from pathlib import Path
 
+from cultureclip.io import atomic_path
+
 
 def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # labels are names from data: a '$' is a dollar, not TeX
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(fig, path: Path, dpi: int) -> None:
+    """Write the figure as a PNG at `path` through the atomic writer (a link there is replaced, not followed)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
 
 
 def bar_plot(values: dict[str, dict[str, float]], metric: str, path: Path) -> None:
@@ -31,7 +40,7 @@ def bar_plot(values: dict[str, dict[str, float]], metric: str, path: Path) -> No
     ax.set_xlabel(metric)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path, 100)
     plt.close(fig)
 
 
@@ -56,7 +65,7 @@ def confusion_plot(groups: list[str], confusion: dict[str, dict[str, dict]], pat
     fig.supxlabel("chosen", fontsize=8)
     fig.supylabel("true", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    _save(fig, path, 100)
     plt.close(fig)
 
 
@@ -79,7 +88,7 @@ def plot_per_category(metrics: dict[str, dict], names: tuple[str, ...], path: Pa
     axes[0].set_ylabel("accuracy (held-out images)")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path, 110)
     plt.close(fig)
 
 
@@ -106,7 +115,7 @@ def plot_twin_grid(data, groups: int, path: Path) -> list[dict]:
                 ax.set_title(f"{name}\n({item.culture})", fontsize=8)
                 shown.append({"name": name, "culture": item.culture, "caption": item.captions[0]})
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path, 110)
     plt.close(fig)
     return shown
 
@@ -127,5 +136,5 @@ def plot_wise(wise: list[dict], path: Path) -> None:
     ax.set_title(f"WiSE-FT: base ↔ {wise[0]['model']}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path, 110)
     plt.close(fig)

@@ -11,7 +11,7 @@ general_acc: the generic noun among all generic nouns ("a photo of a dumpling.")
 from pathlib import Path
 
 from cultureclip.eval.reports.compare import MAIN_METRIC, metric_cell
-from cultureclip.eval.reports.html import format_delta, write_markdown_and_html
+from cultureclip.eval.reports.html import code, format_delta, text, write_markdown_and_html
 from cultureclip.eval.reports.plots import plot_per_category, plot_twin_grid, plot_wise
 from cultureclip.eval.runner import Comparison, metrics_summary
 from cultureclip.io import write_json
@@ -77,11 +77,11 @@ def render(comparison: Comparison, metrics: dict[str, dict], shown: list[dict]) 
     """The run report as Markdown."""
     models, ref = list(metrics), comparison.reference
     data = comparison.datasets[HELD_OUT]
-    lines = ["# cultureclip run report", "", *comparison.notes]
+    lines = ["# cultureclip run report", "", *map(text, comparison.notes)]
     lines += [
         "",
         f"{len(data.items)} held-out images of {len(data.classes)} concepts; models: "
-        + ", ".join(f"{n} = `{m['id']}`" for n, m in comparison.models.items())
+        + ", ".join(f"{text(n)} = {code(m['id'])}" for n, m in comparison.models.items())
         + ".",
         "",
         "## Accuracy on held-out images",
@@ -89,20 +89,21 @@ def render(comparison: Comparison, metrics: dict[str, dict], shown: list[dict]) 
     ]
     has_deltas = len(models) > 1
     if has_deltas:
-        lines += [f"Δ: the change against **{ref}** on the same images, with its paired bootstrap 95% interval.", ""]
+        lines += [f"Δ: the change against **{text(ref)}** on the same images, with its paired bootstrap 95% interval."]
+        lines.append("")
     deltas = [f"Δ {k} (95% CI)" for k in METRICS] if has_deltas else []
     lines += ["| model | " + " | ".join([*METRICS, *deltas]) + " |", "|---|" + "---:|" * (len(METRICS) + len(deltas))]
     for m in models:
         cells = [f"{metrics[m][k]:.3f}" for k in METRICS]
         if has_deltas:
             cells += [format_delta(metrics[m].get("deltas", {}).get(k)) for k in METRICS]
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines.append(f"| {text(m)} | " + " | ".join(cells) + " |")
     if comparison.wise:
         lines += _wise_section(comparison.wise)
     if "base" in metrics:
         lines += ["", "Change against base:", ""]
         lines += [
-            f"- {m}: " + ", ".join(f"{k} {metrics[m][k] - metrics['base'][k]:+.3f}" for k in METRICS)
+            f"- {text(m)}: " + ", ".join(f"{k} {metrics[m][k] - metrics['base'][k]:+.3f}" for k in METRICS)
             for m in models
             if m != "base"
         ]
@@ -113,20 +114,20 @@ def render(comparison: Comparison, metrics: dict[str, dict], shown: list[dict]) 
         "",
         f"![per-category accuracy]({PLOT})",
         "",
-        "| category | " + " | ".join(f"{m} twin_acc" for m in models) + " |",
+        "| category | " + " | ".join(f"{text(m)} twin_acc" for m in models) + " |",
         "|---|" + "---:|" * len(models),
     ]
     for cat in metrics[models[0]]["per_category"]:
-        lines.append(
-            f"| {cat} | " + " | ".join(f"{metrics[m]['per_category'][cat]['twin_acc']:.3f}" for m in models) + " |"
-        )
+        accuracy = [f"{metrics[m]['per_category'][cat]['twin_acc']:.3f}" for m in models]
+        lines.append(f"| {text(cat)} | " + " | ".join(accuracy) + " |")
     lines += ["", "## Most confused twins", ""]
     for m in models:
-        pairs = ", ".join(f"{c['true']} -> {c['predicted']} ({c['count']})" for c in metrics[m]["top_twin_confusions"])
-        lines.append(f"- {m}: {pairs or 'none'}")
+        confused = metrics[m]["top_twin_confusions"]
+        pairs = ", ".join(f"{text(c['true'])} -> {text(c['predicted'])} ({c['count']})" for c in confused)
+        lines.append(f"- {text(m)}: {pairs or 'none'}")
     if comparison.stages:
         lines += ["", "## Wall time per stage (this invocation)", "", "| stage | seconds |", "|---|---:|"]
-        lines += [f"| {stage} | {value:.1f} |" for stage, value in comparison.stages.items()]
+        lines += [f"| {text(stage)} | {value:.1f} |" for stage, value in comparison.stages.items()]
     lines += [
         "",
         "## Twins as rendered, with their captions",
@@ -136,7 +137,7 @@ def render(comparison: Comparison, metrics: dict[str, dict], shown: list[dict]) 
         "| concept | culture | caption |",
         "|---|---|---|",
     ]
-    lines += [f"| {r['name']} | {r['culture']} | {r['caption']} |" for r in shown]
+    lines += [f"| {text(r['name'])} | {text(r['culture'])} | {text(r['caption'])} |" for r in shown]
     return "\n".join(lines) + "\n"
 
 
@@ -151,19 +152,19 @@ def _other_datasets(comparison: Comparison) -> list[str]:
         if not by_task:
             continue
         n = len(comparison.datasets[data].items)
-        lines += ["", f"## {data} ({n:,} images, `{comparison.specs[data].kind}`)", ""]
-        lines += [f"| model | task | metric | value | Δ against {ref} (95% CI) |", "|---|---|---|---:|---:|"]
+        lines += ["", f"## {text(data)} ({n:,} images, {code(comparison.specs[data].kind)})", ""]
+        lines += [f"| model | task | metric | value | Δ against {text(ref)} (95% CI) |", "|---|---|---|---:|---:|"]
         for task, result in by_task.items():
             metric = MAIN_METRIC.get(task, result.paired[0])
             for name, results in comparison.results.items():
                 delta = comparison.deltas.get(name, {}).get(data, {}).get(task, {}).get(metric)
                 value = metric_cell(results[data][task].metrics, metric)
-                lines.append(f"| {name} | {task} | {metric} | {value} | {format_delta(delta)} |")
+                lines.append(f"| {text(name)} | {text(task)} | {text(metric)} | {value} | {format_delta(delta)} |")
     return lines
 
 
 def _wise_section(wise: list[dict]) -> list[str]:
-    model = wise[0]["model"]
+    model = text(wise[0]["model"])
     lines = [
         "",
         "## WiSE-FT: the trade-off between cultural and general accuracy",
