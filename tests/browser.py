@@ -33,7 +33,7 @@ class Browser:
         os.set_inheritable(to_browser, True)
         os.set_inheritable(from_browser, True)
         # the browser reads commands on fd 3 and writes replies on fd 4
-        prepare = f"exec 3<&{to_browser} 4>&{from_browser}; exec \"$0\" \"$@\""
+        prepare = f'exec 3<&{to_browser} 4>&{from_browser}; exec "$0" "$@"'
         argv = ["sh", "-c", prepare, executable, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"]
         self.process = subprocess.Popen(
             argv, pass_fds=(to_browser, from_browser), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -77,7 +77,9 @@ class Browser:
 
     def evaluate(self, expression: str):
         """The value of a JavaScript expression in the page (a promise is awaited)."""
-        result = self.send("Runtime.evaluate", session=True, expression=expression, awaitPromise=True, returnByValue=True)
+        result = self.send(
+            "Runtime.evaluate", session=True, expression=expression, awaitPromise=True, returnByValue=True
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression[:60]}: {result['exceptionDetails'].get('text')}")
         return result["result"].get("value")

@@ -85,13 +85,13 @@ def _card(index: int, row: dict) -> str:
 def _pager(pages: list[str], page: int) -> str:
     if len(pages) < 2:
         return ""
-    links = "".join(
-        f"<b>{k + 1}</b>" if k == page else f'<a href="{p}">{k + 1}</a>' for k, p in enumerate(pages)
-    )
+    links = "".join(f"<b>{k + 1}</b>" if k == page else f'<a href="{p}">{k + 1}</a>' for k, p in enumerate(pages))
     return f'<nav class="pager">pages: {links}</nav>'
 
 
 def counts_table(title: str, counts: dict[str, tuple[int, int]]) -> str:
     """A table of {value: (rows, images)}, the value's rows of the manifest and its images in the shards."""
-    body = "".join(f"<tr><td>{esc(k)}</td><td>{rows}</td><td>{images}</td></tr>" for k, (rows, images) in counts.items())
+    body = "".join(
+        f"<tr><td>{esc(k)}</td><td>{rows}</td><td>{images}</td></tr>" for k, (rows, images) in counts.items()
+    )
     return f"<table><tr><th>{esc(title)}</th><th>rows</th><th>images</th></tr>{body}</table>"

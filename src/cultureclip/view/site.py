@@ -90,12 +90,14 @@ def _write_index(site: Path, data: Path, rows: list[dict], groups: list[Group], 
     tables = "".join(counts_table(field, _counts(rows, field)) for field in ("culture", "category"))
     body = (
         f"<h1>Dataset: {esc(data.resolve().name)}</h1>"
-        f'<p>{len(rows)} rows, {sum(bool(r.get("shard")) for r in rows)} images, {len(groups)} twin groups.</p>'
+        f"<p>{len(rows)} rows, {sum(bool(r.get('shard')) for r in rows)} images, {len(groups)} twin groups.</p>"
         '<form id="filters"></form><p id="summary"></p><nav class="pager" id="pager"></nav>'
         f'<div id="groups"></div><details><summary>Counts per culture and category</summary>'
         f'<div class="tables">{tables}</div></details>'
     )
-    (site / "index.html").write_text(document(f"{data.resolve().name} - cultureclip view", body, scripts=("data.js", "view.js")))
+    (site / "index.html").write_text(
+        document(f"{data.resolve().name} - cultureclip view", body, scripts=("data.js", "view.js"))
+    )
     (site / "data.js").write_text("window.VIEW = " + json.dumps(_columns(rows, groups, pages, cfg)) + ";\n")
 
 
