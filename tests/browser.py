@@ -3,6 +3,7 @@ ended by a NUL byte on file descriptors 3 and 4), as Puppeteer's pipe transport 
 alone, no websocket client, no browser download, no network port."""
 
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -22,6 +23,13 @@ def chromium() -> str | None:
     return next((p for name in ("chromium", "chromium-browser") if (p := shutil.which(name))), None)
 
 
+def _moved_up(fd: int) -> int:
+    """`fd` as a descriptor numbered 10 or more (the original is closed)."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
 class Browser:
     """One headless Chromium with one page; `evaluate` runs JavaScript in it and returns the value."""
 
@@ -30,13 +38,17 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="cultureclip-chromium-")
         to_browser, self._write = os.pipe()
         self._read, from_browser = os.pipe()
-        os.set_inheritable(to_browser, True)
-        os.set_inheritable(from_browser, True)
-        # the browser reads commands on fd 3 and writes replies on fd 4
-        prepare = f'exec 3<&{to_browser} 4>&{from_browser}; exec "$0" "$@"'
-        argv = ["sh", "-c", prepare, executable, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"]
+        # the browser reads commands on fd 3 and writes replies on fd 4: its ends are first moved above
+        # both, so placing one cannot overwrite the other
+        to_browser, from_browser = (_moved_up(fd) for fd in (to_browser, from_browser))
+
+        def place() -> None:
+            os.dup2(to_browser, 3)
+            os.dup2(from_browser, 4)
+
+        argv = [executable, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"]
         self.process = subprocess.Popen(
-            argv, pass_fds=(to_browser, from_browser), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            argv, preexec_fn=place, pass_fds=(3, 4), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         os.close(to_browser)
         os.close(from_browser)
