@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from cultureclip.cli.common import ConfigOption, Overrides, OverwriteOption, _config, app, console
+from cultureclip.cli.common import ConfigOption, Overrides, OverwriteOption, app, console
 
 
 @app.command()
@@ -21,11 +21,12 @@ def view(
     """Write a static, self-contained HTML site of DATA (section `view`): an index of its twin groups with
     counts and filters, and a page per twin group with its concepts' images side by side, their captions,
     scores, judge verdicts and, for rejected rows, the reason. Open OUT/index.html in a browser."""
+    from cultureclip.config import load_config
     from cultureclip.view.site import write_view
 
     data = Path(data)
     site = out or data.resolve().with_name(f"{data.resolve().name}-view")
-    summary = write_view(data, site, _config(config, overrides, None).view, overwrite)
+    summary = write_view(data, site, load_config(config, overrides or []).view, overwrite)
     console.print(
         f"view: {site / 'index.html'} ({summary['images']} images, {summary['groups']} twin groups, "
         f"{summary['pages']} group pages)"

@@ -9,6 +9,8 @@ class ViewConfig(Strict):
     """How `cultureclip view` pages a dataset, so a 100k-image dataset opens fast: the index lists a page of
     twin groups at a time, a group page a slice of each concept's images."""
 
+    in_run: bool = True
+    """`cultureclip run` and `eval` write the view of the run's dataset into OUT/view, linked from the report."""
     thumb_size: int = Field(default=128, ge=16, le=1024)
     """Longest side of the thumbnails, in pixels (smaller images are kept at their size)."""
     thumb_quality: int = Field(default=80, ge=1, le=95)
