@@ -14,6 +14,7 @@ from browser import Browser, chromium
 from cultureclip.cli import main
 from cultureclip.config import ViewConfig
 from cultureclip.data.shards import Sample, write_manifest, write_split
+from cultureclip.data.tables import write_table
 from cultureclip.errors import DataError
 from cultureclip.view.site import write_view
 
@@ -75,7 +76,13 @@ def _rename_members(shard: Path, old: str, new: str) -> None:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("view")
-    write_view(scored_dataset(root / "data"), root / "site", ViewConfig(images_per_concept=2, groups_per_page=1))
+    data = scored_dataset(root / "data")
+    photos = [
+        {"page_title": "Map", "decision": "rejected", "reason": HOSTILE},
+        {"page_title": "Hanbok", "reason": None},
+    ]
+    write_table(photos, data / "photos.parquet")  # a bottom-up build's record of its input photos
+    write_view(data, root / "site", ViewConfig(images_per_concept=2, groups_per_page=1))
     return root / "site"
 
 
@@ -94,7 +101,10 @@ def test_the_site_has_a_page_per_slice_of_each_twin_group_and_a_thumbnail_per_im
     data = json.loads((site / "data.js").read_text().removeprefix("window.VIEW = ").removesuffix(";\n"))
     assert data["values"]["status"] == ["kept", "rejected"] and data["rows"]["status"] == [0] * 12 + [1]
     assert data["scores"]["caption_quality"] == [0.25, 0.5, 0.75] * 4 + [None]
-    assert (site / "index.html").read_text().count("<tr><td>Japan</td><td>7</td><td>6</td></tr>") == 1
+    index = (site / "index.html").read_text()
+    assert index.count("<tr><td>Japan</td><td>7</td><td>6</td></tr>") == 1
+    assert "<h2>Left out in photos.parquet: 1 rows</h2>" in index
+    assert "<tr><td>Map</td><td>rejected</td><td>&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in index
 
 
 class _Tags(HTMLParser):

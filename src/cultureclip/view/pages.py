@@ -11,7 +11,7 @@ from cultureclip.view.thumbs import thumb_path
 
 CONCEPT_FIELDS = ("name", "culture", "category", "generic", "distinguishing", "context", "twin_ids")
 """Fields shown once per concept, in its column's header."""
-HIDDEN = {*LOCATION, *CONCEPT_FIELDS, "concept_id", "twin_group", "key", "caption", "status", "reason"}
+HIDDEN = {*LOCATION, *CONCEPT_FIELDS, "concept_id", "twin_group", "key", "caption", "status", "reason", "source"}
 """Fields not repeated in a row's details (shown elsewhere, or where the bytes lie)."""
 STYLESHEET = "view.css"
 
@@ -78,7 +78,8 @@ def _card(index: int, row: dict) -> str:
     )
     return (
         f'<figure class="row" data-status="{esc(status)}">{image}<figcaption>'
-        f'<p class="status {esc(status)}">{esc(status)}</p>{reason}{caption}<dl>{details}</dl></figcaption></figure>'
+        f'<p class="status {esc(status)}">{esc(status)} · {esc(row.get("source") or "")}</p>'
+        f"{reason}{caption}<dl>{details}</dl></figcaption></figure>"
     )
 
 

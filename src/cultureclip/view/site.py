@@ -14,7 +14,8 @@ from importlib import resources
 from pathlib import Path
 
 from cultureclip.config import ViewConfig
-from cultureclip.data.shards import LOCATION, read_manifest
+from cultureclip.data.shards import LOCATION, MANIFEST, read_manifest
+from cultureclip.data.tables import read_table
 from cultureclip.io import atomic_path, claim_output, mark_done
 from cultureclip.view.pages import counts_table, document, esc, group_page
 from cultureclip.view.thumbs import write_thumbnails
@@ -93,12 +94,35 @@ def _write_index(site: Path, data: Path, rows: list[dict], groups: list[Group], 
         f"<p>{len(rows)} rows, {sum(bool(r.get('shard')) for r in rows)} images, {len(groups)} twin groups.</p>"
         '<form id="filters"></form><p id="summary"></p><nav class="pager" id="pager"></nav>'
         f'<div id="groups"></div><details><summary>Counts per culture and category</summary>'
-        f'<div class="tables">{tables}</div></details>'
+        f'<div class="tables">{tables}</div></details>{left_out_tables(data)}'
     )
     (site / "index.html").write_text(
         document(f"{data.resolve().name} - cultureclip view", body, scripts=("data.js", "view.js"))
     )
     (site / "data.js").write_text("window.VIEW = " + json.dumps(_columns(rows, groups, pages, cfg)) + ";\n")
+
+
+def left_out_tables(data: Path, limit: int = 500) -> str:
+    """The rows that a recipe's side tables (bottom-up: photos.parquet; paper: twins, pairs) record as left
+    out before the manifest, with their reason: a table per file, its first `limit` such rows."""
+    html = ""
+    for path in sorted(data.glob("*.parquet")):
+        rows = [r for r in read_table(path).to_pylist() if r.get("reason")] if path.name != MANIFEST else []
+        if rows:
+            cells = "".join(
+                f"<tr><td>{esc(_label(r))}</td><td>{esc(r.get('decision') or r.get('status'))}</td>"
+                f"<td>{esc(r['reason'])}</td></tr>"
+                for r in rows[:limit]
+            )
+            html += (
+                f"<h2>Left out in {esc(path.name)}: {len(rows)} rows</h2>"
+                f"<table><tr><th>row</th><th>outcome</th><th>reason</th></tr>{cells}</table>"
+            )
+    return html
+
+
+def _label(row: dict) -> str:
+    return next((str(row[k]) for k in ("page_title", "name", "concept", "key") if row.get(k)), "?")
 
 
 def _counts(rows: list[dict], field: str) -> dict[str, tuple[int, int]]:
