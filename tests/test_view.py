@@ -153,7 +153,11 @@ def test_the_command_writes_beside_the_data_and_refuses_a_folder_it_did_not_writ
 
 
 SHOWN = "[...document.querySelectorAll('#groups .group')]"
-LOADED = "Promise.all([...document.images].map(i => i.decode().then(() => i.naturalWidth, () => 0)))"
+LOADED = (
+    "Promise.all([...document.images].map(i => { i.loading = 'eager'; "
+    "return i.decode().then(() => i.naturalWidth, () => 0); }))"
+)
+"""The natural width of every image of the page once decoded (0: it failed); lazy ones are loaded first."""
 
 
 @pytest.fixture(scope="module")
