@@ -87,7 +87,10 @@ def _write_group(site: Path, number: int, group: Group, rows: list[dict], per_pa
     return [f"g/{n}" for n in names]
 
 
-def _write_index(site: Path, data: Path, rows: list[dict], groups: list[Group], pages: list[list[str]], cfg) -> None:
+def _write_index(
+    site: Path, data: Path, rows: list[dict], groups: list[Group], pages: list[list[str]], cfg: ViewConfig
+) -> None:
+    """index.html (counts, the filters' form, the left-out rows) and data.js (what its script filters)."""
     tables = "".join(counts_table(field, _counts(rows, field)) for field in ("culture", "category"))
     body = (
         f"<h1>Dataset: {esc(data.resolve().name)}</h1>"
