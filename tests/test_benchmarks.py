@@ -67,15 +67,15 @@ def cell(image):
     return {"bytes": png.getvalue(), "path": None}
 
 
+def _encoded(value):
+    return cell(value) if isinstance(value, Image.Image) else value
+
+
 def write_release(root, rows, files=2):
     """Rows as the hub stores them: data/test-0000k-of-0000n-<hash>.parquet, images as {bytes, path}."""
     (root / "data").mkdir(parents=True)
     encoded = [
-        {
-            k: ([cell(i) for i in v] if isinstance(v, list) else cell(v) if isinstance(v, Image.Image) else v)
-            for k, v in row.items()
-        }
-        for row in rows
+        {k: ([_encoded(i) for i in v] if isinstance(v, list) else _encoded(v)) for k, v in row.items()} for row in rows
     ]
     cut = (len(encoded) + 1) // files
     for k in range(files):
@@ -264,11 +264,12 @@ def test_crope_metadata_must_be_a_struct(tmp_path):
 
 
 def test_registry_and_cli(retrieval, tmp_path, capsys):
-    assert sorted(BENCHMARKS) == ["crope", "globalrg_grounding", "globalrg_retrieval"]
+    assert sorted(BENCHMARKS) == ["crope", "cvqa", "cvqa_local", "globalrg_grounding", "globalrg_retrieval"]
     out = tmp_path / "cli"
     argv = ["bench", "globalrg_retrieval", "--root", str(retrieval), "--model", "config:test-clip", "--out", str(out)]
     argv += [f"eval.cache_dir={tmp_path / 'cache'}"]
     assert main(argv) == 0
     assert json.loads((out / "summary.json").read_text())["questions"] == 9
     assert main(["bench", "nope", "--root", str(retrieval)]) == 2
-    assert "unknown benchmark 'nope'; known: crope, globalrg_grounding, globalrg_retrieval" in capsys.readouterr().err
+    known = "crope, cvqa, cvqa_local, dollar_street, geode, globalrg_grounding, globalrg_retrieval"
+    assert f"unknown benchmark 'nope'; known: {known}" in capsys.readouterr().err

@@ -29,6 +29,8 @@ def test_run_writes_metrics_report_and_models(tiny_run):
     assert "| tuned |" in report and "![per-category accuracy](per_category.png)" in report
     assert "## Wall time per stage (this invocation)" in report and "| eval |" in report
     assert report.startswith("# cultureclip run report\n\nOffline world: images are procedurally rendered")
+    assert "[the dataset's view](view/index.html)" in report and (tiny_run / "view" / "index.html").is_file()
+    assert "## Where the models disagree" in report and "| image | truth | base | tuned |" in report
     html = (tiny_run / "report.html").read_text()
     assert "Wall time per stage" in html and "data:image/png;base64," in html
     for name in ("per_category.png", "twins.png", "config.yaml", "data/manifest.parquet", "data/train-00000.tar"):

@@ -25,6 +25,7 @@ from cultureclip.eval.runner import Comparison, compare_models, load_model, scor
 from cultureclip.importers.fashion_mnist import import_fashion_mnist
 from cultureclip.io import LOCK_FILE, folder_lock, is_done, write_text
 from cultureclip.train.fit import fit_to_folder
+from cultureclip.view.site import write_view
 from cultureclip.wise import wise_sweep
 
 log = logging.getLogger(__name__)
@@ -177,6 +178,8 @@ def evaluate_models(
     if stages is not None:
         comparison.stages = stages | {"eval": time.perf_counter() - start}
         comparison.stages["total"] = sum(comparison.stages.values())
+    if cfg.view.in_run and not is_done(out / "view"):
+        write_view(out / "data", out / "view", cfg.view)
     write_report(comparison, out, cfg.eval.grid_groups)
     return comparison
 

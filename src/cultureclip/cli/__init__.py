@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from cultureclip.cli import catalog, pipeline, tools  # noqa: F401  (each module adds its commands to `app`)
+from cultureclip.cli import catalog, pipeline, tools, view  # noqa: F401  (each module adds its commands to `app`)
 from cultureclip.cli.common import app, console, tables
 from cultureclip.errors import CultureClipError
 from cultureclip.redact import redact

@@ -10,15 +10,25 @@ from cultureclip.cli.common import ConfigOption, Overrides, OverwriteOption, _co
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="globalrg_retrieval, globalrg_grounding or crope.")],
-    root: Annotated[Path, typer.Option(help="Local copy of the benchmark's release (its Parquet files).")],
+    name: Annotated[
+        str,
+        typer.Argument(help="crope, cvqa, cvqa_local, dollar_street, geode, globalrg_grounding or globalrg_retrieval."),
+    ],
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            help="Local copy of the benchmark's release (default: the hub's copy, downloaded once into the "
+            "Hugging Face cache; geode and dollar_street need it)."
+        ),
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Model id (default: model.name of the config).")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for results.jsonl + summary.json.")] = None,
     config: ConfigOption = None,
     overrides: Overrides = None,
 ) -> None:
-    """Run one of the paper's benchmarks with its exact protocol (section `bench`: seed, batch size): the
-    evaluator's `choice` task on the dataset kind NAME, written as the benchmark's results.jsonl + summary.json."""
+    """Run a benchmark by name with its published protocol (section `bench`: seed, batch size): the evaluator's
+    `choice` task (classification for geode and dollar_street) on the dataset kind NAME, written as the
+    benchmark's results.jsonl + summary.json."""
     from cultureclip.eval.bench import run_benchmark
 
     cfg = _config(config, overrides, None)

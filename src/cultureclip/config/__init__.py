@@ -22,6 +22,7 @@ from cultureclip.config.overrides import apply_overrides, deep_merge, set_dotted
 from cultureclip.config.run import RunConfig
 from cultureclip.config.score import RecaptionConfig, ScoreConfig
 from cultureclip.config.train import ExtraDataConfig, LossConfig, TrainConfig, TuneConfig, pretrain_default
+from cultureclip.config.view import ViewConfig
 
 __all__ = [
     "PRESETS",
@@ -50,6 +51,7 @@ __all__ = [
     "TowersConfig",
     "TrainConfig",
     "TuneConfig",
+    "ViewConfig",
     "WiseConfig",
     "apply_overrides",
     "deep_merge",

@@ -13,6 +13,7 @@ from cultureclip.config.models import ModelConfig
 from cultureclip.config.overrides import first_error, overridden
 from cultureclip.config.score import RecaptionConfig, ScoreConfig
 from cultureclip.config.train import TrainConfig, pretrain_default
+from cultureclip.config.view import ViewConfig
 
 
 class RunConfig(Strict):
@@ -39,6 +40,8 @@ class RunConfig(Strict):
     """Caption-quality scores of a dataset (`cultureclip score-captions`)."""
     recaption: RecaptionConfig = Field(default_factory=RecaptionConfig)
     """Rewriting a dataset's low-scoring captions (`cultureclip recaption`)."""
+    view: ViewConfig = Field(default_factory=ViewConfig)
+    """The static HTML view of a dataset (`cultureclip view`)."""
     mining: MiningConfig = Field(default_factory=MiningConfig)
     expand: ExpandConfig = Field(default_factory=ExpandConfig)
     resume: bool = False

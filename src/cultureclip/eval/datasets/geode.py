@@ -6,15 +6,15 @@ Fields used from index.csv: `file_path` (relative to the folder, or to its `imag
 Task: zero-shot classification over the objects, the standard way GeoDE measures geographic gaps.
 """
 
-import csv
-from collections import Counter
-
 from cultureclip.config import DatasetSpec
 from cultureclip.errors import DataError
 from cultureclip.eval.datasets import register
-from cultureclip.eval.datasets.base import EvalDataset, EvalItem, FileImage, check_label_set, require_fields
+from cultureclip.eval.datasets.base import EvalDataset
+from cultureclip.eval.datasets.indexed import classification_dataset, read_index
 
 FIELDS = ("file_path", "object", "region")
+HOME = "https://geodiverse-data-collection.cs.princeton.edu"
+"""Where the release is downloaded (it is not on the Hugging Face hub)."""
 
 
 @register("geode")
@@ -22,20 +22,11 @@ def load_geode(spec: DatasetSpec) -> EvalDataset:
     index = spec.path / "index.csv" if spec.path.is_dir() else spec.path
     if not index.is_file():
         raise DataError(f"{spec.path}: no GeoDE index.csv")
-    with index.open(newline="") as f:
-        reader = csv.DictReader(f)
-        require_fields(list(reader.fieldnames or []), FIELDS, index)
-        rows = list(reader)
-    classes = sorted({r["object"].replace("_", " ") for r in rows})
-    label = {c: i for i, c in enumerate(classes)}
     root = index.parent
-    items = []
-    for row in rows:
+    entries = []
+    for row in read_index(index, FIELDS):
         path = root / row["file_path"]
         if not path.exists() and (root / "images" / row["file_path"]).exists():
             path = root / "images" / row["file_path"]
-        obj = row["object"].replace("_", " ")
-        items.append(EvalItem(row["file_path"], FileImage(path), label[obj], category=obj, culture=row["region"]))
-    counts = Counter(it.label for it in items)
-    check_label_set(classes, [counts[i] for i in range(len(classes))], index)
-    return EvalDataset("geode", items, classes, tasks=("classification",))
+        entries.append((row["file_path"], path, row["object"].replace("_", " "), row["region"]))
+    return classification_dataset("geode", entries, index)

@@ -48,7 +48,7 @@ def render(comparison, out: Path) -> str:
     for data in comparison.datasets:
         for task in comparison.results[ref][data]:
             lines += _task_section(comparison, data, task, out)
-    lines += _disagreements(comparison, out)
+    lines += disagreements(comparison, out)
     return "\n".join(lines) + "\n"
 
 
@@ -109,14 +109,18 @@ def _twin_details(comparison, data: str, results: dict, out: Path) -> list[str]:
     return lines
 
 
-def _disagreements(comparison, out: Path) -> list[str]:
+def disagreements(comparison, out: Path, models: list[str] | None = None, only: str | None = None) -> list[str]:
+    """A gallery per dataset (only dataset `only` where given) of the images on which `models` (default:
+    all) disagree, with the truth and each model's answer; the thumbnails go into OUT/examples."""
     limit = comparison.examples
-    models = list(comparison.results)
+    models = list(comparison.results) if models is None else models
     if len(models) < 2 or limit == 0:
         return []
     lines = ["", "## Where the models disagree", ""]
     (out / "examples").mkdir(exist_ok=True)
     for data, by_task in comparison.results[models[0]].items():
+        if only is not None and data != only:
+            continue
         task = next((t for t in ("choice", "classification", "general") if t in by_task), None)
         if task is None:
             continue

@@ -10,7 +10,7 @@ general_acc: the generic noun among all generic nouns ("a photo of a dumpling.")
 
 from pathlib import Path
 
-from cultureclip.eval.reports.compare import MAIN_METRIC, metric_cell
+from cultureclip.eval.reports.compare import MAIN_METRIC, disagreements, metric_cell
 from cultureclip.eval.reports.html import code, format_delta, text, write_markdown_and_html
 from cultureclip.eval.reports.plots import plot_per_category, plot_twin_grid, plot_wise
 from cultureclip.eval.runner import Comparison, metrics_summary
@@ -27,6 +27,10 @@ METRICS = tuple(RUN_TASKS)
 PLOT = "per_category.png"
 GRID = "twins.png"
 WISE_PLOT = "wise.png"
+VIEW = "view/index.html"
+"""The run's dataset view (`cultureclip view`), linked from the report when it is there."""
+GALLERY_MODELS = ("base", "tuned")
+"""The models whose disagreements on held-out images the report shows."""
 
 
 def headline(results: dict) -> dict[str, float]:
@@ -70,7 +74,10 @@ def write_report(comparison: Comparison, out: Path, grid_groups: int) -> None:
     metrics = run_metrics(comparison)
     plot_per_category(metrics, METRICS, out / PLOT)
     shown = plot_twin_grid(comparison.datasets[HELD_OUT], grid_groups, out / GRID)
-    write_markdown_and_html(render(comparison, metrics, shown), out)
+    view = ["", f"Every image of the run's dataset, twin groups side by side: [the dataset's view]({VIEW})."]
+    pair = [m for m in GALLERY_MODELS if m in comparison.results]
+    extra = (view if (out / VIEW).is_file() else []) + disagreements(comparison, out, pair, HELD_OUT)
+    write_markdown_and_html(render(comparison, metrics, shown) + "\n".join(extra) + "\n", out)
 
 
 def render(comparison: Comparison, metrics: dict[str, dict], shown: list[dict]) -> str:
