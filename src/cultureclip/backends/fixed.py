@@ -21,7 +21,10 @@ class FixedCostTextGenerator:
     def __init__(self, seconds: float, name: str):
         self.seconds, self.name = seconds, name
 
-    def generate(self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None) -> list[str]:
+    def generate(
+        self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None, schema: dict | None = None
+    ) -> list[str]:
+        """The prompts themselves (`schema` ignored: an echo follows none)."""
         refuse_images(self.name, images)
         time.sleep(self.seconds * len(prompts))
         return list(prompts)

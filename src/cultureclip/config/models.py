@@ -23,7 +23,7 @@ class ChatModelConfig(Strict):
     """0 decodes greedily (deterministic)."""
     seed: int = 0
     batch_size: int = Field(default=8, ge=1)
-    """Prompts per forward pass (transformers) or per request wave (openai)."""
+    """Prompts per forward pass (transformers)."""
     device: str = "auto"
     """auto: cuda when available, else cpu."""
     base_url: str = "http://localhost:8000/v1"
@@ -35,8 +35,13 @@ class ChatModelConfig(Strict):
     """Retries of a request that may pass later (timeout, dropped connection, 429, 5xx), with exponential backoff;
     a server that cannot be reached or refuses the request (401, 403, 404) stops the stage at once."""
     backoff_s: float = Field(default=1.0, ge=0)
-    concurrency: int = Field(default=4, ge=1)
-    """Requests in flight at once."""
+    concurrency: int = Field(default=64, ge=1)
+    """Requests in flight at once (openai), a new one sent as soon as one returns: 64 keeps a vLLM or SGLang
+    server's continuous batching busy on one GPU; lower it for llama.cpp or Ollama (a few slots each)."""
+    structured: bool = True
+    """Decode under the stage's JSON schema where a stage gives one: sent as `response_format` (openai; a server
+    that refuses it is asked without), enforced token by token with llguidance (transformers, the `structured`
+    extra). False: free decoding, a reply that does not parse is asked again."""
 
     @model_validator(mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""The chat seam: `generate(prompts, images=None) -> texts`, one reply per prompt, in order.
+"""The chat seam: `generate(prompts, images=None, schema=None) -> texts`, one reply per prompt, in order.
 
 Used by the caption stage, catalogue expansion, LLM twin confirmation and the paper recipe's writer
 and judge. Each prompt is one user turn (with its image first when images are given); a backend
@@ -11,7 +11,9 @@ applies its model's chat template. Models are chosen by an id that names their s
   tiny:causal-lm, tiny:vlm      tiny random models built from configs (tests, smoke runs; tiny.py)
   fixed:SECONDS                 echoes each prompt after a fixed wait (benchmarks; backends/fixed.py)
 A text-only model given images raises ConfigError. A model raises GenerationError when it cannot
-answer; callers decide what a missing text means.
+answer; callers decide what a missing text means. `schema` (a JSON schema) asks for replies that follow it:
+transformers and tiny models decode under it, openai sends it as `response_format`, both unless the config
+sets `structured: false`; fixed echoes and ignores it. Callers still parse what comes back.
 """
 
 from collections.abc import Sequence
@@ -25,8 +27,11 @@ from cultureclip.registry import Registry
 
 
 class ChatModel(Protocol):
-    def generate(self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None) -> list[str]:
-        """One reply per prompt (about its image, when images are given), in the prompts' order."""
+    def generate(
+        self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None, schema: dict | None = None
+    ) -> list[str]:
+        """One reply per prompt (about its image, when images are given; following `schema`, a JSON schema, when
+        given), in the prompts' order."""
         ...
 
 

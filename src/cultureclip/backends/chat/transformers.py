@@ -3,7 +3,8 @@ image-text-to-text models.
 
 Prompts are batched (left padding), each wrapped as one user turn by the model's own chat template
 (with its image first when images are given); temperature 0 decodes greedily, so the same prompts give
-the same texts. A `transformers:` id loads an image-text-to-text model when its config is one, else a
+the same texts. Given a JSON schema (and `structured`, the default), replies are decoded under it
+(`constrain.py`). A `transformers:` id loads an image-text-to-text model when its config is one, else a
 causal LM (text only).
 """
 
@@ -36,19 +37,21 @@ class CausalLMGenerator:
         self.cfg = cfg
         self.device = device
 
-    def generate(self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None) -> list[str]:
+    def generate(
+        self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None, schema: dict | None = None
+    ) -> list[str]:
         refuse_images(self.cfg.name, images)
         size = self.cfg.batch_size
-        return [text for i in range(0, len(prompts), size) for text in self._batch(prompts[i : i + size])]
+        return [text for i in range(0, len(prompts), size) for text in self._batch(prompts[i : i + size], schema)]
 
-    def _batch(self, prompts: list[str]) -> list[str]:
+    def _batch(self, prompts: list[str], schema: dict | None) -> list[str]:
         chats = [[{"role": "user", "content": p}] for p in prompts]
         enc = self.tokenizer.apply_chat_template(
             chats, add_generation_prompt=True, padding=True, return_tensors="pt", return_dict=True
         ).to(self.device)
         torch.manual_seed(self.cfg.seed)
         with torch.inference_mode():
-            ids = self.model.generate(**enc, generation_config=generation_config(self.cfg, self.tokenizer))
+            ids = self.model.generate(**enc, **decoding(self.cfg, self.tokenizer, enc["input_ids"].shape, schema))
         new = ids[:, enc["input_ids"].shape[1] :]
         return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
 
@@ -62,13 +65,16 @@ class TransformersVLM:
         if processor.tokenizer.pad_token is None:
             processor.tokenizer.pad_token = processor.tokenizer.eos_token
 
-    def generate(self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None) -> list[str]:
+    def generate(
+        self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None, schema: dict | None = None
+    ) -> list[str]:
         size, out = self.cfg.batch_size, []
         for i in range(0, len(prompts), size):
-            out += self._batch(list(prompts[i : i + size]), None if images is None else list(images[i : i + size]))
+            batch_images = None if images is None else list(images[i : i + size])
+            out += self._batch(list(prompts[i : i + size]), batch_images, schema)
         return out
 
-    def _batch(self, prompts: list[str], images: list[Image.Image] | None) -> list[str]:
+    def _batch(self, prompts: list[str], images: list[Image.Image] | None, schema: dict | None) -> list[str]:
         image_part = [{"type": "image"}] if images is not None else []
         chats = [[{"role": "user", "content": [*image_part, {"type": "text", "text": p}]}] for p in prompts]
         texts = [self.processor.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
@@ -76,9 +82,22 @@ class TransformersVLM:
         enc = self.processor(text=texts, padding=True, return_tensors="pt", **pictures).to(self.device)
         torch.manual_seed(self.cfg.seed)
         with torch.inference_mode():
-            ids = self.model.generate(**enc, generation_config=generation_config(self.cfg, self.processor.tokenizer))
+            tokenizer = self.processor.tokenizer
+            ids = self.model.generate(**enc, **decoding(self.cfg, tokenizer, enc["input_ids"].shape, schema))
         new = ids[:, enc["input_ids"].shape[1] :]
         return [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
+
+
+def decoding(cfg: ChatModelConfig, tokenizer, prompt_shape: torch.Size, schema: dict | None) -> dict:
+    """`generate`'s decoding arguments: `cfg`'s settings, and the schema's constraint when there is one to follow."""
+    out = {"generation_config": generation_config(cfg, tokenizer)}
+    if schema is not None and cfg.structured:
+        from transformers import LogitsProcessorList
+
+        from cultureclip.backends.chat.constrain import SchemaLogits
+
+        out["logits_processor"] = LogitsProcessorList([SchemaLogits(schema, tokenizer, *prompt_shape)])
+    return out
 
 
 def generation_config(cfg: ChatModelConfig, tokenizer):

@@ -4,7 +4,7 @@ mean. A reply that does not parse is asked again with the reason; a row that nev
 
 from cultureclip.builder.prompts import load_prompt_file
 from cultureclip.builder.stages.chat import ChatStage
-from cultureclip.builder.stages.replies import parse_scores
+from cultureclip.builder.stages.replies import parse_scores, scores_schema
 from cultureclip.config import ScoreConfig
 
 RUBRIC = ("accuracy", "visual_detail", "cultural_context", "no_invented_facts")
@@ -23,6 +23,7 @@ class RubricStage(ChatStage):
     `rubric_score` (their mean) and `rubric_reason` (each criterion's reason), under `prefix`."""
 
     name = "rubric"
+    schema = scores_schema(RUBRIC)
 
     def __init__(self, cfg: ScoreConfig, text: str = "caption", prefix: str = ""):
         super().__init__(cfg.rubric, load_quality_prompts(cfg.prompts), cfg.reasks)
@@ -34,7 +35,7 @@ class RubricStage(ChatStage):
         prompts = [self.prompts["rubric"].format(**(r | {"caption": r[self.text]})) for r in rows]
         return [
             self._fields(v) if v else {"status": "failed", "reason": f"rubric: {why}"}
-            for v, why in self.ask(prompts, lambda i, text: parse_scores(text, RUBRIC))
+            for v, why in self.ask(prompts, lambda i, text: parse_scores(text, RUBRIC), schema=self.schema)
         ]
 
     def _fields(self, scores: dict) -> dict:

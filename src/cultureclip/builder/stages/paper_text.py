@@ -10,7 +10,7 @@ failed with that reason (no field of it half-filled).
 from cultureclip.builder.prompts import load_prompt_file
 from cultureclip.builder.stages.caption_rules import caption_problem
 from cultureclip.builder.stages.chat import ChatStage
-from cultureclip.builder.stages.replies import ReplyError, parse_captions, parse_fields
+from cultureclip.builder.stages.replies import ReplyError, captions_schema, fields_schema, parse_captions, parse_fields
 from cultureclip.config import ChatModelConfig, PaperRecipeConfig
 from cultureclip.data.text import fold
 
@@ -36,10 +36,12 @@ class ConceptStage(AskStage):
     name = "concepts"
     inputs = ("country", "category")
     outputs = ("name", "context", "features")
+    reply = ("concept", "context", "features")
+    schema = fields_schema(reply)
 
     def process(self, rows: list[dict]) -> list[dict]:
         prompts = [self.prompts["concept"].format(**r) for r in rows]
-        replies = self.ask(prompts, lambda i, text: parse_fields(text, ("concept", "context", "features")))
+        replies = self.ask(prompts, lambda i, text: parse_fields(text, self.reply), schema=self.schema)
         return [
             {"name": v["concept"], "context": v["context"], "features": v["features"]}
             if v
@@ -57,6 +59,7 @@ class PaperCaptionStage(AskStage):
     name = "captions"
     inputs = ("name", "country", "category", "context", "features")
     outputs = ("captions", "caption_rejects")
+    schema = captions_schema()
 
     def __init__(self, cfg: PaperRecipeConfig, target_model: str):
         super().__init__(cfg, cfg.generator)
@@ -93,7 +96,7 @@ class PaperCaptionStage(AskStage):
                 raise ReplyError(f"{len(kept[i])} of {n} captions so far follow the rules (last problem: {last})")
             return kept[i][:n]
 
-        results = self.ask(prompts, parse)
+        results = self.ask(prompts, parse, schema=self.schema)
         return [
             {"captions": kept[i][:n], "caption_rejects": rejects[i]}
             if kept[i]

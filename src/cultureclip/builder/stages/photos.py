@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from cultureclip.builder.prompts import load_prompt_file
 from cultureclip.builder.stage import Stage
 from cultureclip.builder.stages.chat import ChatStage
-from cultureclip.builder.stages.replies import ReplyError, first_json, parse_fields
+from cultureclip.builder.stages.replies import ReplyError, fields_schema, first_json, object_schema, parse_fields
 from cultureclip.config import BottomUpRecipeConfig
 from cultureclip.data.images import ImageTooLarge, decoded
 from cultureclip.errors import DataError
@@ -175,8 +175,10 @@ class PhotoFilterStage(_PhotoAsk):
             return {"category": self._category(value.get("category"))} if value["keep"] else {"no": reason}
 
         texts, images = self._prompts(rows, "filter")
+        category = {"type": "string", "enum": [*self.categories, "none"]}
+        schema = object_schema({"keep": {"type": "boolean"}, "category": category, "reason": {"type": "string"}})
         out = []
-        for value, why in self.ask(texts, parse, images):
+        for value, why in self.ask(texts, parse, images, schema):
             if value is None:
                 out.append({"status": "failed", "reason": f"filter: {why}"})
             elif "no" in value:
@@ -192,10 +194,11 @@ class PhotoLabelStage(_PhotoAsk):
     name = "labels"
     inputs = ("png", "page_title", "caption_attribution_description", "context_page_description", "category")
     outputs = ("name", "country", "country_code", "label_category", "context", "features")
+    reply = ("concept", "country", "category", "context", "features")
 
     def process(self, rows: list[dict]) -> list[dict]:
         def parse(i: int, text: str) -> dict:
-            value = parse_fields(text, ("concept", "country", "category", "context", "features"))
+            value = parse_fields(text, self.reply)
             country = iso_country(value["country"])
             return {
                 "name": value["concept"],
@@ -207,8 +210,10 @@ class PhotoLabelStage(_PhotoAsk):
             }
 
         texts, images = self._prompts(rows, "label")
+        schema = fields_schema(self.reply, {"category": self.categories})
         return [
-            v if v else {"status": "failed", "reason": f"labels: {why}"} for v, why in self.ask(texts, parse, images)
+            v if v else {"status": "failed", "reason": f"labels: {why}"}
+            for v, why in self.ask(texts, parse, images, schema)
         ]
 
 

@@ -7,7 +7,7 @@ from cultureclip.builder.stages.caption_rubric import FACTS, load_quality_prompt
 from cultureclip.builder.stages.caption_rules import caption_problem, clean_caption
 from cultureclip.builder.stages.caption_scores import unit_scores
 from cultureclip.builder.stages.chat import ChatStage
-from cultureclip.builder.stages.replies import ReplyError, parse_fields
+from cultureclip.builder.stages.replies import ReplyError, fields_schema, parse_fields
 from cultureclip.config import RecaptionConfig
 from cultureclip.data.text import fold
 
@@ -18,6 +18,7 @@ class RecaptionStage(ChatStage):
     name = "recaption"
     inputs = ("caption", *FACTS, "recaption_reason")
     outputs = ("recaption",)
+    schema = fields_schema(("caption",))
     ask_once = True  # a concept's caption on many images, low for the same reason, is one prompt
 
     def __init__(self, cfg: RecaptionConfig, prompts: str, target_model: str):
@@ -44,7 +45,7 @@ class RecaptionStage(ChatStage):
 
         return [
             {"recaption": v} if v else {"status": "failed", "reason": f"recaption: {why}"}
-            for v, why in self.ask(prompts, parse)
+            for v, why in self.ask(prompts, parse, schema=self.schema)
         ]
 
 

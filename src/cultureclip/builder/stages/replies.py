@@ -5,6 +5,10 @@ reply, so code fences and a sentence around it do no harm; a missing or empty fi
 a score outside 1-5 is a `ReplyError` whose message says what is wrong. `ask_parsed` re-asks the broken
 ones with that reason and reports, per prompt, either the parsed value or why it never parsed, so a
 row is never half-written.
+
+Each parser has its JSON schema beside it (`fields_schema`, `captions_schema`, `scores_schema`): a stage
+passes it to its chat model, which decodes under it (`backends/chat/`), so a reply parses on the first ask
+and the re-ask is the last resort (a rule the schema cannot say, a server that ignores it).
 """
 
 import json
@@ -46,12 +50,25 @@ def parse_fields(text: str, fields: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def fields_schema(fields: Sequence[str], enums: dict[str, Sequence[str]] | None = None) -> dict:
+    """The JSON schema of `parse_fields`'s object: every field a required string (one of `enums[field]`
+    where given), nothing else."""
+    enums = enums or {}
+    return object_schema({f: {"type": "string", "enum": list(enums[f])} if f in enums else _TEXT for f in fields})
+
+
 def parse_captions(text: str) -> list[str]:
     """The JSON list of caption strings (non-strings are an error; blanks are dropped)."""
     value = first_json(text, list)
     if not all(isinstance(v, str) for v in value):
         raise ReplyError("the list holds something other than strings")
     return [" ".join(v.split()) for v in value if v.strip()]
+
+
+def captions_schema() -> dict:
+    """The JSON schema of `parse_captions`'s list (a server that takes only objects refuses it, and the client
+    then asks without a schema: `backends/chat/openai.py`)."""
+    return {"type": "array", "items": _TEXT, "minItems": 1}
 
 
 def parse_scores(text: str, criteria: Sequence[str] = CRITERIA) -> dict[str, Any]:
@@ -71,6 +88,20 @@ def parse_scores(text: str, criteria: Sequence[str] = CRITERIA) -> dict[str, Any
         out[criterion] = int(score)
         out[f"{criterion}_reason"] = str(reason or "").strip()
     return out
+
+
+def scores_schema(criteria: Sequence[str] = CRITERIA) -> dict:
+    """The JSON schema of `parse_scores`'s object: per criterion an integer score 1-5 and a reason."""
+    score = object_schema({"score": {"type": "integer", "minimum": 1, "maximum": 5}, "reason": _TEXT})
+    return object_schema(dict.fromkeys(criteria, score))
+
+
+_TEXT = {"type": "string", "minLength": 1}
+
+
+def object_schema(properties: dict) -> dict:
+    """A JSON object with exactly `properties`, all required (the form strict structured outputs take)."""
+    return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
 def ask_parsed(

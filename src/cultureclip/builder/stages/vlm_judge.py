@@ -5,7 +5,7 @@ import io
 from PIL import Image
 
 from cultureclip.builder.stages.paper_text import AskStage
-from cultureclip.builder.stages.replies import CRITERIA, parse_scores
+from cultureclip.builder.stages.replies import CRITERIA, parse_scores, scores_schema
 from cultureclip.config import PaperRecipeConfig
 
 
@@ -15,6 +15,7 @@ class VlmJudgeStage(AskStage):
     name = "judge"
     inputs = ("png", "caption", "name", "country", "category")
     outputs = tuple(f for c in CRITERIA for f in (c, f"{c}_reason"))
+    schema = scores_schema()
 
     def __init__(self, cfg: PaperRecipeConfig):
         super().__init__(cfg, cfg.judge)
@@ -24,5 +25,5 @@ class VlmJudgeStage(AskStage):
         prompts = [self.prompts["judge"].format(**r) for r in rows]
         return [
             v if v else {"status": "failed", "reason": f"judge: {why}"}
-            for v, why in self.ask(prompts, lambda i, text: parse_scores(text), images)
+            for v, why in self.ask(prompts, lambda i, text: parse_scores(text), images, self.schema)
         ]
