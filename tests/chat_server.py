@@ -25,6 +25,7 @@ class ChatServer:
         self.answer = answer
         self.attempts: dict[str, int] = {}
         self.headers: list[dict] = []
+        self.bodies: list[dict] = []
         self.images: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -48,6 +49,7 @@ class ChatServer:
                     attempt = server.attempts.get(prompt, 0)
                     server.attempts[prompt] = attempt + 1
                     server.headers.append(dict(self.headers))
+                    server.bodies.append(body)
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                 try:

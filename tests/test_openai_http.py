@@ -1,3 +1,4 @@
+import threading
 import time
 
 import pytest
@@ -97,3 +98,52 @@ def test_each_image_goes_before_its_prompt_as_a_png_data_url():
     decoded = [Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) for url in server.images]
     assert all(url.startswith("data:image/png;base64,") for url in server.images)
     assert [im.convert("RGB").getpixel((0, 0)) for im in decoded] == [(255, 0, 0), (7, 7, 7)]
+
+
+SCHEMA = {"type": "object", "properties": {"keep": {"type": "boolean"}}, "required": ["keep"]}
+
+
+def test_a_reply_schema_goes_as_response_format_unless_structured_is_off():
+    with ChatServer(lambda prompt, attempt: (200, '{"keep": true}', 0)) as server:
+        assert generator(server).generate(["a"], schema=SCHEMA) == ['{"keep": true}']
+        generator(server, structured=False).generate(["b"], schema=SCHEMA)
+        generator(server).generate(["c"])
+    sent = {b["messages"][0]["content"]: b.get("response_format") for b in server.bodies}
+    assert sent == {
+        "a": {"type": "json_schema", "json_schema": {"name": "reply", "schema": SCHEMA}},
+        "b": None,
+        "c": None,
+    }
+
+
+def test_a_server_that_refuses_response_format_is_asked_without_it_from_then_on():
+    def answer(prompt, attempt):
+        refuse = prompt == "a" and attempt == 0
+        return (400, "response_format of type json_schema is not supported", 0) if refuse else (200, "ok", 0)
+
+    with ChatServer(answer) as server:
+        model = generator(server, retries=0)
+        assert model.generate(["a"], schema=SCHEMA) == ["ok"]  # the refusal does not use up a retry
+        assert model.generate(["b"], schema=SCHEMA) == ["ok"]
+    assert ["response_format" in b for b in server.bodies] == [True, False, False]
+
+
+def test_requests_stream_into_free_slots_and_the_pool_is_kept_across_calls():
+    last_arrived = threading.Event()
+
+    def answer(prompt, attempt):
+        if prompt == "last":
+            last_arrived.set()
+        elif prompt == "slow":  # held until the last prompt arrives: it can only if the fast ones freed their slot
+            last_arrived.wait(5)
+        return 200, prompt, 0
+
+    with ChatServer(answer) as server:
+        model = generator(server, concurrency=2)
+        prompts = ["slow", *[str(i) for i in range(6)], "last"]
+        assert model.generate(prompts) == prompts
+        assert last_arrived.is_set()
+        pool = model.pool
+        assert model.generate(["again"]) == ["again"]
+    assert model.pool is pool
+    assert server.max_in_flight == 2

@@ -1,7 +1,10 @@
 """An OpenAI-compatible chat-completions client (vLLM, Ollama, llama.cpp server, OpenAI itself).
 
 Each prompt is one request with one user message; an image goes before the text as a base64 PNG data
-URL (the OpenAI vision format). Requests run `concurrency` at a time; a failed
+URL (the OpenAI vision format). A reply schema goes as `response_format` (`json_schema`); a server
+that refuses it (HTTP 400 naming response_format or json_schema) is asked again without, and this client
+stops sending it. One pool of `concurrency` threads per client (per worker: the stage keeps its model)
+serves every `generate` call, each request sent as soon as a slot frees (no waves); a failed
 one is retried with exponential backoff only when it may pass later (a timeout, a dropped connection,
 429 or 5xx). A server that cannot be reached (connection refused, unknown host) or refuses the request
 (401, 403, 404) stops the stage at once (`GeneratorUnreachable`); other HTTP errors fail the row.
@@ -26,7 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import httpcore
 import httpx
@@ -45,6 +48,8 @@ REFUSED = {
 }
 MAX_CHARS_PER_TOKEN = 32
 """Characters a reply may have per token asked for (a token is rarely more than a dozen)."""
+ERROR_BYTES = 8192
+"""How much of a 400 answer is read for its reason."""
 
 
 def reply_byte_cap(max_new_tokens: int) -> int:
@@ -69,23 +74,29 @@ class OpenAIChatModel:
         self.client = httpx.Client(
             base_url=cfg.base_url.rstrip("/"), headers=headers, timeout=cfg.timeout_s, transport=transport
         )
+        self.pool = ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="chat")
+        self.schema_refused = not cfg.structured
+        """Whether to send no `response_format` (set once the server refused one)."""
 
-    def generate(self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None) -> list[str]:
+    def generate(
+        self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None, schema: dict | None = None
+    ) -> list[str]:
         messages = prompts if images is None else [_with_image(p, im) for p, im in zip(prompts, images, strict=True)]
         self.network.stopped.clear()
-        pool = ThreadPoolExecutor(max_workers=self.cfg.concurrency)
+        futures = [self.pool.submit(self.complete, m, schema) for m in messages]
         try:
-            futures = [pool.submit(self.complete, m) for m in messages]
             return [f.result() for f in futures]
         except BaseException:  # Ctrl-C, or an error that stops the stage: end the other requests now
+            for f in futures:
+                f.cancel()
             self.network.stop()
+            wait(futures)
             raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
 
-    def complete(self, prompt: str | list[dict]) -> str:
+    def complete(self, prompt: str | list[dict], schema: dict | None = None) -> str:
         """One chat completion of one user message (text, or a list of content parts such as an image
-        and text), retried; GenerationError once the retries are spent."""
+        and text), under `schema` unless the server refused one, retried; GenerationError once the retries
+        are spent."""
         body = {
             "model": self.model,
             "messages": [{"role": "user", "content": prompt}],
@@ -93,11 +104,19 @@ class OpenAIChatModel:
             "temperature": self.cfg.temperature,
             "seed": self.cfg.seed,
         }
-        for attempt in range(self.cfg.retries + 1):
+        if schema is not None and not self.schema_refused:
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+        attempt = 0
+        while attempt <= self.cfg.retries:
             if self.network.stopped.is_set():
                 raise GenerationError(f"{self.where}: stopped")
             try:
                 status, data = self._post(body)
+                if status == 400 and "response_format" in body and _names_schema(data):
+                    log.warning("%s refuses response_format; asking without a reply schema", self.where)
+                    self.schema_refused = True
+                    del body["response_format"]
+                    continue
                 if status not in RETRYABLE:
                     self._refuse(status)
                     return self._text(data)
@@ -115,14 +134,18 @@ class OpenAIChatModel:
             if attempt < self.cfg.retries:
                 log.warning("%s: %s, retrying (%d/%d)", self.where, problem, attempt + 1, self.cfg.retries)
                 self.network.stopped.wait(self.cfg.backoff_s * 2**attempt)
+            attempt += 1
         raise GenerationError(f"{self.where}: {problem} after {self.cfg.retries + 1} attempts")
 
     def _post(self, body: dict) -> tuple[int, bytes]:
         """(status, answer bytes) of one attempt, all of it within `timeout_s`; an answer longer than
-        `reply_byte_cap` is a GenerationError, read no further."""
+        `reply_byte_cap` is a GenerationError, read no further. Of an error answer, only a 400's first
+        `ERROR_BYTES` are read (to see whether it names the reply schema)."""
         cap = reply_byte_cap(self.cfg.max_new_tokens)
         with self.network.deadline(self.cfg.timeout_s), self.client.stream("POST", "/chat/completions", json=body) as r:
-            if not 200 <= r.status_code < 300:  # the body of an error answer is not read
+            if r.status_code == 400:
+                return r.status_code, _head(r, ERROR_BYTES)
+            if not 200 <= r.status_code < 300:
                 return r.status_code, b""
             declared = r.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > cap:
@@ -253,6 +276,22 @@ class _Stream(httpcore.NetworkStream):
 
     def get_extra_info(self, info: str):
         return self.stream.get_extra_info(info)
+
+
+def _head(response: httpx.Response, limit: int) -> bytes:
+    """The first `limit` bytes of an answer's body (the rest is not read)."""
+    data = bytearray()
+    for chunk in response.iter_bytes():
+        data += chunk
+        if len(data) >= limit:
+            break
+    return bytes(data[:limit])
+
+
+def _names_schema(error: bytes) -> bool:
+    """Whether a 400 answer's body blames the reply schema (`response_format`, `json_schema`)."""
+    text = error.decode("utf-8", "replace").lower()
+    return "response_format" in text or "json_schema" in text
 
 
 def _with_image(prompt: str, image: Image.Image) -> list[dict]:
