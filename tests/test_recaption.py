@@ -140,7 +140,7 @@ class CountingModel:
     def __init__(self):
         self.asked: list[list[str]] = []
 
-    def generate(self, texts, images=None):
+    def generate(self, texts, images=None, schema=None):
         self.asked.append(list(texts))
         return [f"re: {t}" for t in texts]
 
