@@ -9,7 +9,7 @@ from PIL import Image
 from cultureclip.backends.chat import create_chat_model
 from cultureclip.builder.stages.replies import object_schema
 from cultureclip.config import ChatModelConfig
-from cultureclip.errors import ConfigError
+from cultureclip.errors import MissingDependencyError
 
 SCHEMA = object_schema({"keep": {"type": "boolean"}, "category": {"type": "string", "enum": ["Food", "Art"]}})
 PROMPTS = ["gyoza", "a longer prompt about mandu", "c"]
@@ -45,9 +45,9 @@ def test_a_vision_language_model_follows_the_schema_about_its_images():
     assert all(_follows(r) for r in _model("tiny:vlm").generate(PROMPTS, images, schema=SCHEMA))
 
 
-def test_without_llguidance_a_schema_is_a_config_error_naming_the_extra(monkeypatch):
+def test_without_llguidance_a_schema_is_an_error_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "llguidance", None)
-    with pytest.raises(ConfigError, match=r"pip install 'cultureclip\[structured\]'.*structured: false"):
+    with pytest.raises(MissingDependencyError, match=r"pip install 'cultureclip\[structured\]'.*structured: false"):
         _model("tiny:causal-lm").generate(PROMPTS, schema=SCHEMA)
 
 

@@ -16,7 +16,7 @@ import torch
 from transformers import LogitsProcessor
 
 from cultureclip.backends.loaded import shared
-from cultureclip.errors import ConfigError
+from cultureclip.errors import ConfigError, MissingDependencyError
 
 
 def _llguidance():
@@ -25,8 +25,8 @@ def _llguidance():
         import llguidance.hf
         import llguidance.torch
     except ImportError:
-        raise ConfigError(
-            "decoding under a reply schema needs llguidance: pip install 'cultureclip[structured]' "
+        raise MissingDependencyError(
+            "decoding under a reply schema needs llguidance: `pip install 'cultureclip[structured]'` "
             "(or set the chat model's structured: false)"
         ) from None
     return llguidance
