@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from cultureclip.backends.chat import create_chat_model
-from cultureclip.builder.stages.replies import object_schema
+from cultureclip.builder.stages.replies import ask_parsed, object_schema, parse_fields
 from cultureclip.config import ChatModelConfig
 from cultureclip.errors import MissingDependencyError
 
@@ -53,3 +53,18 @@ def test_without_llguidance_a_schema_is_an_error_naming_the_extra(monkeypatch):
 
 def test_the_fixed_model_echoes_and_ignores_the_schema():
     assert _model("fixed:0").generate(["a"], schema=SCHEMA) == ["a"]
+
+
+def test_a_reply_that_copies_the_formats_placeholder_is_asked_again_with_the_reason():
+    prompt = 'Reply with JSON: {"concept": "its name", "context": "its cultural context"}'
+    replies = iter(['{"concept":"its name","context":"a festival food"}', '{"concept":"Jiaozi","context":"its name"}'])
+    sent = []
+
+    def send(indices, prompts):
+        sent.extend(prompts)
+        return [next(replies)]
+
+    parse = lambda i, text: parse_fields(text, ("concept", "context"))  # noqa: E731
+    results = ask_parsed(send, [prompt], parse, lambda p, why: f"{p} ({why})", 1)
+    assert results == [({"concept": "Jiaozi", "context": "its name"}, None)]  # another field's placeholder is fine
+    assert sent[1] == f"{prompt} (field 'concept' copies the reply format's placeholder 'its name')"

@@ -104,6 +104,29 @@ def object_schema(properties: dict) -> dict:
     return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
 
+def refuse_copied_format(reply: str, prompt: str) -> None:
+    """A ReplyError when a field of the reply's JSON object holds the placeholder the prompt's reply format
+    shows for it (`"concept": "its name"`): a small model decoding under a schema copies the format it was shown."""
+    try:
+        value = first_json(reply, dict)
+    except ReplyError:
+        return  # no object: the parser says what is wrong
+    for key, item in _string_fields(value):
+        if json.dumps({key: item}, ensure_ascii=False)[1:-1] in prompt:
+            raise ReplyError(f"field {key!r} copies the reply format's placeholder {item!r}")
+
+
+def _string_fields(value: dict) -> list[tuple[str, str]]:
+    """(key, string) of every string field of a JSON object, nested objects included."""
+    out = []
+    for key, item in value.items():
+        if isinstance(item, dict):
+            out += _string_fields(item)
+        elif isinstance(item, str):
+            out.append((key, item))
+    return out
+
+
 def ask_parsed(
     send: Callable[[list[int], list[str]], list[str]],
     prompts: Sequence[str],
@@ -123,6 +146,7 @@ def ask_parsed(
         again = []
         for i, reply in zip(todo, replies, strict=True):
             try:
+                refuse_copied_format(reply, prompts[i])
                 results[i] = (parse(i, reply), None)
             except ReplyError as err:
                 results[i] = (None, f"{err} (reply: {reply[:80]!r})")
