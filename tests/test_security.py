@@ -36,23 +36,10 @@ from PIL import Image
 from chat_server import ChatServer, Raw
 from conftest import synthetic_dataset
 from cultureclip.cli import main
-from test_reliability import SMALL, TRAIN, Case, _copy_run, _generator, world  # noqa: F401  (world: a fixture)
+from test_reliability import SMALL, TRAIN, Case, _copy_run, _generator, run_case, world  # noqa: F401  (world: a fixture)
 
 DEAD_PID = 4_194_304 + 7
 """Above Linux's largest PID: no process has it."""
-
-
-def _run_case(case: Case, tmp_path: Path, world, capsys, monkeypatch) -> None:  # noqa: F811
-    needs_patch = "monkeypatch" in case.setup.__code__.co_varnames[: case.setup.__code__.co_argcount]
-    command = case.setup(tmp_path, world, monkeypatch) if needs_patch else case.setup(tmp_path, world)
-    capsys.readouterr()
-    code = command() if callable(command) else main(command)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith(("error:", "interrupted:"))]
-    assert code == case.code, err
-    assert "Traceback" not in err and len(lines) == 1, err
-    assert re.match(case.message, lines[0]), lines[0]
-    assert case.kept(tmp_path), err
 
 
 def _release(tmp: Path, rows: list[dict], name: str = "rows.jsonl") -> Path:
@@ -899,7 +886,7 @@ def _closed_port() -> int:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_every_attack_is_one_line_and_loses_nothing(case, world, tmp_path, capsys, monkeypatch):  # noqa: F811
-    _run_case(case, tmp_path, world, capsys, monkeypatch)
+    run_case(case, tmp_path, world, capsys, monkeypatch)
 
 
 def test_synthetic_datasets_still_import_cleanly(tmp_path):
