@@ -106,11 +106,11 @@ def in_memory(data, model, cfg):
     from cultureclip.train.sampler import SAMPLERS
     from cultureclip.train.stream import InMemorySamples, ShardSamples
 
-    shards = ShardSamples(data, model.images_to_tensor)
+    shards = ShardSamples(data, model.images_to_uint8, 0, model.image_size)
     sampler = SAMPLERS[cfg.sampler](data, cfg.batch_size, 0)
     used = sorted({int(r) for step in range(cfg.steps) for r in sampler(step).pos})
     first = shards[0, used[0], 0]
-    pixels = torch.zeros(len(data), *first[2].shape)
+    pixels = torch.zeros(len(data), *first[2].shape, dtype=torch.uint8)
     texts = [first[3]] * len(data)
     for row in used:
         _, _, pixels[row], texts[row] = shards[0, row, 0]

@@ -133,7 +133,8 @@ def write_dataset(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:
     manifest = []
     for split in SPLITS:
         kept = (r for r in rows if r["split"] == split and r["status"] == "kept")
-        manifest += write_split(folder, split, (Sample(_metadata(r), r["png"].read()) for r in kept), cfg.shard_size)
+        samples = (Sample(_metadata(r), r["png"].read()) for r in kept)
+        manifest += write_split(folder, split, samples, cfg.shard_size, images=cfg.shard_images)
     dropped = [_metadata(r) | {"shard": None} for r in rows if r["status"] != "kept"]
     write_manifest(folder, manifest + dropped)
 
