@@ -69,6 +69,7 @@ class Encoder:
             tokens = self.model.tokenize([texts[i] for i in chunk]).to(self.device)
             self.cache.put([keys[i] for i in chunk], self.model.encode_texts(tokens))
             self.encoded["texts"] += len(chunk)
+        self.cache.flush()
         return _stack(self.cache.get(keys), len(texts))
 
     @torch.inference_mode()
@@ -104,6 +105,7 @@ class Encoder:
                 progress.advance(bar, len(positions) + len(bad))
             if side is not None:
                 side.result()
+        self.cache.flush()
         if missing:
             log.info("encoded %d of %d images (%d cached)", len(missing), len(refs), len(found))
         rows = self.cache.get([k if i not in failed else "" for i, k in enumerate(keys)])
