@@ -108,6 +108,7 @@ def test_default_build_layout_loads_in_webdataset_and_the_trainer_reader(referen
     card = json.loads((reference / "card.json").read_text())
     assert card["images"] == {"test": 8, "train": 24} and sum(card["per_category"].values()) == 32
     assert card["models"] == {"caption_writer": "template", "renderer": "test-slow"}
+    assert card["stored_images"] == {"format": "jpeg", "quality": 95, "max_side": None}
     assert not reference.with_name("data.work").exists()
 
 

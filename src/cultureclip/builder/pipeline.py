@@ -85,7 +85,8 @@ def build(recipe: Recipe, job: BuildJob, out: Path) -> Path:
         write_dataset(tmp, built.rows, job.cfg)
         for name, rows in built.tables.items():
             write_table(rows, tmp / name)
-        write_card(tmp, card_facts(built.rows, built.models), built.sections)
+        stored = job.cfg.shard_images.model_dump()  # format, quality, longest side (None: as made)
+        write_card(tmp, card_facts(built.rows, built.models) | {"stored_images": stored}, built.sections)
         mark_done(tmp, "build")
     shutil.rmtree(work)
     log.info("%s into %s; %s", built.summary, out, failures)
