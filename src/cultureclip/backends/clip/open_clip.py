@@ -97,6 +97,11 @@ def encode_to_eot(tower: nn.Module, token_sets: list[torch.Tensor]) -> torch.Ten
     return projection(x) if isinstance(projection, nn.Linear) else x @ projection
 
 
+def _rgb(image: Image.Image) -> Image.Image:
+    """`image` in RGB (PIL's convert copies even an RGB image)."""
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
 def _split_preprocess(preprocess) -> tuple[Callable, tuple, tuple]:
     """(the PIL steps, mean, std) of an open_clip transform: [resize, crop, ..., to tensor, normalize]."""
     from open_clip.transform import MaybeToTensor
@@ -139,8 +144,8 @@ class OpenClipModel(ClipModel):
 
     def images_to_uint8(self, images: list[Image.Image]) -> torch.Tensor:
         resize = self._preprocess_parts[0]
-        rgb = (np.asarray(resize(im.convert("RGB")).convert("RGB")) for im in images)
-        return torch.from_numpy(np.stack(list(rgb))).permute(0, 3, 1, 2).contiguous()
+        rgb = (_rgb(resize(_rgb(im))) for im in images)
+        return torch.stack([torch.from_numpy(np.array(im)).permute(2, 0, 1) for im in rgb])  # one copy each
 
     def normalize_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
         _, mean, std = self._preprocess_parts
