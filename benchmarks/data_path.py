@@ -11,6 +11,8 @@ With one thread (`torch.set_num_threads(1)`), all methods alternated within each
   also with the training crop (`augment`) as an extra line;
 - open_clip_train: its webdataset stages (tar parse, PIL decode, its training transform, tokenizer) on the
   same JPEG shards, in this process;
+- the decode choice, on JPEG bytes in memory: PIL `draft` + the model's transform against
+  `torchvision.io.decode_jpeg` + a tensor resize and crop;
 - each of png and new through a DataLoader with 1 worker (worker start, IPC, collate included; the new
   path also plans and tokenizes its steps in the worker, which main did in the main process).
 Also: the main process's CPU ms per 2,048-pair step (ViT-B/32's tokenizer, new captions every step: main's
@@ -41,6 +43,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from cultureclip.backends.clip import create_clip
 from cultureclip.config import LossConfig, ShardImageConfig, TrainConfig
+from cultureclip.data.decode import decode_at_least
 from cultureclip.data.shards import Sample, ShardReader, write_manifest, write_split
 from cultureclip.train.data import TrainData, index_rows, load_train_data
 from cultureclip.train.loop import StepTexts, TextTokens, Trainer
@@ -160,7 +163,10 @@ def measure_size(size: int, args, model, root: Path) -> dict:
     plan = steps_of(args.images, args.batch)
     texts = StepTexts(model, TrainConfig(), generic=False)  # captions and concept prompts, as training tokenizes
     n = len(plan) * args.batch
+    jpegs = [_encoded(image) for image in images]
     methods = {
+        "draft": lambda: [draft_decode(data, model) for data in jpegs],
+        "torchvision": lambda: [torchvision_decode(data, model.image_size) for data in jpegs],
         "png": lambda: [today[0, r, 0] for r in range(args.images)],
         "new": lambda: [fast[0, r, 0] for r in range(args.images)],
         "new_augment": lambda: [crop[0, r, 0] for r in range(args.images)],
@@ -184,6 +190,27 @@ def measure_size(size: int, args, model, root: Path) -> dict:
         "bytes_after": (loaded.pixels.numel() * loaded.pixels.element_size() + token_bytes) / len(loaded.rows),
         "stored": {k: _image_bytes(d) for k, d in (("png", png), ("new", new))},
     }
+
+
+def _encoded(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def draft_decode(data: bytes, model) -> torch.Tensor:
+    """The chosen decode: PIL with `draft` (DCT downscale), then the model's own transform to uint8."""
+    return model.images_to_uint8([decode_at_least(Image.open(io.BytesIO(data)), model.image_size)])[0]
+
+
+def torchvision_decode(data: bytes, size: int) -> torch.Tensor:
+    """The alternative: `torchvision.io.decode_jpeg`, then a tensor resize (bicubic, antialiased) and crop."""
+    from torchvision.io import decode_jpeg
+    from torchvision.transforms.v2 import functional as F
+
+    pixels = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+    resized = F.resize(pixels, size, interpolation=F.InterpolationMode.BICUBIC, antialias=True)
+    return F.center_crop(resized, size)
 
 
 def _image_bytes(data: TrainData) -> float:
@@ -279,6 +306,10 @@ def main() -> None:
             f"new + training crop {f['new_augment']:.0f}, open_clip_train {f['open_clip_train']:.0f} "
             f"(new {f['new'] / f['open_clip_train']:.2f}x, "
             f"with the crop {f['new_augment'] / f['open_clip_train']:.2f}x)"
+        )
+        print(
+            f"{size} px, JPEG decode to the model's uint8 pixels per core: PIL draft + its transform "
+            f"{f['draft']:.0f}, torchvision decode_jpeg + tensor resize {f['torchvision']:.0f}"
         )
         print(
             f"{size} px, through the loader with 1 worker: png {f['loader_png']:.0f}, new {f['loader_new']:.0f} "
