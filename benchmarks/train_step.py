@@ -82,8 +82,8 @@ def our_trainer(model, data, loss: LossConfig, batch: int, args, tune: TuneConfi
     )
     trainer = Trainer(model, data, cfg, seed=0, device=args.device, samples=samples)
     texts = samples.texts
-    trainer.tokens({"all": [t["caption"] for t in texts] + [t["name"] for t in texts]})  # pre-tokenized,
-    trainer.tokens({"generic": [t["generic_caption"] for t in texts]})  # as open_clip's loader gives them
+    trainer.texts.tokens({"all": [t["caption"] for t in texts] + [t["name"] for t in texts]})  # pre-tokenized,
+    trainer.texts.tokens({"generic": [t["generic_caption"] for t in texts]})  # as open_clip's loader gives them
     model.model.train()
     return trainer
 
