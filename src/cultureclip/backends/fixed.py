@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from cultureclip.backends.chat.base import refuse_images
+from cultureclip.backends.chat.base import ChatImage, refuse_images
 from cultureclip.backends.image.base import RenderRequest
 from cultureclip.config import ChatModelConfig, ImageGeneratorConfig
 
@@ -21,7 +21,7 @@ class FixedCostTextGenerator:
     def __init__(self, seconds: float, name: str):
         self.seconds, self.name = seconds, name
 
-    def generate(self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None) -> list[str]:
+    def generate(self, prompts: Sequence[str], images: Sequence[ChatImage] | None = None) -> list[str]:
         refuse_images(self.name, images)
         time.sleep(self.seconds * len(prompts))
         return list(prompts)

@@ -1,10 +1,11 @@
 """An OpenAI-compatible chat-completions client (vLLM, Ollama, llama.cpp server, OpenAI itself).
 
-Each prompt is one request with one user message; an image goes before the text as a base64 PNG data
-URL (the OpenAI vision format). Requests run `concurrency` at a time; a failed
-one is retried with exponential backoff only when it may pass later (a timeout, a dropped connection,
-429 or 5xx). A server that cannot be reached (connection refused, unknown host) or refuses the request
-(401, 403, 404) stops the stage at once (`GeneratorUnreachable`); other HTTP errors fail the row.
+Each prompt is one request with one user message; an image goes before the text as a base64 data URL
+(the OpenAI vision format): encoded bytes as they are, a decoded image as PNG. Requests run `concurrency`
+at a time; a failed one is retried with exponential backoff only when it may pass later (a timeout, a
+dropped connection, 429 or 5xx). A server that cannot be reached (connection refused, unknown host) or
+refuses the request (401, 403, 404) stops the stage at once (`GeneratorUnreachable`); other HTTP errors
+fail the row.
 The API key comes from the environment variable the config names, never from a file.
 
 A server is not trusted to be well-behaved. Each attempt has one deadline, `timeout_s`, for all of it
@@ -32,6 +33,7 @@ import httpcore
 import httpx
 from PIL import Image
 
+from cultureclip.backends.chat.base import ChatImage
 from cultureclip.config import ChatModelConfig
 from cultureclip.errors import GenerationError, GeneratorUnreachable
 from cultureclip.redact import redact, redact_url
@@ -70,7 +72,7 @@ class OpenAIChatModel:
             base_url=cfg.base_url.rstrip("/"), headers=headers, timeout=cfg.timeout_s, transport=transport
         )
 
-    def generate(self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None) -> list[str]:
+    def generate(self, prompts: Sequence[str], images: Sequence[ChatImage] | None = None) -> list[str]:
         messages = prompts if images is None else [_with_image(p, im) for p, im in zip(prompts, images, strict=True)]
         self.network.stopped.clear()
         pool = ThreadPoolExecutor(max_workers=self.cfg.concurrency)
@@ -255,10 +257,15 @@ class _Stream(httpcore.NetworkStream):
         return self.stream.get_extra_info(info)
 
 
-def _with_image(prompt: str, image: Image.Image) -> list[dict]:
-    png = io.BytesIO()
-    image.convert("RGB").save(png, format="PNG")
-    url = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+def _with_image(prompt: str, image: ChatImage) -> list[dict]:
+    if isinstance(image, bytes):
+        with Image.open(io.BytesIO(image)) as probe:  # the header only: an unreadable image fails its row here
+            kind, data = probe.format.lower(), image
+    else:
+        png = io.BytesIO()
+        image.convert("RGB").save(png, format="PNG")
+        kind, data = "png", png.getvalue()
+    url = f"data:image/{kind};base64," + base64.b64encode(data).decode()
     return [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}]
 
 

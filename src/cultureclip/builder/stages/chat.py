@@ -5,8 +5,7 @@ a prompt file's prompts, and replies parsed strictly, the broken ones asked agai
 from collections.abc import Callable
 from typing import Any
 
-from PIL import Image
-
+from cultureclip.backends.chat.base import ChatImage
 from cultureclip.builder.stage import Stage
 from cultureclip.builder.stages.replies import ask_parsed
 from cultureclip.config import ChatModelConfig
@@ -27,7 +26,7 @@ class ChatStage(Stage):
         self.model = create_chat_model(self.model_cfg)
         self.replies: dict[str, str] = {}
 
-    def generate(self, texts: list[str], images: list[Image.Image] | None) -> list[str]:
+    def generate(self, texts: list[str], images: list[ChatImage] | None) -> list[str]:
         """The model's replies; with `ask_once`, at temperature 0 without images (greedy: the same prompt, the
         same reply), each distinct prompt is asked once per worker and a repeated one gets the reply it got."""
         if not self.ask_once or images is not None or self.model_cfg.temperature > 0:
@@ -38,7 +37,7 @@ class ChatStage(Stage):
         return [self.replies[t] for t in texts]
 
     def ask(
-        self, prompts: list[str], parse: Callable[[int, str], Any], images: list[Image.Image] | None = None
+        self, prompts: list[str], parse: Callable[[int, str], Any], images: list[ChatImage] | None = None
     ) -> list[tuple]:
         """Per prompt, (parsed value, None) or (None, why no reply parsed); see `replies.ask_parsed`."""
 
