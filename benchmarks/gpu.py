@@ -226,7 +226,8 @@ def twin_batch_memory(args, checkpointing: bool) -> float | None:
         for i in range(n)
     ]  # fmt: skip
     side = model.image_size
-    samples = InMemorySamples(torch.randn(n, 3, side, side), texts)
+    pixels = torch.randint(0, 256, (n, 3, side, side), dtype=torch.uint8)  # as the loader's workers ship them
+    samples = InMemorySamples(pixels, texts)
     tune = TuneConfig(mode="lora", lora_targets=["attn"], heads=False)
     cfg = TrainConfig(steps=2, batch_size=args.pairs, lr=1e-5, warmup=1, precision=args.precision, workers=0,
                       grad_checkpointing=checkpointing, tune=tune, loss=LossConfig(preserve=0))  # fmt: skip
@@ -263,8 +264,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="loader workers, ours and open_clip_train's (default: ours)")
     args = parser.parse_args()
 
+    from cultureclip.data.decode import default_workers
     from cultureclip.runtime import describe, enable_tf32, resolve_device, resolve_precision
-    from cultureclip.train.stream import default_workers
 
     args.device = resolve_device(args.device)
     args.precision = resolve_precision(args.precision, args.device)

@@ -14,7 +14,7 @@ At the smallest size it also trains (a) from the same images preloaded into memo
 the loader's cost without reading shards) and (b) with open_clip's own trainer (`open_clip_train.main`,
 its webdataset loader, the same model, batch, workers, steps and precision), each in its own process.
 
-    python benchmarks/scale.py [--sizes 1 4 16] [--images 2] [--steps 10] [--batch 32] [--workers 1]
+    python benchmarks/scale.py [--scales 1 4 16 64] [--images 2] [--steps 10] [--batch 32] [--workers 1]
 
 Prints a line per size and stage, the ratios against their targets (peak RSS at the largest size at most
 1.25x the smallest's, seconds per image within 1.2x, stream >= 0.9x in-memory, >= 1.0x open_clip_train)
@@ -40,7 +40,7 @@ WARM_STEPS = 2
 
 def run_stage(args: argparse.Namespace, stage: str, size: int, folder: Path) -> dict:
     """Run `stage` on `folder` in a fresh process; its JSON report with its peak RSS (MiB) and wall time."""
-    cmd = [sys.executable, __file__, "--stage", stage, "--folder", str(folder), f"--sizes={size}"]
+    cmd = [sys.executable, __file__, "--stage", stage, "--folder", str(folder), f"--scales={size}"]
     cmd += [f"--{k}={getattr(args, k)}" for k in STAGE_OPTIONS]
     start = time.perf_counter()
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -106,11 +106,11 @@ def in_memory(data, model, cfg):
     from cultureclip.train.sampler import SAMPLERS
     from cultureclip.train.stream import InMemorySamples, ShardSamples
 
-    shards = ShardSamples(data, model.images_to_tensor)
+    shards = ShardSamples(data, model.images_to_uint8, 0, model.image_size)
     sampler = SAMPLERS[cfg.sampler](data, cfg.batch_size, 0)
     used = sorted({int(r) for step in range(cfg.steps) for r in sampler(step).pos})
     first = shards[0, used[0], 0]
-    pixels = torch.zeros(len(data), *first[2].shape)
+    pixels = torch.zeros(len(data), *first[2].shape, dtype=torch.uint8)
     texts = [first[3]] * len(data)
     for row in used:
         _, _, pixels[row], texts[row] = shards[0, row, 0]
@@ -174,7 +174,7 @@ STAGES |= {"open_clip_train": open_clip_train, "eval": evaluate}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--scales", "--sizes", dest="sizes", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--images", type=int, default=2, help="training images per concept at 1x")
     parser.add_argument("--groups", default="24", help="twin groups of the world (a number, or all)")
     parser.add_argument("--model", default="open_clip:ViT-B-32", help="CLIP of train and eval (random weights)")

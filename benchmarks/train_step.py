@@ -61,7 +61,7 @@ def synthetic_data(model, images: int, members: int = 2) -> tuple[TrainData, InM
         )
     columns = {k: [r[k] for r in rows] for k in ("concept_id", "twin_group", "generic")}
     columns |= {"shard": ["memory"] * images, "offset": [0] * images, "length": [0] * images}
-    pixels = torch.randn(images, 3, model.image_size, model.image_size, generator=g)
+    pixels = torch.randint(0, 256, (images, 3, model.image_size, model.image_size), generator=g, dtype=torch.uint8)
     texts = [{k: r[k] for k in TEXT_FIELDS} for r in rows]
     return index_rows(columns, "synthetic"), InMemorySamples(pixels, texts)
 
@@ -82,8 +82,8 @@ def our_trainer(model, data, loss: LossConfig, batch: int, args, tune: TuneConfi
     )
     trainer = Trainer(model, data, cfg, seed=0, device=args.device, samples=samples)
     texts = samples.texts
-    trainer.tokens({"all": [t["caption"] for t in texts] + [t["name"] for t in texts]})  # pre-tokenized,
-    trainer.tokens({"generic": [t["generic_caption"] for t in texts]})  # as open_clip's loader gives them
+    trainer.texts.tokens({"all": [t["caption"] for t in texts] + [t["name"] for t in texts]})  # pre-tokenized,
+    trainer.texts.tokens({"generic": [t["generic_caption"] for t in texts]})  # as open_clip's loader gives them
     model.model.train()
     return trainer
 
@@ -107,7 +107,7 @@ def open_clip_runner(model, data: tuple[TrainData, InMemorySamples], batch: int,
     samples = data[1]
     tokens = model.tokenize([t["caption"] for t in samples.texts])
     n = batch * steps
-    dataset = torch.utils.data.TensorDataset(samples.pixels[:n], tokens[:n])
+    dataset = torch.utils.data.TensorDataset(model.normalize_pixels(samples.pixels[:n]), tokens[:n])
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True)
     loader.num_batches, loader.num_samples = steps, n
     params = [p for p in model.model.parameters() if p.requires_grad]

@@ -49,7 +49,7 @@ def test_an_empty_shard(tmp_path):
     shard.unlink()
     with tarfile.open(shard, "w"):
         pass
-    samples = ShardSamples(load_train_data(tmp_path), create_clip("config:test-clip").images_to_tensor)
+    samples = ShardSamples(load_train_data(tmp_path), create_clip("config:test-clip").images_to_uint8)
     with pytest.raises(DataError) as err:
         samples[0, 0, 0]
     assert _one_line(err) == f"{shard}: no sample at byte 0 (the shard changed after manifest.parquet was written)"

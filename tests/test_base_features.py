@@ -12,7 +12,7 @@ def test_base_features_are_the_base_embeddings_of_the_rows_in_fixed_chunks():
     torch.manual_seed(0)
     base = create_clip("config:test-clip").frozen_copy()
     data = synthetic_train_data(groups=3)  # 12 rows
-    samples = ShardSamples(data, base.images_to_tensor)
+    samples = ShardSamples(data, base.images_to_uint8)
     calls = []
     encode = base.encode_images
     base.encode_images = lambda pixels, normalize: calls.append(len(pixels)) or encode(pixels, normalize)
@@ -22,7 +22,7 @@ def test_base_features_are_the_base_embeddings_of_the_rows_in_fixed_chunks():
     images, texts = features(np.array([11, 0, 3, 11]))
     loaded = [samples[0, r, 0] for r in (11, 0, 3, 11)]
     with torch.no_grad():
-        want_images = encode(torch.stack([s[2] for s in loaded]).to(base.device), True)
+        want_images = encode(base.normalize_pixels(torch.stack([s[2] for s in loaded]).to(base.device)), True)
         want_texts = base.encode_texts(base.tokenize([s[3]["generic_caption"] for s in loaded]).to(base.device))
     torch.testing.assert_close(images, want_images, rtol=0, atol=1e-6)
     torch.testing.assert_close(texts, want_texts, rtol=0, atol=1e-6)
@@ -35,7 +35,7 @@ def test_base_features_are_a_function_of_the_rows_alone():
     torch.manual_seed(0)
     base = create_clip("config:test-clip").frozen_copy()
     data = synthetic_train_data(groups=3)
-    samples = ShardSamples(data, base.images_to_tensor)
+    samples = ShardSamples(data, base.images_to_uint8)
     rows = np.arange(12)
     a = BaseFeatures(base, samples, rows, True, base.device, chunk=4, workers=0)
     b = BaseFeatures(base, samples, rows, True, base.device, chunk=4, workers=2)

@@ -47,7 +47,7 @@ def content(folder: Path) -> tuple[list[dict], str]:
     digest = hashlib.sha256()
     for shard in sorted(folder.glob("*.tar")):
         for sample in wds.WebDataset(str(shard), shardshuffle=False):
-            digest.update(sample["__key__"].encode() + sample["png"] + sample["json"])
+            digest.update(sample["__key__"].encode() + sample["jpg"] + sample["json"])
     return read_manifest(folder), digest.hexdigest()
 
 
@@ -104,10 +104,11 @@ def test_default_build_layout_loads_in_webdataset_and_the_trainer_reader(referen
     samples = read_split(reference, "train")
     assert len(samples) == 24 and samples[0].row["caption_source"] == "template"
     first = next(iter(wds.WebDataset(str(reference / "train-00000.tar"), shardshuffle=False).decode("pil")))
-    assert first["json"]["key"] == first["__key__"] and first["png"].size == (32, 32)
+    assert first["json"]["key"] == first["__key__"] and first["jpg"].size == (32, 32)  # JPEG by default
     card = json.loads((reference / "card.json").read_text())
     assert card["images"] == {"test": 8, "train": 24} and sum(card["per_category"].values()) == 32
     assert card["models"] == {"caption_writer": "template", "renderer": "test-slow"}
+    assert card["stored_images"] == {"format": "jpeg", "quality": 95, "max_side": None}
     assert not reference.with_name("data.work").exists()
 
 
@@ -157,9 +158,9 @@ def test_the_final_write_gets_rows_without_images_and_reads_one_shard_of_them_at
         reads.append(blob)
         return read(blob)
 
-    def spy_write_shard(path, samples):
+    def spy_write_shard(path, samples, images):
         shard_writes.append((len(reads), len(samples)))  # images read so far, images in this shard
-        return write_shard(path, samples)
+        return write_shard(path, samples, images)
 
     monkeypatch.setattr(pipeline, "write_dataset", spy_write_dataset)
     monkeypatch.setattr(Blob, "read", spy_read)
@@ -285,7 +286,7 @@ def test_built_dataset_loads_in_hugging_face_datasets(reference, tmp_path):
             {k: v for k, v in r.items() if k not in LOCATION} for r in manifest if r["split"] == split
         ]
         images = [np.asarray(s.image) for s in read_split(reference, split)]
-        assert all(np.array_equal(np.asarray(im), ref) for im, ref in zip(shards[split]["png"], images, strict=True))
+        assert all(np.array_equal(np.asarray(im), ref) for im, ref in zip(shards[split]["jpg"], images, strict=True))
     table = datasets.load_dataset("parquet", data_files=str(reference / "manifest.parquet"), cache_dir=cache)
     assert table["train"].to_list() == manifest
     assert datasets.load_dataset(str(reference), cache_dir=cache)["train"]["json"] == shards["train"]["json"]

@@ -16,7 +16,7 @@ from cultureclip.builder.stages.caption_rubric import RubricStage
 from cultureclip.builder.stages.caption_scores import CLIPSCORE_W, detail_coverage
 from cultureclip.cli import main
 from cultureclip.config import ChatModelConfig, load_config
-from cultureclip.data.shards import ShardReader, read_manifest
+from cultureclip.data.shards import ShardReader, image_member, read_manifest
 from cultureclip.importers.cultwin import import_cultwin
 from test_builder import build, config
 from test_import_cultwin import release  # noqa: F401  (a fixture)
@@ -53,9 +53,9 @@ def _argv(data, judge, *extra):
 
 
 def _cosine(judge, row, data):
-    png = ShardReader().read(data / row["shard"], row["offset"], row["length"])["png"]
+    stored = image_member(ShardReader().read(data / row["shard"], row["offset"], row["length"]), row["shard"])
     with torch.inference_mode():
-        image = judge.encode_images(judge.images_to_tensor([Image.open(io.BytesIO(png)).convert("RGB")]))
+        image = judge.encode_images(judge.images_to_tensor([Image.open(io.BytesIO(stored)).convert("RGB")]))
         text = judge.encode_texts(judge.tokenize([row["caption"]]))
     return float(image[0] @ text[0])
 

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -131,6 +132,25 @@ def test_cache_is_keyed_by_model_and_content(world, tmp_path):
     reloaded = Encoder(base, EmbeddingCache(tmp_path, model_fingerprint(base)), batch_size=2, workers=0)
     assert torch.equal(reloaded.images(refs[:1])[0], features[:1]) and reloaded.encoded["images"] == 0
     assert len(EmbeddingCache(tmp_path, model_fingerprint(other))) == 0
+
+
+def test_the_cache_writes_one_chunk_per_flush_and_reads_it_back_memory_mapped(tmp_path, monkeypatch):
+    """Vectors are held until FLUSH_ROWS (or a flush), then written as one chunk of sorted key digests and
+    rows; a reopened cache finds each vector without loading any, and misses what it never got."""
+    monkeypatch.setattr(EmbeddingCache, "FLUSH_ROWS", 4)
+    cache = EmbeddingCache(tmp_path, "model")
+    vectors = torch.arange(30, dtype=torch.float32).reshape(10, 3)
+    cache.put([f"k{i}" for i in range(3)], vectors[:3])
+    assert not list(tmp_path.rglob("*.npy"))  # held, not written
+    cache.put([f"k{i}" for i in range(3, 6)], vectors[3:6])  # 6 >= 4: one chunk of 6
+    cache.put(["k6"], vectors[6:7])
+    cache.flush()  # and one of 1
+    assert len(list((tmp_path / "model").glob("*.keys.npy"))) == 2
+    reopened = EmbeddingCache(tmp_path, "model")
+    assert all(isinstance(vectors, np.memmap) for _, vectors in reopened._chunks) and len(reopened) == 7
+    found = reopened.get(["k6", "nope", "k0", "k5"])
+    assert sorted(found) == [0, 2, 3]
+    assert [found[i].tolist() for i in (0, 2, 3)] == [[18, 19, 20], [0, 1, 2], [15, 16, 17]]
 
 
 def test_an_image_file_is_keyed_by_place_size_and_mtime_without_being_read(tmp_path, monkeypatch):

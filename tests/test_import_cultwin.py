@@ -153,9 +153,9 @@ def test_images_are_loaded_one_at_a_time_as_their_shard_is_written(release, tmp_
         loaded.append(member)
         return load(member, max_side)
 
-    def spy_write_shard(path, samples):
+    def spy_write_shard(path, samples, images):
         shard_writes.append((path.name, len(loaded), len(samples)))  # images loaded so far, images in this shard
-        return write_shard(path, samples)
+        return write_shard(path, samples, images)
 
     monkeypatch.setattr(cultwin, "_load", spy_load)
     monkeypatch.setattr(shards, "_write_shard", spy_write_shard)

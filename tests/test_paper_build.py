@@ -2,6 +2,7 @@
 plays the text generator and the vision judge (over real HTTP, images as data URLs), `tiny:sd` renders."""
 
 import base64
+import hashlib
 import io
 import json
 import re
@@ -204,8 +205,9 @@ def test_the_judge_scores_and_reasons_are_in_the_manifest(built):
     assert (kept["status"], kept["twin_ids"], kept["concept_id"]) == ("kept", ["japan-onigiri"], "south-korea-gimbap")
     assert {r["split"] for r in rows.values() if r["twin_group"] == "japan--clothing"} == {"test"}
     assert len(server.images) == 48
-    png = base64.b64decode(server.images[0].removeprefix("data:image/png;base64,"))
-    assert Image.open(io.BytesIO(png)).size == (16, 16)
+    sent = base64.b64decode(server.images[0].removeprefix("data:image/jpeg;base64,"))  # the stored bytes, as they are
+    assert Image.open(io.BytesIO(sent)).size == (16, 16)
+    assert hashlib.sha256(sent).hexdigest() in {r["sha256"] for r in rows.values()} - {None}
     card = (data / "card.md").read_text()
     assert "| caption pairs kept | 32 |" in card and "| judge | openai:fake-vlm |" in card
 

@@ -445,6 +445,11 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_every_fault_is_one_line_and_loses_nothing(case, world, tmp_path, capsys, monkeypatch):
+    run_case(case, tmp_path, world, capsys, monkeypatch)
+
+
+def run_case(case: Case, tmp_path: Path, world, capsys, monkeypatch) -> None:
+    """Set `case` up, run its command, and check the one-line error, the exit code and that nothing was lost."""
     needs_patch = "monkeypatch" in case.setup.__code__.co_varnames[: case.setup.__code__.co_argcount]
     command = case.setup(tmp_path, world, monkeypatch) if needs_patch else case.setup(tmp_path, world)
     capsys.readouterr()

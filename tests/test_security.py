@@ -36,23 +36,10 @@ from PIL import Image
 from chat_server import ChatServer, Raw
 from conftest import synthetic_dataset
 from cultureclip.cli import main
-from test_reliability import SMALL, TRAIN, Case, _copy_run, _generator, world  # noqa: F401  (world: a fixture)
+from test_reliability import SMALL, TRAIN, Case, _copy_run, _generator, run_case, world  # noqa: F401  (world: a fixture)
 
 DEAD_PID = 4_194_304 + 7
 """Above Linux's largest PID: no process has it."""
-
-
-def _run_case(case: Case, tmp_path: Path, world, capsys, monkeypatch) -> None:  # noqa: F811
-    needs_patch = "monkeypatch" in case.setup.__code__.co_varnames[: case.setup.__code__.co_argcount]
-    command = case.setup(tmp_path, world, monkeypatch) if needs_patch else case.setup(tmp_path, world)
-    capsys.readouterr()
-    code = command() if callable(command) else main(command)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith(("error:", "interrupted:"))]
-    assert code == case.code, err
-    assert "Traceback" not in err and len(lines) == 1, err
-    assert re.match(case.message, lines[0]), lines[0]
-    assert case.kept(tmp_path), err
 
 
 def _release(tmp: Path, rows: list[dict], name: str = "rows.jsonl") -> Path:
@@ -151,8 +138,15 @@ def _comparison(name: str, caption: str, image: Path, model: str = "tuned"):
 
     models = {"base": 0, model: 1}
     comparison = Comparison(
-        {m: {"id": f"local:/models/{name}", "fingerprint": "0123456789abcdef", "encoded": {"images": 4, "texts": 2},
-             "seconds": 1.0} for m in models},  # fmt: skip
+        {
+            m: {
+                "id": f"local:/models/{name}",
+                "fingerprint": "0123456789abcdef",
+                "encoded": {"images": 4, "texts": 2},
+                "seconds": 1.0,
+            }
+            for m in models
+        },  # fmt: skip
         {HELD_OUT: data},
         {HELD_OUT: DatasetSpec.model_construct(kind="shards", path=Path(f"/data/{name}"), name=None)},
         unreadable={HELD_OUT: [(f"/data/{name}.png", f"broken: {caption}")]},
@@ -254,6 +248,7 @@ def test_any_text_as_a_concept_name_or_caption_leaves_no_tag_and_no_foreign_imag
     from cultureclip.eval.reports import compare
 
     assume(name.strip() and name not in ("base", "tuned", "gyoza", "other"))
+
     def figure(*args) -> bool:  # the figure file, without plotting (what is plotted is not under test here)
         Image.new("RGB", (2, 2)).save(args[-1])
         return True
@@ -490,18 +485,23 @@ def test_a_malformed_answer_is_a_generation_error_with_its_reason(body, reason):
 
 
 def test_ctrl_c_ends_a_build_waiting_on_a_server_within_a_second():
-    with ChatServer(lambda prompt, attempt: (200, "late", 30)) as server:
-        model = _chat(server.url, concurrency=3, timeout_s=60)
-        before = set(threading.enumerate())
-        main_thread = threading.main_thread().ident
-        timer = threading.Timer(0.5, signal.pthread_kill, (main_thread, signal.SIGINT))
-        timer.start()
-        start = time.perf_counter()
-        with pytest.raises(KeyboardInterrupt):
-            model.generate(["a", "b", "c", "d"])
-        assert time.perf_counter() - start < 1.5  # 0.5 s until Ctrl-C, then at most a second
-        pool = [t for t in threading.enumerate() if t not in before and t.name.startswith("ThreadPoolExecutor")]
-        assert not pool  # the request threads ended with it
+    # Python keeps SIGINT ignored when it starts ignored (pytest run as a shell's background job): handle it here
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with ChatServer(lambda prompt, attempt: (200, "late", 30)) as server:
+            model = _chat(server.url, concurrency=3, timeout_s=60)
+            before = set(threading.enumerate())
+            main_thread = threading.main_thread().ident
+            timer = threading.Timer(0.5, signal.pthread_kill, (main_thread, signal.SIGINT))
+            timer.start()
+            start = time.perf_counter()
+            with pytest.raises(KeyboardInterrupt):
+                model.generate(["a", "b", "c", "d"])
+            assert time.perf_counter() - start < 1.5  # 0.5 s until Ctrl-C, then at most a second
+            pool = [t for t in threading.enumerate() if t not in before and t.name.startswith("ThreadPoolExecutor")]
+            assert not pool  # the request threads ended with it
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 JSON = st.recursive(
@@ -696,9 +696,24 @@ def test_catalog_twins_of_the_shipped_catalogue_leaves_the_package_as_it_is(tmp_
 
 
 RELEASE_ROWS = st.dictionaries(
-    st.sampled_from(["sample_id", "pos_concept", "pos_caption", "pos_image_path", "neg_concept", "neg_caption",
-                     "neg_image_path", "metadata", "pos_caption_id", "pos_context"]),  # fmt: skip
-    st.none() | st.integers() | st.text(max_size=30) | st.sampled_from(["images/i0.png", "../i.png", "/etc/hostname"])
+    st.sampled_from(
+        [
+            "sample_id",
+            "pos_concept",
+            "pos_caption",
+            "pos_image_path",
+            "neg_concept",
+            "neg_caption",
+            "neg_image_path",
+            "metadata",
+            "pos_caption_id",
+            "pos_context",
+        ]
+    ),  # fmt: skip
+    st.none()
+    | st.integers()
+    | st.text(max_size=30)
+    | st.sampled_from(["images/i0.png", "../i.png", "/etc/hostname"])
     | st.dictionaries(st.sampled_from(["category", "pos_features"]), st.text(max_size=10) | st.integers()),
 )
 
@@ -722,13 +737,19 @@ CASES = [
         "2. a planted pickle under --resume",
         _planted_checkpoint,
         r"error: checkpoint .*checkpoint-0000001.pt: refused, it holds objects other than tensors and plain values",
-        kept=lambda tmp: not (tmp / "ran").exists()
-        and (tmp / "run" / "models" / "tuned.work" / "checkpoint-0000001.pt").is_file(),
+        kept=lambda tmp: (
+            not (tmp / "ran").exists() and (tmp / "run" / "models" / "tuned.work" / "checkpoint-0000001.pt").is_file()
+        ),
     ),
     Case(
         "3. a credential in base_url, in a refusal",
         lambda tmp, w: [
-            "build", "-c", "tiny", "--out", str(tmp / "run"), *SMALL,
+            "build",
+            "-c",
+            "tiny",
+            "--out",
+            str(tmp / "run"),
+            *SMALL,
             _generator(_secret_url(f"http://127.0.0.1:{_closed_port()}/v1")),
         ],  # fmt: skip
         r"error: http://\*\*\*@127.0.0.1:\d+/v1\?\*\*\*: cannot connect \(.*\); start the server or fix base_url",
@@ -767,8 +788,15 @@ CASES = [
     ),
     Case(
         "5. a model name that leaves --out",
-        lambda tmp, w: ["eval", "--models", "../../x=config:test-clip", "-d", f"shards:{w.run / 'data'}",
-                        "-o", str(tmp / "e")],  # fmt: skip
+        lambda tmp, w: [
+            "eval",
+            "--models",
+            "../../x=config:test-clip",
+            "-d",
+            f"shards:{w.run / 'data'}",
+            "-o",
+            str(tmp / "e"),
+        ],  # fmt: skip
         r"error: --models '../../x=config:test-clip': the model name '../../x': not usable as a file name",
         kept=lambda tmp: not (tmp / "e").exists() and not (tmp.parent / "x").exists(),
     ),
@@ -811,8 +839,15 @@ CASES = [
     ),
     Case(
         "8. a gzip bomb given as Fashion-MNIST",
-        lambda tmp, w: ["eval", "--models", "a=config:test-clip", "-d", f"fashion_mnist:{_idx_bomb(tmp / 'fm', 8)}",
-                        "-o", str(tmp / "e")],  # fmt: skip
+        lambda tmp, w: [
+            "eval",
+            "--models",
+            "a=config:test-clip",
+            "-d",
+            f"fashion_mnist:{_idx_bomb(tmp / 'fm', 8)}",
+            "-o",
+            str(tmp / "e"),
+        ],  # fmt: skip
         r"error: .*/fm/(t10k|train)-images-idx3-ubyte.gz: more bytes but the header \(10, 28, 28\) needs 7856",
         kept=lambda tmp: not (tmp / "e").exists(),
     ),
@@ -851,7 +886,7 @@ def _closed_port() -> int:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_every_attack_is_one_line_and_loses_nothing(case, world, tmp_path, capsys, monkeypatch):  # noqa: F811
-    _run_case(case, tmp_path, world, capsys, monkeypatch)
+    run_case(case, tmp_path, world, capsys, monkeypatch)
 
 
 def test_synthetic_datasets_still_import_cleanly(tmp_path):

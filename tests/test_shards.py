@@ -3,10 +3,12 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
+from cultureclip.config import ShardImageConfig
 from cultureclip.data.shards import (
     LOCATION,
     Sample,
     ShardReader,
+    encode_image,
     read_manifest,
     read_split,
     split_rows,
@@ -14,6 +16,8 @@ from cultureclip.data.shards import (
     write_split,
 )
 from cultureclip.errors import DataError
+
+PNG = ShardImageConfig(format="png")
 
 
 def _samples(n, split):
@@ -26,9 +30,13 @@ def _samples(n, split):
     ]
 
 
-def test_round_trip_across_shards(tmp_path):
-    manifest = write_split(tmp_path, "train", _samples(5, "train"), shard_size=2)
-    manifest += write_split(tmp_path, "test", _samples(2, "test"), shard_size=2)
+@pytest.mark.parametrize(("kind", "member", "error"), [("jpeg", "jpg", 1), ("png", "png", 0), ("webp", "webp", 1)])
+def test_round_trip_across_shards(tmp_path, kind, member, error):
+    """Each stored format round-trips (PNG exactly, JPEG and WebP at quality 95 within one level on flat
+    images) and is read by webdataset under its member name."""
+    images = ShardImageConfig(format=kind)
+    manifest = write_split(tmp_path, "train", _samples(5, "train"), shard_size=2, images=images)
+    manifest += write_split(tmp_path, "test", _samples(2, "test"), shard_size=2, images=images)
     write_manifest(tmp_path, manifest)
     assert sorted(p.name for p in tmp_path.glob("*.tar")) == [
         "test-00000.tar",
@@ -41,11 +49,32 @@ def test_round_trip_across_shards(tmp_path):
     back = read_split(tmp_path, "train")
     assert [s.row["key"] for s in back] == [f"train-{i}" for i in range(5)]
     assert back[3].row["twin_ids"] == ["x"]
-    assert np.asarray(back[3].image)[0, 0, 0] == 30
+    assert abs(int(np.asarray(back[3].image)[0, 0, 0]) - 30) <= error
     # readable by webdataset directly
     first = next(iter(wds.WebDataset(str(tmp_path / "train-00000.tar"), shardshuffle=False).decode("pil")))
-    assert first["json"]["concept_id"] == "c0" and first["png"].size == (8, 8)
+    assert first["json"]["concept_id"] == "c0" and first[member].size == (8, 8)
     assert first["txt"] == "c 0"
+    assert f"`{member}` members" in (tmp_path / "README.md").read_text()
+
+
+def test_encoded_bytes_pass_through_or_are_converted_once(tmp_path):
+    """Bytes already in the stored format and size are written as they are; others are decoded, cut to
+    `max_side` (aspect kept) and encoded; with no format (a derived dataset) any bytes are copied."""
+    import io
+
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 60, 3), dtype=np.uint8))
+    png = io.BytesIO()
+    photo.save(png, format="PNG")
+    assert encode_image(png.getvalue(), ShardImageConfig(format="png")) == ("png", png.getvalue())
+    assert encode_image(png.getvalue(), None) == ("png", png.getvalue())
+    member, data = encode_image(png.getvalue(), ShardImageConfig(max_side=20))
+    with Image.open(io.BytesIO(data)) as stored:
+        assert (member, stored.format, stored.size) == ("jpg", "JPEG", (20, 10))
+    assert encode_image(data, ShardImageConfig(max_side=20)) == ("jpg", data)
+    gif = io.BytesIO()
+    photo.save(gif, format="GIF")
+    with pytest.raises(DataError, match="a GIF image cannot be stored in shards"):
+        encode_image(gif.getvalue(), None)
 
 
 def test_manifest_locates_each_sample_for_one_read(tmp_path):
@@ -54,7 +83,7 @@ def test_manifest_locates_each_sample_for_one_read(tmp_path):
 
     samples = _samples(5, "train")
     samples[2].row["caption"] = None  # no caption: no txt member (a loader drops it rather than train on "")
-    write_manifest(tmp_path, write_split(tmp_path, "train", samples, shard_size=3))
+    write_manifest(tmp_path, write_split(tmp_path, "train", samples, shard_size=3, images=PNG))
     reader = ShardReader(open_files=1)  # two shards through one open file: the descriptor cache evicts
     for row in split_rows(tmp_path, "train"):
         sample = reader.read(tmp_path / row["shard"], row["offset"], row["length"])
@@ -107,4 +136,5 @@ def test_loads_in_hugging_face_datasets_with_the_manifest_types(tmp_path):
         assert loaded[split]["json"] == expected
         assert loaded[split]["__key__"] == [r["key"] for r in expected]
     assert loaded["train"][7]["json"]["caption_note"] == "fallback: x" and loaded["train"][7]["json"]["score"] == 0.5
-    assert np.asarray(loaded["train"][3]["png"])[0, 0, 0] == 30 and loaded["train"][3]["png"].size == (8, 8)
+    image = loaded["train"][3]["jpg"]  # the default format, under its webdataset member name
+    assert abs(int(np.asarray(image)[0, 0, 0]) - 30) <= 1 and image.size == (8, 8)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from cultureclip.backends.chat.base import refuse_images
+from cultureclip.backends.chat.base import ChatImage, refuse_images
 from cultureclip.backends.image.base import RenderRequest
 from cultureclip.config import ChatModelConfig, ImageGeneratorConfig
 
@@ -22,7 +22,7 @@ class FixedCostTextGenerator:
         self.seconds, self.name = seconds, name
 
     def generate(
-        self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None, schema: dict | None = None
+        self, prompts: Sequence[str], images: Sequence[ChatImage] | None = None, schema: dict | None = None
     ) -> list[str]:
         """The prompts themselves (`schema` ignored: an echo follows none)."""
         refuse_images(self.name, images)

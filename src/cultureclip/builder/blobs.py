@@ -4,7 +4,7 @@ A stage names such outputs in `blobs`; the executor writes their bytes one after
 `<folder>/<i>.blobs` and the chunk's Parquet file keeps each one's `{offset, length}`. Rows read back
 carry a `Blob` (where the bytes lie) in that field, so a build holds its images' places, never the
 images: a stage that reads the field gets the bytes of its own chunk's rows (`read_blobs`), and the
-final write reads one image at a time. A finished dataset's image is a `ShardPng`: the same, read from
+final write reads one image at a time. A finished dataset's image is a `ShardImageBlob`: the same, read from
 its shard (the caption-quality stages run on finished datasets).
 """
 
@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cultureclip.data.shards import ShardReader
+from cultureclip.data.shards import ShardReader, image_member
 from cultureclip.errors import DataError
 from cultureclip.io import create_new
 
@@ -40,11 +40,12 @@ class Blob:
 
 
 @dataclass(frozen=True)
-class ShardPng(Blob):
-    """The PNG of the sample whose tar members span `length` bytes at `offset` in the shard `path`."""
+class ShardImageBlob(Blob):
+    """The image bytes (as stored: JPEG, PNG or WebP) of the sample whose tar members span `length` bytes
+    at `offset` in the shard `path`."""
 
     def read(self) -> bytes:
-        return _SHARDS.read(self.path, self.offset, self.length)["png"]
+        return image_member(_SHARDS.read(self.path, self.offset, self.length), self.path)
 
 
 def write_blobs(path: Path, outputs: list[dict], fields: tuple[str, ...]) -> list[dict]:

@@ -19,7 +19,7 @@ import os
 import shutil
 from pathlib import Path
 
-from cultureclip.builder.blobs import ShardPng
+from cultureclip.builder.blobs import ShardImageBlob
 from cultureclip.builder.card import quality_facts, read_card, write_card
 from cultureclip.builder.executors import Executor, open_executor, progress_bar
 from cultureclip.builder.pipeline import claim_work
@@ -81,7 +81,7 @@ def stage_row(folder: Path, row: dict) -> dict:
     the concept's facts (`details`: the catalogue's `distinguishing`, else the twin prompt's `features`)."""
     return {
         "key": row["key"],
-        "png": ShardPng(str((folder / row["shard"]).resolve()), row["offset"], row["length"]),
+        "png": ShardImageBlob(str((folder / row["shard"]).resolve()), row["offset"], row["length"]),
         "caption": row["caption"],
         "name": row["name"],
         "culture": row.get("culture") or "culture not given",
@@ -131,7 +131,7 @@ def publish(folder: Path, rows: list[dict], quality: dict) -> None:
     staging = folder.with_name(f".{folder.name}.scores-tmp")
     remove(staging)  # left by a killed run (a link there is removed, not followed)
     staging.mkdir()
-    write_manifest(staging, rows)
+    write_manifest(staging, rows, shards=folder)
     facts, sections = read_card(folder)
     write_card(staging, facts | {"caption_quality": quality}, sections)
     for name in os.listdir(staging):

@@ -21,6 +21,7 @@ FACT_TABLES = [
     ("Caption sources", "caption_sources"),
     ("Template fallbacks (why the LLM caption was replaced)", "caption_fallbacks"),
     ("Models and prompts", "models"),
+    ("Stored images (`build.shard_images`)", "stored_images"),
 ]
 QUALITY_SCORES = {
     "caption_quality": ("mean of the scores below, each on 0-1", "all"),

@@ -93,7 +93,8 @@ def build(recipe: Recipe, job: BuildJob, out: Path) -> Path:
         write_dataset(tmp, built.rows, job.cfg)
         for name, rows in built.tables.items():
             write_table(rows, tmp / name)
-        write_card(tmp, card_facts(built.rows, built.models), built.sections)
+        stored = job.cfg.shard_images.model_dump()  # format, quality, longest side (None: as made)
+        write_card(tmp, card_facts(built.rows, built.models) | {"stored_images": stored}, built.sections)
         mark_done(tmp, "build")
     shutil.rmtree(work)
     log.info("%s into %s; %s", built.summary, out, failures)
@@ -142,7 +143,8 @@ def write_dataset(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:
     manifest = []
     for split in SPLITS:
         kept = (r for r in rows if r["split"] == split and r["status"] == "kept")
-        manifest += write_split(folder, split, (Sample(_metadata(r), r["png"].read()) for r in kept), cfg.shard_size)
+        samples = (Sample(_metadata(r), r["png"].read()) for r in kept)
+        manifest += write_split(folder, split, samples, cfg.shard_size, images=cfg.shard_images)
     dropped = [_metadata(r) | {"shard": None} for r in rows if r["status"] != "kept"]
     write_manifest(folder, manifest + dropped)
 

@@ -13,6 +13,7 @@ from cultureclip.config.build import (
     CatalogRecipeConfig,
     ClipFilterConfig,
     PaperRecipeConfig,
+    ShardImageConfig,
 )
 from cultureclip.config.catalog import CatalogConfig, ExpandConfig, MiningConfig
 from cultureclip.config.eval import BenchConfig, DatasetSpec, EvalConfig, ProbeSpec, WiseConfig
@@ -47,6 +48,7 @@ __all__ = [
     "RecaptionConfig",
     "RunConfig",
     "ScoreConfig",
+    "ShardImageConfig",
     "Strict",
     "TowersConfig",
     "TrainConfig",

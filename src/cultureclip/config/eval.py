@@ -77,8 +77,8 @@ class EvalConfig(Strict):
     """Settings of linear_probe on the run's held-out split (fitted on the dataset's train split)."""
     extra_datasets: list[DatasetSpec] = Field(default_factory=list)
     """Datasets the run evaluates besides its held-out split (Fashion-MNIST photos in lite-towers)."""
-    workers: int = Field(default=2, ge=0)
-    """Dataloader worker processes that decode and preprocess images."""
+    workers: int | None = Field(default=None, ge=0)
+    """Dataloader worker processes that decode and preprocess images; None: one per usable core, less one."""
     cache_dir: Path | None = None
     """Embedding cache, keyed by (model fingerprint, file hash); None: $XDG_CACHE_HOME/cultureclip/embeddings."""
     cache: bool = True

@@ -1,6 +1,7 @@
 """The dataset format every part shares: WebDataset tar shards per split + a Parquet manifest.
 
-Each sample is `<key>.png` (the image), `<key>.txt` (its caption, where the row has one, as
+Each sample is `<key>.jpg` (the image; `.png` or `.webp` where the dataset chose that format, see
+`ShardImageConfig`), `<key>.txt` (its caption, where the row has one, as
 `open_clip_train` and other WebDataset loaders read it) and `<key>.json` (its row: concept id, name,
 culture, category, generic noun, twin group and twin ids, caption, generic caption, seed, split).
 
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from cultureclip.config import ShardImageConfig
 from cultureclip.data.tables import read_table, rows_table
 from cultureclip.errors import DataError
 from cultureclip.redact import redact
@@ -46,34 +48,45 @@ SHARD_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.tar")
 SAMPLE_KEY = re.compile(r"[^./\\\s]+")
 """A sample's key: the stem of its tar members (`KEY.png`, `KEY.json`), so no dot, separator or space."""
 """Manifest columns that say where a sample is, and its image's hash (not fields of the sample's row)."""
+MEMBERS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+"""The tar member extension of each stored image format (PIL's name), as webdataset loaders expect it."""
+FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+"""PIL's name of each format `ShardImageConfig` offers."""
+DEFAULT_IMAGES = ShardImageConfig()
 
 
 @dataclass
 class Sample:
     row: dict
     image: Image.Image | bytes
-    """A decoded image, or its PNG bytes (written as they are)."""
+    """A decoded image, or its encoded bytes (written as they are where they already have the stored format)."""
 
 
 def write_split(
-    folder: Path, split: str, samples: Iterable[Sample], shard_size: int, first_shard: int = 0
+    folder: Path,
+    split: str,
+    samples: Iterable[Sample],
+    shard_size: int,
+    first_shard: int = 0,
+    images: ShardImageConfig | None = DEFAULT_IMAGES,
 ) -> list[dict]:
     """Write `samples` as `<split>-NNNNN.tar` shards in `folder`, numbered from `first_shard`, holding
-    one shard's samples at a time; return their manifest rows (each row with its location)."""
+    one shard's samples at a time, each image stored as `images` says (None: encoded bytes as they are);
+    return their manifest rows (each row with its location)."""
     manifest: list[dict] = []
     pending: list[Sample] = []
     number = first_shard
     for sample in samples:
         pending.append(sample)
         if len(pending) == shard_size:
-            manifest += _write_shard(folder / f"{split}-{number:05d}.tar", pending)
+            manifest += _write_shard(folder / f"{split}-{number:05d}.tar", pending, images)
             pending, number = [], number + 1
     if pending:
-        manifest += _write_shard(folder / f"{split}-{number:05d}.tar", pending)
+        manifest += _write_shard(folder / f"{split}-{number:05d}.tar", pending, images)
     return manifest
 
 
-def _write_shard(path: Path, samples: list[Sample]) -> list[dict]:
+def _write_shard(path: Path, samples: list[Sample], images: ShardImageConfig | None) -> list[dict]:
     import webdataset as wds
 
     hashes = []
@@ -83,10 +96,10 @@ def _write_shard(path: Path, samples: list[Sample]) -> list[dict]:
             raise DataError(f"{path}: sample key {key!r} cannot name tar members (no '.', '/', '\\' or space)")
     with wds.TarWriter(str(path), mtime=0) as sink:
         for sample in samples:
-            png = _png(sample.image)
-            hashes.append(hashlib.sha256(png).hexdigest())
+            member, data = encode_image(sample.image, images)
+            hashes.append(hashlib.sha256(data).hexdigest())
             caption = {"txt": sample.row["caption"]} if sample.row.get("caption") else {}
-            sink.write({"__key__": sample.row["key"], "png": png, **caption, "json": sample.row})
+            sink.write({"__key__": sample.row["key"], member: data, **caption, "json": sample.row})
     spans = _sample_spans(path)
     rows = []
     for sample, digest in zip(samples, hashes, strict=True):
@@ -107,27 +120,62 @@ def _sample_spans(path: Path) -> dict[str, tuple[int, int]]:
     return spans
 
 
-def _png(image: Image.Image | bytes) -> bytes:
+def encode_image(image: Image.Image | bytes, images: ShardImageConfig | None) -> tuple[str, bytes]:
+    """(member extension, bytes) of `image` stored as `images` says. Encoded bytes already in that format
+    and size pass through unchanged, so an image is encoded once (by the stage that made it); with
+    `images` None they always do (a derived dataset copies its source's images byte for byte)."""
     if isinstance(image, bytes):
+        with Image.open(io.BytesIO(image)) as probe:
+            kind, size = probe.format, probe.size
+            if images is None or (kind == FORMATS[images.format] and fits(size, images.max_side)):
+                if kind not in MEMBERS:
+                    raise DataError(f"a {kind} image cannot be stored in shards (only {', '.join(FORMATS)})")
+                return MEMBERS[kind], image
+            image = probe.convert("RGB")
+    kind = "PNG" if images is None else FORMATS[images.format]
+    image = shrunk(image if image.mode in ("RGB", "L") else image.convert("RGB"), images and images.max_side)
+    buffer = io.BytesIO()
+    image.save(buffer, format=kind, quality=images.quality if images else 95)  # PNG has no quality
+    return MEMBERS[kind], buffer.getvalue()
+
+
+def fits(size: tuple[int, int], max_side: int | None) -> bool:
+    return not max_side or max(size) <= max_side
+
+
+def shrunk(image: Image.Image, max_side: int | None) -> Image.Image:
+    """`image` with its longest side cut to `max_side` (bicubic, aspect kept); as it is when it fits."""
+    if fits(image.size, max_side):
         return image
-    png = io.BytesIO()
-    image.save(png, format="PNG")
-    return png.getvalue()
+    scale = max_side / max(image.size)
+    size = tuple(max(1, round(side * scale)) for side in image.size)
+    return image.resize(size, Image.Resampling.BICUBIC, reducing_gap=None)
 
 
 NOTES = ("reason", "note")
 """Fields whose text is a message (a failure reason, a caption note): redacted when written (redact.py)."""
 
 
-def write_manifest(folder: Path, rows: list[dict]) -> None:
-    """manifest.parquet (and the `datasets` card) of `rows`; a key twice in the dataset is refused, since
-    rows (and scores joined back to them) are found by key."""
+def image_member(members: dict[str, bytes], where: object) -> bytes:
+    """The image bytes among a sample's `members` (whichever stored format it has)."""
+    for extension in MEMBERS.values():
+        if extension in members:
+            return members[extension]
+    raise DataError(f"{where}: sample has no image member ({', '.join(MEMBERS.values())})")
+
+
+def write_manifest(folder: Path, rows: list[dict], shards: Path | None = None) -> None:
+    """manifest.parquet and the `datasets` card of `rows`, in `folder` (their shards in `shards`, where
+    elsewhere); a key twice in the dataset is refused, since rows (and scores joined back to them) are found
+    by key."""
     import pyarrow.parquet as pq
 
     check_unique_keys(folder, rows)
     table = rows_table([{k: _redacted(k, v) for k, v in row.items()} for row in rows])
     pq.write_table(table, folder / MANIFEST)
-    _write_hf_card(folder, sorted({r["split"] for r in rows if r.get("shard")}), table.schema)
+    stored = [r for r in rows if r.get("shard")]
+    member = _stored_member(shards or folder, stored[0]) if stored else MEMBERS["JPEG"]
+    _write_hf_card(folder, sorted({r["split"] for r in stored}), table.schema, member)
 
 
 def check_unique_keys(folder: Path, rows: list[dict]) -> None:
@@ -147,8 +195,15 @@ def _redacted(field: str, value: object) -> object:
     return redact(value) if field.endswith(NOTES) and isinstance(value, str) else value
 
 
-def _write_hf_card(folder: Path, splits: list[str], schema) -> None:
-    """README.md whose YAML header gives `datasets` each split's shards and the sample features."""
+def _stored_member(folder: Path, row: dict) -> str:
+    """The image member extension of the sample at `row`'s location (a dataset stores one format)."""
+    members = ShardReader(open_files=1).read(folder / row["shard"], row["offset"], row["length"])
+    return next(e for e in MEMBERS.values() if e in members)
+
+
+def _write_hf_card(folder: Path, splits: list[str], schema, member: str) -> None:
+    """README.md whose YAML header gives `datasets` each split's shards and the sample features
+    (the image under its member's name: `jpg`, `png` or `webp`)."""
     import yaml
 
     row = [{"name": f.name, **_hf_type(f.type)} for f in schema if f.name not in LOCATION]
@@ -157,13 +212,16 @@ def _write_hf_card(folder: Path, splits: list[str], schema) -> None:
         {"name": "__url__", "dtype": "string"},
         {"name": "json", "struct": row},
         {"name": "txt", "dtype": "string"},
-        {"name": "png", "dtype": "image"},
+        {"name": member, "dtype": "image"},
     ]
     header = {
         "configs": [{"config_name": "default", "data_files": [{"split": s, "path": f"{s}-*.tar"} for s in splits]}],
         "dataset_info": {"features": features},
     }
-    text = "Load with `datasets.load_dataset(<this folder>)`, `webdataset`, or the manifest with pyarrow.\n"
+    text = (
+        f"Images are stored as `{member}` members. Load with `datasets.load_dataset(<this folder>)`, "
+        "`webdataset`, or the manifest with pyarrow.\n"
+    )
     (folder / HF_CARD).write_text(f"---\n{yaml.safe_dump(header, sort_keys=False)}---\n\n{text}")
 
 
@@ -269,14 +327,14 @@ class ShardReader:
 
 
 def iter_split(folder: Path, split: str) -> Iterator[tuple[dict, bytes]]:
-    """(row, PNG bytes) of each sample of `split`, in manifest order, one at a time."""
+    """(row, encoded image bytes) of each sample of `split`, in manifest order, one at a time."""
     folder = Path(folder)
     reader = ShardReader()
     for row in split_rows(folder, split):
-        png = reader.read(folder / row["shard"], row["offset"], row["length"])["png"]
-        yield {k: v for k, v in row.items() if k not in LOCATION}, png
+        members = reader.read(folder / row["shard"], row["offset"], row["length"])
+        yield {k: v for k, v in row.items() if k not in LOCATION}, image_member(members, folder / row["shard"])
 
 
 def read_split(folder: Path, split: str) -> list[Sample]:
     """All samples of `split`, in manifest order, decoded (for small splits: tests, inspection)."""
-    return [Sample(row, Image.open(io.BytesIO(png)).convert("RGB")) for row, png in iter_split(folder, split)]
+    return [Sample(row, Image.open(io.BytesIO(data)).convert("RGB")) for row, data in iter_split(folder, split)]

@@ -1,5 +1,6 @@
 """Encode images and prompts with one model: cached by key (see cache.py), batched, under `torch.inference_mode`,
-with dataloader workers decoding and preprocessing images in parallel."""
+with dataloader workers decoding (a JPEG at no more than the model's size, see `data.decode`) and preprocessing
+images in parallel into uint8 pixels, pinned for the copy and normalised on the model's device."""
 
 import logging
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from rich.progress import Progress
 from torch.utils.data import DataLoader, Dataset
 
 from cultureclip.backends.clip import ClipModel
+from cultureclip.data.decode import decode_at_least, default_workers, prefetch_factor
 from cultureclip.eval.cache import EmbeddingCache, text_key
 from cultureclip.eval.datasets.base import UNREADABLE, ImageRef
 from cultureclip.runtime import autocast
@@ -19,10 +21,10 @@ log = logging.getLogger(__name__)
 
 
 class _Decode(Dataset):
-    """Decode and preprocess images; an unreadable one yields its reason instead of pixels."""
+    """Decode and preprocess images to uint8; an unreadable one yields its reason instead of pixels."""
 
-    def __init__(self, refs: list[ImageRef], to_tensor):
-        self.refs, self.to_tensor = refs, to_tensor
+    def __init__(self, refs: list[ImageRef], to_uint8, side: int):
+        self.refs, self.to_uint8, self.side = refs, to_uint8, side
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -30,7 +32,7 @@ class _Decode(Dataset):
     def __getitem__(self, i: int):
         try:
             with self.refs[i].open() as image:
-                return i, self.to_tensor([image])[0], None  # it converts to RGB, once
+                return i, self.to_uint8([decode_at_least(image, self.side)])[0], None  # it converts to RGB, once
         except UNREADABLE as err:
             return i, None, _reason(err)
 
@@ -49,9 +51,11 @@ def _collate(batch):
 class Encoder:
     """One model's image and text embeddings (L2-normalised), from the cache when there."""
 
-    def __init__(self, model: ClipModel, cache: EmbeddingCache, batch_size: int, workers: int, precision="fp32"):
+    def __init__(
+        self, model: ClipModel, cache: EmbeddingCache, batch_size: int, workers: int | None = None, precision="fp32"
+    ):
         self.model, self.cache = model, cache
-        self.batch_size, self.workers = batch_size, workers
+        self.batch_size, self.workers = batch_size, default_workers() if workers is None else workers
         self.encoded = {"images": 0, "texts": 0}
         self.model.model.eval()
         self.precision = precision
@@ -72,6 +76,7 @@ class Encoder:
                 vectors = self.model.encode_texts(tokens)
             self.cache.put([keys[i] for i in chunk], vectors.float())
             self.encoded["texts"] += len(chunk)
+        self.cache.flush()
         return _stack(self.cache.get(keys), len(texts))
 
     @torch.inference_mode()
@@ -100,21 +105,31 @@ class Encoder:
             for positions, pixels, bad in batches:
                 failed.update({missing[j]: reason for j, reason in bad.items()})
                 if pixels is not None:
+                    pixels = self.model.normalize_pixels(pixels.to(self.device, non_blocking=True))
                     with autocast(self.device, self.precision):
-                        vectors = self.model.encode_images(pixels.to(self.device)).float()
+                        vectors = self.model.encode_images(pixels).float()
                     self.cache.put([keys[missing[j]] for j in positions], vectors)
                     self.encoded["images"] += len(positions)
                 progress.advance(bar, len(positions) + len(bad))
             if side is not None:
                 side.result()
+        self.cache.flush()
         if missing:
             log.info("encoded %d of %d images (%d cached)", len(missing), len(refs), len(found))
         rows = self.cache.get([k if i not in failed else "" for i, k in enumerate(keys)])
         return _stack(rows, len(refs)), failed
 
     def _loader(self, refs: list[ImageRef]) -> DataLoader:
-        to_tensor = self.model.images_to_tensor
-        return DataLoader(_Decode(refs, to_tensor), self.batch_size, num_workers=self.workers, collate_fn=_collate)
+        size = self.model.image_size
+        batch_bytes = 3 * size * size * self.batch_size
+        return DataLoader(
+            _Decode(refs, self.model.images_to_uint8, size),
+            self.batch_size,
+            num_workers=self.workers,
+            collate_fn=_collate,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=prefetch_factor(batch_bytes, self.workers),
+        )
 
 
 def _stack(rows: dict[int, np.ndarray], n: int) -> torch.Tensor:

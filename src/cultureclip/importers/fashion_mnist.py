@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-from cultureclip.config import ExtraDataConfig, dump_config
+from cultureclip.config import ExtraDataConfig, ShardImageConfig, dump_config
 from cultureclip.data.mnist_idx import FASHION_MNIST_KINDS, ClassDataset, load_fashion_mnist
 from cultureclip.data.sample import draw
 from cultureclip.data.shards import Sample, write_manifest, write_split
@@ -19,6 +19,8 @@ from cultureclip.io import atomic_path, is_finished, mark_done
 log = logging.getLogger(__name__)
 IMPORT_RECORD = "import_config.yaml"
 SHARD_SIZE = 5000
+LOSSLESS = ShardImageConfig(format="png")
+"""28-px greyscale photos: PNG keeps them exact at about JPEG's size."""
 
 
 def photo_rows(data: ClassDataset, indices: list[int], template: str) -> Iterator[Sample]:
@@ -55,7 +57,8 @@ def import_fashion_mnist(spec: ExtraDataConfig, folder: Path, seed: int) -> Path
     with atomic_path(folder) as tmp:
         tmp.mkdir(parents=True)
         (tmp / IMPORT_RECORD).write_text(record)
-        write_manifest(tmp, write_split(tmp, "train", photo_rows(data, indices, spec.template), SHARD_SIZE))
+        samples = photo_rows(data, indices, spec.template)
+        write_manifest(tmp, write_split(tmp, "train", samples, SHARD_SIZE, images=LOSSLESS))
         mark_done(tmp, "import fashion_mnist")
     log.info("imported %d Fashion-MNIST photos into %s", len(indices), folder)
     return folder

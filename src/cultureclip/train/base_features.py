@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from cultureclip.backends.clip import ClipModel
-from cultureclip.train.stream import batch_loader
+from cultureclip.train.stream import Step, batch_loader
 
 
 class BaseFeatures:
@@ -33,14 +33,14 @@ class BaseFeatures:
         workers: int,
     ):
         self.rows, self.device = rows, device
-        chunks = [[(0, int(r), 0) for r in rows[i : i + chunk]] for i in range(0, len(rows), chunk)]
+        chunks = [Step(0, 0, [(0, int(r), 0) for r in rows[i : i + chunk]]) for i in range(0, len(rows), chunk)]
         self.images = self.texts = None
         self._file = tempfile.TemporaryFile(prefix="cultureclip-base-")
         done = 0
         with torch.no_grad():
             loader = batch_loader(samples, chunks, workers, device.type == "cuda")
             for loaded in tqdm(loader, desc="base embeddings", unit="chunk", leave=False, disable=len(chunks) < 20):
-                images = base.encode_images(loaded.pixels.to(device), normalize)
+                images = base.encode_images(base.normalize_pixels(loaded.pixels.to(device)), normalize)
                 tokens = base.tokenize(loaded.texts["generic_caption"]).to(device)
                 texts = base.encode_texts(tokens, normalize)
                 if self.images is None:

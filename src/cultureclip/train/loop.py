@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 
 from cultureclip.backends.clip import ClipModel
 from cultureclip.config import TrainConfig
+from cultureclip.data.decode import default_workers
 from cultureclip.io import write_json
 from cultureclip.runtime import autocast, resolve_precision
 from cultureclip.train.base_features import BaseFeatures
@@ -30,7 +31,7 @@ from cultureclip.train.distributed import DistInfo, barrier, dist_info, gather_r
 from cultureclip.train.losses import objective_terms, weight_distance, weighted_sum
 from cultureclip.train.metrics import MetricsLog
 from cultureclip.train.sampler import SAMPLERS
-from cultureclip.train.stream import BatchPlan, Loaded, ShardSamples, batch_loader, default_workers
+from cultureclip.train.stream import BatchPlan, Loaded, ShardSamples, batch_loader
 from cultureclip.train.trainable import merge_lora, select_trainable
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,30 @@ class TextTokens:
         return [torch.stack([self._tokens[t] for t in texts]) for texts in kinds.values()], rows
 
 
+class StepTexts:
+    """A batch's texts that the loss terms embed (each side's captions, concept prompts where a term uses
+    them, generic captions for the distillation term) -> `TextTokens`' token sets and rows. Runs in the
+    loader workers, so the main process never tokenizes."""
+
+    def __init__(self, model: ClipModel, cfg: TrainConfig, generic: bool):
+        self.tokens, self.cfg, self.generic = TextTokens(model), cfg, generic
+
+    def __call__(self, loaded: Loaded) -> tuple[list[Tensor], dict[str, list[int]]]:
+        prefixes = ["", "neg_"] if self.cfg.sampler != "random" else [""]
+        n = len(loaded.rows) // len(prefixes)
+        field = "generic_caption" if self.cfg.text == "generic" else "caption"
+        want: dict[str, list[str]] = {}
+        for i, prefix in enumerate(prefixes):
+            part = slice(i * n, (i + 1) * n)
+            want[f"{prefix}caption"] = loaded.texts[field][part]
+            if self.cfg.loss.concept:  # concept names cost a text-tower pass: embed them only when a term uses them
+                names = loaded.texts["name"][part]
+                want[f"{prefix}concept"] = [self.cfg.concept_template.format(name=name) for name in names]
+        if self.generic:
+            want["generic"] = loaded.texts["generic_caption"]
+        return self.tokens(want)
+
+
 def row_labels(data: TrainData, cfg: TrainConfig) -> Tensor:
     """Per-row class ids for false-negative masking: what the paired text names (generic noun or concept)."""
     return torch.from_numpy(data.generic if cfg.text == "generic" else data.concept).long()
@@ -139,27 +164,30 @@ class Trainer:
             self.optimizer, lambda s: lr_factor(s, cfg.warmup, cfg.steps, cfg.schedule)
         )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
-        self.tokens = TextTokens(model)
         self.labels = row_labels(data, cfg)
         self.sampler = SAMPLERS[cfg.sampler](data, cfg.batch_size, seed)
         augment = model.image_size if cfg.augment else 0
-        self.samples = ShardSamples(data, model.images_to_tensor, augment) if samples is None else samples
+        if samples is None:
+            samples = ShardSamples(data, model.images_to_uint8, augment, model.image_size)
+        self.samples = samples
         self.workers = default_workers() if cfg.workers is None else cfg.workers
         self._batches: Iterator[Loaded] | None = None
         self._next = -1  # the micro-step `_batches` yields next
         self.base = None  # the frozen start's embeddings of the rows, for the distillation term
         if keep_features:
             plan = BatchPlan(self.sampler, self.dist, seed, 0, cfg.steps * cfg.accumulate)
-            rows = np.unique(np.fromiter((row for items in plan for _, row, _ in items), dtype=np.int64))
-            plain = ShardSamples(data, model.images_to_tensor) if samples is None else samples  # not cropped
+            rows = np.unique(np.fromiter((row for step in plan for _, row, _ in step.items), dtype=np.int64))
+            plain = ShardSamples(data, model.images_to_uint8, 0, model.image_size) if augment else self.samples
             self.base = BaseFeatures(base, plain, rows, cfg.loss.normalize, self.device, cfg.batch_size, self.workers)
+        self.texts = StepTexts(model, cfg, generic=self.base is not None)
 
     def load(self, index: int) -> Loaded:
         """This rank's share of micro-step `index`, from the running loader (started afresh where needed)."""
         if index != self._next:
             stop = max(index + 1, self.cfg.steps * self.cfg.accumulate)
             plan = BatchPlan(self.sampler, self.dist, self.seed, index, stop)
-            self._batches = iter(batch_loader(self.samples, plan, self.workers, self.device.type == "cuda"))
+            loader = batch_loader(self.samples, plan, self.workers, self.device.type == "cuda", self.texts)
+            self._batches = iter(loader)
         loaded = next(self._batches)
         self._next = index + 1
         return loaded
@@ -173,20 +201,12 @@ class Trainer:
         """
         prefixes = ["", "neg_"] if twins else [""]
         n = len(loaded.rows) // len(prefixes)
-        _, sizes = rank_slice(len(self.sampler(loaded.index).pos), self.dist)  # every rank's share of the batch
-        text_field = "generic_caption" if self.cfg.text == "generic" else "caption"
-        want: dict[str, list[str]] = {}
+        _, sizes = rank_slice(loaded.pairs, self.dist)  # every rank's share of the batch
         f: dict[str, Tensor] = {}
         for i, prefix in enumerate(prefixes):
-            part = slice(i * n, (i + 1) * n)
-            want[f"{prefix}caption"] = loaded.texts[text_field][part]
-            if self.cfg.loss.concept:  # concept names cost a text-tower pass: embed them only when a term uses them
-                names = loaded.texts["name"][part]
-                want[f"{prefix}concept"] = [self.cfg.concept_template.format(name=name) for name in names]
-            f[f"{prefix}label"] = self.labels[loaded.rows[part]].to(self.device)
-        generic = {"generic": loaded.texts["generic_caption"]}
-        pixels = loaded.pixels.to(self.device, non_blocking=True)
-        token_sets, rows_of = self.tokens(want | (generic if self.base is not None else {}))
+            f[f"{prefix}label"] = self.labels[loaded.rows[i * n : (i + 1) * n]].to(self.device)
+        pixels = self.model.normalize_pixels(loaded.pixels.to(self.device, non_blocking=True))
+        token_sets, rows_of = loaded.tokens  # made in the loader's workers (`StepTexts`)
         images, texts = self.net(pixels, [t.to(self.device) for t in token_sets])
         f |= {f"{prefix}image": part for prefix, part in zip(prefixes, images.split(n), strict=True)}
         f |= {"image_all": images} | {k: texts[rows] for k, rows in rows_of.items()}

@@ -16,6 +16,7 @@ transformers and tiny models decode under it, openai sends it as `response_forma
 sets `structured: false`; fixed echoes and ignores it. Callers still parse what comes back.
 """
 
+import io
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -25,10 +26,19 @@ from cultureclip.config import ChatModelConfig
 from cultureclip.errors import ConfigError
 from cultureclip.registry import Registry
 
+ChatImage = Image.Image | bytes
+"""An image for a vision-language model: decoded, or its encoded bytes (JPEG, PNG, WebP), which a server
+gets as they are (a stored image is never decoded and re-encoded to be sent)."""
+
+
+def decoded(image: ChatImage) -> Image.Image:
+    """`image` as an RGB PIL image (encoded bytes decoded)."""
+    return (Image.open(io.BytesIO(image)) if isinstance(image, bytes) else image).convert("RGB")
+
 
 class ChatModel(Protocol):
     def generate(
-        self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None, schema: dict | None = None
+        self, prompts: Sequence[str], images: Sequence[ChatImage] | None = None, schema: dict | None = None
     ) -> list[str]:
         """One reply per prompt (about its image, when images are given; following `schema`, a JSON schema, when
         given), in the prompts' order."""
@@ -62,7 +72,7 @@ def create_chat_model(cfg: str | ChatModelConfig) -> ChatModel:
     return CHAT_SOURCES.create(*parse_chat_model_id(cfg.name), cfg)
 
 
-def refuse_images(name: str, images: Sequence[Image.Image] | None) -> None:
+def refuse_images(name: str, images: Sequence[ChatImage] | None) -> None:
     """The error a text-only model raises when it is given images."""
     if images is not None:
         raise ConfigError(f"{name}: a text-only generator cannot judge images (use a vision-language model)")

@@ -1,13 +1,13 @@
 """An OpenAI-compatible chat-completions client (vLLM, Ollama, llama.cpp server, OpenAI itself).
 
-Each prompt is one request with one user message; an image goes before the text as a base64 PNG data
-URL (the OpenAI vision format). A reply schema goes as `response_format` (`json_schema`); a server
-that refuses it (HTTP 400 naming response_format or json_schema) is asked again without, and this client
-stops sending it. One pool of `concurrency` threads per client (per worker: the stage keeps its model)
-serves every `generate` call, each request sent as soon as a slot frees (no waves); a failed
-one is retried with exponential backoff only when it may pass later (a timeout, a dropped connection,
-429 or 5xx). A server that cannot be reached (connection refused, unknown host) or refuses the request
-(401, 403, 404) stops the stage at once (`GeneratorUnreachable`); other HTTP errors fail the row.
+Each prompt is one request with one user message; an image goes before the text as a base64 data URL
+(the OpenAI vision format): encoded bytes as they are, a decoded image as PNG. A reply schema goes as
+`response_format` (`json_schema`); a server that refuses it (HTTP 400 naming response_format or json_schema)
+is asked again without, and this client stops sending it. One pool of `concurrency` threads per client (per
+worker: the stage keeps its model) serves every `generate` call, each request sent as soon as a slot frees (no
+waves); a failed one is retried with exponential backoff only when it may pass later (a timeout, a dropped
+connection, 429 or 5xx). A server that cannot be reached (connection refused, unknown host) or refuses the
+request (401, 403, 404) stops the stage at once (`GeneratorUnreachable`); other HTTP errors fail the row.
 The API key comes from the environment variable the config names, never from a file.
 
 A server is not trusted to be well-behaved. Each attempt has one deadline, `timeout_s`, for all of it
@@ -35,6 +35,7 @@ import httpcore
 import httpx
 from PIL import Image
 
+from cultureclip.backends.chat.base import ChatImage
 from cultureclip.config import ChatModelConfig
 from cultureclip.errors import GenerationError, GeneratorUnreachable
 from cultureclip.redact import redact, redact_url
@@ -79,7 +80,7 @@ class OpenAIChatModel:
         """Whether to send no `response_format` (set once the server refused one)."""
 
     def generate(
-        self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None, schema: dict | None = None
+        self, prompts: Sequence[str], images: Sequence[ChatImage] | None = None, schema: dict | None = None
     ) -> list[str]:
         messages = prompts if images is None else [_with_image(p, im) for p, im in zip(prompts, images, strict=True)]
         self.network.stopped.clear()
@@ -294,10 +295,15 @@ def _names_schema(error: bytes) -> bool:
     return "response_format" in text or "json_schema" in text
 
 
-def _with_image(prompt: str, image: Image.Image) -> list[dict]:
-    png = io.BytesIO()
-    image.convert("RGB").save(png, format="PNG")
-    url = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+def _with_image(prompt: str, image: ChatImage) -> list[dict]:
+    if isinstance(image, bytes):
+        with Image.open(io.BytesIO(image)) as probe:  # the header only: an unreadable image fails its row here
+            kind, data = probe.format.lower(), image
+    else:
+        png = io.BytesIO()
+        image.convert("RGB").save(png, format="PNG")
+        kind, data = "png", png.getvalue()
+    url = f"data:image/{kind};base64," + base64.b64encode(data).decode()
     return [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}]
 
 

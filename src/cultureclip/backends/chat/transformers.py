@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from cultureclip.backends._util import package_dir
-from cultureclip.backends.chat.base import ChatModel, refuse_images
+from cultureclip.backends.chat.base import ChatImage, ChatModel, decoded, refuse_images
 from cultureclip.backends.loaded import shared
 from cultureclip.config import ChatModelConfig
 from cultureclip.errors import ConfigError
@@ -38,7 +37,7 @@ class CausalLMGenerator:
         self.device = device
 
     def generate(
-        self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None, schema: dict | None = None
+        self, prompts: Sequence[str], images: Sequence[ChatImage] | None = None, schema: dict | None = None
     ) -> list[str]:
         refuse_images(self.cfg.name, images)
         size = self.cfg.batch_size
@@ -66,7 +65,7 @@ class TransformersVLM:
             processor.tokenizer.pad_token = processor.tokenizer.eos_token
 
     def generate(
-        self, prompts: Sequence[str], images: Sequence[Image.Image] | None = None, schema: dict | None = None
+        self, prompts: Sequence[str], images: Sequence[ChatImage] | None = None, schema: dict | None = None
     ) -> list[str]:
         size, out = self.cfg.batch_size, []
         for i in range(0, len(prompts), size):
@@ -74,11 +73,11 @@ class TransformersVLM:
             out += self._batch(list(prompts[i : i + size]), batch_images, schema)
         return out
 
-    def _batch(self, prompts: list[str], images: list[Image.Image] | None, schema: dict | None) -> list[str]:
+    def _batch(self, prompts: list[str], images: list[ChatImage] | None, schema: dict | None) -> list[str]:
         image_part = [{"type": "image"}] if images is not None else []
         chats = [[{"role": "user", "content": [*image_part, {"type": "text", "text": p}]}] for p in prompts]
         texts = [self.processor.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in chats]
-        pictures = {"images": [[im.convert("RGB")] for im in images]} if images is not None else {}
+        pictures = {"images": [[decoded(im)] for im in images]} if images is not None else {}
         enc = self.processor(text=texts, padding=True, return_tensors="pt", **pictures).to(self.device)
         torch.manual_seed(self.cfg.seed)
         with torch.inference_mode():

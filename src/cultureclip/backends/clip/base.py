@@ -86,8 +86,17 @@ class ClipModel(ABC):
     def tokenize(self, texts: list[str]) -> torch.Tensor: ...
 
     @abstractmethod
+    def images_to_uint8(self, images: list[Image.Image]) -> torch.Tensor:
+        """The model's own transform of `images` (any PIL mode, each converted to RGB) up to its input
+        pixels, as uint8 (N, 3, H, W): what loader workers hand over (a quarter of float32's bytes)."""
+
+    @abstractmethod
+    def normalize_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        """uint8 pixels (from `images_to_uint8`) -> the model's float input, on the pixels' device."""
+
     def images_to_tensor(self, images: list[Image.Image]) -> torch.Tensor:
         """The model's input pixels for `images`, in any PIL mode (each converted to RGB here)."""
+        return self.normalize_pixels(self.images_to_uint8(images))
 
     @abstractmethod
     def encode_images(self, pixels: torch.Tensor, normalize: bool = True) -> torch.Tensor: ...
@@ -170,6 +179,13 @@ CLIP_FORMATS: Registry[FolderFormat] = Registry(
 )
 """Model folders by format; `folder_format` tells which one a folder is in."""
 FORMAT_FILES = {"open_clip": "open_clip_config.json", "transformers": "config.json"}
+
+
+def scaled_pixels(pixels: torch.Tensor, scale: float, mean, std) -> torch.Tensor:
+    """uint8 `pixels` (N, 3, H, W) times `scale`, less `mean`, over `std` (per channel), in float32."""
+    mean = torch.as_tensor(mean, dtype=torch.float32, device=pixels.device).view(1, -1, 1, 1)
+    std = torch.as_tensor(std, dtype=torch.float32, device=pixels.device).view(1, -1, 1, 1)
+    return pixels.float().mul_(scale).sub_(mean).div_(std)
 
 
 def state_dict_mismatch(err: Exception) -> str:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from cultureclip.backends.clip.base import ClipModel, ClipSource, FolderFormat, ModelId
+from cultureclip.backends.clip.base import ClipModel, ClipSource, FolderFormat, ModelId, scaled_pixels
 from cultureclip.backends.clip.tokenizer import OpenClipTokenizer, Tokenizer
 from cultureclip.errors import ConfigError, DataError
 
@@ -53,8 +53,14 @@ class HFClipModel(ClipModel):
             texts, padding="max_length", truncation=True, max_length=self.context_length, return_tensors="pt"
         )["input_ids"]
 
-    def images_to_tensor(self, images: list[Image.Image]) -> torch.Tensor:
-        return self.processor(images=[im.convert("RGB") for im in images], return_tensors="pt")["pixel_values"]
+    def images_to_uint8(self, images: list[Image.Image]) -> torch.Tensor:
+        rgb = [im.convert("RGB") for im in images]  # resized and cropped on uint8 values, as the processor does
+        pixels = self.processor(images=rgb, do_rescale=False, do_normalize=False, return_tensors="pt")["pixel_values"]
+        return pixels.round().clamp_(0, 255).to(torch.uint8)
+
+    def normalize_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        p = self.processor
+        return scaled_pixels(pixels, p.rescale_factor, p.image_mean, p.image_std)
 
     def encode_images(self, pixels: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         return _features(self.model.get_image_features(pixel_values=pixels), normalize)

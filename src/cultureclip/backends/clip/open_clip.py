@@ -6,15 +6,24 @@ A saved model is an ordinary open_clip checkpoint: open_clip.create_model_and_tr
 import functools
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 
-from cultureclip.backends.clip.base import ClipModel, ClipSource, FolderFormat, ModelId, state_dict_mismatch
+from cultureclip.backends.clip.base import (
+    ClipModel,
+    ClipSource,
+    FolderFormat,
+    ModelId,
+    scaled_pixels,
+    state_dict_mismatch,
+)
 from cultureclip.backends.clip.tokenizer import OpenClipTokenizer, Tokenizer
 from cultureclip.errors import ConfigError, DataError
 
@@ -88,6 +97,23 @@ def encode_to_eot(tower: nn.Module, token_sets: list[torch.Tensor]) -> torch.Ten
     return projection(x) if isinstance(projection, nn.Linear) else x @ projection
 
 
+def _rgb(image: Image.Image) -> Image.Image:
+    """`image` in RGB (PIL's convert copies even an RGB image)."""
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _split_preprocess(preprocess) -> tuple[Callable, tuple, tuple]:
+    """(the PIL steps, mean, std) of an open_clip transform: [resize, crop, ..., to tensor, normalize]."""
+    from open_clip.transform import MaybeToTensor
+    from torchvision.transforms import Compose, Normalize, ToTensor
+
+    steps = preprocess.transforms
+    at = next((i for i, s in enumerate(steps) if isinstance(s, ToTensor | MaybeToTensor)), None)
+    if at is None or at != len(steps) - 2 or not isinstance(steps[-1], Normalize):
+        raise ConfigError(f"an open_clip transform ending other than to-tensor, normalize: {preprocess}")
+    return Compose(steps[:at]), tuple(steps[-1].mean), tuple(steps[-1].std)
+
+
 class OpenClipModel(ClipModel):
     """An open_clip CLIP / CustomTextCLIP with its tokenizer and preprocessing.
 
@@ -116,8 +142,18 @@ class OpenClipModel(ClipModel):
     def tokenize(self, texts: list[str]) -> torch.Tensor:
         return self.tokenizer(texts)
 
-    def images_to_tensor(self, images: list[Image.Image]) -> torch.Tensor:
-        return torch.stack([self.preprocess(im.convert("RGB")) for im in images])
+    def images_to_uint8(self, images: list[Image.Image]) -> torch.Tensor:
+        resize = self._preprocess_parts[0]
+        rgb = (_rgb(resize(_rgb(im))) for im in images)
+        return torch.stack([torch.from_numpy(np.array(im)).permute(2, 0, 1) for im in rgb])  # one copy each
+
+    def normalize_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        _, mean, std = self._preprocess_parts
+        return scaled_pixels(pixels, 1 / 255, mean, std)
+
+    @functools.cached_property
+    def _preprocess_parts(self) -> tuple[Callable, tuple, tuple]:
+        return _split_preprocess(self.preprocess)
 
     def encode_images(self, pixels: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         return self.model.encode_image(pixels, normalize=normalize)

@@ -59,7 +59,9 @@ class BottomUpRecipe:
         """Photos -> kept -> labelled -> catalogue-checked concepts -> the reference's twin pairs; photos kept."""
         p = job.cfg.bottom_up
         categories = p.categories or CATEGORIES
-        photos = run_step(executor, PhotoStage(max(job.cfg.image_size, 224)), read_wit_rows(p), work)
+        photos = run_step(
+            executor, PhotoStage(max(job.cfg.image_size, 224), job.cfg.shard_images), read_wit_rows(p), work
+        )
         photos = run_step(executor, PhotoFilterStage(p, categories), photos, work)
         photos = run_step(executor, PhotoLabelStage(p, categories), photos, work)
         concepts = _checked(photos, categories)

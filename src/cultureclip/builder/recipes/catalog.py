@@ -9,7 +9,7 @@ from cultureclip.builder.prompts import prompt_file
 from cultureclip.builder.rows import plan_rows
 from cultureclip.builder.stages.captions import CaptionStage, caption_rows, load_prompts
 from cultureclip.builder.stages.clip_filter import ClipFilterStage, select
-from cultureclip.builder.stages.images import ImageStage
+from cultureclip.builder.stages.images import render_stage
 from cultureclip.catalog.load import catalog_files
 from cultureclip.catalog.select import dataset_catalog
 from cultureclip.config import BuildConfig, ClipFilterConfig, dump_config
@@ -45,7 +45,7 @@ class CatalogRecipe:
         rows = plan_rows(catalog, captions, counts, job.seed)
         for row in rows:
             row["attributes"] = catalog.by_id[row["concept_id"]].attributes.model_dump()
-        rows = run_step(executor, ImageStage(cfg.renderer, cfg.image_size, cfg.images), rows, work)
+        rows = run_step(executor, render_stage(cfg), rows, work)
         if recipe.filter is not None:
             for row in rows:
                 row["concept_text"] = _concept_text(catalog.by_id[row["concept_id"]], recipe.filter)

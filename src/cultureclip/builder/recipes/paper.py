@@ -18,7 +18,7 @@ from cultureclip.builder.executors import Executor
 from cultureclip.builder.pipeline import BuildJob, Built, run_step
 from cultureclip.builder.prompts import prompt_file
 from cultureclip.builder.rows import image_seed
-from cultureclip.builder.stages.images import ImageStage
+from cultureclip.builder.stages.images import render_stage
 from cultureclip.builder.stages.paper_text import ConceptStage, PaperCaptionStage, load_paper_prompts
 from cultureclip.builder.stages.replies import CRITERIA
 from cultureclip.builder.stages.twin_prompt import TwinPromptStage
@@ -108,7 +108,7 @@ def twin_pairs(
         if result["status"] != "ok" and twin["status"] == "ok":
             twin.update(status="failed", reason=f"{member['member']} {result['reason']}")
     images = [im for k, row in enumerate(twins) if row["status"] == "ok" for im in _images(row, k, job.seed, p)]
-    images = run_step(executor, ImageStage(cfg.renderer, cfg.image_size, cfg.images), images, work)
+    images = run_step(executor, render_stage(cfg), images, work)
     images = run_step(executor, VlmJudgeStage(p), images, work)
     for row in images:
         for criterion in CRITERIA:

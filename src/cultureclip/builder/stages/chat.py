@@ -5,8 +5,7 @@ ones asked again with the reason (`replies.ask_parsed`)."""
 from collections.abc import Callable
 from typing import Any
 
-from PIL import Image
-
+from cultureclip.backends.chat.base import ChatImage
 from cultureclip.builder.stage import Stage
 from cultureclip.builder.stages.replies import ask_parsed
 from cultureclip.config import ChatModelConfig
@@ -27,7 +26,7 @@ class ChatStage(Stage):
         self.model = create_chat_model(self.model_cfg)
         self.replies: dict[str, str] = {}
 
-    def generate(self, texts: list[str], images: list[Image.Image] | None, schema: dict | None = None) -> list[str]:
+    def generate(self, texts: list[str], images: list[ChatImage] | None, schema: dict | None = None) -> list[str]:
         """The model's replies (under `schema`, a JSON schema, when given); with `ask_once`, at temperature 0
         without images (greedy: the same prompt, the same reply), each distinct prompt is asked once per worker
         and a repeated one gets the reply it got."""
@@ -42,7 +41,7 @@ class ChatStage(Stage):
         self,
         prompts: list[str],
         parse: Callable[[int, str], Any],
-        images: list[Image.Image] | None = None,
+        images: list[ChatImage] | None = None,
         schema: dict | None = None,
     ) -> list[tuple]:
         """Per prompt, (parsed value, None) or (None, why no reply parsed), the replies decoded under `schema`

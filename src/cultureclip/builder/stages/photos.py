@@ -1,6 +1,6 @@
 """The bottom-up route's stages: real photos in (WIT rows), cultural concepts out.
 
-`PhotoStage` reads each row's local image once into PNG bytes (a blob, so the later stages and the
+`PhotoStage` reads each row's local image once into its stored format's bytes (a blob, so the later stages and the
 dataset read it from the work folder); `PhotoFilterStage` asks a vision-language model whether the
 photo clearly shows a concept of one of the categories (a "no" is a rejection with the model's
 reason); `PhotoLabelStage` asks it for the concept, its country (mapped to ISO 3166), category,
@@ -8,7 +8,6 @@ context and key visual features. Broken replies are asked again with the reason,
 with it (`ChatStage`).
 """
 
-import io
 import json
 import re
 from pathlib import Path
@@ -19,8 +18,9 @@ from cultureclip.builder.prompts import load_prompt_file
 from cultureclip.builder.stage import Stage
 from cultureclip.builder.stages.chat import ChatStage
 from cultureclip.builder.stages.replies import ReplyError, fields_schema, first_json, object_schema, parse_fields
-from cultureclip.config import BottomUpRecipeConfig
+from cultureclip.config import BottomUpRecipeConfig, ShardImageConfig
 from cultureclip.data.images import ImageTooLarge, decoded
+from cultureclip.data.shards import encode_image
 from cultureclip.errors import DataError
 from cultureclip.io import within
 
@@ -105,15 +105,16 @@ def _image(path: Path, row: dict, key: str, cfg: BottomUpRecipeConfig) -> str:
 
 
 class PhotoStage(Stage):
-    """A row's image file -> PNG bytes (its longest side at most `max_side`); unreadable: the row fails."""
+    """A row's image file -> its bytes in the dataset's stored format (longest side at most `max_side`);
+    unreadable: the row fails."""
 
     name = "photos"
     inputs = ("file",)
     outputs = ("png",)
     blobs = ("png",)
 
-    def __init__(self, max_side: int):
-        self.max_side = max_side
+    def __init__(self, max_side: int, stored: ShardImageConfig | None = None):
+        self.max_side, self.stored = max_side, stored or ShardImageConfig()
 
     def process(self, rows: list[dict]) -> list[dict]:
         return [self._one(r["file"]) for r in rows]
@@ -126,9 +127,7 @@ class PhotoStage(Stage):
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as err:
             return {"status": "failed", "reason": f"photos: {file}: not a readable image ({type(err).__name__})"}
         image.thumbnail((self.max_side, self.max_side), Image.Resampling.BICUBIC)
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return {"png": buffer.getvalue()}
+        return {"png": encode_image(image, self.stored)[1]}
 
 
 class _PhotoAsk(ChatStage):
@@ -138,7 +137,7 @@ class _PhotoAsk(ChatStage):
         super().__init__(cfg.labeller, load_photo_prompts(cfg.photo_prompts), cfg.reasks)
         self.categories = categories
 
-    def _prompts(self, rows: list[dict], prompt: str) -> tuple[list[str], list[Image.Image]]:
+    def _prompts(self, rows: list[dict], prompt: str) -> tuple[list[str], list[bytes]]:
         fields = {"categories": ", ".join(self.categories)}
         texts = [
             self.prompts[prompt].format(
@@ -150,7 +149,7 @@ class _PhotoAsk(ChatStage):
             )
             for r in rows
         ]
-        return texts, [Image.open(io.BytesIO(r["png"])).convert("RGB") for r in rows]
+        return texts, [r["png"] for r in rows]
 
     def _category(self, value: object) -> str:
         match = [c for c in self.categories if isinstance(value, str) and c.casefold() == value.strip().casefold()]

@@ -1,9 +1,5 @@
 """The reference recipe's judge: a vision-language model scores each image against its caption."""
 
-import io
-
-from PIL import Image
-
 from cultureclip.builder.stages.paper_text import AskStage
 from cultureclip.builder.stages.replies import CRITERIA, parse_scores, scores_schema
 from cultureclip.config import PaperRecipeConfig
@@ -21,7 +17,7 @@ class VlmJudgeStage(AskStage):
         super().__init__(cfg, cfg.judge)
 
     def process(self, rows: list[dict]) -> list[dict]:
-        images = [Image.open(io.BytesIO(r["png"])).convert("RGB") for r in rows]  # unreadable: the row fails
+        images = [r["png"] for r in rows]  # the stored bytes, sent as they are (unreadable: the row fails)
         prompts = [self.prompts["judge"].format(**r) for r in rows]
         return [
             v if v else {"status": "failed", "reason": f"judge: {why}"}

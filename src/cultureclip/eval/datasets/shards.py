@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from cultureclip.config import DatasetSpec
-from cultureclip.data.shards import ShardReader, split_rows
+from cultureclip.data.shards import ShardReader, image_member, split_rows
 from cultureclip.eval.datasets import register
 from cultureclip.eval.datasets.base import EvalDataset, EvalItem
 
@@ -35,7 +35,7 @@ class ShardImage:
         return self.sha256
 
     def open(self) -> Image.Image:
-        return Image.open(io.BytesIO(_READER.read(self.shard, self.offset, self.length)["png"]))
+        return Image.open(io.BytesIO(image_member(_READER.read(self.shard, self.offset, self.length), self.shard)))
 
 
 @register("shards")
