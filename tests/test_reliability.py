@@ -200,13 +200,20 @@ def _missing_key(tmp, world):
     ]
 
 
-def _truncated_checkpoint(tmp, world):
+def unfinished_training(tmp, world) -> tuple[Path, list[str]]:
+    """A copy of the world's run whose tuned model is an unfinished training: its work folder (holding the
+    training's record, no checkpoint yet) and the run's arguments."""
     run, args = _copy_run(world, tmp)
     shutil.copy(run / "models" / "tuned" / "train_config.yaml", tmp)
     shutil.rmtree(run / "models" / "tuned")
     work = run / "models" / "tuned.work"
     work.mkdir()
     shutil.copy(tmp / "train_config.yaml", work)
+    return work, args
+
+
+def _truncated_checkpoint(tmp, world):
+    work, args = unfinished_training(tmp, world)
     torch.save({"step": 1}, work / "checkpoint-0000001.pt")
     _truncate(work / "checkpoint-0000001.pt")
     return ["train", *args, *TRAIN, "--resume"]

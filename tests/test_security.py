@@ -36,7 +36,7 @@ from PIL import Image
 from chat_server import ChatServer, Raw
 from conftest import synthetic_dataset
 from cultureclip.cli import main
-from test_reliability import SMALL, TRAIN, Case, _copy_run, _generator, run_case, world  # noqa: F401  (world: a fixture)
+from test_reliability import SMALL, TRAIN, Case, _copy_run, _generator, run_case, unfinished_training, world  # noqa: F401  (world: a fixture)
 
 DEAD_PID = 4_194_304 + 7
 """Above Linux's largest PID: no process has it."""
@@ -277,12 +277,7 @@ class _Payload:
 
 
 def _planted_checkpoint(tmp, world):  # noqa: F811
-    run, args = _copy_run(world, tmp)
-    shutil.copy(run / "models" / "tuned" / "train_config.yaml", tmp)
-    shutil.rmtree(run / "models" / "tuned")
-    work = run / "models" / "tuned.work"
-    work.mkdir()
-    shutil.copy(tmp / "train_config.yaml", work)
+    work, args = unfinished_training(tmp, world)
     torch.save({"step": 1, "model": _Payload(tmp / "ran")}, work / "checkpoint-0000001.pt")
     return ["train", *args, *TRAIN, "--resume"]
 
