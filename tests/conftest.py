@@ -6,7 +6,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "fixtures"
+
+# fixtures shared across folders: the fault cases' finished run (`world`) and a tiny CulTwin release (`release`)
+pytest_plugins = ["helpers.faults", "helpers.cultwin_release"]
 
 
 def pytest_addoption(parser):
@@ -38,7 +41,7 @@ def mini_catalog() -> Path:
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """A local Ray cluster of 2 CPUs whose workers can import the test helpers (builder_backends)."""
+    """A local Ray cluster of 2 CPUs whose workers can import the test helpers (helpers.builder_backends)."""
     ray = pytest.importorskip("ray")
     path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})

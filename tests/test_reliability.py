@@ -11,55 +11,16 @@ import re
 import shutil
 import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
 
-from chat_server import ChatServer
-from conftest import DATA, synthetic_dataset
+from conftest import synthetic_dataset
 from cultureclip.cli import INTERRUPTED, main
 from cultureclip.io import folder_lock
-
-SMALL = ["build.catalog.max_groups=1", "build.catalog.train_images=1", "build.catalog.test_images=1"]
-TRAIN = ["pretrain=null", "finetune.steps=2", "finetune.batch_size=4", "ablations={}"]
-
-
-@dataclass
-class World:
-    """Files every case may copy: a catalogue, a finished run (dataset and tuned model) and a saved model."""
-
-    catalog: Path
-    run: Path
-    model: Path
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
-    from cultureclip.backends.clip import create_clip
-
-    root = tmp_path_factory.mktemp("world")
-    catalog = root / "catalog.yaml"
-    shutil.copy(DATA / "mini_catalog.yaml", catalog)
-    run = root / "run"
-    assert main(["build", "-c", "tiny", "--out", str(run), f"catalog.path={catalog}", *SMALL]) == 0
-    assert main(["train", "-c", "tiny", "--out", str(run), f"catalog.path={catalog}", *SMALL, *TRAIN]) == 0
-    torch.manual_seed(0)
-    create_clip("config:test-clip").save(root / "model")
-    return World(catalog, run, root / "model")
-
-
-def _copy_run(world: World, tmp: Path) -> tuple[Path, list[str]]:
-    """A copy of the world's run folder and the build arguments that made it (catalogue copied too)."""
-    shutil.copytree(world.run, tmp / "run")
-    catalog = tmp / "catalog.yaml"
-    shutil.copy(world.catalog, catalog)
-    for record in (tmp / "run").rglob("*.yaml"):  # the config and the records name the moved files
-        text = record.read_text().replace(str(world.catalog), str(catalog))
-        record.write_text(text.replace(str(world.run), str(tmp / "run")))
-    return tmp / "run", ["-c", "tiny", "--out", str(tmp / "run"), f"catalog.path={catalog}", *SMALL]
+from helpers.chat_server import ChatServer
+from helpers.faults import SMALL, TRAIN, Case, chat_generator, copy_run, run_case, unfinished_training
 
 
 def _notes(folder: Path) -> Path:
@@ -74,36 +35,20 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def _generator(url: str) -> str:
-    return f"build.catalog.captions.generator={{name: 'openai:m', base_url: '{url}', retries: 1, backoff_s: 0.01}}"
-
-
 def _truncate(file: Path) -> None:
     data = file.read_bytes()
     file.write_bytes(data[: len(data) // 2])
 
 
-@dataclass
-class Case:
-    """`setup(tmp, world)` makes the files and returns the command line (or a callable that runs it and
-    returns the exit code); `kept(tmp)` says nothing was lost."""
-
-    id: str
-    setup: Callable
-    message: str
-    code: int = 2
-    kept: Callable[[Path], bool] = lambda tmp: True
-
-
 def _edited_catalogue(tmp, world):
-    run, args = _copy_run(world, tmp)
+    run, args = copy_run(world, tmp)
     catalog = tmp / "catalog.yaml"
     catalog.write_text(catalog.read_text().replace("name: gyoza", "name: gyoza dumpling"))
     return ["build", *args]
 
 
 def _held_lock(tmp, world):
-    run, args = _copy_run(world, tmp)
+    run, args = copy_run(world, tmp)
 
     def command():
         with folder_lock(run, "train"):
@@ -146,17 +91,17 @@ def _server_down_then_edited_catalogue(tmp, world):
     args = ["-c", "tiny", "--out", str(tmp / "run"), f"catalog.path={catalog}", *SMALL]
     url = f"http://127.0.0.1:{_closed_port()}/v1"
     start = time.perf_counter()
-    assert main(["build", *args, _generator(url)]) == 2
+    assert main(["build", *args, chat_generator(url)]) == 2
     assert time.perf_counter() - start < 60 and (tmp / "run" / "data.work").is_dir()
     catalog.write_text(catalog.read_text().replace("name: gyoza", "name: gyoza dumpling"))
-    return ["build", *args, _generator(url)]
+    return ["build", *args, chat_generator(url)]
 
 
 def _with_server(status: int):
     def setup(tmp, world):
         def command():
             with ChatServer(lambda prompt, attempt: (status, "no", 0)) as server:
-                return main(["build", "-c", "tiny", "--out", str(tmp / "run"), *SMALL, _generator(server.url)])
+                return main(["build", "-c", "tiny", "--out", str(tmp / "run"), *SMALL, chat_generator(server.url)])
 
         return command
 
@@ -200,18 +145,6 @@ def _missing_key(tmp, world):
     ]
 
 
-def unfinished_training(tmp, world) -> tuple[Path, list[str]]:
-    """A copy of the world's run whose tuned model is an unfinished training: its work folder (holding the
-    training's record, no checkpoint yet) and the run's arguments."""
-    run, args = _copy_run(world, tmp)
-    shutil.copy(run / "models" / "tuned" / "train_config.yaml", tmp)
-    shutil.rmtree(run / "models" / "tuned")
-    work = run / "models" / "tuned.work"
-    work.mkdir()
-    shutil.copy(tmp / "train_config.yaml", work)
-    return work, args
-
-
 def _truncated_checkpoint(tmp, world):
     work, args = unfinished_training(tmp, world)
     torch.save({"step": 1}, work / "checkpoint-0000001.pt")
@@ -221,7 +154,7 @@ def _truncated_checkpoint(tmp, world):
 
 def _stale_resume(tmp, world):
     """A training interrupted on one dataset, resumed after the dataset was rebuilt."""
-    run, args = _copy_run(world, tmp)
+    run, args = copy_run(world, tmp)
     tuned = run / "models" / "tuned"
     shutil.copytree(tuned, run / "models" / "tuned.work")
     shutil.copy(tuned / "train_config.yaml", run / "models" / "tuned.work" / "train_config.yaml")
@@ -325,7 +258,7 @@ CASES = [
     ),
     Case(
         "a refused run leaves the config that ran",
-        lambda tmp, w: ["build", *_copy_run(w, tmp)[1], "seed=7"],
+        lambda tmp, w: ["build", *copy_run(w, tmp)[1], "seed=7"],
         r"error: .*/run/data: made with other settings than now \(seed: 0 -> 7\)",
         kept=lambda tmp: re.search(r"^seed: 0$", (tmp / "run" / "config.yaml").read_text(), re.M) is not None,
     ),
@@ -357,7 +290,7 @@ CASES = [
             "--out",
             str(tmp / "run"),
             *SMALL,
-            _generator(f"http://127.0.0.1:{_closed_port()}/v1"),
+            chat_generator(f"http://127.0.0.1:{_closed_port()}/v1"),
         ],
         r"error: http://127.0.0.1:\d+/v1: cannot connect \(.*\); start the server or fix base_url",
         kept=lambda tmp: not (tmp / "run" / "data").exists(),
@@ -455,20 +388,6 @@ def test_every_fault_is_one_line_and_loses_nothing(case, world, tmp_path, capsys
     run_case(case, tmp_path, world, capsys, monkeypatch)
 
 
-def run_case(case: Case, tmp_path: Path, world, capsys, monkeypatch) -> None:
-    """Set `case` up, run its command, and check the one-line error, the exit code and that nothing was lost."""
-    needs_patch = "monkeypatch" in case.setup.__code__.co_varnames[: case.setup.__code__.co_argcount]
-    command = case.setup(tmp_path, world, monkeypatch) if needs_patch else case.setup(tmp_path, world)
-    capsys.readouterr()
-    code = command() if callable(command) else main(command)
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith(("error:", "interrupted:"))]
-    assert code == case.code, err
-    assert "Traceback" not in err and len(lines) == 1, err
-    assert re.match(case.message, lines[0]), lines[0]
-    assert case.kept(tmp_path), err
-
-
 def test_a_fixed_caption_server_then_completes_the_build_asking_only_for_what_failed(world, tmp_path):
     """After the share check refused the build, a rerun with the server back asks again only for the
     captions that failed, and publishes them."""
@@ -479,7 +398,7 @@ def test_a_fixed_caption_server_then_completes_the_build_asking_only_for_what_fa
         return (500, "down", 0) if down else (200, f"{name.group(1)}, a fine thing." if name else "x", 0)
 
     with ChatServer(answer) as server:
-        argv = ["build", "-c", "tiny", "--out", str(tmp_path / "run"), *SMALL, _generator(server.url)]
+        argv = ["build", "-c", "tiny", "--out", str(tmp_path / "run"), *SMALL, chat_generator(server.url)]
         assert main(argv) == 2
         down = False
         asked = sum(server.attempts.values())

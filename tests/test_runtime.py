@@ -135,9 +135,9 @@ def gpu_ray_cluster():
 
 
 def test_on_a_gpu_cluster_each_ray_actor_sees_its_own_gpu(gpu_ray_cluster, tmp_path):
-    from builder_backends import DeviceProbe
     from cultureclip.builder.executors import open_executor, progress_bar
     from cultureclip.errors import ConfigError
+    from helpers.builder_backends import DeviceProbe
 
     rows = [{"key": str(i)} for i in range(6)]
     with progress_bar() as progress, open_executor(_build(ray_workers=2, chunk_rows=1), progress) as executor:

@@ -33,10 +33,10 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from chat_server import ChatServer, Raw
 from conftest import synthetic_dataset
 from cultureclip.cli import main
-from test_reliability import SMALL, TRAIN, Case, _copy_run, _generator, run_case, unfinished_training, world  # noqa: F401  (world: a fixture)
+from helpers.chat_server import ChatServer, Raw
+from helpers.faults import SMALL, TRAIN, Case, chat_generator, copy_run, run_case, unfinished_training
 
 DEAD_PID = 4_194_304 + 7
 """Above Linux's largest PID: no process has it."""
@@ -276,7 +276,7 @@ class _Payload:
         return (open, (self.marker, "w"))
 
 
-def _planted_checkpoint(tmp, world):  # noqa: F811
+def _planted_checkpoint(tmp, world):
     work, args = unfinished_training(tmp, world)
     torch.save({"step": 1, "model": _Payload(tmp / "ran")}, work / "checkpoint-0000001.pt")
     return ["train", *args, *TRAIN, "--resume"]
@@ -317,7 +317,7 @@ def _secret_url(url: str) -> str:
 def test_a_credential_in_base_url_is_used_but_never_recorded(tmp_path, capsys, caplog):
     with ChatServer(lambda prompt, attempt: (500, "down", 0)) as server:
         url = _secret_url(server.url)
-        argv = ["build", "-c", "tiny", "--out", str(tmp_path / "run"), *SMALL, _generator(url)]
+        argv = ["build", "-c", "tiny", "--out", str(tmp_path / "run"), *SMALL, chat_generator(url)]
         assert main([*argv, "build.max_failed_share=1.0"]) == 0  # every caption falls back, with its note
     assert all(h.get("Authorization", "").startswith("Basic ") for h in server.headers)  # the credential was used
     logged = capsys.readouterr().err + caplog.text
@@ -372,16 +372,16 @@ def test_report_figures_replace_a_link_at_their_name(tmp_path):
     assert victim.read_bytes() == b"keep" and not (tmp_path / "wise.png").is_symlink()
 
 
-def _linked_lock(tmp, world):  # noqa: F811
-    run, args = _copy_run(world, tmp)
+def _linked_lock(tmp, world):
+    run, args = copy_run(world, tmp)
     (tmp / "victim").write_text("keep")
     (run / ".lock").unlink(missing_ok=True)
     (run / ".lock").symlink_to(tmp / "victim")
     return ["eval", *args]
 
 
-def _linked_work(tmp, world):  # noqa: F811
-    run, args = _copy_run(world, tmp)
+def _linked_work(tmp, world):
+    run, args = copy_run(world, tmp)
     shutil.rmtree(run / "data")
     (tmp / "victim").mkdir()
     (tmp / "victim" / "mine.txt").write_text("keep")
@@ -393,7 +393,7 @@ def _linked_work(tmp, world):  # noqa: F811
 # 5. paths
 
 
-def _shard_outside(tmp, world):  # noqa: F811
+def _shard_outside(tmp, world):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -537,10 +537,10 @@ def test_any_bytes_as_a_chat_reply_are_text_or_a_generation_error(any_answer, an
 
 
 def _garbage_server(body: bytes):
-    def setup(tmp, world):  # noqa: F811
+    def setup(tmp, world):
         def command():
             with ChatServer(lambda prompt, attempt: (200, body, 0)) as server:
-                return main(["build", "-c", "tiny", "--out", str(tmp / "run"), *SMALL, _generator(server.url)])
+                return main(["build", "-c", "tiny", "--out", str(tmp / "run"), *SMALL, chat_generator(server.url)])
 
         return command
 
@@ -571,7 +571,7 @@ def test_a_duplicate_key_is_refused_when_the_manifest_is_written(tmp_path):
     assert not (tmp_path / "manifest.parquet").exists()
 
 
-def _duplicate_keys(tmp, world):  # noqa: F811
+def _duplicate_keys(tmp, world):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -599,7 +599,7 @@ def test_a_killed_imports_staging_copy_is_removed_by_the_next(tmp_path):
 # 8. bad inputs
 
 
-def _bomb_release(tmp, world):  # noqa: F811
+def _bomb_release(tmp, world):
     (tmp / "images").mkdir()
     (tmp / "images" / "bomb.png").write_bytes(_png_header(100_000, 100_000))
     return _import(tmp, [_pair(pos="images/bomb.png")])
@@ -655,7 +655,7 @@ def test_a_gzip_bomb_given_as_fashion_mnist_is_refused_reading_no_more_than_decl
     assert peak < 4 << 20, peak  # not the 64 MB it decompresses to
 
 
-def _score_offline(tmp, world, monkeypatch):  # noqa: F811
+def _score_offline(tmp, world, monkeypatch):
     import open_clip
 
     def offline(*args, **kwargs):
@@ -667,8 +667,8 @@ def _score_offline(tmp, world, monkeypatch):  # noqa: F811
     return ["score-captions", str(tmp / "d"), "score.rubric=null"]
 
 
-def _eval_before_train(tmp, world):  # noqa: F811
-    run, args = _copy_run(world, tmp)
+def _eval_before_train(tmp, world):
+    run, args = copy_run(world, tmp)
     shutil.rmtree(run / "models")
     return ["eval", *args]
 
@@ -745,7 +745,7 @@ CASES = [
             "--out",
             str(tmp / "run"),
             *SMALL,
-            _generator(_secret_url(f"http://127.0.0.1:{_closed_port()}/v1")),
+            chat_generator(_secret_url(f"http://127.0.0.1:{_closed_port()}/v1")),
         ],  # fmt: skip
         r"error: http://\*\*\*@127.0.0.1:\d+/v1\?\*\*\*: cannot connect \(.*\); start the server or fix base_url",
         kept=lambda tmp: not any(s.encode() in p.read_bytes() for p in tmp.rglob("*") if p.is_file() for s in SECRETS),
@@ -880,7 +880,7 @@ def _closed_port() -> int:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_every_attack_is_one_line_and_loses_nothing(case, world, tmp_path, capsys, monkeypatch):  # noqa: F811
+def test_every_attack_is_one_line_and_loses_nothing(case, world, tmp_path, capsys, monkeypatch):
     run_case(case, tmp_path, world, capsys, monkeypatch)
 
 

@@ -11,7 +11,7 @@ from cultureclip.cli import main
 from cultureclip.config import DatasetSpec
 from cultureclip.errors import DataError
 from cultureclip.eval.datasets import load_dataset
-from test_benchmarks import FakeClip, evaluate, seeing, write_release
+from helpers.bench_releases import FakeClip, evaluate, seeing, write_release
 
 NAMES = ["sushi", "ramen", "susi", "raamen", "tacos"]
 """What the fake CLIP reads: English names and their local-language words."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).parent.parent / "benchmarks" / "gpu.py"
+BENCH = Path(__file__).parents[2] / "benchmarks" / "gpu.py"
 TINY = ["--device", "cpu", "--images", "24", "--batches", "4", "--steps", "4", "--pairs", "4", "--workers", "0"]
 
 

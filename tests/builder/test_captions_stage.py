@@ -1,6 +1,5 @@
 import pytest
 
-from chat_server import ChatServer
 from cultureclip.backends.clip import create_clip, tokenizer_for
 from cultureclip.backends.templates import TemplateCaptionWriter
 from cultureclip.builder.stages.caption_rules import caption_problem, clean_caption
@@ -8,6 +7,7 @@ from cultureclip.builder.stages.captions import CaptionStage, caption_rows, load
 from cultureclip.catalog import load_catalog
 from cultureclip.config import CaptionConfig, ChatModelConfig
 from cultureclip.errors import ConfigError
+from helpers.chat_server import ChatServer
 
 
 @pytest.fixture(scope="module")

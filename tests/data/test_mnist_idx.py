@@ -1,6 +1,4 @@
-import gzip
 import os
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +13,7 @@ from cultureclip.data.mnist_idx import (
 )
 from cultureclip.data.sample import draw
 from cultureclip.errors import ConfigError, DataError
-
-
-def write_idx(path: Path, array: np.ndarray, type_code: int = 0x08) -> None:
-    header = bytes([0, 0, type_code, array.ndim]) + struct.pack(f">{array.ndim}i", *array.shape)
-    data = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
-    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+from helpers.idx import write_idx
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from cultureclip.builder.caption_variants import variant_captions, write_caption
 from cultureclip.catalog.select import dataset_catalog
 from cultureclip.data.shards import read_manifest, read_split
 from cultureclip.errors import ConfigError
-from test_builder import build, config
+from helpers.builds import build, config
 
 CONCEPTS = {
     "gyoza": {

@@ -17,7 +17,7 @@ from cultureclip.eval.datasets import load_dataset
 from cultureclip.eval.datasets.base import BytesImage, EvalDataset, EvalItem
 from cultureclip.eval.tasks import run_task
 from cultureclip.eval.tasks.linear_probe import probe_split
-from test_mnist import write_idx
+from helpers.idx import write_idx
 
 E = torch.eye(3)
 

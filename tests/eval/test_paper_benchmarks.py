@@ -1,30 +1,9 @@
 """The paper's benchmarks through the evaluator (`cultureclip eval --data KIND:PATH`): the same
 questions, options and answers as `cultureclip bench`."""
 
-import json
-
-import torch
-
-from cultureclip.backends.clip import create_clip
-from cultureclip.cli import main
 from cultureclip.config import DatasetSpec
 from cultureclip.eval.datasets import list_kinds, load_dataset
-from test_benchmarks import CONCEPTS, GROUNDING_ROWS, seeing, write_release
-
-
-def bench_and_eval(tmp_path, kind, root):
-    """One tiny CLIP's `cultureclip bench` result lines and `cultureclip eval --data KIND:ROOT` predicted
-    option texts on the same release."""
-    torch.manual_seed(0)
-    create_clip("config:test-clip").save(tmp_path / "m")  # one set of weights for both commands
-    model = f"local:{tmp_path / 'm'}"
-    bench = ["bench", kind, "--root", str(root), "--model", model, "--out", str(tmp_path / "b")]
-    assert main([*bench, f"eval.cache_dir={tmp_path / 'cache'}"]) == 0
-    lines = [json.loads(x) for x in (tmp_path / "b" / "results.jsonl").read_text().splitlines()]
-    argv = ["eval", "--models", f"a={model}", "--data", f"{kind}:{root}", "--out", str(tmp_path / "e")]
-    assert main([*argv, f"eval.cache_dir={tmp_path / 'cache'}"]) == 0
-    preds = (tmp_path / "e" / "predictions" / "a" / kind / "choice.jsonl").read_text().splitlines()
-    return lines, [json.loads(p)["pred"] for p in preds]
+from helpers.bench_releases import CONCEPTS, GROUNDING_ROWS, bench_and_eval, seeing, write_release
 
 
 def test_grounding_items_and_predictions_match_the_benchmark(tmp_path):

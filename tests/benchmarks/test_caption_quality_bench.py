@@ -5,7 +5,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-BENCH = Path(__file__).parents[1] / "benchmarks" / "caption_quality.py"
+BENCH = Path(__file__).parents[2] / "benchmarks" / "caption_quality.py"
 
 
 def _module():

@@ -11,7 +11,7 @@ from cultureclip.data.sample import draw
 from cultureclip.data.shards import read_manifest, read_split
 from cultureclip.errors import ConfigError
 from cultureclip.importers.fashion_mnist import import_fashion_mnist
-from test_mnist import write_idx
+from helpers.idx import write_idx
 
 TRAIN_LABELS = [7, 0, 9, 7, 1, 2]
 TEST_LABELS = [7, 7, 0, 9]

@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from chat_server import ChatServer
 from cultureclip import run as run_job
 from cultureclip.backends.chat import create_chat_model
 from cultureclip.backends.clip import tokenizer_for
@@ -26,6 +25,7 @@ from cultureclip.config import ChatModelConfig, PaperRecipeConfig, load_config
 from cultureclip.data.shards import read_manifest, read_split
 from cultureclip.errors import ConfigError
 from cultureclip.train.data import load_train_data
+from helpers.chat_server import ChatServer
 
 CONCEPTS = {"Cuisine": "onigiri", "Clothing": "kimono", "Animal & Plants": "sakura", "Architecture": "pagoda"}
 TWINS = {"onigiri": ("gimbap", "South Korea"), "kimono": ("hanbok", "South Korea"), "sakura": ("plum blossom", "China")}

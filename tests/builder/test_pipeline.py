@@ -13,9 +13,6 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-import builder_backends
-from cultureclip.builder.pipeline import BuildJob
-from cultureclip.builder.pipeline import build as build_recipe
 from cultureclip.builder.recipes import BUILD_RECIPES
 from cultureclip.builder.stage import Stage, StageFieldError
 from cultureclip.builder.stages.clip_filter import select
@@ -23,23 +20,10 @@ from cultureclip.config import load_config
 from cultureclip.data.shards import LOCATION, read_manifest, read_split
 from cultureclip.data.tables import write_table
 from cultureclip.errors import DataError
+from helpers import builder_backends
+from helpers.builds import build, config
 
-TESTS = Path(__file__).parent
-
-
-def config(*overrides: str):
-    base = [
-        "build.catalog.max_groups=2",
-        "build.catalog.train_images=3",
-        "build.catalog.test_images=1",
-        "build.chunk_rows=4",
-    ]
-    return load_config("tiny", [*base, *overrides])
-
-
-def build(cfg, out: Path) -> Path:
-    job = BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog)
-    return build_recipe(BUILD_RECIPES.create(cfg.build.recipe), job, out)
+TESTS = Path(__file__).parents[1]
 
 
 def content(folder: Path) -> tuple[list[dict], str]:
@@ -93,7 +77,7 @@ def test_select_rejects_low_scores_twin_confusion_and_near_duplicates():
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """The uninterrupted build that kill-and-resume and the Ray executor must reproduce."""
-    import builder_backends  # noqa: F401
+    from helpers import builder_backends  # noqa: F401
 
     return build(config("build.renderer=test-slow"), tmp_path_factory.mktemp("ref") / "data")
 
@@ -115,8 +99,8 @@ def test_default_build_layout_loads_in_webdataset_and_the_trainer_reader(referen
 def test_killed_build_resumes_to_exactly_the_uninterrupted_dataset(reference, tmp_path):
     out = tmp_path / "data"
     code = (
-        f"import sys; sys.path.insert(0, {str(TESTS)!r}); import builder_backends; "
-        "from test_builder import build; from cultureclip.config import load_config; "
+        f"import sys; sys.path.insert(0, {str(TESTS)!r}); from helpers import builder_backends; "
+        "from helpers.builds import build; from cultureclip.config import load_config; "
         "build(load_config('tiny', sys.argv[2:]), sys.argv[1])"
     )
     args = [
@@ -229,8 +213,8 @@ def test_llm_captions_diffusers_images_and_judge_filter_end_to_end(tmp_path):
 
 
 def test_one_stage_runs_locally_and_resumes_from_its_saved_chunks(tmp_path):
-    from builder_backends import WorkerProbe
     from cultureclip.builder.executors import open_executor, progress_bar
+    from helpers.builder_backends import WorkerProbe
 
     cfg = config("build.chunk_rows=3").build
     rows = [{"key": str(i)} for i in range(7)]
@@ -249,8 +233,8 @@ def test_ray_executor_builds_the_same_dataset_as_the_local_one(ray_cluster, tmp_
 
 
 def test_ray_actors_start_once_per_build_and_set_each_stage_up_once(ray_cluster, tmp_path):
-    from builder_backends import WorkerProbe
     from cultureclip.builder.executors import open_executor, progress_bar
+    from helpers.builder_backends import WorkerProbe
 
     cfg = config("build.executor=ray", "build.ray_workers=2", "build.chunk_rows=1").build
     rows = [{"key": str(i)} for i in range(8)]
@@ -263,9 +247,9 @@ def test_ray_actors_start_once_per_build_and_set_each_stage_up_once(ray_cluster,
 
 
 def test_a_bad_setting_found_in_a_ray_actor_is_the_same_one_line_error(ray_cluster, tmp_path):
-    from builder_backends import BadSetting
     from cultureclip.builder.executors import open_executor, progress_bar
     from cultureclip.errors import ConfigError
+    from helpers.builder_backends import BadSetting
 
     cfg = config("build.executor=ray").build
     with progress_bar() as progress, open_executor(cfg, progress) as executor:
@@ -300,8 +284,8 @@ def test_a_bug_in_a_stage_stops_the_build_and_nothing_is_published(tmp_path):
 
 
 def test_on_ray_a_bug_in_a_stage_stops_it_with_the_error_and_saves_no_chunk(ray_cluster, tmp_path):
-    from builder_backends import Buggy
     from cultureclip.builder.executors import open_executor, progress_bar
+    from helpers.builder_backends import Buggy
 
     cfg = config("build.executor=ray").build
     with progress_bar() as progress, open_executor(cfg, progress) as executor:

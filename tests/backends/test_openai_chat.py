@@ -3,10 +3,10 @@ import time
 
 import pytest
 
-from chat_server import ChatServer
 from cultureclip.backends.chat import create_chat_model
 from cultureclip.config import ChatModelConfig
 from cultureclip.errors import GenerationError, GeneratorUnreachable
+from helpers.chat_server import ChatServer
 
 
 def generator(server: ChatServer, **options):

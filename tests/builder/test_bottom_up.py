@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from chat_server import ChatServer
 from cultureclip.cli import main
 from cultureclip.data.shards import read_manifest
+from helpers.chat_server import ChatServer
 
 PAGES = {
     "Xiaolongbao": ("Cuisine", "China"),

@@ -9,7 +9,6 @@ import pytest
 import torch
 from PIL import Image
 
-from chat_server import ChatServer
 from cultureclip.backends.clip import create_clip
 from cultureclip.builder.caption_quality import score_dataset
 from cultureclip.builder.stages.caption_rubric import RubricStage
@@ -18,8 +17,8 @@ from cultureclip.cli import main
 from cultureclip.config import ChatModelConfig, load_config
 from cultureclip.data.shards import ShardReader, image_member, read_manifest
 from cultureclip.importers.cultwin import import_cultwin
-from test_builder import build, config
-from test_import_cultwin import release  # noqa: F401  (a fixture)
+from helpers.builds import build, config, kill_at_the_third_chunk
+from helpers.chat_server import ChatServer
 
 GRADES = {"accuracy": 5, "visual_detail": 3, "cultural_context": 4, "no_invented_facts": 4}
 RUBRIC = json.dumps({c: {"score": s, "reason": f"{c} reason"} for c, s in GRADES.items()})
@@ -100,7 +99,7 @@ def test_a_built_dataset_gets_scores_in_its_manifest_and_card(world, tmp_path):
     assert "## Kept images per split" in md
 
 
-def test_an_imported_dataset_is_scored_from_its_features(world, release, tmp_path):  # noqa: F811
+def test_an_imported_dataset_is_scored_from_its_features(world, release, tmp_path):
     data = import_cultwin({"train": release / "train.jsonl"}, tmp_path / "ds")
     assert main(_argv(data, world / "judge")) == 0
     rows = {r["key"]: r for r in read_manifest(data)}
@@ -120,19 +119,6 @@ def test_other_settings_score_again(world, tmp_path):
     rows = read_manifest(data)
     assert all(r["caption_clip"] is None and r["caption_quality"] == r["detail_coverage"] for r in rows)
     assert not (tmp_path / "data.scores.work").exists()
-
-
-def kill_at_the_third_chunk(monkeypatch, stage: type) -> None:
-    """Make `stage` stop the run (a bug, not a backend error) when it is given its third chunk."""
-    process, calls = stage.process, []
-
-    def killed(self, rows):
-        calls.append(len(rows))
-        if len(calls) == 3:
-            raise RuntimeError("killed")
-        return process(self, rows)
-
-    monkeypatch.setattr(stage, "process", killed)
 
 
 def test_a_killed_scoring_resumes_without_asking_again_for_finished_rows(world, tmp_path, monkeypatch):

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from browser import Browser, chromium
 from cultureclip.cli import main
 from cultureclip.config import ViewConfig
 from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.data.tables import write_table
 from cultureclip.errors import DataError
 from cultureclip.view.site import write_view
+from helpers.browser import Browser, chromium
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

@@ -10,8 +10,7 @@ from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.errors import ConfigError, DataError
 from cultureclip.eval.datasets import DATASETS, list_kinds, load_dataset, register
 from cultureclip.eval.datasets.base import EvalDataset, EvalItem, FileImage
-from test_benchmarks import REGIONS, RETRIEVAL_ROWS, seeing, write_release
-from test_paper_eval_datasets import bench_and_eval
+from helpers.bench_releases import REGIONS, RETRIEVAL_ROWS, bench_and_eval, seeing, write_release
 
 
 def _image(path, colour=(200, 30, 30)):

@@ -8,7 +8,6 @@ import re
 import numpy as np
 import pytest
 
-from chat_server import ChatServer
 from cultureclip.builder.recaption import recaption_dataset
 from cultureclip.builder.stages.recaption import RecaptionStage, low_score_reason
 from cultureclip.cli import main
@@ -16,9 +15,8 @@ from cultureclip.config import ChatModelConfig, RecaptionConfig, load_config
 from cultureclip.data.shards import read_manifest, read_split
 from cultureclip.importers.cultwin import import_cultwin
 from cultureclip.train.data import load_train_data
-from test_builder import build, config
-from test_caption_quality import kill_at_the_third_chunk
-from test_import_cultwin import release  # noqa: F401  (a fixture)
+from helpers.builds import build, config, kill_at_the_third_chunk
+from helpers.chat_server import ChatServer
 
 ASK = re.compile(r"This image caption of (.+?) \(.*apart from look-alikes: (.+?)\. Its cultural context", re.S)
 
@@ -105,7 +103,7 @@ def test_a_killed_run_resumes_without_asking_again_for_finished_rows(built, tmp_
     assert len(server.attempts) == len(low) > 4 and set(server.attempts.values()) == {1}  # each row asked once
 
 
-def test_an_imported_dataset_is_recaptioned_and_trains(release, tmp_path):  # noqa: F811
+def test_an_imported_dataset_is_recaptioned_and_trains(release, tmp_path):
     data = import_cultwin({"train": release / "train.jsonl"}, tmp_path / "ds")
     with ChatServer(rewriter) as server:  # every detail must be stated: "features of Erhu" is not, by the caption
         assert main(_argv(data, tmp_path / "new", server.url, "score.detail_share=1.0")) == 0
