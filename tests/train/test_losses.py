@@ -188,3 +188,50 @@ def test_an_ablation_that_breaks_a_rule_fails_when_the_config_loads():
     with pytest.raises(ConfigError, match=r"ablations\.bad: steps: Input should be greater than or equal to 1"):
         load_config(None, ["ablations.bad={steps: 0}"])
     assert load_config(None, ["ablations.fewer={steps: 3}"]).training("fewer").steps == 3
+
+
+def test_siglip_loss_leaves_out_other_texts_of_the_same_concept():
+    images = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    texts = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])  # a third column: an extra negative text
+    # logits = I @ T.T = [[1, .6, 0], [0, .8, 1]]; pair (0, 2) names image 0's concept again: left out
+    got = siglip_loss(images, texts, torch.tensor(1.0), None, torch.tensor([0, 1]), torch.tensor([0, 1, 0]))
+    expected = -(_log_sigmoid(1) + _log_sigmoid(-0.6) + _log_sigmoid(0) + _log_sigmoid(0.8) + _log_sigmoid(-1)) / 2
+    assert got.item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_the_terms_take_the_models_own_form_unless_told():
+    """auto: sigmoid with the logit bias for a model that has one (SigLIP), softmax otherwise; true/false force it."""
+    f, scale, bias = _features(), torch.tensor(10.0), torch.tensor(-3.0)
+    both = torch.cat([f["label"], f["neg_label"]])
+    sigmoid = siglip_loss(
+        f["image"], torch.cat([f["caption"], f["neg_caption"]]), scale, bias, f["label"], both
+    ) + siglip_loss(
+        f["neg_image"], torch.cat([f["neg_caption"], f["caption"]]), scale, bias, f["neg_label"], both.roll(3)
+    )
+    softmax = negclip_loss(
+        f["image"], f["caption"], f["neg_caption"], scale, f["label"], f["neg_label"]
+    ) + negclip_loss(f["neg_image"], f["neg_caption"], f["caption"], scale, f["neg_label"], f["label"])
+    cfg = LossConfig(caption=1, concept=0, clip=1, preserve=0)
+    assert objective_terms(f, scale, cfg, bias)["caption"].item() == pytest.approx(sigmoid.item(), abs=1e-6)
+    assert objective_terms(f, scale, cfg)["caption"].item() == pytest.approx(softmax.item(), abs=1e-6)
+    forced = cfg.model_copy(update={"siglip": False})
+    assert objective_terms(f, scale, forced, bias)["caption"].item() == pytest.approx(softmax.item(), abs=1e-6)
+    plain = siglip_loss(f["image"], f["caption"], scale, None, f["label"], f["label"]) + siglip_loss(
+        f["neg_image"], f["neg_caption"], scale, None, f["neg_label"], f["neg_label"]
+    )
+    forced = cfg.model_copy(update={"siglip": True})
+    assert objective_terms(f, scale, forced)["clip"].item() == pytest.approx(plain.item(), abs=1e-6)
+
+
+def test_loss_siglip_reads_auto_and_booleans_and_refuses_a_weight():
+    assert LossConfig().siglip == "auto" and LossConfig(siglip=0.0).siglip is False  # an old weight of 0
+    assert [LossConfig(siglip=v).sigmoid_for(b) for v in ("auto", True, False) for b in (True, False)] == [
+        True,
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
+    with pytest.raises(ValueError, match="siglip"):
+        LossConfig(siglip=0.2)

@@ -11,23 +11,31 @@ from cultureclip.config.base import Strict
 
 class LossConfig(Strict):
     caption: float = Field(default=0.7, ge=0)
-    """Weight of image-caption InfoNCE with the twins' captions as hard negatives (L_caption)."""
+    """Weight of image-caption contrast with the twins' captions as hard negatives (L_caption; softmax or
+    sigmoid, see `siglip`)."""
     concept: float = Field(default=0.3, ge=0)
     """Weight of image-concept-name InfoNCE with the twins' names as hard negatives (L_concept)."""
     clip: float = Field(default=0.0, ge=0)
-    """Weight of plain image-caption InfoNCE, without twin negatives (the ablation baseline)."""
+    """Weight of plain image-caption contrast, without twin negatives (the ablation baseline)."""
     preserve: float = Field(default=5.0, ge=0)
     """Weight of the preservation term (see `preserve_kind`)."""
     preserve_kind: Literal["features", "weights"] = "features"
     """features: distillation to the frozen starting model's embeddings of the batch images and their
     generic captions; weights: squared L2 distance of the trainable weights to their starting values."""
-    siglip: float = Field(default=0.0, ge=0)
-    """Weight of SigLIP's pairwise sigmoid loss on image-caption pairs (uses the model's logit bias if any)."""
+    siglip: Literal["auto"] | bool = "auto"
+    """The form of the contrastive terms (caption, concept, clip): true: SigLIP's pairwise sigmoid loss with
+    the model's logit bias; false: the softmax (InfoNCE); auto: the starting model's own, the sigmoid loss
+    for a model with a learned logit bias (SigLIP, SigLIP 2), the softmax for the others (CLIP, MetaCLIP 2).
+    Fine-tuning a SigLIP with the softmax loss collapses its zero-shot ability (open_clip #1076)."""
     normalize: bool = True
     """L2-normalise embeddings before the logits, as CLIP does (the reference code does not)."""
     twin_negatives: bool = True
     """caption/concept terms: each image also sees the twins' texts as extra negatives (B x 2B logits);
     false makes them in-batch InfoNCE per side (the reference's "without twin negatives" ablation)."""
+
+    def sigmoid_for(self, has_logit_bias: bool) -> bool:
+        """Whether the terms take the sigmoid form for a model with (or without) a learned logit bias."""
+        return has_logit_bias if self.siglip == "auto" else self.siglip
 
 
 class TuneConfig(Strict):

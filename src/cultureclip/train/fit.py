@@ -64,7 +64,9 @@ def fit_to_folder(
     model = create_clip(start_id, device, model_cfg.towers)
     train_data = load_train_data(data[0], extra=data[1:])
     resolved = cfg.resolved(len(train_data))  # epochs -> steps, now that the data size is known
-    resolved = resolved.model_copy(update={"precision": resolve_precision(cfg.precision, device)})
+    sigmoid = cfg.loss.sigmoid_for(model.logit_bias is not None)  # loss.siglip auto: the model's own objective
+    loss = resolved.loss.model_copy(update={"siglip": sigmoid})
+    resolved = resolved.model_copy(update={"precision": resolve_precision(cfg.precision, device), "loss": loss})
     runtime = announce(f"training {folder.name}", device, resolved.precision)
     work = folder.with_name(f"{folder.name}.work")
     if info.is_main:

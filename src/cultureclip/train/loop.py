@@ -149,7 +149,9 @@ class Trainer:
         keep_features = cfg.loss.preserve and cfg.loss.preserve_kind == "features"
         base = model.frozen_copy() if keep_features else None
         self.counts = select_trainable(model, cfg.tune, train_logit_scale=not cfg.freeze_logit_scale)
-        if model.logit_bias is not None and not cfg.loss.siglip:
+        sigmoid = cfg.loss.sigmoid_for(model.logit_bias is not None)
+        log.info("objective: %s", "sigmoid (SigLIP)" if sigmoid else "softmax (CLIP)")
+        if model.logit_bias is not None and not sigmoid:
             model.logit_bias.requires_grad_(False)  # only the sigmoid loss uses it
         self.params = [p for p in model.model.parameters() if p.requires_grad]
         self.start = [p.detach().clone() for p in self.params] if cfg.loss.preserve_kind == "weights" else []
