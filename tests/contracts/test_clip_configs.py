@@ -11,7 +11,15 @@ CONFIGS = sorted(p.name for p in MODEL_CONFIGS.iterdir() if p.is_dir())
 
 
 def test_the_family_is_not_empty():
-    assert CONFIGS == ["hf-clip", "hf-siglip", "test-clip", "world-clip"]
+    assert CONFIGS == [
+        "hf-clip",
+        "hf-metaclip2",
+        "hf-siglip",
+        "hf-siglip2",
+        "hf-siglip2-naflex",
+        "test-clip",
+        "world-clip",
+    ]
 
 
 @pytest.mark.parametrize("name", CONFIGS)

@@ -24,6 +24,11 @@ SOURCES = {  # name: (model id, how it is tuned, the library that loads the expo
     "hf-clip-lora": ("config:hf-clip", TuneConfig(mode="lora"), "transformers"),
     "hf-siglip": ("config:hf-siglip", FULL, "transformers"),
     "hf-siglip-lora": ("config:hf-siglip", TuneConfig(mode="lora"), "transformers"),
+    "hf-siglip2": ("config:hf-siglip2", FULL, "transformers"),
+    "hf-siglip2-lora": ("config:hf-siglip2", TuneConfig(mode="lora"), "transformers"),
+    "hf-siglip2-naflex": ("config:hf-siglip2-naflex", FULL, "transformers"),
+    "hf-metaclip2": ("config:hf-metaclip2", FULL, "transformers"),
+    "hf-metaclip2-lora": ("config:hf-metaclip2", TuneConfig(mode="lora"), "transformers"),
     "towers": ("towers:lite", TuneConfig(mode="last_blocks", blocks=1), "open_clip"),
 }
 
