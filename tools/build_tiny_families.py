@@ -8,8 +8,11 @@ family's own kind, trained here on the shipped catalogue's text (no hub):
   hf-siglip2         SiglipModel + GemmaTokenizer (byte-fallback BPE): SigLIP 2 at a fixed resolution
   hf-siglip2-naflex  Siglip2Model + Siglip2Tokenizer + Siglip2ImageProcessor (aspect-keeping patches)
   hf-metaclip2       MetaClip2Model + XLMRobertaTokenizer (Unigram, as MetaCLIP 2's XLM-V)
+  open_clip-siglip2  open_clip's SigLIP 2 layout (ViT-B-16-SigLIP2.json) at tiny size, its Gemma tokenizer in the
+                     folder (open_clip reads a local-dir model's Hugging Face tokenizer from there)
 """
 
+import json
 import logging
 import re
 import shutil
@@ -91,6 +94,27 @@ def metaclip2():
     return config, images, tokenizer
 
 
+def open_clip_siglip2(folder: Path) -> None:
+    """open_clip's SigLIP 2 text tower (bidirectional, pooling the last position, the text cleaned to lowercase
+    without punctuation) and logit bias, over open_clip's own small ViT."""
+    vision = {"image_size": 32, "patch_size": 8, "width": 32, "layers": 2, "head_width": 16, "mlp_ratio": 2.0}
+    tokenizer = gemma_like(__import__("transformers").GemmaTokenizer)
+    text = {"context_length": 64, "vocab_size": len(tokenizer), "width": 32, "heads": 2, "layers": 2}
+    text |= {
+        "mlp_ratio": 2.0,
+        "hf_tokenizer_name": "timm/ViT-B-16-SigLIP2",
+        "tokenizer_kwargs": {"clean": "canonicalize"},
+    }
+    text |= {"no_causal_mask": True, "proj_bias": True, "pool_type": "last", "norm_kwargs": {"eps": 1e-6}}
+    model = {"embed_dim": 32, "init_logit_bias": -10, "custom_text": True, "vision_cfg": vision, "text_cfg": text}
+    preprocess = {"mean": [0.5] * 3, "std": [0.25] * 3, "interpolation": "bicubic", "resize_mode": "squash"}
+    folder.mkdir(parents=True)
+    (folder / "open_clip_config.json").write_text(
+        json.dumps({"model_cfg": model, "preprocess_cfg": preprocess}, indent=2)
+    )
+    tokenizer.save_pretrained(folder)
+
+
 FAMILIES = {"hf-siglip2": siglip2, "hf-siglip2-naflex": siglip2_naflex, "hf-metaclip2": metaclip2}
 
 
@@ -103,6 +127,9 @@ def main() -> None:
         images.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
         log.info("wrote %s (%d tokens)", folder, len(tokenizer))
+    folder = Path(str(MODEL_CONFIGS / "open_clip-siglip2"))
+    shutil.rmtree(folder, ignore_errors=True)
+    open_clip_siglip2(folder)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ def test_the_family_is_not_empty():
         "hf-siglip",
         "hf-siglip2",
         "hf-siglip2-naflex",
+        "open_clip-siglip2",
         "test-clip",
         "world-clip",
     ]

@@ -20,6 +20,7 @@ FULL = TuneConfig()
 SOURCES = {  # name: (model id, how it is tuned, the library that loads the export)
     "open_clip": ("config:test-clip", FULL, "open_clip"),
     "open_clip-lora": ("config:test-clip", TuneConfig(mode="lora", lora_targets=["attn", "c_fc"]), "open_clip"),
+    "open_clip-siglip2": ("config:open_clip-siglip2", FULL, "open_clip"),
     "hf-clip": ("config:hf-clip", FULL, "transformers"),
     "hf-clip-lora": ("config:hf-clip", TuneConfig(mode="lora"), "transformers"),
     "hf-siglip": ("config:hf-siglip", FULL, "transformers"),

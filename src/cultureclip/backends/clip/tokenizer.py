@@ -35,8 +35,8 @@ class OpenClipTokenizer(Tokenizer):
 
     def count(self, text: str) -> int:
         hf = getattr(self.tokenizer, "tokenizer", None)  # open_clip's HFTokenizer wraps a transformers tokenizer
-        if hf is not None:
-            return len(hf(text)["input_ids"])
+        if hf is not None:  # after its cleaning (SigLIP's: lowercase, no punctuation), as it tokenizes
+            return len(hf(self.tokenizer.clean_fn(text))["input_ids"])
         return len(self.tokenizer.encode(text)) + 2  # open_clip's SimpleTokenizer: + start and end tokens
 
 
