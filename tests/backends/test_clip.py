@@ -31,7 +31,8 @@ def test_bad_model_ids(model_id):
 
 
 def test_unknown_config_and_missing_local():
-    known = "known: hf-clip, hf-siglip, test-clip, world-clip"
+    known = "known: hf-clip, hf-metaclip2, hf-siglip, hf-siglip2, hf-siglip2-naflex, open_clip-siglip2, test-clip, "
+    known += "world-clip"
     with pytest.raises(ConfigError, match=f"no such shipped model config; {known}"):
         create_clip("config:huge")
     with pytest.raises(DataError, match="no such folder"):
@@ -60,6 +61,10 @@ def test_sources_are_listed_without_importing_their_modules():
         ("config:world-clip", 64, (5, 6)),
         ("config:hf-clip", 64, (5, 6)),  # a folder without tokenizer files: CLIP's BPE at its text context
         ("config:hf-siglip", 64, (5, 6)),
+        ("config:hf-siglip2", 64, (4, 7)),  # its own tokenizer (Gemma's kind, trained on the catalogue's text)
+        ("config:hf-siglip2-naflex", 64, (4, 7)),
+        ("config:hf-metaclip2", 64, (5, 8)),  # XLM-V-like Unigram: "gyoza." is 6 pieces
+        ("config:open_clip-siglip2", 64, (4, 6)),  # open_clip's SigLIP cleaning drops the full stop
     ],
 )
 def test_each_source_knows_its_tokenizer_without_building_the_model(model_id, context, counts):
@@ -217,3 +222,63 @@ def test_saved_model_files_are_readable_as_the_umask_allows(tmp_path, model_id, 
         os.umask(previous)
     modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "model").iterdir()}
     assert len(modes) >= 2 and set(modes.values()) == {0o666 & ~umask}, modes  # safetensors alone writes 0600
+
+
+GYOZA = ["A Photo of GYOZA.", "a photo of gyoza."]
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "ids", "pad"),
+    [  # the first text's tokens up to its first padding; every family pads to 64
+        ("hf-siglip2", "siglip2", [836, 315, 998, 933, 306, 324, 314, 325, 300, 263, 1], 0),  # lowercased
+        ("hf-siglip2-naflex", "siglip2", [957, 280, 298, 288, 299, 274, 263, 1], 0),
+        ("open_clip-siglip2", None, [836, 315, 998, 933, 306, 324, 314, 325, 300, 1], 0),  # open_clip's cleaning
+        ("hf-siglip", "siglip", [49406, 320, 1125, 539, 70, 586, 2186, 269, 49407], 49407),  # CLIP's BPE lowercases
+        ("hf-metaclip2", "metaclip2", [0, 78, 271, 9, 82, 20, 119, 117, 87, 397, 72, 112, 2], 1),  # keeps case
+        ("hf-clip", "clip", [49406, 320, 1125, 539, 70, 586, 2186, 269, 49407], 49407),
+    ],
+)
+def test_each_family_tokenizes_by_its_own_rules(name, family, ids, pad):
+    model = create_clip(f"config:{name}")
+    assert getattr(model, "family", None) == family
+    tokens = model.tokenize(GYOZA)
+    assert tokens.shape == (2, 64)
+    assert tokens[0, : len(ids)].tolist() == ids and (tokens[0, len(ids) :] == pad).all()
+    assert torch.equal(tokens[0], tokens[1]) == (family != "metaclip2")  # all but MetaCLIP 2 lowercase
+    assert tokenizer_for(f"config:{name}").count(GYOZA[0]) == len(ids)
+
+
+def test_a_siglip2_with_gemmas_tokenizer_lowercases_and_hands_the_model_input_ids_alone(tmp_path):
+    """SigLIP 2 checkpoints of a fixed resolution name Gemma's tokenizer, which keeps case: the model gets
+    transformers' Siglip2Tokenizer over the same files, which its export carries."""
+    from transformers import AutoTokenizer, GemmaTokenizer
+
+    from cultureclip.backends.clip.base import MODEL_CONFIGS
+
+    assert isinstance(AutoTokenizer.from_pretrained(MODEL_CONFIGS / "hf-siglip2"), GemmaTokenizer)
+    model = create_clip("config:hf-siglip2")
+    assert type(model.tokenizer).__name__ == "Siglip2Tokenizer"
+    model.save(tmp_path / "m")
+    exported = AutoTokenizer.from_pretrained(tmp_path / "m")
+    assert type(exported).__name__ == "Siglip2Tokenizer" and exported.model_input_names == ["input_ids"]
+    assert exported(GYOZA, padding="max_length").input_ids == model.tokenize(GYOZA).tolist()
+
+
+def test_naflex_pixels_carry_the_processors_patches_mask_and_shapes():
+    from transformers import AutoImageProcessor
+
+    from cultureclip.backends.clip.base import MODEL_CONFIGS
+
+    torch.manual_seed(0)
+    model = create_clip("config:hf-siglip2-naflex")
+    model.model.eval()
+    images = [Image.new("RGB", (40, 30), (200, 40, 10)), Image.new("RGB", (30, 90), (10, 90, 200))]
+    pixels = model.images_to_uint8(images)
+    assert pixels.shape == (2, 257, 768) and pixels.dtype == torch.uint8 and model.image_size == 256
+    processed = AutoImageProcessor.from_pretrained(MODEL_CONFIGS / "hf-siglip2-naflex")(images, return_tensors="pt")
+    assert processed["spatial_shapes"].tolist() == [[14, 18], [27, 9]]  # height x width patches, aspect kept
+    assert pixels[:, -1, :4].tolist() == [[0, 14, 0, 18], [0, 27, 0, 9]]
+    with torch.no_grad():
+        ours = model.encode_images(model.normalize_pixels(pixels), normalize=False)
+        theirs = model.model.get_image_features(**processed).pooler_output
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-5)
