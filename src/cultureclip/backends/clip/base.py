@@ -3,7 +3,7 @@
 Model ids (parsed in one place, `parse_model_id`):
   config:NAME          a config shipped in cultureclip/backends/clip/model_configs/NAME, random weights
   open_clip:ARCH@TAG   any open_clip architecture and pretrained tag or checkpoint file (downloads from its hub)
-  hf:NAME              a transformers CLIPModel / SiglipModel by hub name or local directory (hf.py)
+  hf:NAME              a transformers CLIP, MetaCLIP 2, SigLIP or SigLIP 2 model by hub name or local directory (hf.py)
   local:/path          a saved model folder, in either library's format (what `ClipModel.save` writes)
   towers:NAME          pretrained image and text towers shipped in PyPI packages, joined by open_clip (towers.py)
 A model saves in the format it came in, so users load a tuned model with the library they already use.
