@@ -80,7 +80,7 @@ def family_tokenizer(ref: str, config) -> tuple[object, str]:
 
 
 class HFClipModel(ClipModel):
-    """A transformers CLIPModel or SiglipModel with its tokenizer and image processor."""
+    """A transformers CLIP-family model (see the module docstring) with its tokenizer and image processor."""
 
     FORMAT = "transformers"
     IMAGE_PREFIXES = ("vision_model", "visual_projection")
@@ -94,10 +94,13 @@ class HFClipModel(ClipModel):
         self.family = family_of(model.config, tokenizer)
         self.rules = TEXT_RULES[self.family]
         self.tokenizer = tokenizer
+        # padding after the text, as every family trained (Gemma's tokenizer class pads before it by default,
+        # where SigLIP's tower, pooling the last position, would read the text's end, not padding)
+        _set(tokenizer, "padding_side", "right")
         if self.rules.length:
-            self.tokenizer.model_max_length = self.rules.length  # what a processor pads its export's texts to
-        if self.rules.ids_only:  # also in its saved config, which an export's tokenizer reads
-            self.tokenizer.model_input_names = self.tokenizer.init_kwargs["model_input_names"] = ["input_ids"]
+            _set(tokenizer, "model_max_length", self.rules.length)  # what a processor pads its export's texts to
+        if self.rules.ids_only:
+            _set(tokenizer, "model_input_names", ["input_ids"])
         self.processor = processor
 
     @property
@@ -148,6 +151,12 @@ class HFClipModel(ClipModel):
 def _features(output, normalize: bool) -> torch.Tensor:
     features = output if isinstance(output, torch.Tensor) else output.pooler_output  # transformers 4 / 5
     return F.normalize(features, dim=-1) if normalize else features
+
+
+def _set(tokenizer, name: str, value) -> None:
+    """A tokenizer setting, also in the config it saves (which an export's tokenizer reads)."""
+    setattr(tokenizer, name, value)
+    tokenizer.init_kwargs[name] = value
 
 
 class NaFlexModel(HFClipModel):
