@@ -245,7 +245,7 @@ def test_a_figure_that_is_a_link_out_of_the_folder_is_not_inlined(tmp_path):
 @example(name="- a", caption="===")
 @example(name="+ b", caption="2) x ``` ~~~ ___ ***")
 def test_any_text_as_a_concept_name_or_caption_leaves_no_tag_and_no_foreign_image(tmp_path, monkeypatch, name, caption):
-    from cultureclip.eval.reports import compare
+    from cultureclip.eval.reports import compare, sections
 
     assume(name.strip() and name not in ("base", "tuned", "gyoza", "other"))
 
@@ -255,7 +255,7 @@ def test_any_text_as_a_concept_name_or_caption_leaves_no_tag_and_no_foreign_imag
 
     monkeypatch.setattr(compare, "bar_plot", figure)
     monkeypatch.setattr(compare, "confusion_plot", figure)
-    monkeypatch.setattr(compare, "_thumbnail", figure)
+    monkeypatch.setattr(sections, "thumbnail", figure)
     out = tmp_path / "report"
     out.mkdir(exist_ok=True)
     _figures(out)

@@ -46,8 +46,8 @@ def wise_export(
 ) -> None:
     """WiSE-FT: write the checkpoint (1-alpha)*base + alpha*tuned, loadable as local:OUT."""
     from cultureclip.backends.clip import create_clip
+    from cultureclip.eval.wise import export_wise
     from cultureclip.io import claim_output
-    from cultureclip.wise import export_wise
 
     claim_output(out, "wise", overwrite)  # before the models load
     folder = export_wise(create_clip(base), create_clip(tuned), alpha, out, {"base": base, "tuned": tuned}, overwrite)
