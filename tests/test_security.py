@@ -403,7 +403,7 @@ def _shard_outside(tmp, world):
     shards = ["../elsewhere/" + s if s else s for s in table["shard"].to_pylist()]
     table = table.set_column(table.column_names.index("shard"), "shard", pa.array(shards, pa.string()))
     pq.write_table(table, tmp / "d" / "manifest.parquet")
-    return ["eval", "--models", "a=config:test-clip", "-d", f"shards:{tmp / 'd'}", "-o", str(tmp / "e")]
+    return ["compare", "--models", "a=config:test-clip", "-d", f"shards:{tmp / 'd'}", "-o", str(tmp / "e")]
 
 
 def test_wit_rows_name_no_path_outside_their_folder(tmp_path):
@@ -784,7 +784,7 @@ CASES = [
     Case(
         "5. a model name that leaves --out",
         lambda tmp, w: [
-            "eval",
+            "compare",
             "--models",
             "../../x=config:test-clip",
             "-d",
@@ -835,7 +835,7 @@ CASES = [
     Case(
         "8. a gzip bomb given as Fashion-MNIST",
         lambda tmp, w: [
-            "eval",
+            "compare",
             "--models",
             "a=config:test-clip",
             "-d",
@@ -863,7 +863,7 @@ CASES = [
 
 def _eval_manifest(tmp: Path, data: bytes) -> list[str]:
     manifest = _file(tmp, "m.jsonl", data)
-    return ["eval", "--models", "a=config:test-clip", "-d", f"manifest:{manifest}", "-o", str(tmp / "e")]
+    return ["compare", "--models", "a=config:test-clip", "-d", f"manifest:{manifest}", "-o", str(tmp / "e")]
 
 
 def _file(tmp: Path, name: str, data: bytes) -> Path:
