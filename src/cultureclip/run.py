@@ -95,19 +95,19 @@ def _new_run_folder(root: Path) -> Path:
             folder = root / f"{stamp}-{n}"
 
 
-def build(cfg: RunConfig, out: Path) -> Path:
+def build(cfg: RunConfig, out: Path | str) -> Path:
     """Build the dataset of the recipe `build.recipe` into `out/data`, for the run's CLIP (`model.name`)."""
     job = pipeline.BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog)
-    return pipeline.build(BUILD_RECIPES.create(cfg.build.recipe), job, out / "data")
+    return pipeline.build(BUILD_RECIPES.create(cfg.build.recipe), job, Path(out) / "data")
 
 
-def train_models(cfg: RunConfig, out: Path, seconds: dict[str, float] | None = None) -> dict[str, str]:
+def train_models(cfg: RunConfig, out: Path | str, seconds: dict[str, float] | None = None) -> dict[str, str]:
     """Train the base (if `pretrain` is set), the tuned model and each ablation; return model ids.
 
     Each training's `extra_data` is imported into OUT/extra_data and trained on after the world's train split.
     Each model's wall time goes into `seconds` when given.
     """
-    seconds = {} if seconds is None else seconds
+    out, seconds = Path(out), ({} if seconds is None else seconds)
     models = {"base": cfg.model.name}
     runs = {name: cfg.training(name) for name in ("tuned", *cfg.ablations)}
     if cfg.pretrain is not None:
