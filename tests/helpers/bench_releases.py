@@ -18,8 +18,6 @@ from cultureclip.config import BenchConfig, EvalConfig
 from cultureclip.eval.bench import run_benchmark
 
 REGIONS = ["japan", "india", "peru", "kenya", "chile"]
-
-
 CONCEPTS = ["sushi", "ramen", "mochi", "tempura", "tacos", "mole", "tamales", "hanbok", "kimono", "erhu", "guzheng"]
 
 
