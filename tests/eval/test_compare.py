@@ -266,3 +266,16 @@ def test_eval_with_models_is_the_deprecated_spelling_of_compare(world, first_run
         json.loads((out / "metrics.json").read_text())["results"]
         == json.loads((first_run / "metrics.json").read_text())["results"]
     )
+
+
+def test_eval_with_models_in_the_config_is_compare_too(world, first_run, tmp_path, capsys):
+    models = json.dumps({"tuned": f"local:{world / 'tuned'}"})
+    datasets = json.dumps([{"kind": "manifest", "path": str(world / "set.jsonl")}])
+    argv = ["eval", "--out", str(tmp_path / "cfg"), f"eval.models={models}", f"eval.datasets={datasets}"]
+    assert main([*argv, f"eval.cache_dir={world / 'cache'}", "eval.workers=0"]) == 0
+    assert "deprecated" in capsys.readouterr().err
+    metrics = json.loads((tmp_path / "cfg" / "metrics.json").read_text())
+    assert (
+        metrics["results"]["tuned"]["set"]
+        == json.loads((first_run / "metrics.json").read_text())["results"]["tuned"]["set"]
+    )
