@@ -56,7 +56,9 @@ class ParquetImage:
     column: str
 
     def read(self) -> bytes:
-        value = _row_group_column(self.path, self.row_group, self.column)[self.row].as_py()
+        stat = os.stat(self.path)  # a file rewritten since it was cached is read again
+        column = _row_group_column(self.path, self.row_group, self.column, (stat.st_size, stat.st_mtime_ns))
+        value = column[self.row].as_py()
         if value is None:
             raise DataError(f"{self}: no image (null)")
         if len(value) > MAX_IMAGE_BYTES:
@@ -68,7 +70,7 @@ class ParquetImage:
 
 
 @functools.lru_cache(maxsize=1)
-def _row_group_column(path: str, row_group: int, column: str):
+def _row_group_column(path: str, row_group: int, column: str, version: tuple[int, int]):
     import pyarrow.parquet as pq
 
     return pq.ParquetFile(path).read_row_group(row_group, columns=[column]).column(0)
