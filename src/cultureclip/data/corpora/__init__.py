@@ -15,6 +15,7 @@ from pathlib import Path
 from cultureclip.config import CorpusConfig
 from cultureclip.data.corpora.record import CorpusKind, CorpusRecord, FileImage, ParquetImage
 from cultureclip.errors import ConfigError
+from cultureclip.io import file_digest
 from cultureclip.registry import Registry
 
 CORPORA: Registry[CorpusKind] = Registry(
@@ -46,12 +47,9 @@ def corpus_digest(path: Path) -> str:
     files by name, size and modification time (reading a corpus of images to hash it would take longer
     than a small build), so an edited or replaced input makes the record differ."""
     path = Path(path)
-    digest = hashlib.sha256()
     if path.is_file():
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()[:23]
+        return file_digest(path)[:23]
+    digest = hashlib.sha256()
     for root, dirs, files in os.walk(path):
         dirs.sort()
         for name in sorted(files):
@@ -59,4 +57,4 @@ def corpus_digest(path: Path) -> str:
             digest.update(
                 f"{os.path.relpath(os.path.join(root, name), path)} {stat.st_size} {stat.st_mtime_ns}\n".encode()
             )
-    return digest.hexdigest()[:23]
+    return f"sha256:{digest.hexdigest()}"[:23]
