@@ -407,13 +407,16 @@ def _shard_outside(tmp, world):
 
 
 def test_wit_rows_name_no_path_outside_their_folder(tmp_path):
-    from cultureclip.builder.stages.photos import read_wit_rows
-    from cultureclip.config import BottomUpRecipeConfig
+    from cultureclip.config import CorpusConfig
+    from cultureclip.data.corpora import read_corpus
     from cultureclip.errors import DataError
 
-    def rows(*lines: dict, name: str = "wit.jsonl") -> BottomUpRecipeConfig:
+    def read_wit_rows(cfg: CorpusConfig) -> list:
+        return list(read_corpus(cfg))
+
+    def rows(*lines: dict, name: str = "wit.jsonl") -> CorpusConfig:
         (tmp_path / name).write_text("".join(json.dumps(line) + "\n" for line in lines))
-        return BottomUpRecipeConfig(rows=tmp_path / name, images=tmp_path / "images")
+        return CorpusConfig(kind="wit", path=tmp_path / name, images=tmp_path / "images")
 
     with pytest.raises(DataError, match=r"wit.jsonl: row k1: image_path '/etc/hostname' is outside the rows' folder"):
         read_wit_rows(rows({"key": "k1", "page_title": "t", "image_path": "/etc/hostname"}))
@@ -422,7 +425,7 @@ def test_wit_rows_name_no_path_outside_their_folder(tmp_path):
     with pytest.raises(DataError, match=r"wit.jsonl: row 0: key '../../x' is not a sample key"):
         read_wit_rows(rows({"key": "../../x", "page_title": "t"}))
     inside = read_wit_rows(rows({"key": "k1", "page_title": "t", "image_path": "images/k1.jpg"}))
-    assert inside[0]["file"] == str(tmp_path / "images" / "k1.jpg")
+    assert inside[0].image.path == str(tmp_path / "images" / "k1.jpg")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -605,12 +608,16 @@ def _bomb_release(tmp, world):
     return _import(tmp, [_pair(pos="images/bomb.png")])
 
 
-def _wit_broken(tmp_path: Path, text: str):
-    from cultureclip.builder.stages.photos import read_wit_rows
-    from cultureclip.config import BottomUpRecipeConfig
+def _wit_rows(path: Path) -> list:
+    from cultureclip.config import CorpusConfig
+    from cultureclip.data.corpora import read_corpus
 
+    return list(read_corpus(CorpusConfig(kind="wit", path=path, images=path.parent)))
+
+
+def _wit_broken(tmp_path: Path, text: str):
     (tmp_path / "wit.jsonl").write_text(text)
-    return read_wit_rows(BottomUpRecipeConfig(rows=tmp_path / "wit.jsonl", images=tmp_path))
+    return _wit_rows(tmp_path / "wit.jsonl")
 
 
 def test_wit_rows_with_a_broken_line_or_a_key_with_a_dot_are_one_line(tmp_path):
@@ -622,10 +629,7 @@ def test_wit_rows_with_a_broken_line_or_a_key_with_a_dot_are_one_line(tmp_path):
         _wit_broken(tmp_path, '{"key": "a.b", "page_title": "a"}\n')
     (tmp_path / "w.jsonl").write_bytes(b'{"page_title": "caf\xe9"}\n')
     with pytest.raises(DataError, match=r"w.jsonl: not a UTF-8 text file \(byte 19\)"):
-        from cultureclip.builder.stages.photos import read_wit_rows
-        from cultureclip.config import BottomUpRecipeConfig
-
-        read_wit_rows(BottomUpRecipeConfig(rows=tmp_path / "w.jsonl", images=tmp_path))
+        _wit_rows(tmp_path / "w.jsonl")
 
 
 def _idx_bomb(root: Path, megabytes: int = 64) -> Path:
