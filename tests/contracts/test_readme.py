@@ -100,3 +100,10 @@ def test_each_folder_of_the_layout_exists():
             assert (package / entry).exists(), f"README layout: src/cultureclip/{entry} does not exist"
         elif not line.startswith(" ") and entry.endswith("/"):
             assert (top / entry).is_dir(), f"README layout: {entry} does not exist"
+
+
+def test_the_library_examples_imports_resolve():
+    example = section("Use it as a library").split("```python", 1)[1].split("```", 1)[0]
+    imports = [line for line in example.splitlines() if line.startswith(("from ", "import "))]
+    assert imports and "from cultureclip import" in imports[0]
+    exec("\n".join(imports), {})
