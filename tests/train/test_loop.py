@@ -149,6 +149,7 @@ def test_fit_to_folder_publishes_the_model_with_its_records_and_skips_it_after(t
     resolved = (folder / fit.RESOLVED_RECORD).read_text()
     assert "\nsteps: 2\n" in resolved  # 6 images, 2 twin pairs a step
     assert "\nprecision: auto\n" in record and "\nprecision: fp32\n" in resolved  # auto is fp32 on a CPU
+    assert "\n  siglip: auto\n" in record and "\n  siglip: false\n" in resolved  # a CLIP's own: softmax
     runtime = json.loads((folder / fit.RUNTIME_RECORD).read_text())
     assert runtime["device"] == resolve_device() and runtime["precision"] == "fp32" and runtime["ranks"] == 1
     assert len((folder / loop.LOG_FILE).read_text().splitlines()) == 2
