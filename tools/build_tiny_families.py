@@ -10,6 +10,7 @@ family's own kind, trained here on the shipped catalogue's text (no hub):
   hf-metaclip2       MetaClip2Model + XLMRobertaTokenizer (Unigram, as MetaCLIP 2's XLM-V)
   open_clip-siglip2  open_clip's SigLIP 2 layout (ViT-B-16-SigLIP2.json) at tiny size, its Gemma tokenizer in the
                      folder (open_clip reads a local-dir model's Hugging Face tokenizer from there)
+A rebuild gives the same BPE tokenizers; the Unigram trainer's scores differ in their last digits from run to run.
 """
 
 import json
