@@ -127,7 +127,7 @@ def evaluate(
 
         with run_job.run_folder(cfg, "eval") as folder:
             result = eval_runner.compare_models(
-                cfg.eval.models, cfg.eval.datasets, cfg.eval, cfg.model.device, cfg.seed
+                cfg.eval.models, cfg.eval.datasets, cfg.eval, cfg.model.device, cfg.seed, catalog=cfg.catalog
             )
             eval_runner.write_results(result, folder)
             write_report(result, folder)
