@@ -1,5 +1,5 @@
 """The native-name evaluation: names from the catalogue by concept id, the reports' "Native names" section, and
-the run and `eval --models` scoring a dataset with them."""
+the run and `cultureclip compare` scoring a dataset with them."""
 
 import json
 
@@ -122,10 +122,10 @@ def test_the_run_scores_its_held_out_split_with_native_names_and_reports_them(ru
     assert "| held-out | native_names |" not in report, "not repeated among the other datasets' tables"
 
 
-def test_eval_models_scores_a_dataset_spec_with_names_in_a_language(run, tmp_path):
+def test_compare_scores_a_dataset_spec_with_names_in_a_language(run, tmp_path):
     spec = {"kind": "shards", "path": str(run / "data"), "names": "zh"}
     argv = [
-        "eval",
+        "compare",
         "--out",
         str(tmp_path / "cmp"),
         "--models",

@@ -116,7 +116,7 @@ GROUNDING_ROWS = [  # (region, concept, what the image shows the fake)
 
 
 def bench_and_eval(tmp_path, kind, root):
-    """One tiny CLIP's `cultureclip bench` result lines and `cultureclip eval --data KIND:ROOT` predicted
+    """One tiny CLIP's `cultureclip bench` result lines and `cultureclip compare --data KIND:ROOT` predicted
     option texts on the same release."""
     torch.manual_seed(0)
     create_clip("config:test-clip").save(tmp_path / "m")  # one set of weights for both commands
@@ -124,7 +124,7 @@ def bench_and_eval(tmp_path, kind, root):
     bench = ["bench", kind, "--root", str(root), "--model", model, "--out", str(tmp_path / "b")]
     assert main([*bench, f"eval.cache_dir={tmp_path / 'cache'}"]) == 0
     lines = [json.loads(x) for x in (tmp_path / "b" / "results.jsonl").read_text().splitlines()]
-    argv = ["eval", "--models", f"a={model}", "--data", f"{kind}:{root}", "--out", str(tmp_path / "e")]
+    argv = ["compare", "--models", f"a={model}", "--data", f"{kind}:{root}", "--out", str(tmp_path / "e")]
     assert main([*argv, f"eval.cache_dir={tmp_path / 'cache'}"]) == 0
     preds = (tmp_path / "e" / "predictions" / "a" / kind / "choice.jsonl").read_text().splitlines()
     return lines, [json.loads(p)["pred"] for p in preds]

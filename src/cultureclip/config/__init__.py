@@ -12,6 +12,7 @@ from cultureclip.config.build import (
     CaptionConfig,
     CatalogRecipeConfig,
     ClipFilterConfig,
+    CorpusConfig,
     PaperRecipeConfig,
     ShardImageConfig,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "CatalogRecipeConfig",
     "ChatModelConfig",
     "ClipFilterConfig",
+    "CorpusConfig",
     "DatasetSpec",
     "EvalConfig",
     "ExpandConfig",
