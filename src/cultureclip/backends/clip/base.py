@@ -88,7 +88,8 @@ class ClipModel(ABC):
     @abstractmethod
     def images_to_uint8(self, images: list[Image.Image]) -> torch.Tensor:
         """The model's own transform of `images` (any PIL mode, each converted to RGB) up to its input
-        pixels, as uint8 (N, 3, H, W): what loader workers hand over (a quarter of float32's bytes)."""
+        pixels, as uint8 (N, 3, H, W): what loader workers hand over (a quarter of float32's bytes). A model
+        of variable input shape keeps one uint8 layout of its own (SigLIP 2 NaFlex: `hf.NaFlexModel`)."""
 
     @abstractmethod
     def normalize_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
