@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from cultureclip.builder.recaption import recaption_dataset
+from cultureclip.builder.recipes.recaption import recaption_dataset
 from cultureclip.builder.stages.recaption import RecaptionStage, low_score_reason
 from cultureclip.cli import main
 from cultureclip.config import ChatModelConfig, RecaptionConfig, load_config

@@ -63,7 +63,7 @@ def score_captions(
     """Score each kept row's caption (section `score`): judge-CLIP agreement, coverage of the concept's
     distinguishing details and, with score.rubric, a chat model's rubric; written into DATA's manifest and
     summarised in its card. Resumable; the same settings again do nothing."""
-    from cultureclip.builder.caption_quality import score_dataset
+    from cultureclip.builder.recipes.caption_scores import score_dataset
 
     cfg = _config(config, overrides, None)
     folder = score_dataset(data, cfg.score, cfg.build)
@@ -80,7 +80,7 @@ def recaption(
     """Rewrite DATA's captions whose caption_quality is below recaption.below with the chat model
     recaption.generator, told why they scored low; keep a rewrite only if it scores higher (section `score`).
     Writes a new dataset OUT with the original, the rewrite and both scores per row. Resumable."""
-    from cultureclip.builder.recaption import recaption_dataset
+    from cultureclip.builder.recipes.recaption import recaption_dataset
 
     cfg = _config(config, overrides, None)
     folder = recaption_dataset(data, out, cfg.recaption, cfg.score, cfg.build, cfg.model.name)
