@@ -34,8 +34,8 @@ def test_import_converts_rows_and_images_exactly(release, tmp_path):
         "generic_caption": "a photo of art.",
         "context": "context of Guzheng",
         "features": "",
-        "source": "train.jsonl:1",
-        "image_source": "release",
+        "release_row": "train.jsonl:1",
+        "source": "release",
     }
     assert rows[2]["shard"] == "train-00000.tar"
     assert rows[3]["features"] == "features of Xiaolongbao" and rows[3]["generic"] == "cuisine"
@@ -169,7 +169,7 @@ def test_a_release_without_images_is_rendered_resumably_once_per_image(release, 
         "train/id-000000-pos-0000",
     ]
     rows = read_manifest(tmp_path / "ds")
-    assert {r["image_source"] for r in rows} == {"rendered: tiny:sd"} and len(rows) == 5
+    assert {r["source"] for r in rows} == {"rendered"} and len(rows) == 5
     assert not (tmp_path / "ds.work").exists()
     again = tmp_path / "again"  # the same rows give the same images
     assert main([*argv[: -len(RENDER) - 4], "--out", str(again), "--render", "tiny:sd", *RENDER]) == 0
@@ -184,7 +184,7 @@ def test_only_missing_images_are_rendered_and_the_result_trains(release, tmp_pat
     argv = ["import", "cultwin", str(release / "train.jsonl"), "--out", str(run / "data"), "--render", "tiny:sd"]
     assert main([*argv, *RENDER]) == 0
     rows = read_manifest(run / "data")
-    assert [r["image_source"] for r in rows] == ["release", "release", "rendered: tiny:sd"]
+    assert [r["source"] for r in rows] == ["release", "release", "rendered"]
     train = ["train", "--config", "tiny", "--out", str(run), "pretrain=null", "finetune.steps=2", "ablations={}"]
     assert main(train) == 0 and (run / "models" / "tuned" / ".done").is_file()
 
@@ -220,3 +220,14 @@ def test_the_judge_keeps_the_images_that_pass_and_records_why_the_others_are_out
     assert rows[2]["reason"] == "judge: authenticity 1, consistency 5, cultural_fidelity 5 (mean 3.67)"
     assert rows[0]["authenticity"] == 4 and rows[0]["authenticity_reason"] == "authenticity is 4"
     assert asked == 3 and len(read_split(tmp_path / "ds", "train")) == 2
+
+
+def test_culture_is_the_members_country_where_the_release_gives_one(release, tmp_path):
+    rows = [json.loads(line) for line in (release / "train.jsonl").read_text().splitlines()]
+    rows[0] |= {"pos_country": "China"}
+    rows[0]["metadata"]["neg_country"] = "China "
+    (release / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = import_cultwin({"train": release / "train.jsonl"}, tmp_path / "ds")
+    assert [(r["name"], r["culture"]) for r in read_manifest(out)] == [
+        ("Erhu", "China"), ("Guzheng", "China"), ("Guzheng", "")
+    ]  # fmt: skip

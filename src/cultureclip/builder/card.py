@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cultureclip.data.row import schema_lines
 from cultureclip.io import write_json, write_text
 from cultureclip.redact import redact_tree
 
@@ -100,7 +101,7 @@ def write_card(folder: Path, facts: dict, sections: dict[str, dict] | None = Non
     ):
         if key in facts:
             lines += quality_lines(facts[key], title)
-    write_text(folder / CARD, "\n".join(lines))
+    write_text(folder / CARD, "\n".join(lines + schema_lines()))
 
 
 def quality_lines(quality: dict, title: str = "Caption quality") -> list[str]:

@@ -210,7 +210,7 @@ def write_dataset(folder: Path, rows: list[dict], cfg: BuildConfig) -> None:
         samples = (Sample(_metadata(r), r["png"].read()) for r in kept)
         manifest += write_split(folder, split, samples, cfg.shard_size, images=cfg.shard_images)
     dropped = [_metadata(r) | {"shard": None} for r in rows if r["status"] != "kept"]
-    write_manifest(folder, manifest + dropped)
+    write_manifest(folder, manifest + dropped, complete=True)
 
 
 def write_derived(folder: Path, source: Path, rows: list[dict], shard_size: int) -> None:
@@ -220,7 +220,7 @@ def write_derived(folder: Path, source: Path, rows: list[dict], shard_size: int)
     for split in dict.fromkeys(r["split"] for r in rows if r.get("shard")):
         samples = (_copied(source, r) for r in rows if r.get("shard") and r["split"] == split)
         manifest += write_split(folder, split, samples, shard_size, images=None)
-    write_manifest(folder, manifest + [r for r in rows if not r.get("shard")])
+    write_manifest(folder, manifest + [r for r in rows if not r.get("shard")], complete=True)
 
 
 def _copied(source: Path, row: dict) -> Sample:

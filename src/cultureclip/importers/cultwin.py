@@ -23,7 +23,9 @@ Mapping: each distinct image becomes one sample (an image shared by several capt
 once, with the caption of its first row). concept_id is the concept name as a slug, twin_group is
 `sample_id` (or, without it, the two slugs joined), twin_ids names the other member, `generic` is the
 category and `generic_caption` "a photo of {category}." (the release has no generic noun), culture is
-empty (the rows carry no country). Image paths are resolved against the data file's folder, or under
+the member's country where the row gives one (`pos_country`/`neg_country`, in the row or its metadata),
+else empty; `source` is where the image comes from (`release`, or `rendered`) and `release_row` the
+file and row it was read from. Image paths are resolved against the data file's folder, or under
 a given images folder (see `import_cultwin`).
 
 The release publishes no images. With a renderer (`render`, e.g. `--render tiny:sd` or
@@ -50,6 +52,7 @@ from rich.progress import Progress
 
 from cultureclip.config import BuildConfig, dump_config
 from cultureclip.data.images import ImageTooLarge, decoded
+from cultureclip.data.row import dataset_row
 from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.data.text import slug
 from cultureclip.errors import DataError
@@ -154,27 +157,31 @@ def members(
             out.append(
                 Member(
                     image,
-                    {
-                        "key": f"{stem}-{counts[stem]:04d}",
-                        "split": split,
-                        "concept_id": ids[side],
-                        "name": row[f"{side}_concept"].strip(),
-                        "culture": "",
-                        "category": category,
-                        "generic": category.lower(),
-                        "twin_group": group,
-                        "twin_ids": [ids[other]],
-                        "caption": row[f"{side}_caption"].strip(),
-                        "generic_caption": f"a photo of {category.lower() or 'a thing'}.",
-                        "context": str(row.get(f"{side}_context") or ""),
-                        "features": str(meta.get(f"{side}_features") or ""),
-                        "source": f"{path.name}:{i}",
-                    },
+                    dataset_row(
+                        key=f"{stem}-{counts[stem]:04d}",
+                        split=split,
+                        concept_id=ids[side],
+                        name=row[f"{side}_concept"].strip(),
+                        culture=_culture(row, meta, side),
+                        category=category,
+                        generic=category.lower(),
+                        twin_group=group,
+                        twin_ids=[ids[other]],
+                        caption=row[f"{side}_caption"].strip(),
+                        context=str(row.get(f"{side}_context") or ""),
+                        features=str(meta.get(f"{side}_features") or ""),
+                        release_row=f"{path.name}:{i}",
+                    ),
                     where,
                     _seed(group, side, row[f"{side}_caption"]),
                 )
             )
     return out
+
+
+def _culture(row: dict, meta: dict, side: str) -> str:
+    """A member's culture (country), where the release gives one: `{side}_country` in the row or its metadata."""
+    return str(row.get(f"{side}_country") or meta.get(f"{side}_country") or "").strip()
 
 
 def _seed(group: str, side: str, caption: str) -> int:
@@ -225,10 +232,10 @@ def _samples(
     for member in group:
         made = rendered.get(_where(member))
         if made is None:
-            yield Sample(member.row | {"image_source": "release"}, _load(member, max_side))
+            yield Sample(member.row | {"source": "release"}, _load(member, max_side))
         else:
             with Image.open(io.BytesIO(made["png"].read())) as im:
-                yield Sample(member.row | {"image_source": made["source"]}, _shrunk(im.convert("RGB"), max_side))
+                yield Sample(member.row | {"source": made["source"]}, _shrunk(im.convert("RGB"), max_side))
         advance()
 
 
@@ -254,8 +261,7 @@ def _render(members: list[Member], build: BuildConfig, executor: "Executor", wor
     failed = [(r["key"], o["reason"]) for r, o in zip(rows, outputs, strict=True) if o["status"] != "ok"]
     if failed:
         raise DataError(f"{len(failed)} image(s) could not be rendered, first {failed[0][0]}: {failed[0][1]}")
-    source = f"rendered: {build.renderer}"
-    return {r["key"]: {"png": o["png"], "source": source} for r, o in zip(rows, outputs, strict=True)}
+    return {r["key"]: {"png": o["png"], "source": "rendered"} for r, o in zip(rows, outputs, strict=True)}
 
 
 def _judge(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cultureclip.config import ExtraDataConfig, ShardImageConfig, dump_config
 from cultureclip.data.mnist_idx import FASHION_MNIST_KINDS, ClassDataset, load_fashion_mnist
+from cultureclip.data.row import dataset_row
 from cultureclip.data.sample import draw
 from cultureclip.data.shards import Sample, write_manifest, write_split
 from cultureclip.data.text import article
@@ -30,20 +31,21 @@ def photo_rows(data: ClassDataset, indices: list[int], template: str) -> Iterato
         name = data.classnames[data.labels[i]]
         caption = template.format(c=name, a=article(name), kind=FASHION_MNIST_KINDS[data.labels[i]])
         concept = f"{data.name}/{name}"
-        row = {
-            "key": f"{data.name}-train-{int(i):05d}",
-            "split": "train",
-            "concept_id": concept,
-            "name": name,
-            "culture": "",
-            "category": data.name,
-            "generic": name,
-            "twin_group": concept,
-            "twin_ids": [],
-            "caption": caption,
-            "generic_caption": caption,
-            "seed": int(i),
-        }
+        row = dataset_row(
+            key=f"{data.name}-train-{int(i):05d}",
+            split="train",
+            concept_id=concept,
+            name=name,
+            culture="",
+            category=data.name,
+            generic=name,
+            twin_group=concept,
+            twin_ids=[],
+            caption=caption,
+            generic_caption=caption,
+            seed=int(i),
+            source="photo",
+        )
         yield Sample(row, data.image(int(i)))
 
 

@@ -43,7 +43,7 @@ def write_view(data: Path, out: Path, cfg: ViewConfig, overwrite: bool = False) 
     fallback = _source_fallback(data)
     for row in rows:
         row["status"] = row.get("status") or "kept"
-        row["source"] = row.get("source") or row.get("image_source") or fallback
+        row["source"] = row.get("source") or fallback
     groups = group_rows(rows)
     with atomic_path(out) as site:
         site.mkdir()

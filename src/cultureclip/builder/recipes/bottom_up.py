@@ -30,6 +30,7 @@ from cultureclip.catalog.check import check_rows
 from cultureclip.catalog.files import RawRow
 from cultureclip.catalog.schema import ConceptSketch
 from cultureclip.config import dump_config
+from cultureclip.data.row import dataset_row
 from cultureclip.data.text import slug
 from cultureclip.io import input_record
 
@@ -66,8 +67,6 @@ class BottomUpRecipe:
         photos = run_step(executor, PhotoLabelStage(p, categories), photos, work)
         concepts = _checked(photos, categories)
         twins, images, pairs = twin_pairs(job, p, concepts, executor, work)
-        for image in images:
-            image["source"] = "rendered"
         kept_photos = [
             _sample(photo, twins[k], k, p) for k, photo in enumerate(photos) if p.keep_photos and _usable(twins[k])
         ]
@@ -119,29 +118,29 @@ def _usable(twin: dict) -> bool:
 def _sample(photo: dict, twin: dict, index: int, p) -> dict:
     """A labelled photo as a sample of its concept, linked to the twin its pair was written with."""
     concept_id = slug(f"{photo['country']} {photo['name']}")
-    return {
-        "key": f"{twin['key']}-photo",
-        "split": pair_split(index, p),
-        "concept_id": concept_id,
-        "name": photo["name"],
-        "culture": photo["country"],
-        "country": photo["country"],
-        "category": photo["label_category"],
-        "generic": photo["label_category"].lower(),
-        "twin_group": twin["key"],
-        "twin_ids": [slug(f"{twin['twin_country']} {twin['twin_name']}")],
-        "member": "concept",
-        "caption": photo["caption_attribution_description"] or photo["page_title"],
-        "caption_source": "the photo's page (WIT)",
-        "caption_note": None,
-        "png": photo["png"],
-        "source": "photo",
-        "url": photo["page_url"],
-        "image_url": photo["image_url"],
-        "attribution": photo["caption_attribution_description"],
-        "status": "kept",
-        "reason": None,
-    }
+    return dataset_row(
+        key=f"{twin['key']}-photo",
+        split=pair_split(index, p),
+        concept_id=concept_id,
+        name=photo["name"],
+        culture=photo["country"],
+        country=photo["country"],
+        category=photo["label_category"],
+        generic=photo["label_category"].lower(),
+        twin_group=twin["key"],
+        twin_ids=[slug(f"{twin['twin_country']} {twin['twin_name']}")],
+        member="concept",
+        caption=photo["caption_attribution_description"] or photo["page_title"],
+        caption_source="the photo's page (WIT)",
+        caption_note=None,
+        png=photo["png"],
+        source="photo",
+        url=photo["page_url"],
+        image_url=photo["image_url"],
+        attribution=photo["caption_attribution_description"],
+        status="kept",
+        reason=None,
+    )
 
 
 def _decision(photo: dict) -> dict:

@@ -24,6 +24,7 @@ from cultureclip.builder.stages.replies import CRITERIA
 from cultureclip.builder.stages.twin_prompt import TwinPromptStage
 from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
 from cultureclip.config import BuildConfig, PaperRecipeConfig, dump_config
+from cultureclip.data.row import dataset_row
 from cultureclip.data.text import slug
 from cultureclip.io import input_record
 
@@ -146,29 +147,29 @@ def _images(row: dict, index: int, seed: int, cfg: PaperRecipeConfig) -> list[di
             for r in range(cfg.images_per_caption):
                 key = f"{row['key']}-{member}-{i:02d}-{r}"
                 out.append(
-                    {
-                        "key": key,
-                        "split": split,
-                        "concept_id": ids[member],
-                        "name": fields["name"],
-                        "culture": fields["country"],
-                        "country": fields["country"],
-                        "category": row["category"],
-                        "generic": row["category"].lower(),
-                        "twin_group": row["key"],
-                        "twin_ids": [ids[other]],
-                        "member": member,
-                        "caption_index": i,
-                        "render": r,
-                        "caption": caption,
-                        "caption_source": f"{cfg.generator.name} ({cfg.prompts})",
-                        "caption_note": None,
-                        "generic_caption": f"a photo of {row['category'].lower()}.",
-                        "context": fields["context"],
-                        "features": fields["features"],
-                        "seed": image_seed(seed, row["key"], member, i * cfg.images_per_caption + r),
-                        "attributes": {},
-                    }
+                    dataset_row(
+                        key=key,
+                        split=split,
+                        concept_id=ids[member],
+                        name=fields["name"],
+                        culture=fields["country"],
+                        country=fields["country"],
+                        category=row["category"],
+                        generic=row["category"].lower(),
+                        twin_group=row["key"],
+                        twin_ids=[ids[other]],
+                        member=member,
+                        caption_index=i,
+                        render=r,
+                        caption=caption,
+                        caption_source=f"{cfg.generator.name} ({cfg.prompts})",
+                        caption_note=None,
+                        context=fields["context"],
+                        features=fields["features"],
+                        seed=image_seed(seed, row["key"], member, i * cfg.images_per_caption + r),
+                        attributes={},
+                        source="rendered",
+                    )
                 )
     return out
 
