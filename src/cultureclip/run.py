@@ -18,11 +18,11 @@ from pathlib import Path
 from cultureclip.builder import pipeline
 from cultureclip.builder.card import CARD_JSON
 from cultureclip.builder.recipes import BUILD_RECIPES
+from cultureclip.builder.recipes.fashion_mnist import import_fashion_mnist
 from cultureclip.config import DatasetSpec, ExtraDataConfig, RunConfig, TrainConfig, dump_config
 from cultureclip.errors import ConfigError, DataError
 from cultureclip.eval.reports.run import HELD_OUT, RUN_TASKS, headline, write_report
 from cultureclip.eval.runner import Comparison, compare_models, load_model, score_model
-from cultureclip.importers.fashion_mnist import import_fashion_mnist
 from cultureclip.io import LOCK_FILE, folder_lock, is_done, write_text
 from cultureclip.train.fit import fit_to_folder
 from cultureclip.view.site import write_view

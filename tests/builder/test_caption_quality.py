@@ -13,6 +13,7 @@ from PIL import Image
 
 from cultureclip.backends.clip import create_clip
 from cultureclip.builder.recipes.caption_scores import score_dataset
+from cultureclip.builder.recipes.cultwin import import_cultwin
 from cultureclip.builder.stages.caption_rubric import RubricStage
 from cultureclip.builder.stages.caption_scores import CLIPSCORE_W, detail_coverage
 from cultureclip.cli import main
@@ -20,7 +21,6 @@ from cultureclip.config import ChatModelConfig, load_config
 from cultureclip.data.finished import scored_rows
 from cultureclip.data.shards import ShardReader, image_member, read_manifest
 from cultureclip.data.tables import read_table
-from cultureclip.importers.cultwin import import_cultwin
 from helpers.builds import build, config, kill_at_the_third_chunk
 from helpers.chat_server import ChatServer
 
@@ -122,7 +122,7 @@ def test_an_imported_dataset_is_scored_from_its_features(world, release, tmp_pat
     assert guzheng["detail_coverage"] is None and guzheng["caption_clip"] is not None  # the twin has no features
     assert guzheng["caption_quality"] == pytest.approx(min(1.0, CLIPSCORE_W * max(guzheng["caption_clip"], 0.0)))
     md = (data / "card.md").read_text()
-    assert "## Caption quality" in md and "## Kept images per split" not in md  # an import has no build card
+    assert "## Caption quality" in md and "## Kept images per split" in md  # the import's own card, kept
 
 
 def test_other_settings_score_again(world, tmp_path):

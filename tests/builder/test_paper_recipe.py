@@ -15,11 +15,11 @@ from PIL import Image
 from cultureclip import run as run_job
 from cultureclip.backends.chat import create_chat_model
 from cultureclip.backends.clip import tokenizer_for
-from cultureclip.builder.recipes.paper import CATEGORIES, image_passes, prompt_rows, select_pairs
+from cultureclip.builder.recipes.paper import CATEGORIES, prompt_rows, select_pairs
 from cultureclip.builder.stages.images import ImageStage
 from cultureclip.builder.stages.paper_text import PaperCaptionStage
 from cultureclip.builder.stages.replies import ReplyError, ask_parsed, parse_fields, parse_scores
-from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
+from cultureclip.builder.stages.vlm_judge import VlmJudgeStage, image_passes
 from cultureclip.cli import main
 from cultureclip.config import ChatModelConfig, PaperRecipeConfig, load_config
 from cultureclip.data.shards import read_manifest, read_split

@@ -8,12 +8,12 @@ import re
 import numpy as np
 import pytest
 
+from cultureclip.builder.recipes.cultwin import import_cultwin
 from cultureclip.builder.recipes.recaption import recaption_dataset
 from cultureclip.builder.stages.recaption import RecaptionStage, low_score_reason
 from cultureclip.cli import main
 from cultureclip.config import ChatModelConfig, RecaptionConfig, load_config
 from cultureclip.data.shards import read_manifest, read_split
-from cultureclip.importers.cultwin import import_cultwin
 from cultureclip.train.data import load_train_data
 from helpers.builds import build, config, kill_at_the_third_chunk
 from helpers.chat_server import ChatServer

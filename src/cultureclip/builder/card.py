@@ -44,11 +44,11 @@ def card_facts(rows: list[dict], models: dict[str, str]) -> dict:
     return {
         "images": {split: sum(r["split"] == split for r in kept) for split in sorted({r["split"] for r in rows})},
         "status": dict(Counter(r["status"] for r in rows)),
-        "reasons": dict(Counter(r["reason"].split(":")[0] for r in rows if r["reason"])),
+        "reasons": dict(Counter(r["reason"].split(":")[0] for r in rows if r.get("reason"))),
         "per_culture": dict(sorted(Counter(r["culture"] for r in kept).items())),
         "per_category": dict(sorted(Counter(r["category"] for r in kept).items())),
-        "caption_sources": dict(Counter(r["caption_source"] for r in kept)),
-        "caption_fallbacks": dict(Counter(r["caption_note"] for r in kept if r["caption_note"])),
+        "caption_sources": dict(Counter(r["caption_source"] for r in kept if r.get("caption_source"))),
+        "caption_fallbacks": dict(Counter(r["caption_note"] for r in kept if r.get("caption_note"))),
         "models": models,
     }
 

@@ -189,10 +189,11 @@ def run_step(executor: Executor, stage: Stage, rows: list[dict], work: Path, fol
 
 
 def claim_work(work: Path, record: str, name: str = RECORD) -> None:
-    """Use `work` for this job (its record saved as `name`); a work folder left with other settings is an error."""
+    """Use `work` for this job (its record saved as `name`); a work folder left with other settings is an error,
+    unless it holds nothing else (a job that stopped before any stage saved a chunk)."""
     refuse_link(work)
     saved = work / name
-    if saved.is_file() and saved.read_text() != record:
+    if saved.is_file() and saved.read_text() != record and any(p.name != name for p in work.iterdir()):
         raise DataError(
             f"{work}: left by a build with other settings or inputs ({record_difference(saved.read_text(), record)}); "
             "delete it to start over"

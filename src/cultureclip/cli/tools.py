@@ -126,7 +126,7 @@ def import_cultwin(
     """Convert the authors' CulTwin twin-pair rows and images into our format, ready for `train`; with
     --render, render the images first, with --judge, keep those the judge passes (both resumable: a killed
     import renders and asks nothing twice)."""
-    from cultureclip.importers.cultwin import import_cultwin as convert
+    from cultureclip.builder.recipes.cultwin import import_cultwin as convert
 
     splits = {"train": train} | ({"test": test} if test else {})
     items = [*(overrides or [])]
@@ -134,8 +134,9 @@ def import_cultwin(
     items += ["build.recipe=paper", f"build.paper.judge.name={judge}"] if judge else []  # the paper's judge
     build = _config(config, items, None).build
     folder = convert(
-        splits, out, images, max_side, overwrite=overwrite, build=build, render=bool(render), judge=bool(judge)
-    )
+        splits, out, images, max_side, overwrite=overwrite, build_cfg=build, render=bool(render),
+        judge=build.paper if judge else None,
+    )  # fmt: skip
     console.print(f"dataset: {folder}")
 
 

@@ -22,7 +22,7 @@ from cultureclip.builder.stages.images import render_stage
 from cultureclip.builder.stages.paper_text import ConceptStage, PaperCaptionStage, load_paper_prompts
 from cultureclip.builder.stages.replies import CRITERIA
 from cultureclip.builder.stages.twin_prompt import TwinPromptStage
-from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
+from cultureclip.builder.stages.vlm_judge import VlmJudgeStage, judge_rejection
 from cultureclip.config import BuildConfig, PaperRecipeConfig, dump_config
 from cultureclip.data.row import dataset_row
 from cultureclip.data.text import slug
@@ -31,20 +31,6 @@ from cultureclip.io import input_record
 MEMBERS = ("concept", "twin")
 CATEGORIES = ["Cuisine", "Clothing", "Animal & Plants", "Art", "Architecture", "Daily Life", "Symbol", "Festival"]
 """The reference's concept categories (`build.paper.categories` when it is not set)."""
-
-
-def image_passes(scores: dict, cfg: PaperRecipeConfig) -> bool:
-    """The reference rule: no score at or below `fail_score`, and the mean above `pass_mean`."""
-    values = [scores[c] for c in CRITERIA]
-    return min(values) > cfg.fail_score and sum(values) / len(values) > cfg.pass_mean
-
-
-def judge_rejection(scores: dict, cfg: PaperRecipeConfig) -> str | None:
-    """Why the judge's `scores` reject an image (the scores and their mean), or None when it passes."""
-    if image_passes(scores, cfg):
-        return None
-    mean = sum(scores[c] for c in CRITERIA) / len(CRITERIA)
-    return f"judge: {', '.join(f'{c} {scores[c]}' for c in CRITERIA)} (mean {mean:.2f})"
 
 
 def prompt_rows(cfg: PaperRecipeConfig) -> list[dict]:

@@ -1,4 +1,5 @@
-"""The reference recipe's judge: a vision-language model scores each image against its caption."""
+"""The reference recipe's judge: a vision-language model scores each image against its caption, and the
+reference's pass rule on those scores (the paper recipe and the CulTwin import use both)."""
 
 from cultureclip.builder.stages.paper_text import AskStage
 from cultureclip.builder.stages.replies import CRITERIA, parse_scores, scores_schema
@@ -23,3 +24,17 @@ class VlmJudgeStage(AskStage):
             v if v else {"status": "failed", "reason": f"judge: {why}"}
             for v, why in self.ask(prompts, lambda i, text: parse_scores(text), images, self.schema)
         ]
+
+
+def image_passes(scores: dict, cfg: PaperRecipeConfig) -> bool:
+    """The reference rule: no score at or below `fail_score`, and the mean above `pass_mean`."""
+    values = [scores[c] for c in CRITERIA]
+    return min(values) > cfg.fail_score and sum(values) / len(values) > cfg.pass_mean
+
+
+def judge_rejection(scores: dict, cfg: PaperRecipeConfig) -> str | None:
+    """Why the judge's `scores` reject an image (the scores and their mean), or None when it passes."""
+    if image_passes(scores, cfg):
+        return None
+    mean = sum(scores[c] for c in CRITERIA) / len(CRITERIA)
+    return f"judge: {', '.join(f'{c} {scores[c]}' for c in CRITERIA)} (mean {mean:.2f})"

@@ -4,10 +4,10 @@ import re
 import numpy as np
 import pytest
 
+from cultureclip.builder.recipes.cultwin import import_cultwin
 from cultureclip.cli import main
 from cultureclip.data.shards import LOCATION, read_manifest, read_split
 from cultureclip.errors import DataError
-from cultureclip.importers.cultwin import import_cultwin
 
 
 def test_import_converts_rows_and_images_exactly(release, tmp_path):
@@ -36,6 +36,8 @@ def test_import_converts_rows_and_images_exactly(release, tmp_path):
         "features": "",
         "release_row": "train.jsonl:1",
         "source": "release",
+        "status": "kept",
+        "reason": None,
     }
     assert rows[2]["shard"] == "train-00000.tar"
     assert rows[3]["features"] == "features of Xiaolongbao" and rows[3]["generic"] == "cuisine"
@@ -108,11 +110,10 @@ def test_authors_absolute_paths_resolve_under_an_images_folder(release, tmp_path
 
 
 def test_images_are_loaded_one_at_a_time_as_their_shard_is_written(release, tmp_path, monkeypatch):
-    from cultureclip.data import shards
-    from cultureclip.importers import cultwin
+    from cultureclip.data import cultwin, shards
 
     loaded, shard_writes = [], []
-    load, write_shard = cultwin._load, shards._write_shard
+    load, write_shard = cultwin.load, shards._write_shard
 
     def spy_load(member, max_side):
         loaded.append(member)
@@ -122,7 +123,7 @@ def test_images_are_loaded_one_at_a_time_as_their_shard_is_written(release, tmp_
         shard_writes.append((path.name, len(loaded), len(samples)))  # images loaded so far, images in this shard
         return write_shard(path, samples, images)
 
-    monkeypatch.setattr(cultwin, "_load", spy_load)
+    monkeypatch.setattr(cultwin, "load", spy_load)
     monkeypatch.setattr(shards, "_write_shard", spy_write_shard)
     import_cultwin({"train": release / "train.jsonl", "test": release / "valid.json"}, tmp_path / "ds", shard_size=2)
     assert shard_writes == [("train-00000.tar", 2, 2), ("train-00001.tar", 3, 1), ("test-00000.tar", 5, 2)]
