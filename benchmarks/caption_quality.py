@@ -137,7 +137,7 @@ def make_variants(cfg, out: Path, smollm2_captions: int, share: float) -> dict[s
     }
     folders["smollm2"] = _smollm2_build(cfg, out, root / "smollm2", smollm2_captions)
     folders["smollm2_recaptioned"] = recaption_dataset(
-        folders["smollm2"], root / "smollm2_recaptioned", cfg.recaption, cfg.score, cfg.build, cfg.model.name
+        folders["smollm2"], root / "smollm2_recaptioned", cfg.recaption, cfg.score, cfg.executor, cfg.model.name
     )
     return folders
 
@@ -168,7 +168,7 @@ def score_quality(cfg, folders: dict[str, Path], judge: str) -> dict[str, float]
     score = cfg.score.model_copy(update={"judge": judge})
     quality = {}
     for name, folder in folders.items():
-        rows = scored_rows(score_dataset(folder, score, cfg.build))
+        rows = scored_rows(score_dataset(folder, score, cfg.executor))
         values = [r["caption_quality"] for r in rows if r["split"] == "train" and r["caption_quality"] is not None]
         quality[name] = sum(values) / len(values)
     return quality

@@ -79,7 +79,7 @@ def _argv(wit, out, url):
     return [
         "build", "--preset", "paper-bottom-up", "--out", str(out), f"build.bottom_up.rows={wit / 'wit.jsonl'}",
         *[f"build.bottom_up.{role}.{m}" for role in ("labeller", "generator", "judge") for m in model],
-        "build.renderer=tiny:sd", "build.image_size=16", "build.images.steps=1", "build.chunk_rows=16",
+        "build.renderer=tiny:sd", "build.image_size=16", "build.images.steps=1", "executor.chunk_rows=16",
         "build.bottom_up.captions_per_concept=2", "build.bottom_up.test_every=0", "build.bottom_up.reasks=1",
         "model.name=config:test-clip",
     ]  # fmt: skip
@@ -129,7 +129,7 @@ def test_a_killed_build_resumes_without_asking_again_for_the_photos_it_finished(
         return process(self, rows)
 
     monkeypatch.setattr(PhotoLabelStage, "process", once)
-    argv = [*_argv(wit, tmp_path, "URL"), "build.chunk_rows=1"]
+    argv = [*_argv(wit, tmp_path, "URL"), "executor.chunk_rows=1"]
     with ChatServer(vlm) as server:
         argv = [a.replace("URL", server.url) for a in argv]
         assert main(argv) == 130 and not (tmp_path / "data").exists()

@@ -52,7 +52,7 @@ def world(tmp_path_factory):
 
 
 def _argv(data, judge, *extra):
-    return ["score-captions", str(data), f"score.judge=local:{judge}", "build.chunk_rows=4", *extra]
+    return ["score-captions", str(data), f"score.judge=local:{judge}", "executor.chunk_rows=4", *extra]
 
 
 def _cosine(judge, row, data):
@@ -136,16 +136,16 @@ def test_other_settings_score_again(world, tmp_path):
 
 def test_a_killed_scoring_resumes_without_asking_again_for_finished_rows(world, tmp_path, monkeypatch):
     data = shutil.copytree(world / "built", tmp_path / "data")
-    cfg = load_config("tiny", ["score.judge=null", "build.chunk_rows=4"])
+    cfg = load_config("tiny", ["score.judge=null", "executor.chunk_rows=4"])
     with ChatServer(lambda prompt, attempt: (200, RUBRIC, 0.0)) as server:
         grader = ChatModelConfig(name="openai:grader", base_url=server.url, backoff_s=0.01)
         score = cfg.score.model_copy(update={"rubric": grader})
         kill_at_the_third_chunk(monkeypatch, RubricStage)
         with pytest.raises(RuntimeError, match="killed"):
-            score_dataset(data, score, cfg.build)
+            score_dataset(data, score, cfg.executor)
         assert sum(server.attempts.values()) == 8 and "rubric_score" not in scored_rows(data)[0]
         monkeypatch.undo()
-        score_dataset(data, score, cfg.build)
+        score_dataset(data, score, cfg.executor)
     rows = scored_rows(data)
     assert sum(server.attempts.values()) == len(rows)  # each row asked once, over both runs
     assert {r["rubric_score"] for r in rows} == {4.0}

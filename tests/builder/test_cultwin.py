@@ -129,7 +129,7 @@ def test_images_are_loaded_one_at_a_time_as_their_shard_is_written(release, tmp_
     assert shard_writes == [("train-00000.tar", 2, 2), ("train-00001.tar", 3, 1), ("test-00000.tar", 5, 2)]
 
 
-RENDER = ["build.image_size=32", "build.images={steps: 1, guidance_scale: 0}", "build.chunk_rows=2"]
+RENDER = ["build.image_size=32", "build.images={steps: 1, guidance_scale: 0}", "executor.chunk_rows=2"]
 
 
 def _caption_pairs(release):

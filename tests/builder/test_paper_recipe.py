@@ -84,7 +84,7 @@ def overrides(url: str) -> list[str]:
         "build.image_size=16",
         "build.images.steps=2",
         "build.images.batch_size=8",
-        "build.chunk_rows=16",
+        "executor.chunk_rows=16",
         "build.paper.countries=[Japan]",
         "build.paper.max_prompts=5",
         "build.paper.captions_per_concept=3",
@@ -263,7 +263,7 @@ def test_on_ray_the_build_gives_the_same_rows_and_pairs(built, ray_cluster, tmp_
     data, _ = built
     with ChatServer(fake_model) as server:
         args = ["build", "--preset", "paper-build", "--out", str(tmp_path), *overrides(server.url)]
-        assert main([*args, "build.executor=ray", "build.ray_workers=2"]) == 0
+        assert main([*args, "executor.kind=ray", "executor.ray_workers=2"]) == 0
     # a Ray worker's torch runs on one thread, so a rendered pixel may differ by a rounding step: the
     # rows match but for the image digest, and the images match to within that step
     same = [{k: v for k, v in r.items() if k != "sha256"} for r in read_manifest(data)]

@@ -26,7 +26,7 @@ from cultureclip.builder.card import card_facts, read_card, write_card
 from cultureclip.builder.executors import Executor, open_executor, progress_bar
 from cultureclip.builder.rows import SPLITS
 from cultureclip.builder.stage import Stage
-from cultureclip.config import BuildConfig, CatalogConfig
+from cultureclip.config import BuildConfig, CatalogConfig, ExecutorConfig
 from cultureclip.data.shards import LOCATION, Sample, write_manifest, write_split
 from cultureclip.data.tables import write_table
 from cultureclip.errors import DataError, GenerationError
@@ -63,13 +63,15 @@ NEW = Publish()
 
 @dataclass(frozen=True)
 class BuildJob:
-    """What a recipe builds from: the build settings (shards, executor, renderer), the seed, the CLIP the
-    data is for (generated captions must fit its tokenizer's context) and the concept catalogue's settings."""
+    """What a recipe builds from: the build settings (renderer, shards), the seed, the CLIP the data is for
+    (generated captions must fit its tokenizer's context), the concept catalogue's settings and where the
+    stages run."""
 
-    cfg: BuildConfig
+    cfg: BuildConfig = field(default_factory=BuildConfig)
     seed: int = 0
     target_model: str = ""
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
 
 
 @dataclass
@@ -115,7 +117,7 @@ def build(recipe: Recipe, job: BuildJob, out: Path, overwrite: bool = False) -> 
     recipe.check(job)
     work = out.with_name(f"{out.name}.{publish.work}")
     claim_work(work, record, publish.record)
-    with progress_bar() as progress, open_executor(job.cfg, progress) as executor:
+    with progress_bar() as progress, open_executor(job.executor, progress) as executor:
         built = recipe.generate(job, executor, work)
     failures = check_failures(built.rows, job.cfg.max_failed_share, work) if publish.mode == "new" else ""
     if publish.mode == "beside":

@@ -45,13 +45,13 @@ ExecutorOption = Annotated[
     str | None,
     typer.Option(
         "--executor",
-        help="Where the builder's stages run: local (default) or ray (Ray actors; same as build.executor=ray).",
+        help="Where the builder's stages run: local (default) or ray (Ray actors; same as executor.kind=ray).",
     ),
 ]
 
 
 def _with_executor(overrides: list[str] | None, executor: str | None) -> list[str]:
-    return [*(overrides or []), *([f"build.executor={executor}"] if executor else [])]
+    return [*(overrides or []), *([f"executor.kind={executor}"] if executor else [])]
 
 
 OverwriteOption = Annotated[

@@ -66,7 +66,7 @@ def score_captions(
     from cultureclip.builder.recipes.caption_scores import score_dataset
 
     cfg = _config(config, overrides, None)
-    folder = score_dataset(data, cfg.score, cfg.build)
+    folder = score_dataset(data, cfg.score, cfg.executor)
     console.print(f"scored: {folder / 'manifest.parquet'}, summary in {folder / 'card.md'}")
 
 
@@ -83,7 +83,7 @@ def recaption(
     from cultureclip.builder.recipes.recaption import recaption_dataset
 
     cfg = _config(config, overrides, None)
-    folder = recaption_dataset(data, out, cfg.recaption, cfg.score, cfg.build, cfg.model.name)
+    folder = recaption_dataset(data, out, cfg.recaption, cfg.score, cfg.executor, cfg.model.name)
     console.print(f"dataset: {folder} (summary in {folder / 'card.md'})")
 
 
@@ -132,10 +132,10 @@ def import_cultwin(
     items = [*(overrides or [])]
     items += [f"build.renderer={render}"] if render else []
     items += ["build.recipe=paper", f"build.paper.judge.name={judge}"] if judge else []  # the paper's judge
-    build = _config(config, items, None).build
+    cfg = _config(config, items, None)
     folder = convert(
-        splits, out, images, max_side, overwrite=overwrite, build_cfg=build, render=bool(render),
-        judge=build.paper if judge else None,
+        splits, out, images, max_side, overwrite=overwrite, build_cfg=cfg.build, executor=cfg.executor,
+        render=bool(render), judge=cfg.build.paper if judge else None,
     )  # fmt: skip
     console.print(f"dataset: {folder}")
 

@@ -14,9 +14,11 @@ from cultureclip.config.build import (
     ClipFilterConfig,
     PaperRecipeConfig,
     ShardImageConfig,
+    TwinPairConfig,
 )
 from cultureclip.config.catalog import CatalogConfig, ExpandConfig, MiningConfig
 from cultureclip.config.eval import BenchConfig, DatasetSpec, EvalConfig, ProbeSpec, WiseConfig
+from cultureclip.config.executor import ExecutorConfig
 from cultureclip.config.loading import PRESETS, dump_config, list_presets, load_config, read_yaml, yaml_error_line
 from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig, ModelConfig, TowersConfig
 from cultureclip.config.overrides import apply_overrides, deep_merge, set_dotted, validate
@@ -37,6 +39,7 @@ __all__ = [
     "ClipFilterConfig",
     "DatasetSpec",
     "EvalConfig",
+    "ExecutorConfig",
     "ExpandConfig",
     "ExtraDataConfig",
     "ImageGeneratorConfig",
@@ -49,6 +52,7 @@ __all__ = [
     "RunConfig",
     "ScoreConfig",
     "ShardImageConfig",
+    "TwinPairConfig",
     "Strict",
     "TowersConfig",
     "TrainConfig",

@@ -1,6 +1,6 @@
-"""How a dataset is built: one recipe (`catalog` or `paper`) with its own section, and the shared
-machinery (renderer, shards, executor, chunks). A section of a recipe other than the chosen one is
-an error, so no setting is silently ignored."""
+"""How a dataset is built: one recipe (`catalog`, `paper` or `bottom_up`) with its own section, and the
+shared machinery (renderer, shards; where the stages run is section `executor`). A section of a recipe
+other than the chosen one is an error, so no setting is silently ignored."""
 
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -75,16 +75,13 @@ def _reference_model(temperature: float, max_new_tokens: int) -> ChatModelConfig
     )
 
 
-class PaperRecipeConfig(Strict):
-    """The reference (CultureCLIP paper) recipe: country x category prompts -> concept -> twin ->
-    captions -> every caption pair rendered -> a vision-language judge keeps pairs whose two images pass."""
+class TwinPairConfig(Strict):
+    """What the reference's twin-pair stages read (`paper.twin_pairs`): a concept -> its twin -> captions of both
+    -> every caption pair rendered -> a vision-language judge keeps pairs whose two images pass. The `paper` and
+    `bottom_up` sections each add their own source of concepts."""
 
-    countries: list[str] | None = None
-    """Countries asked about; None: every ISO 3166-1 country (pycountry, 249; the reference used 229)."""
     categories: Annotated[list[str], Field(min_length=1)] | None = None
-    """Concept categories asked about; None: the reference's 8 (builder/recipes/paper.py: CATEGORIES)."""
-    max_prompts: int | None = Field(default=None, ge=1)
-    """Use only the first N country x category prompts (small runs)."""
+    """Concept categories; None: the reference's 8 (builder/recipes/paper.py: CATEGORIES)."""
     generator: ChatModelConfig = Field(default_factory=lambda: _reference_model(0.7, 400))
     """Writes concepts, twins and captions (text only; the reference uses its judge model at temperature 0.7)."""
     judge: ChatModelConfig = Field(default_factory=lambda: _reference_model(0.0, 300))
@@ -107,11 +104,20 @@ class PaperRecipeConfig(Strict):
     """An image passes only if the mean of its three judge scores is above this."""
 
 
-class BottomUpRecipeConfig(PaperRecipeConfig):
+class PaperRecipeConfig(TwinPairConfig):
+    """The reference (CultureCLIP paper) recipe: country x category prompts -> concept -> the twin-pair stages."""
+
+    countries: list[str] | None = None
+    """Countries asked about; None: every ISO 3166-1 country (pycountry, 249; the reference used 229)."""
+    max_prompts: int | None = Field(default=None, ge=1)
+    """Use only the first N country x category prompts (small runs)."""
+
+
+class BottomUpRecipeConfig(TwinPairConfig):
     """The reference's bottom-up route: real image-text rows (WIT) -> a vision-language model keeps the
     rows that clearly show a concept of one of the categories and labels each (country, category, context,
     key visual features) -> the labels become catalogue rows (the catalogue's checks) -> then the
-    reference recipe's twin, caption, image and judge stages (the settings it shares with `paper`). The
+    reference recipe's twin, caption, image and judge stages (`TwinPairConfig`, shared with `paper`). The
     real photos stay in the dataset beside the renders (`source: photo`)."""
 
     rows: Path | None = None
@@ -154,22 +160,9 @@ class BuildConfig(Strict):
     shard_images: ShardImageConfig = Field(default_factory=ShardImageConfig)
     """Format, quality and stored size of the shards' images (the renders are encoded once, in this format)."""
     images: ImageGeneratorConfig = Field(default_factory=ImageGeneratorConfig)
-    executor: Literal["local", "ray"] = "local"
-    """local: in this process; ray: a pool of Ray model actors kept for the whole build (ray_address, ray_workers)."""
-    chunk_rows: int = Field(default=64, ge=1)
-    """Rows per unit of work: each finished chunk is saved, so a killed build resumes from the next one."""
-    row_retries: int = Field(default=2, ge=0)
-    """Times a row whose generation failed is retried alone before it is recorded as failed."""
     max_failed_share: float = Field(default=0.3, ge=0, le=1)
     """A build in which a larger share of rows failed or fell back to the template caption is not
     published: it stops with the count and the most common reason (1: publish whatever happened)."""
-    ray_address: str | None = None
-    """Ray cluster to join; None starts a local one."""
-    ray_workers: int = Field(default=1, ge=1)
-    """Model actors, started once per build and reused by every stage (one per GPU on a cluster)."""
-    ray_gpus_per_worker: float | None = Field(default=None, ge=0)
-    """GPUs each actor asks Ray for. None: one card of its own when the cluster has GPUs (more workers than GPUs is
-    an error), none otherwise; a fraction (0.5) shares cards between actors, 0 keeps every actor on the CPU."""
 
     @model_validator(mode="before")
     @classmethod

@@ -26,7 +26,7 @@ from cultureclip.builder.sources import stage_row
 from cultureclip.builder.stage import Stage
 from cultureclip.builder.stages.caption_rubric import RubricStage, load_quality_prompts
 from cultureclip.builder.stages.caption_scores import AgreementStage, CoverageStage, caption_quality
-from cultureclip.config import BuildConfig, ScoreConfig, dump_config
+from cultureclip.config import ExecutorConfig, ScoreConfig, dump_config
 from cultureclip.data.finished import SCORES_TABLE, read_rows, read_scores
 from cultureclip.data.shards import MANIFEST
 from cultureclip.io import input_record
@@ -75,9 +75,9 @@ class CaptionScoresRecipe:
         )
 
 
-def score_dataset(folder: Path, cfg: ScoreConfig, build_cfg: BuildConfig) -> Path:
-    """Score the captions of the dataset in `folder` (see the module docstring); executor settings of `build_cfg`."""
-    return build(CaptionScoresRecipe(folder, cfg), BuildJob(build_cfg), folder)
+def score_dataset(folder: Path, cfg: ScoreConfig, executor: ExecutorConfig) -> Path:
+    """Score the captions of the dataset in `folder` (see the module docstring), the stages run by `executor`."""
+    return build(CaptionScoresRecipe(folder, cfg), BuildJob(executor=executor), folder)
 
 
 def scores_of(folder: Path, cfg: ScoreConfig) -> dict[str, dict] | None:

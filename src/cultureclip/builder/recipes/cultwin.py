@@ -20,7 +20,7 @@ from cultureclip.builder.executors import Executor
 from cultureclip.builder.pipeline import BuildJob, Built, Publish, build
 from cultureclip.builder.stages.images import render_stage
 from cultureclip.builder.stages.vlm_judge import VlmJudgeStage, judge_rejection
-from cultureclip.config import BuildConfig, PaperRecipeConfig, dump_config
+from cultureclip.config import BuildConfig, ExecutorConfig, TwinPairConfig, dump_config
 from cultureclip.data import cultwin
 from cultureclip.errors import DataError
 from cultureclip.io import input_record
@@ -67,7 +67,7 @@ class CultwinRecipe:
         images: Path | None = None,
         max_side: int | None = None,
         render: bool = False,
-        judge: PaperRecipeConfig | None = None,
+        judge: TwinPairConfig | None = None,
     ):
         self.splits, self.images, self.max_side = {s: Path(f) for s, f in splits.items()}, images, max_side
         self.render, self.judge = render, judge
@@ -157,12 +157,14 @@ def import_cultwin(
     shard_size: int = 1000,
     overwrite: bool = False,
     build_cfg: BuildConfig | None = None,
+    executor: ExecutorConfig | None = None,
     render: bool = False,
-    judge: PaperRecipeConfig | None = None,
+    judge: TwinPairConfig | None = None,
 ) -> Path:
     """Convert release files (split name -> file) into the dataset folder `out` (see the module docstring):
     `images` is the folder holding the release's images when its paths do not resolve beside the data file;
-    `max_side` shrinks larger images to that longest side; `build_cfg` gives the renderer and executor."""
+    `max_side` shrinks larger images to that longest side; `build_cfg` gives the renderer, `executor` where the
+    stages run."""
     cfg = (build_cfg or BuildConfig()).model_copy(update={"shard_size": shard_size})
     recipe = CultwinRecipe(splits, images, max_side, render, judge)
-    return build(recipe, BuildJob(cfg), Path(out), overwrite)
+    return build(recipe, BuildJob(cfg, executor=executor or ExecutorConfig()), Path(out), overwrite)

@@ -23,7 +23,7 @@ from cultureclip.builder.stages.paper_text import ConceptStage, PaperCaptionStag
 from cultureclip.builder.stages.replies import CRITERIA
 from cultureclip.builder.stages.twin_prompt import TwinPromptStage
 from cultureclip.builder.stages.vlm_judge import VlmJudgeStage, judge_rejection
-from cultureclip.config import BuildConfig, PaperRecipeConfig, dump_config
+from cultureclip.config import BuildConfig, PaperRecipeConfig, TwinPairConfig, dump_config
 from cultureclip.data.row import dataset_row
 from cultureclip.data.text import slug
 from cultureclip.io import input_record
@@ -80,7 +80,7 @@ class PaperRecipe:
 
 
 def twin_pairs(
-    job: BuildJob, p: PaperRecipeConfig, concepts: list[dict], executor: Executor, work: Path
+    job: BuildJob, p: TwinPairConfig, concepts: list[dict], executor: Executor, work: Path
 ) -> tuple[list[dict], list[dict], list[dict]]:
     """Concept rows (key, name, country, category, context, features; failed ones pass through) -> their
     twins -> captions of both -> every caption pair rendered -> judge scores; (twins, images, pairs)."""
@@ -116,12 +116,12 @@ def _fields(row: dict, prefix: str) -> dict:
     return {k: row[f"{prefix}{k}"] for k in ("name", "country", "context", "features")} | {"category": row["category"]}
 
 
-def pair_split(index: int, cfg: PaperRecipeConfig) -> str:
+def pair_split(index: int, cfg: TwinPairConfig) -> str:
     """The split of twin pair `index` (in prompt order): every `test_every`th is a test pair."""
     return "test" if cfg.test_every and (index + 1) % cfg.test_every == 0 else "train"
 
 
-def _images(row: dict, index: int, seed: int, cfg: PaperRecipeConfig) -> list[dict]:
+def _images(row: dict, index: int, seed: int, cfg: TwinPairConfig) -> list[dict]:
     """Image rows of a twin pair: each caption of each member, `images_per_caption` times."""
     split = pair_split(index, cfg)
     members = {"concept": _fields(row, ""), "twin": _fields(row, "twin_")}
@@ -160,7 +160,7 @@ def _images(row: dict, index: int, seed: int, cfg: PaperRecipeConfig) -> list[di
     return out
 
 
-def select_pairs(twins: list[dict], images: list[dict], cfg: PaperRecipeConfig) -> list[dict]:
+def select_pairs(twins: list[dict], images: list[dict], cfg: TwinPairConfig) -> list[dict]:
     """Every caption pair (concept caption i, twin caption j, render r) of each twin pair, kept only if
     both images pass; sets each image's status (kept if it is in a kept pair) and reason, in place."""
     by_key = {r["key"]: r for r in images}
@@ -189,7 +189,7 @@ def select_pairs(twins: list[dict], images: list[dict], cfg: PaperRecipeConfig) 
     return pairs
 
 
-def models(cfg: BuildConfig, p: PaperRecipeConfig) -> dict[str, str]:
+def models(cfg: BuildConfig, p: TwinPairConfig) -> dict[str, str]:
     """The card's models and prompt version of a recipe built on the reference's stages (`p`)."""
     version = load_paper_prompts(p.prompts)["version"]
     return {"generator": p.generator.name, "renderer": cfg.renderer, "judge": p.judge.name, "prompts": version}

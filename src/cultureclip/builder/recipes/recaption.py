@@ -25,7 +25,7 @@ from cultureclip.builder.pipeline import BuildJob, Built, Publish, build
 from cultureclip.builder.recipes.caption_scores import SCORES, score_models, score_rows, scores_of
 from cultureclip.builder.sources import stage_row
 from cultureclip.builder.stages.recaption import RecaptionStage, low_score_reason
-from cultureclip.config import BuildConfig, RecaptionConfig, ScoreConfig, dump_config
+from cultureclip.config import ExecutorConfig, RecaptionConfig, ScoreConfig, dump_config
 from cultureclip.data.finished import read_rows
 from cultureclip.data.shards import MANIFEST
 from cultureclip.errors import ConfigError
@@ -80,13 +80,13 @@ class RecaptionRecipe:
 
 
 def recaption_dataset(
-    data: Path, out: Path, cfg: RecaptionConfig, score: ScoreConfig, build_cfg: BuildConfig, target_model: str
+    data: Path, out: Path, cfg: RecaptionConfig, score: ScoreConfig, executor: ExecutorConfig, target_model: str
 ) -> Path:
     """Write DATA re-captioned into `out` (see the module docstring); captions must fit `target_model`."""
     data, out = Path(data), Path(out)
     if out.resolve() == data.resolve():
         raise ConfigError(f"recaption {data}: --out must be a new folder (the dataset is read, not rewritten)")
-    return build(RecaptionRecipe(data, cfg, score), BuildJob(build_cfg, target_model=target_model), out)
+    return build(RecaptionRecipe(data, cfg, score), BuildJob(target_model=target_model, executor=executor), out)
 
 
 def _rewrite(

@@ -3,7 +3,7 @@ reference's pass rule on those scores (the paper recipe and the CulTwin import u
 
 from cultureclip.builder.stages.paper_text import AskStage
 from cultureclip.builder.stages.replies import CRITERIA, parse_scores, scores_schema
-from cultureclip.config import PaperRecipeConfig
+from cultureclip.config import TwinPairConfig
 
 
 class VlmJudgeStage(AskStage):
@@ -14,7 +14,7 @@ class VlmJudgeStage(AskStage):
     outputs = tuple(f for c in CRITERIA for f in (c, f"{c}_reason"))
     schema = scores_schema()
 
-    def __init__(self, cfg: PaperRecipeConfig):
+    def __init__(self, cfg: TwinPairConfig):
         super().__init__(cfg, cfg.judge)
 
     def process(self, rows: list[dict]) -> list[dict]:
@@ -26,13 +26,13 @@ class VlmJudgeStage(AskStage):
         ]
 
 
-def image_passes(scores: dict, cfg: PaperRecipeConfig) -> bool:
+def image_passes(scores: dict, cfg: TwinPairConfig) -> bool:
     """The reference rule: no score at or below `fail_score`, and the mean above `pass_mean`."""
     values = [scores[c] for c in CRITERIA]
     return min(values) > cfg.fail_score and sum(values) / len(values) > cfg.pass_mean
 
 
-def judge_rejection(scores: dict, cfg: PaperRecipeConfig) -> str | None:
+def judge_rejection(scores: dict, cfg: TwinPairConfig) -> str | None:
     """Why the judge's `scores` reject an image (the scores and their mean), or None when it passes."""
     if image_passes(scores, cfg):
         return None
