@@ -97,7 +97,7 @@ def _new_run_folder(root: Path) -> Path:
 
 def build(cfg: RunConfig, out: Path) -> Path:
     """Build the dataset of the recipe `build.recipe` into `out/data`, for the run's CLIP (`model.name`)."""
-    job = pipeline.BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog, cfg.executor)
+    job = pipeline.BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog, cfg.executor, cfg.judge)
     return pipeline.build(BUILD_RECIPES.create(cfg.build.recipe), job, out / "data")
 
 

@@ -78,7 +78,8 @@ def _argv(wit, out, url):
     model = ["name=openai:fake-vlm", f"base_url={url}", "backoff_s=0.01", "temperature=0"]
     return [
         "build", "--preset", "paper-bottom-up", "--out", str(out), f"build.bottom_up.rows={wit / 'wit.jsonl'}",
-        *[f"build.bottom_up.{role}.{m}" for role in ("labeller", "generator", "judge") for m in model],
+        *[f"build.bottom_up.{role}.{m}" for role in ("labeller", "generator") for m in model],
+        *[f"judge.model.{m}" for m in model], "judge.reasks=1",
         "build.renderer=tiny:sd", "build.image_size=16", "build.images.steps=1", "executor.chunk_rows=16",
         "build.bottom_up.captions_per_concept=2", "build.bottom_up.test_every=0", "build.bottom_up.reasks=1",
         "model.name=config:test-clip",

@@ -210,7 +210,7 @@ def test_the_judge_keeps_the_images_that_pass_and_records_why_the_others_are_out
             "--judge",
             "openai:vlm",
         ]
-        assert main([*argv, *[f"build.paper.judge.{m}" for m in model]]) == 0
+        assert main([*argv, *[f"judge.model.{m}" for m in model]]) == 0
         asked = len(server.attempts)
     rows = read_manifest(tmp_path / "ds")
     assert [(r["key"], r["status"], r["shard"] is not None) for r in rows] == [

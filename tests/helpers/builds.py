@@ -19,7 +19,7 @@ def config(*overrides: str):
 
 
 def build(cfg, out: Path) -> Path:
-    job = BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog, cfg.executor)
+    job = BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog, cfg.executor, cfg.judge)
     return build_recipe(BUILD_RECIPES.create(cfg.build.recipe), job, out)
 
 

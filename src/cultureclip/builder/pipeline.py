@@ -26,7 +26,7 @@ from cultureclip.builder.card import card_facts, read_card, write_card
 from cultureclip.builder.executors import Executor, open_executor, progress_bar
 from cultureclip.builder.rows import SPLITS
 from cultureclip.builder.stage import Stage
-from cultureclip.config import BuildConfig, CatalogConfig, ExecutorConfig
+from cultureclip.config import BuildConfig, CatalogConfig, ExecutorConfig, JudgeConfig
 from cultureclip.data.shards import LOCATION, Sample, write_manifest, write_split
 from cultureclip.data.tables import write_table
 from cultureclip.errors import DataError, GenerationError
@@ -64,14 +64,15 @@ NEW = Publish()
 @dataclass(frozen=True)
 class BuildJob:
     """What a recipe builds from: the build settings (renderer, shards), the seed, the CLIP the data is for
-    (generated captions must fit its tokenizer's context), the concept catalogue's settings and where the
-    stages run."""
+    (generated captions must fit its tokenizer's context), the concept catalogue's settings, where the
+    stages run and the vision-language judge (for the recipes that judge images)."""
 
     cfg: BuildConfig = field(default_factory=BuildConfig)
     seed: int = 0
     target_model: str = ""
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
 
 
 @dataclass

@@ -117,7 +117,8 @@ def import_cultwin(
         str | None,
         typer.Option(
             help="Score every image with this vision-language judge and keep those that pass the reference's "
-            "rule (build.paper.judge, fail_score, pass_mean), e.g. transformers:Qwen/Qwen2.5-VL-7B-Instruct."
+            "rule (section judge: model, prompts, fail_score, pass_mean), e.g. "
+            "transformers:Qwen/Qwen2.5-VL-7B-Instruct."
         ),
     ] = None,
     config: ConfigOption = None,
@@ -131,11 +132,11 @@ def import_cultwin(
     splits = {"train": train} | ({"test": test} if test else {})
     items = [*(overrides or [])]
     items += [f"build.renderer={render}"] if render else []
-    items += ["build.recipe=paper", f"build.paper.judge.name={judge}"] if judge else []  # the paper's judge
+    items += [f"judge.model.name={judge}"] if judge else []
     cfg = _config(config, items, None)
     folder = convert(
         splits, out, images, max_side, overwrite=overwrite, build_cfg=cfg.build, executor=cfg.executor,
-        render=bool(render), judge=cfg.build.paper if judge else None,
+        render=bool(render), judge=cfg.judge if judge else None,
     )  # fmt: skip
     console.print(f"dataset: {folder}")
 

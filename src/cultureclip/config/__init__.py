@@ -19,6 +19,7 @@ from cultureclip.config.build import (
 from cultureclip.config.catalog import CatalogConfig, ExpandConfig, MiningConfig
 from cultureclip.config.eval import BenchConfig, DatasetSpec, EvalConfig, ProbeSpec, WiseConfig
 from cultureclip.config.executor import ExecutorConfig
+from cultureclip.config.judge import JudgeConfig
 from cultureclip.config.loading import PRESETS, dump_config, list_presets, load_config, read_yaml, yaml_error_line
 from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig, ModelConfig, TowersConfig
 from cultureclip.config.overrides import apply_overrides, deep_merge, set_dotted, validate
@@ -43,6 +44,7 @@ __all__ = [
     "ExpandConfig",
     "ExtraDataConfig",
     "ImageGeneratorConfig",
+    "JudgeConfig",
     "LossConfig",
     "MiningConfig",
     "ModelConfig",

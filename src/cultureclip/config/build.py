@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from cultureclip.config.base import Strict
-from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig
+from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig, reference_vlm
 
 
 class ShardImageConfig(Strict):
@@ -69,12 +69,6 @@ class CatalogRecipeConfig(Strict):
     """CLIP filtering; None keeps every rendered image (the offline default)."""
 
 
-def _reference_model(temperature: float, max_new_tokens: int) -> ChatModelConfig:
-    return ChatModelConfig(
-        name="transformers:Qwen/Qwen2.5-VL-7B-Instruct", temperature=temperature, max_new_tokens=max_new_tokens
-    )
-
-
 class TwinPairConfig(Strict):
     """What the reference's twin-pair stages read (`paper.twin_pairs`): a concept -> its twin -> captions of both
     -> every caption pair rendered -> a vision-language judge keeps pairs whose two images pass. The `paper` and
@@ -82,10 +76,8 @@ class TwinPairConfig(Strict):
 
     categories: Annotated[list[str], Field(min_length=1)] | None = None
     """Concept categories; None: the reference's 8 (builder/recipes/paper.py: CATEGORIES)."""
-    generator: ChatModelConfig = Field(default_factory=lambda: _reference_model(0.7, 400))
+    generator: ChatModelConfig = Field(default_factory=lambda: reference_vlm(0.7, 400))
     """Writes concepts, twins and captions (text only; the reference uses its judge model at temperature 0.7)."""
-    judge: ChatModelConfig = Field(default_factory=lambda: _reference_model(0.0, 300))
-    """Vision-language judge: a chat model that reads images (transformers image-text-to-text, openai, tiny:vlm)."""
     prompts: str = "paper-v1"
     """Prompt file: a shipped name (cultureclip/builder/prompts/NAME.yaml) or a path."""
     captions_per_concept: int = Field(default=10, ge=1)
@@ -97,11 +89,8 @@ class TwinPairConfig(Strict):
     reasks: int = Field(default=2, ge=0)
     """Times a reply that cannot be parsed or breaks the rules is asked again before the row fails with the reason."""
     test_every: int = Field(default=10, ge=0)
-    """Every Nth twin pair (in prompt order) goes to the test split; 0: none."""
-    fail_score: int = Field(default=1, ge=1, le=5)
-    """An image with any judge score at or below this fails."""
-    pass_mean: float = Field(default=3.0, ge=1, le=5)
-    """An image passes only if the mean of its three judge scores is above this."""
+    """Every Nth twin pair (in prompt order) goes to the test split; 0: none. (The judge and its pass rule are
+    section `judge`.)"""
 
 
 class PaperRecipeConfig(TwinPairConfig):
@@ -126,7 +115,7 @@ class BottomUpRecipeConfig(TwinPairConfig):
     file, relative to the rows' folder) or, with `images`, a file named by the row's `key` or index."""
     images: Path | None = None
     """Folder of the rows' images when they carry no image_path: <key or index>.<jpg|png|...>."""
-    labeller: ChatModelConfig = Field(default_factory=lambda: _reference_model(0.7, 400))
+    labeller: ChatModelConfig = Field(default_factory=lambda: reference_vlm(0.7, 400))
     """The vision-language model that filters and labels the photos (the reference's VLM and settings)."""
     photo_prompts: str = "bottom-up-v1"
     """Prompt file of the filter and label stages: a shipped name or a path."""

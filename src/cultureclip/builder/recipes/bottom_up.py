@@ -44,14 +44,16 @@ class BottomUpRecipe:
         files = {"rows": Path(p.rows)} if p.rows is not None and Path(p.rows).is_file() else {}
         files |= {"photo prompts": prompt_file(p.photo_prompts, "build.bottom_up.photo_prompts")}
         files |= {"paper prompts": prompt_file(p.prompts, "build.bottom_up.prompts")}
-        return f"seed: {job.seed}\ntarget_model: {job.target_model}\n" + dump_config(job.cfg) + input_record(files)
+        files |= {"judge prompts": prompt_file(job.judge.prompts, "judge.prompts")}
+        head = f"seed: {job.seed}\ntarget_model: {job.target_model}\n" + dump_config(job.cfg) + dump_config(job.judge)
+        return head + input_record(files)
 
     def check(self, job: BuildJob) -> None:
         """The rows, the model ids and the prompt files, so a typo fails now, not after hours of labelling."""
         from cultureclip.backends.chat import parse_chat_model_id
 
         p = job.cfg.bottom_up
-        for model in (p.labeller, p.generator, p.judge):
+        for model in (p.labeller, p.generator, job.judge.model):
             parse_chat_model_id(model.name)
         load_photo_prompts(p.photo_prompts)
         read_wit_rows(p)
@@ -74,7 +76,7 @@ class BottomUpRecipe:
         kept = [r for r in rows if r["status"] == "kept"]
         return Built(
             rows,
-            models(job.cfg, p)
+            models(job, p)
             | {"labeller": p.labeller.name, "photo_prompts": load_photo_prompts(p.photo_prompts)["version"]},
             tables={"photos.parquet": [_decision(r) for r in photos], "pairs.parquet": pairs, "twins.parquet": twins},
             sections={

@@ -20,7 +20,7 @@ from cultureclip.builder.executors import Executor
 from cultureclip.builder.pipeline import BuildJob, Built, Publish, build
 from cultureclip.builder.stages.images import render_stage
 from cultureclip.builder.stages.vlm_judge import VlmJudgeStage, judge_rejection
-from cultureclip.config import BuildConfig, ExecutorConfig, TwinPairConfig, dump_config
+from cultureclip.config import BuildConfig, ExecutorConfig, JudgeConfig, dump_config
 from cultureclip.data import cultwin
 from cultureclip.errors import DataError
 from cultureclip.io import input_record
@@ -57,7 +57,7 @@ class RenderedImage:
 
 class CultwinRecipe:
     """Imports the release files `splits` (split -> file), rendering the missing images when `render`, judged by
-    `judge` (the paper recipe's settings: its judge model and pass rule) when given."""
+    `judge` (the vision-language judge and its pass rule) when given."""
 
     publish = Publish("new", "import cultwin", RECORD)
 
@@ -67,7 +67,7 @@ class CultwinRecipe:
         images: Path | None = None,
         max_side: int | None = None,
         render: bool = False,
-        judge: TwinPairConfig | None = None,
+        judge: JudgeConfig | None = None,
     ):
         self.splits, self.images, self.max_side = {s: Path(f) for s, f in splits.items()}, images, max_side
         self.render, self.judge = render, judge
@@ -86,7 +86,7 @@ class CultwinRecipe:
         if self.judge is not None:
             from cultureclip.backends.chat import parse_chat_model_id
 
-            parse_chat_model_id(self.judge.judge.name)
+            parse_chat_model_id(self.judge.model.name)
 
     def generate(self, job: BuildJob, executor: Executor, work: Path) -> Built:
         """The release's members -> images rendered where missing -> judged -> one row per image."""
@@ -102,7 +102,7 @@ class CultwinRecipe:
         out = [row | ({"status": "kept", "reason": None} | verdict) for row, verdict in zip(out, verdicts, strict=True)]
         left = sum(r["status"] != "kept" for r in out)
         models = {"renderer": job.cfg.renderer} if self.render else {}
-        models |= {"judge": self.judge.judge.name} if self.judge else {}
+        models |= {"judge": self.judge.model.name} if self.judge else {}
         summary = f"imported {len(out) - left} of {len(out)} images ({len(rendered)} rendered, {left} left out)"
         return Built(out, models, summary=summary)
 
@@ -159,7 +159,7 @@ def import_cultwin(
     build_cfg: BuildConfig | None = None,
     executor: ExecutorConfig | None = None,
     render: bool = False,
-    judge: TwinPairConfig | None = None,
+    judge: JudgeConfig | None = None,
 ) -> Path:
     """Convert release files (split name -> file) into the dataset folder `out` (see the module docstring):
     `images` is the folder holding the release's images when its paths do not resolve beside the data file;

@@ -23,7 +23,7 @@ from cultureclip.builder.stages.paper_text import ConceptStage, PaperCaptionStag
 from cultureclip.builder.stages.replies import CRITERIA
 from cultureclip.builder.stages.twin_prompt import TwinPromptStage
 from cultureclip.builder.stages.vlm_judge import VlmJudgeStage, judge_rejection
-from cultureclip.config import BuildConfig, PaperRecipeConfig, TwinPairConfig, dump_config
+from cultureclip.config import JudgeConfig, PaperRecipeConfig, TwinPairConfig, dump_config
 from cultureclip.data.row import dataset_row
 from cultureclip.data.text import slug
 from cultureclip.io import input_record
@@ -52,17 +52,20 @@ class PaperRecipe:
     """Builds `build.paper`'s dataset (see the module docstring)."""
 
     def record(self, job: BuildJob) -> str:
-        """The seed, target CLIP and build settings and the prompt file's content (the catalogue plays no part)."""
+        """The seed, target CLIP, build and judge settings and the prompt files' content (no catalogue)."""
         prompts = {"paper prompts": prompt_file(job.cfg.paper.prompts, "build.paper.prompts")}
-        return f"seed: {job.seed}\ntarget_model: {job.target_model}\n" + dump_config(job.cfg) + input_record(prompts)
+        prompts |= {"judge prompts": prompt_file(job.judge.prompts, "judge.prompts")}
+        head = f"seed: {job.seed}\ntarget_model: {job.target_model}\n" + dump_config(job.cfg) + dump_config(job.judge)
+        return head + input_record(prompts)
 
     def check(self, job: BuildJob) -> None:
         """The model ids and the prompt file, so a typo fails now, not after hours of rendering."""
         from cultureclip.backends.chat import parse_chat_model_id
 
-        for role in ("generator", "judge"):
-            parse_chat_model_id(getattr(job.cfg.paper, role).name)
+        parse_chat_model_id(job.cfg.paper.generator.name)
+        parse_chat_model_id(job.judge.model.name)
         load_paper_prompts(job.cfg.paper.prompts)
+        load_paper_prompts(job.judge.prompts)
 
     def generate(self, job: BuildJob, executor: Executor, work: Path) -> Built:
         """Prompts -> concepts -> twins -> captions of both -> images -> judge scores -> caption pairs."""
@@ -72,7 +75,7 @@ class PaperRecipe:
         kept = sum(pair["status"] == "kept" for pair in pairs)
         return Built(
             images,
-            models(job.cfg, p),
+            models(job, p),
             tables={"pairs.parquet": pairs, "twins.parquet": twins},
             sections={"Reference recipe (pairs.parquet, twins.parquet)": _pair_counts(twins, pairs)},
             summary=f"kept {kept} of {len(pairs)} caption pairs of {len(twins)} prompts",
@@ -96,12 +99,12 @@ def twin_pairs(
             twin.update(status="failed", reason=f"{member['member']} {result['reason']}")
     images = [im for k, row in enumerate(twins) if row["status"] == "ok" for im in _images(row, k, job.seed, p)]
     images = run_step(executor, render_stage(cfg), images, work)
-    images = run_step(executor, VlmJudgeStage(p), images, work)
+    images = run_step(executor, VlmJudgeStage(job.judge), images, work)
     for row in images:
         for criterion in CRITERIA:
             row.setdefault(criterion, None)
             row.setdefault(f"{criterion}_reason", None)
-    return twins, images, select_pairs(twins, images, p)
+    return twins, images, select_pairs(twins, images, p, job.judge)
 
 
 def _members(row: dict, index: int) -> list[dict]:
@@ -160,12 +163,12 @@ def _images(row: dict, index: int, seed: int, cfg: TwinPairConfig) -> list[dict]
     return out
 
 
-def select_pairs(twins: list[dict], images: list[dict], cfg: TwinPairConfig) -> list[dict]:
+def select_pairs(twins: list[dict], images: list[dict], cfg: TwinPairConfig, judge: JudgeConfig) -> list[dict]:
     """Every caption pair (concept caption i, twin caption j, render r) of each twin pair, kept only if
     both images pass; sets each image's status (kept if it is in a kept pair) and reason, in place."""
     by_key = {r["key"]: r for r in images}
     for row in images:
-        if row["status"] == "ok" and (why := judge_rejection(row, cfg)) is not None:
+        if row["status"] == "ok" and (why := judge_rejection(row, judge)) is not None:
             row.update(status="rejected", reason=why)
     pairs, in_kept = [], set()
     for twin in (t for t in twins if t["status"] == "ok"):
@@ -189,10 +192,15 @@ def select_pairs(twins: list[dict], images: list[dict], cfg: TwinPairConfig) -> 
     return pairs
 
 
-def models(cfg: BuildConfig, p: TwinPairConfig) -> dict[str, str]:
+def models(job: BuildJob, p: TwinPairConfig) -> dict[str, str]:
     """The card's models and prompt version of a recipe built on the reference's stages (`p`)."""
     version = load_paper_prompts(p.prompts)["version"]
-    return {"generator": p.generator.name, "renderer": cfg.renderer, "judge": p.judge.name, "prompts": version}
+    return {
+        "generator": p.generator.name,
+        "renderer": job.cfg.renderer,
+        "judge": job.judge.model.name,
+        "prompts": version,
+    }
 
 
 def _pair_counts(twins: list[dict], pairs: list[dict]) -> dict[str, int]:
