@@ -438,10 +438,29 @@ def test_recipes_are_registered_by_name():
     from cultureclip.builder.recipes.catalog import CatalogRecipe
     from cultureclip.builder.recipes.paper import PaperRecipe
 
-    assert BUILD_RECIPES.list() == ["bottom_up", "catalog", "paper"]
+    assert BUILD_RECIPES.list() == [
+        "bottom_up", "caption_scores", "caption_variant", "catalog", "cultwin", "fashion_mnist", "paper", "recaption"
+    ]  # fmt: skip
     assert isinstance(BUILD_RECIPES.create("catalog"), CatalogRecipe)
     assert isinstance(BUILD_RECIPES.create("paper"), PaperRecipe)
     assert isinstance(BUILD_RECIPES.create("bottom_up"), BottomUpRecipe)
+
+
+def test_build_config_sections_follow_the_recipes_that_declare_them():
+    from typing import get_args
+
+    from cultureclip.config import BuildConfig
+    from cultureclip.config.build import RECIPE_SECTIONS
+
+    sectioned = {
+        n: BUILD_RECIPES.get(n).section for n in BUILD_RECIPES.list() if hasattr(BUILD_RECIPES.get(n), "section")
+    }
+    assert sectioned == RECIPE_SECTIONS and list(RECIPE_SECTIONS) == ["catalog", "paper", "bottom_up"]
+    assert get_args(BuildConfig.model_fields["recipe"].annotation) == tuple(RECIPE_SECTIONS)
+    assert {n: BuildConfig.model_fields[n].annotation for n in RECIPE_SECTIONS} == {
+        n: section | None for n, section in RECIPE_SECTIONS.items()
+    }
+    assert "countries" not in RECIPE_SECTIONS["bottom_up"].model_fields  # a section has only what its recipe reads
 
 
 def test_write_table_takes_the_union_of_the_rows_fields(tmp_path):

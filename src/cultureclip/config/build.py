@@ -3,9 +3,9 @@ shared machinery (renderer, shards; where the stages run is section `executor`).
 other than the chosen one is an error, so no setting is silently ignored."""
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, create_model, model_validator
 
 from cultureclip.config.base import Strict
 from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig, reference_vlm
@@ -50,8 +50,30 @@ class ClipFilterConfig(Strict):
     batch_size: int = Field(default=32, ge=1)
 
 
-class CatalogRecipeConfig(Strict):
+RECIPE_SECTIONS: dict[str, type[Strict]] = {}
+"""Each recipe's config section by recipe name, filled by the `RecipeSection` subclasses as they are declared:
+`BuildConfig`'s recipe choice and its sections are derived from it (a new recipe declares its section once)."""
+
+
+class RecipeSection(Strict):
+    """The settings of one build recipe, section `build.<recipe>`: a subclass names its recipe (`recipe`, the
+    name the recipe has in `BUILD_RECIPES`), which declares it."""
+
+    recipe: ClassVar[str]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "recipe" in cls.__dict__:
+            if cls.recipe in RECIPE_SECTIONS:
+                raise ValueError(f"recipe section {cls.recipe!r} is declared twice")
+            RECIPE_SECTIONS[cls.recipe] = cls
+
+
+class CatalogRecipeConfig(RecipeSection):
     """The catalogue recipe: twin groups of the catalogue -> captions -> images -> optional CLIP filter."""
+
+    recipe = "catalog"
 
     groups: Literal["all"] | list[str] | None = None
     """Twin groups the dataset is built from, in this order. None: the offline world's original 27 groups
@@ -69,7 +91,7 @@ class CatalogRecipeConfig(Strict):
     """CLIP filtering; None keeps every rendered image (the offline default)."""
 
 
-class TwinPairConfig(Strict):
+class TwinPairConfig(RecipeSection):
     """What the reference's twin-pair stages read (`paper.twin_pairs`): a concept -> its twin -> captions of both
     -> every caption pair rendered -> a vision-language judge keeps pairs whose two images pass. The `paper` and
     `bottom_up` sections each add their own source of concepts."""
@@ -96,6 +118,8 @@ class TwinPairConfig(Strict):
 class PaperRecipeConfig(TwinPairConfig):
     """The reference (CultureCLIP paper) recipe: country x category prompts -> concept -> the twin-pair stages."""
 
+    recipe = "paper"
+
     countries: list[str] | None = None
     """Countries asked about; None: every ISO 3166-1 country (pycountry, 249; the reference used 229)."""
     max_prompts: int | None = Field(default=None, ge=1)
@@ -108,6 +132,8 @@ class BottomUpRecipeConfig(TwinPairConfig):
     key visual features) -> the labels become catalogue rows (the catalogue's checks) -> then the
     reference recipe's twin, caption, image and judge stages (`TwinPairConfig`, shared with `paper`). The
     real photos stay in the dataset beside the renders (`source: photo`)."""
+
+    recipe = "bottom_up"
 
     rows: Path | None = None
     """Image-text rows in the WIT layout (.json list, .jsonl or .parquet): page_title, page_url,
@@ -123,24 +149,9 @@ class BottomUpRecipeConfig(TwinPairConfig):
     """Keep each labelled photo as a sample of its concept (source: photo, with its URL and attribution)."""
 
 
-RECIPE_SECTIONS: dict[str, type[Strict]] = {
-    "catalog": CatalogRecipeConfig,
-    "paper": PaperRecipeConfig,
-    "bottom_up": BottomUpRecipeConfig,
-}
+class BuildSettings(Strict):
+    """The settings every recipe shares; `BuildConfig` adds the recipe choice and one section per recipe."""
 
-
-class BuildConfig(Strict):
-    recipe: Literal["catalog", "paper", "bottom_up"] = "catalog"
-    """catalog: the concept catalogue's twin groups (section `catalog`); paper: the reference recipe
-    (section `paper`, see the paper-build preset); bottom_up: concepts mined from real image-text rows
-    (section `bottom_up`, see the paper-bottom-up preset). Only the chosen recipe's section may be set."""
-    catalog: CatalogRecipeConfig | None = None
-    """Settings of the catalogue recipe (filled with its defaults when it is the recipe)."""
-    paper: PaperRecipeConfig | None = None
-    """Settings of the reference recipe (filled with its defaults when it is the recipe)."""
-    bottom_up: BottomUpRecipeConfig | None = None
-    """Settings of the bottom-up recipe (filled with its defaults when it is the recipe)."""
     renderer: str = "procedural"
     """Image generator id: procedural (offline world), diffusers:HUB_NAME_OR_PATH (any text-to-image
     pipeline: SD-Turbo, SDXL, SD3, FLUX), tiny:sd (tests), fixed:SECONDS (benchmarks)."""
@@ -169,6 +180,29 @@ class BuildConfig(Strict):
             else:
                 data[name] = None
         return data
+
+
+BuildConfig = create_model(
+    "BuildConfig",
+    __base__=BuildSettings,
+    __doc__="How a dataset is built: the recipe (`recipe`), its section (`build.<recipe>`) and the shared settings.",
+    recipe=(
+        Literal[tuple(RECIPE_SECTIONS)],
+        Field(
+            "catalog",
+            description="catalog: the concept catalogue's twin groups; paper: the reference recipe (the paper-build "
+            "preset); bottom_up: concepts mined from real image-text rows (the paper-bottom-up preset). Only the "
+            "chosen recipe's section may be set.",
+        ),
+    ),
+    **{
+        name: (
+            section | None,
+            Field(None, description=f"Settings of recipe {name!r} (its defaults when it is the recipe)."),
+        )
+        for name, section in RECIPE_SECTIONS.items()
+    },
+)
 
 
 def _is_default(section: type[Strict], value: Any) -> bool:

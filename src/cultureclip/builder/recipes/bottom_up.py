@@ -29,7 +29,7 @@ from cultureclip.builder.stages.photos import (
 from cultureclip.catalog.check import check_rows
 from cultureclip.catalog.files import RawRow
 from cultureclip.catalog.schema import ConceptSketch
-from cultureclip.config import dump_config
+from cultureclip.config import BottomUpRecipeConfig, dump_config
 from cultureclip.data.row import dataset_row
 from cultureclip.data.text import slug
 from cultureclip.io import input_record
@@ -37,6 +37,8 @@ from cultureclip.io import input_record
 
 class BottomUpRecipe:
     """Builds `build.bottom_up`'s dataset (see the module docstring)."""
+
+    section = BottomUpRecipeConfig
 
     def record(self, job: BuildJob) -> str:
         """The seed, target CLIP and build settings, and the content of the rows and prompt files."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from cultureclip.builder.card import quality_facts
 from cultureclip.builder.executors import Executor
 from cultureclip.builder.pipeline import BuildJob, Built, Publish, build
+from cultureclip.builder.recipes import BUILD_RECIPES
 from cultureclip.builder.sources import stage_row
 from cultureclip.builder.stage import Stage
 from cultureclip.builder.stages.caption_rubric import RubricStage, load_quality_prompts
@@ -77,7 +78,7 @@ class CaptionScoresRecipe:
 
 def score_dataset(folder: Path, cfg: ScoreConfig, executor: ExecutorConfig) -> Path:
     """Score the captions of the dataset in `folder` (see the module docstring), the stages run by `executor`."""
-    return build(CaptionScoresRecipe(folder, cfg), BuildJob(executor=executor), folder)
+    return build(BUILD_RECIPES.create("caption_scores", folder, cfg), BuildJob(executor=executor), folder)
 
 
 def scores_of(folder: Path, cfg: ScoreConfig) -> dict[str, dict] | None:

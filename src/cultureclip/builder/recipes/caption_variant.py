@@ -23,6 +23,7 @@ from cultureclip.backends.templates import CAPTION_TEMPLATES, NO_DETAIL_TEMPLATE
 from cultureclip.builder.card import read_card
 from cultureclip.builder.executors import Executor
 from cultureclip.builder.pipeline import BuildJob, Built, Publish, build
+from cultureclip.builder.recipes import BUILD_RECIPES
 from cultureclip.builder.recipes.caption_scores import SCORES
 from cultureclip.config import BuildConfig
 from cultureclip.data.finished import read_rows
@@ -133,5 +134,5 @@ def write_caption_variant(
 ) -> Path:
     """Write DATA with its captions replaced by `variant`'s into the new dataset folder `out`; a folder
     finished with the same settings from the same manifest is kept."""
-    recipe = CaptionVariantRecipe(data, variant, concepts, share, seed)
+    recipe = BUILD_RECIPES.create("caption_variant", data, variant, concepts, share, seed)
     return build(recipe, BuildJob(BuildConfig(shard_size=shard_size)), Path(out))

@@ -18,6 +18,7 @@ from PIL import Image
 from cultureclip.builder.blobs import Blob
 from cultureclip.builder.executors import Executor
 from cultureclip.builder.pipeline import BuildJob, Built, Publish, build
+from cultureclip.builder.recipes import BUILD_RECIPES
 from cultureclip.builder.stages.images import render_stage
 from cultureclip.builder.stages.vlm_judge import VlmJudgeStage, judge_rejection
 from cultureclip.config import BuildConfig, ExecutorConfig, JudgeConfig, dump_config
@@ -166,5 +167,5 @@ def import_cultwin(
     `max_side` shrinks larger images to that longest side; `build_cfg` gives the renderer, `executor` where the
     stages run."""
     cfg = (build_cfg or BuildConfig()).model_copy(update={"shard_size": shard_size})
-    recipe = CultwinRecipe(splits, images, max_side, render, judge)
+    recipe = BUILD_RECIPES.create("cultwin", splits, images, max_side, render, judge)
     return build(recipe, BuildJob(cfg, executor=executor or ExecutorConfig()), Path(out), overwrite)

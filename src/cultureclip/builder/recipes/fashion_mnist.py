@@ -13,6 +13,7 @@ from PIL import Image
 
 from cultureclip.builder.executors import Executor
 from cultureclip.builder.pipeline import BuildJob, Built, Publish, build
+from cultureclip.builder.recipes import BUILD_RECIPES
 from cultureclip.config import BuildConfig, ExtraDataConfig, ShardImageConfig, dump_config
 from cultureclip.data.mnist_idx import FASHION_MNIST_KINDS, ClassDataset, load_fashion_mnist
 from cultureclip.data.row import dataset_row
@@ -86,4 +87,4 @@ class FashionMnistRecipe:
 def import_fashion_mnist(spec: ExtraDataConfig, folder: Path, seed: int) -> Path:
     """Write `spec.count` train photos (drawn with `seed`) into `folder` as a train split; skip if done."""
     job = BuildJob(BuildConfig(shard_size=SHARD_SIZE, shard_images=LOSSLESS), seed)
-    return build(FashionMnistRecipe(spec), job, Path(folder))
+    return build(BUILD_RECIPES.create("fashion_mnist", spec), job, Path(folder))

@@ -51,6 +51,8 @@ def prompt_rows(cfg: PaperRecipeConfig) -> list[dict]:
 class PaperRecipe:
     """Builds `build.paper`'s dataset (see the module docstring)."""
 
+    section = PaperRecipeConfig
+
     def record(self, job: BuildJob) -> str:
         """The seed, target CLIP, build and judge settings and the prompt files' content (no catalogue)."""
         prompts = {"paper prompts": prompt_file(job.cfg.paper.prompts, "build.paper.prompts")}

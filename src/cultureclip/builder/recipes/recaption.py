@@ -22,6 +22,7 @@ from pathlib import Path
 from cultureclip.builder.card import quality_facts, read_card
 from cultureclip.builder.executors import Executor
 from cultureclip.builder.pipeline import BuildJob, Built, Publish, build
+from cultureclip.builder.recipes import BUILD_RECIPES
 from cultureclip.builder.recipes.caption_scores import SCORES, score_models, score_rows, scores_of
 from cultureclip.builder.sources import stage_row
 from cultureclip.builder.stages.recaption import RecaptionStage, low_score_reason
@@ -86,7 +87,9 @@ def recaption_dataset(
     data, out = Path(data), Path(out)
     if out.resolve() == data.resolve():
         raise ConfigError(f"recaption {data}: --out must be a new folder (the dataset is read, not rewritten)")
-    return build(RecaptionRecipe(data, cfg, score), BuildJob(target_model=target_model, executor=executor), out)
+    return build(
+        BUILD_RECIPES.create("recaption", data, cfg, score), BuildJob(target_model=target_model, executor=executor), out
+    )
 
 
 def _rewrite(
