@@ -394,6 +394,7 @@ def test_every_stage_declares_its_fields_and_pickles():
         ChatModelConfig,
         ClipFilterConfig,
         ImageGeneratorConfig,
+        JudgeConfig,
         PaperRecipeConfig,
         ScoreConfig,
     )
@@ -406,7 +407,7 @@ def test_every_stage_declares_its_fields_and_pickles():
         ConceptStage(paper, paper.generator),
         TwinPromptStage(paper, paper.generator),
         PaperCaptionStage(paper, "config:test-clip"),
-        VlmJudgeStage(paper),
+        VlmJudgeStage(JudgeConfig()),
         PhotoStage(224),
         PhotoFilterStage(BottomUpRecipeConfig(), ["Cuisine"]),
         PhotoLabelStage(BottomUpRecipeConfig(), ["Cuisine"]),

@@ -106,15 +106,14 @@ class Recipe(Protocol):
 def build(recipe: Recipe, job: BuildJob, out: Path, overwrite: bool = False) -> Path:
     """Make `recipe`'s output for `job` in `out` (skipped when a finished one with the same record is there)."""
     out, publish = Path(out), getattr(recipe, "publish", NEW)
+    if publish.mode != "beside":
+        claim_output(out, publish.maker, overwrite)  # first: a folder of someone else's is refused before any work
+    elif not is_done(out):
+        raise DataError(f"{out}: not a finished dataset folder (no completion marker)")
     record = recipe.record(job)
-    if _finished(out, publish, record):
+    if not overwrite and _finished(out, publish, record):
         log.info("%s already made with these settings, skipping", out)
         return out
-    if publish.mode == "beside":
-        if not is_done(out):
-            raise DataError(f"{out}: not a finished dataset folder (no completion marker)")
-    else:
-        claim_output(out, publish.maker, overwrite)
     recipe.check(job)
     work = out.with_name(f"{out.name}.{publish.work}")
     claim_work(work, record, publish.record)
