@@ -245,7 +245,7 @@ def test_a_figure_that_is_a_link_out_of_the_folder_is_not_inlined(tmp_path):
 @example(name="- a", caption="===")
 @example(name="+ b", caption="2) x ``` ~~~ ___ ***")
 def test_any_text_as_a_concept_name_or_caption_leaves_no_tag_and_no_foreign_image(tmp_path, monkeypatch, name, caption):
-    from cultureclip.eval.reports import compare
+    from cultureclip.eval.reports import compare, sections
 
     assume(name.strip() and name not in ("base", "tuned", "gyoza", "other"))
 
@@ -255,7 +255,7 @@ def test_any_text_as_a_concept_name_or_caption_leaves_no_tag_and_no_foreign_imag
 
     monkeypatch.setattr(compare, "bar_plot", figure)
     monkeypatch.setattr(compare, "confusion_plot", figure)
-    monkeypatch.setattr(compare, "_thumbnail", figure)
+    monkeypatch.setattr(sections, "thumbnail", figure)
     out = tmp_path / "report"
     out.mkdir(exist_ok=True)
     _figures(out)
@@ -403,17 +403,20 @@ def _shard_outside(tmp, world):
     shards = ["../elsewhere/" + s if s else s for s in table["shard"].to_pylist()]
     table = table.set_column(table.column_names.index("shard"), "shard", pa.array(shards, pa.string()))
     pq.write_table(table, tmp / "d" / "manifest.parquet")
-    return ["eval", "--models", "a=config:test-clip", "-d", f"shards:{tmp / 'd'}", "-o", str(tmp / "e")]
+    return ["compare", "--models", "a=config:test-clip", "-d", f"shards:{tmp / 'd'}", "-o", str(tmp / "e")]
 
 
 def test_wit_rows_name_no_path_outside_their_folder(tmp_path):
-    from cultureclip.builder.stages.photos import read_wit_rows
-    from cultureclip.config import BottomUpRecipeConfig
+    from cultureclip.config import CorpusConfig
+    from cultureclip.data.corpora import read_corpus
     from cultureclip.errors import DataError
 
-    def rows(*lines: dict, name: str = "wit.jsonl") -> BottomUpRecipeConfig:
+    def read_wit_rows(cfg: CorpusConfig) -> list:
+        return list(read_corpus(cfg))
+
+    def rows(*lines: dict, name: str = "wit.jsonl") -> CorpusConfig:
         (tmp_path / name).write_text("".join(json.dumps(line) + "\n" for line in lines))
-        return BottomUpRecipeConfig(rows=tmp_path / name, images=tmp_path / "images")
+        return CorpusConfig(kind="wit", path=tmp_path / name, images=tmp_path / "images")
 
     with pytest.raises(DataError, match=r"wit.jsonl: row k1: image_path '/etc/hostname' is outside the rows' folder"):
         read_wit_rows(rows({"key": "k1", "page_title": "t", "image_path": "/etc/hostname"}))
@@ -422,7 +425,7 @@ def test_wit_rows_name_no_path_outside_their_folder(tmp_path):
     with pytest.raises(DataError, match=r"wit.jsonl: row 0: key '../../x' is not a sample key"):
         read_wit_rows(rows({"key": "../../x", "page_title": "t"}))
     inside = read_wit_rows(rows({"key": "k1", "page_title": "t", "image_path": "images/k1.jpg"}))
-    assert inside[0]["file"] == str(tmp_path / "images" / "k1.jpg")
+    assert inside[0].image.path == str(tmp_path / "images" / "k1.jpg")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -605,12 +608,16 @@ def _bomb_release(tmp, world):
     return _import(tmp, [_pair(pos="images/bomb.png")])
 
 
-def _wit_broken(tmp_path: Path, text: str):
-    from cultureclip.builder.stages.photos import read_wit_rows
-    from cultureclip.config import BottomUpRecipeConfig
+def _wit_rows(path: Path) -> list:
+    from cultureclip.config import CorpusConfig
+    from cultureclip.data.corpora import read_corpus
 
+    return list(read_corpus(CorpusConfig(kind="wit", path=path, images=path.parent)))
+
+
+def _wit_broken(tmp_path: Path, text: str):
     (tmp_path / "wit.jsonl").write_text(text)
-    return read_wit_rows(BottomUpRecipeConfig(rows=tmp_path / "wit.jsonl", images=tmp_path))
+    return _wit_rows(tmp_path / "wit.jsonl")
 
 
 def test_wit_rows_with_a_broken_line_or_a_key_with_a_dot_are_one_line(tmp_path):
@@ -622,10 +629,7 @@ def test_wit_rows_with_a_broken_line_or_a_key_with_a_dot_are_one_line(tmp_path):
         _wit_broken(tmp_path, '{"key": "a.b", "page_title": "a"}\n')
     (tmp_path / "w.jsonl").write_bytes(b'{"page_title": "caf\xe9"}\n')
     with pytest.raises(DataError, match=r"w.jsonl: not a UTF-8 text file \(byte 19\)"):
-        from cultureclip.builder.stages.photos import read_wit_rows
-        from cultureclip.config import BottomUpRecipeConfig
-
-        read_wit_rows(BottomUpRecipeConfig(rows=tmp_path / "w.jsonl", images=tmp_path))
+        _wit_rows(tmp_path / "w.jsonl")
 
 
 def _idx_bomb(root: Path, megabytes: int = 64) -> Path:
@@ -784,7 +788,7 @@ CASES = [
     Case(
         "5. a model name that leaves --out",
         lambda tmp, w: [
-            "eval",
+            "compare",
             "--models",
             "../../x=config:test-clip",
             "-d",
@@ -835,7 +839,7 @@ CASES = [
     Case(
         "8. a gzip bomb given as Fashion-MNIST",
         lambda tmp, w: [
-            "eval",
+            "compare",
             "--models",
             "a=config:test-clip",
             "-d",
@@ -863,7 +867,7 @@ CASES = [
 
 def _eval_manifest(tmp: Path, data: bytes) -> list[str]:
     manifest = _file(tmp, "m.jsonl", data)
-    return ["eval", "--models", "a=config:test-clip", "-d", f"manifest:{manifest}", "-o", str(tmp / "e")]
+    return ["compare", "--models", "a=config:test-clip", "-d", f"manifest:{manifest}", "-o", str(tmp / "e")]
 
 
 def _file(tmp: Path, name: str, data: bytes) -> Path:

@@ -22,11 +22,11 @@ from cultureclip.builder.recipes.fashion_mnist import import_fashion_mnist
 from cultureclip.config import DatasetSpec, ExtraDataConfig, RunConfig, TrainConfig, dump_config
 from cultureclip.errors import ConfigError, DataError
 from cultureclip.eval.reports.run import HELD_OUT, RUN_TASKS, headline, write_report
-from cultureclip.eval.runner import Comparison, compare_models, load_model, score_model
+from cultureclip.eval.runner import Comparison, compare_models, load_model, write_results
+from cultureclip.eval.wise import score_sweep
 from cultureclip.io import LOCK_FILE, folder_lock, is_done, write_text
 from cultureclip.train.fit import fit_to_folder
 from cultureclip.view.site import write_view
-from cultureclip.wise import wise_sweep
 
 log = logging.getLogger(__name__)
 EXTRA_IMPORTERS = {"fashion_mnist": import_fashion_mnist}
@@ -95,19 +95,19 @@ def _new_run_folder(root: Path) -> Path:
             folder = root / f"{stamp}-{n}"
 
 
-def build(cfg: RunConfig, out: Path) -> Path:
+def build(cfg: RunConfig, out: Path | str) -> Path:
     """Build the dataset of the recipe `build.recipe` into `out/data`, for the run's CLIP (`model.name`)."""
     job = pipeline.BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog, cfg.executor, cfg.judge)
-    return pipeline.build(BUILD_RECIPES.create(cfg.build.recipe), job, out / "data")
+    return pipeline.build(BUILD_RECIPES.create(cfg.build.recipe), job, Path(out) / "data")
 
 
-def train_models(cfg: RunConfig, out: Path, seconds: dict[str, float] | None = None) -> dict[str, str]:
+def train_models(cfg: RunConfig, out: Path | str, seconds: dict[str, float] | None = None) -> dict[str, str]:
     """Train the base (if `pretrain` is set), the tuned model and each ablation; return model ids.
 
     Each training's `extra_data` is imported into OUT/extra_data and trained on after the world's train split.
     Each model's wall time goes into `seconds` when given.
     """
-    seconds = {} if seconds is None else seconds
+    out, seconds = Path(out), ({} if seconds is None else seconds)
     models = {"base": cfg.model.name}
     runs = {name: cfg.training(name) for name in ("tuned", *cfg.ablations)}
     if cfg.pretrain is not None:
@@ -146,8 +146,9 @@ def evaluate_models(
 ) -> Comparison:
     """Score every model on the held-out split and `eval.extra_datasets` (deltas against `eval.reference`
     with their bootstrap intervals), then the WiSE-FT sweep of `wise.model` on the same models; write
-    metrics.json, wise.json and the run report; with `stages` (wall seconds of the stages before), both also
-    show those, this evaluation's ("eval") and their sum ("total")."""
+    metrics.json, results.jsonl and predictions/ (the runner's), then wise.json and the run report; with
+    `stages` (wall seconds of the stages before), metrics and report also show those, this evaluation's
+    ("eval") and their sum ("total")."""
     start = time.perf_counter()
     if not models:
         raise DataError(f"{out}: no trained model to evaluate in models/; run `cultureclip train` on it first")
@@ -170,16 +171,15 @@ def evaluate_models(
     datasets = [held_out, *cfg.eval.extra_datasets]
     comparison = compare_models(models, datasets, cfg.eval, cfg.model.device, cfg.seed, cfg.model.towers, loaded)
     if wise_pair:
-        base, tuned = (loaded[n] for n in wise_pair)
-        for alpha, mixed in wise_sweep(base, tuned, cfg.wise.alphas):
-            results, _, _ = score_model(comparison, mixed, cfg.eval)
-            comparison.wise.append({"alpha": alpha, "model": wise_pair[1]} | headline(results))
+        sweep = score_sweep(comparison, *(loaded[n] for n in wise_pair), cfg.wise.alphas, cfg.eval)
+        comparison.wise = [{"alpha": alpha, "model": wise_pair[1]} | headline(results) for alpha, results in sweep]
     comparison.notes = _notes(out / "data")
     if stages is not None:
         comparison.stages = stages | {"eval": time.perf_counter() - start}
         comparison.stages["total"] = sum(comparison.stages.values())
     if cfg.view.in_run and not is_done(out / "view"):
         write_view(out / "data", out / "view", cfg.view)
+    write_results(comparison, out)
     write_report(comparison, out, cfg.eval.grid_groups)
     return comparison
 

@@ -1,8 +1,16 @@
-"""The bottom-up recipe on a handful of WIT-layout rows with local images: a scripted OpenAI-compatible
-vision-language model on loopback filters, labels, writes twins and captions and judges; `tiny:sd` renders."""
+"""The bottom-up recipe on a handful of WIT-layout rows with local images, and on what img2dataset
+downloads of them from a loopback server: a scripted OpenAI-compatible vision-language model on loopback
+filters, labels, writes twins and captions and judges; `tiny:sd` renders."""
 
+import csv
+import functools
 import json
+import os
 import re
+import shutil
+import subprocess
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -74,10 +82,11 @@ def wit(tmp_path_factory):
     return root
 
 
-def _argv(wit, out, url):
+def _argv(wit, out, url, corpus=None):
     model = ["name=openai:fake-vlm", f"base_url={url}", "backoff_s=0.01", "temperature=0"]
+    corpus = corpus or [f"build.bottom_up.rows={wit / 'wit.jsonl'}"]
     return [
-        "build", "--preset", "paper-bottom-up", "--out", str(out), f"build.bottom_up.rows={wit / 'wit.jsonl'}",
+        "build", "--preset", "paper-bottom-up", "--out", str(out), *corpus,
         *[f"build.bottom_up.{role}.{m}" for role in ("labeller", "generator") for m in model],
         *[f"judge.model.{m}" for m in model], "judge.reasks=1",
         "build.renderer=tiny:sd", "build.image_size=16", "build.images.steps=1", "executor.chunk_rows=16",
@@ -154,3 +163,77 @@ def test_a_tiny_vlm_labeller_runs_and_its_unparseable_replies_fail_with_the_reas
            "context_page_description": "The erhu."}  # fmt: skip
     out = stage.run([row], retries=0)
     assert out[0]["status"] == "failed" and out[0]["reason"].startswith("filter: no JSON object in the reply")
+
+
+IMG2DATASET = os.environ.get("CULTURECLIP_IMG2DATASET") or shutil.which("img2dataset")
+"""img2dataset's command: it pins pandas<3 and webdataset<0.3, so it lives in a virtual environment of its
+own (scripts/install_img2dataset.sh DIR; then CULTURECLIP_IMG2DATASET=DIR/bin/img2dataset)."""
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(wit):
+    """The WIT rows' images on a loopback HTTP server, and their URL list in WIT's TSV layout (image_url,
+    caption_attribution_description, page_title, ...), with one more row whose image is not there (404)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(wit)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    rows = [json.loads(line) for line in (wit / "wit.jsonl").read_text().splitlines()]
+    rows.append({**rows[0], "page_title": "Gone", "image_path": "gone.jpg"})
+    for row in rows:
+        row["image_url"] = f"{base}/{row.pop('image_path')}"
+    with open(wit / "wit.tsv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), delimiter="\t")
+        writer.writeheader()
+        writer.writerows(rows)
+    yield wit / "wit.tsv"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.mark.skipif(IMG2DATASET is None, reason="img2dataset not found: scripts/install_img2dataset.sh DIR installs "
+                    "it, then set CULTURECLIP_IMG2DATASET=DIR/bin/img2dataset")  # fmt: skip
+@pytest.mark.parametrize("output_format", ["webdataset", "parquet"])
+def test_img2dataset_downloads_the_wit_url_list_and_the_route_builds_from_its_output(served, tmp_path, output_format):
+    columns = '["page_title","page_url","language","context_page_description"]'
+    download = [
+        IMG2DATASET, f"--url_list={served}", "--input_format=tsv", "--url_col=image_url",
+        "--caption_col=caption_attribution_description", f"--save_additional_columns={columns}",
+        f"--output_format={output_format}", f"--output_folder={tmp_path / 'corpus'}", "--processes_count=1",
+        "--thread_count=1", "--number_sample_per_shard=2", "--resize_mode=no", "--enable_wandb=False",
+        "--timeout=5", "--retries=0",
+    ]  # fmt: skip
+    env = {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1"}
+    done = subprocess.run(download, capture_output=True, text=True, timeout=240, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "corpus").glob("*_stats.json")) == [
+        "00000_stats.json", "00001_stats.json", "00002_stats.json"
+    ]  # fmt: skip
+    corpus = ["build.bottom_up.corpus.kind=img2dataset", f"build.bottom_up.corpus.path={tmp_path / 'corpus'}"]
+    with ChatServer(vlm) as server:
+        assert main(_argv(None, tmp_path / "out", server.url, corpus)) == 0
+    assert not any("Gone" in prompt for prompt in server.attempts)  # its download failed: not in the corpus
+    data = tmp_path / "out" / "data"
+    photos = pq.read_table(data / "photos.parquet").to_pylist()
+    assert sorted((p["page_title"], p["decision"], p["country"]) for p in photos) == [
+        ("Hanbok", "labelled", "Korea, Republic of"),
+        ("Map of Europe", "rejected", None),
+        ("Mystery dish", "failed", None),
+        ("Xiaolongbao", "labelled", "China"),
+    ]
+    real = sorted((r for r in read_manifest(data) if r["source"] == "photo"), key=lambda r: r["name"])
+    assert [(r["name"], r["url"], r["caption"]) for r in real] == [
+        ("Hanbok", "https://en.wikipedia.org/wiki/Hanbok", "A photo of Hanbok, by Someone (CC BY-SA 4.0)"),
+        (
+            "Xiaolongbao",
+            "https://en.wikipedia.org/wiki/Xiaolongbao",
+            "A photo of Xiaolongbao, by Someone (CC BY-SA 4.0)",
+        ),
+    ]
+    assert {r["caption_source"] for r in real} == {"the photo's page (img2dataset)"}
+    assert all(r["image_url"].startswith("http://127.0.0.1:") for r in real)

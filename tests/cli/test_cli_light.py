@@ -18,7 +18,17 @@ print(repr((code, "torch" in sys.modules, out.getvalue())))
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["catalog", "stats", "--json"], ["catalog", "check"], ["catalog", "--help"]]
+    "argv",
+    [
+        ["--help"],
+        ["compare", "--help"],
+        ["eval", "--help"],
+        ["wise", "--help"],
+        ["export", "clip-benchmark", "--help"],
+        ["catalog", "stats", "--json"],
+        ["catalog", "check"],
+        ["catalog", "--help"],
+    ],
 )
 def test_runs_without_importing_torch(argv):
     done = subprocess.run([sys.executable, "-c", CODE.format(argv=argv)], capture_output=True, text=True, check=True)

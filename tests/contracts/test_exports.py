@@ -11,8 +11,8 @@ from PIL import Image
 from conftest import synthetic_train_data
 from cultureclip.backends.clip import create_clip
 from cultureclip.config import TowersConfig, TrainConfig, TuneConfig
+from cultureclip.eval.wise import export_wise, wise
 from cultureclip.train.loop import train
-from cultureclip.wise import export_wise, wise
 
 IMAGES = [Image.new("RGB", (40, 30), (200, 40, 10)), Image.new("L", (30, 40), 90), Image.new("RGB", (32, 32), "navy")]
 TEXTS = ["a photo of gyoza.", "A Photo of JIAOZI, a dumpling from China!", "gate", "café crème brûlée 🍮"]

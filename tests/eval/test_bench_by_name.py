@@ -11,29 +11,7 @@ from cultureclip.cli import main
 from cultureclip.config import DatasetSpec
 from cultureclip.errors import DataError
 from cultureclip.eval.datasets import load_dataset
-from helpers.bench_releases import FakeClip, evaluate, seeing, write_release
-
-NAMES = ["sushi", "ramen", "susi", "raamen", "tacos"]
-"""What the fake CLIP reads: English names and their local-language words."""
-JAPAN = "('Japanese', 'Japan')"
-
-
-def cvqa_rows() -> list[dict]:
-    """2 labelled questions (one image sees the English word, one the local one) and 2 without a label."""
-    row = {
-        "Question": "これは何?",
-        "Translated Question": "What food is this?",
-        "Options": ["raamen", "susi"],
-        "Translated Options": ["ramen", "sushi"],
-        "Subset": JAPAN,
-        "Category": "Food",
-    }
-    return [
-        {"image": seeing(NAMES, "sushi"), **row, "Label": 1},
-        {"image": seeing(NAMES, "susi"), **row, "Label": 1},
-        {"image": seeing(NAMES, "sushi"), **row, "Label": None},
-        {"image": seeing(NAMES, "sushi"), **row, "Label": -1},
-    ]
+from helpers.bench_releases import JAPAN, NAMES, FakeClip, cvqa_rows, dollar_street, evaluate, seeing, write_release
 
 
 def test_cvqa_asks_question_and_option_texts_in_english_and_in_the_local_language(tmp_path):
@@ -61,22 +39,6 @@ def test_cvqa_asks_question_and_option_texts_in_english_and_in_the_local_languag
         lines["local"][1]["options"] == ["これは何? raamen", "これは何? susi"]
         and lines["local"][1]["region"] == "Japan"
     )
-
-
-def dollar_street(root, index="images_v2.csv"):
-    """The MLCommons release's layout: an index CSV and the images under assets/."""
-    rows = [
-        ("a1", "['sushi', 'food']", "Japan", "sushi"),
-        ("a2", "ramen", "Japan", "ramen"),
-        ("a3", "tacos", "Mexico", "sushi"),
-    ]
-    (root / "assets").mkdir(parents=True)
-    lines = ["id,country.name,income,imageRelPath,topics"]
-    for key, topics, country, seen in rows:
-        seeing(NAMES, seen).save(root / "assets" / f"{key}.png")
-        lines.append(f'{key},{country},100,assets/{key}.png,"{topics}"')
-    (root / index).write_text("\n".join(lines) + "\n")
-    return root
 
 
 def test_dollar_street_classifies_by_topic_with_the_country_as_culture(tmp_path):

@@ -1,4 +1,4 @@
-"""The embedding cache and `cultureclip eval --models` end to end on two tiny models."""
+"""The embedding cache and `cultureclip compare` end to end on two tiny models."""
 
 import json
 
@@ -9,6 +9,7 @@ from PIL import Image
 
 from cultureclip.backends.clip import create_clip
 from cultureclip.cli import main
+from cultureclip.config import load_config
 from cultureclip.eval.cache import EmbeddingCache, model_fingerprint
 from cultureclip.eval.datasets.base import FileImage
 from cultureclip.eval.embed import Encoder
@@ -47,9 +48,9 @@ def world(tmp_path_factory):
     return root
 
 
-def _argv(world, out, *extra):
+def _argv(world, out, *extra, command="compare"):
     return [
-        "eval",
+        command,
         "--out",
         str(out),
         "--models",
@@ -193,7 +194,7 @@ def test_paired_bootstrap_golden():
 )
 def test_bad_input_is_one_line(world, tmp_path, capsys, extra, message):
     argv = [
-        "eval",
+        "compare",
         "--out",
         str(tmp_path),
         "--models",
@@ -213,7 +214,7 @@ def test_a_model_that_cannot_load_names_path_and_reason(world, tmp_path, capsys)
     broken.mkdir()
     (broken / "open_clip_config.json").write_text("{not json")
     argv = [
-        "eval",
+        "compare",
         "--out",
         str(tmp_path / "o"),
         "--models",
@@ -227,14 +228,54 @@ def test_a_model_that_cannot_load_names_path_and_reason(world, tmp_path, capsys)
     assert f"model a: {broken}: cannot load model" in err
 
 
-def test_a_run_folder_keeps_its_own_report(world, first_run, tmp_path):
+def test_compare_refuses_a_folder_it_did_not_write_and_leaves_it_as_it_was(world, tmp_path, capsys):
     run = tmp_path / "run"
     (run / "data").mkdir(parents=True)
-    (run / "data" / ".done").write_text("")
+    (run / "data" / ".done").write_text("build")
     (run / "metrics.json").write_text("{}")
-    assert main(_argv(world, run)) == 0
+    assert main(_argv(world, run)) == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"error: {run}: not empty and not written by `cultureclip compare`; choose a new --out" in err
+    assert sorted(p.name for p in run.iterdir()) == ["data", "metrics.json"]
     assert (run / "metrics.json").read_text() == "{}"
+
+
+def test_compare_replaces_its_own_comparison_whole_and_saves_its_config(world, first_run, tmp_path):
+    out = tmp_path / "cmp"
+    assert main(_argv(world, out)) == 0
+    assert (out / ".done").read_text() == "compare" and not list(tmp_path.glob(".cmp.tmp-*"))
+    (out / "stray.txt").write_text("from the first comparison")
+    argv = _argv(world, out)
+    argv[argv.index("--models") + 1] = f"tuned=local:{world / 'tuned'}"
+    assert main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["models"]) == ["tuned"] and not (out / "stray.txt").exists()
+    assert metrics["results"]["tuned"] == json.loads((first_run / "metrics.json").read_text())["results"]["tuned"]
+    saved = load_config(out / "config.yaml")
+    assert saved.eval.models == {"tuned": f"local:{world / 'tuned'}"}
+    assert [d.kind for d in saved.eval.datasets] == ["folder", "manifest"]
+
+
+def test_eval_with_models_is_the_deprecated_spelling_of_compare(world, first_run, tmp_path, capsys):
+    out = tmp_path / "old"
+    assert main(_argv(world, out, command="eval")) == 0
+    err = capsys.readouterr().err.replace("\n", "")
+    assert "warning: `cultureclip eval --models/--data` (or eval.models) is deprecated" in err
+    assert (out / ".done").read_text() == "compare"
     assert (
-        json.loads((run / "eval" / "metrics.json").read_text())["results"]
+        json.loads((out / "metrics.json").read_text())["results"]
         == json.loads((first_run / "metrics.json").read_text())["results"]
+    )
+
+
+def test_eval_with_models_in_the_config_is_compare_too(world, first_run, tmp_path, capsys):
+    models = json.dumps({"tuned": f"local:{world / 'tuned'}"})
+    datasets = json.dumps([{"kind": "manifest", "path": str(world / "set.jsonl")}])
+    argv = ["eval", "--out", str(tmp_path / "cfg"), f"eval.models={models}", f"eval.datasets={datasets}"]
+    assert main([*argv, f"eval.cache_dir={world / 'cache'}", "eval.workers=0"]) == 0
+    assert "deprecated" in capsys.readouterr().err
+    metrics = json.loads((tmp_path / "cfg" / "metrics.json").read_text())
+    assert (
+        metrics["results"]["tuned"]["set"]
+        == json.loads((first_run / "metrics.json").read_text())["results"]["tuned"]["set"]
     )

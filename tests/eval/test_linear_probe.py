@@ -148,7 +148,7 @@ def test_eval_cli_runs_the_probe_on_a_folder(tmp_path):
     create_clip("config:test-clip").save(tmp_path / "m")
     out = tmp_path / "out"
     spec = {"kind": "folder", "path": str(tmp_path / "imgs"), "tasks": ["linear_probe"], "probe": {"bootstrap": 100}}
-    argv = ["eval", "--out", str(out), "--models", f"a=local:{tmp_path / 'm'},b=local:{tmp_path / 'm'}"]
+    argv = ["compare", "--out", str(out), "--models", f"a=local:{tmp_path / 'm'},b=local:{tmp_path / 'm'}"]
     argv += [f"eval.datasets={json.dumps([spec])}", f"eval.cache_dir={tmp_path / 'cache'}", "eval.workers=0"]
     assert main(argv) == 0
     metrics = json.loads((out / "metrics.json").read_text())

@@ -1,4 +1,4 @@
-"""The paper's benchmarks through the evaluator (`cultureclip eval --data KIND:PATH`): the same
+"""The paper's benchmarks through the evaluator (`cultureclip compare --data KIND:PATH`): the same
 questions, options and answers as `cultureclip bench`."""
 
 from cultureclip.config import DatasetSpec

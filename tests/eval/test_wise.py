@@ -9,7 +9,7 @@ from PIL import Image
 from cultureclip.backends.clip import create_clip
 from cultureclip.cli import main
 from cultureclip.errors import ConfigError, DataError
-from cultureclip.wise import export_wise, interpolate, wise, wise_sweep
+from cultureclip.eval.wise import export_wise, interpolate, wise, wise_sweep
 
 IMAGES = [Image.new("RGB", (32, 32), (i * 70, 30, 220 - i * 60)) for i in range(3)]
 TEXTS = ["a photo of gyoza.", "a photo of a gate.", "There is hanbok in the image."]

@@ -18,8 +18,6 @@ from cultureclip.config import BenchConfig, EvalConfig
 from cultureclip.eval.bench import run_benchmark
 
 REGIONS = ["japan", "india", "peru", "kenya", "chile"]
-
-
 CONCEPTS = ["sushi", "ramen", "mochi", "tempura", "tacos", "mole", "tamales", "hanbok", "kimono", "erhu", "guzheng"]
 
 
@@ -118,7 +116,7 @@ GROUNDING_ROWS = [  # (region, concept, what the image shows the fake)
 
 
 def bench_and_eval(tmp_path, kind, root):
-    """One tiny CLIP's `cultureclip bench` result lines and `cultureclip eval --data KIND:ROOT` predicted
+    """One tiny CLIP's `cultureclip bench` result lines and `cultureclip compare --data KIND:ROOT` predicted
     option texts on the same release."""
     torch.manual_seed(0)
     create_clip("config:test-clip").save(tmp_path / "m")  # one set of weights for both commands
@@ -126,7 +124,47 @@ def bench_and_eval(tmp_path, kind, root):
     bench = ["bench", kind, "--root", str(root), "--model", model, "--out", str(tmp_path / "b")]
     assert main([*bench, f"eval.cache_dir={tmp_path / 'cache'}"]) == 0
     lines = [json.loads(x) for x in (tmp_path / "b" / "results.jsonl").read_text().splitlines()]
-    argv = ["eval", "--models", f"a={model}", "--data", f"{kind}:{root}", "--out", str(tmp_path / "e")]
+    argv = ["compare", "--models", f"a={model}", "--data", f"{kind}:{root}", "--out", str(tmp_path / "e")]
     assert main([*argv, f"eval.cache_dir={tmp_path / 'cache'}"]) == 0
     preds = (tmp_path / "e" / "predictions" / "a" / kind / "choice.jsonl").read_text().splitlines()
     return lines, [json.loads(p)["pred"] for p in preds]
+
+
+# CVQA and Dollar Street, read by a fake CLIP that knows English names and their local-language words
+NAMES = ["sushi", "ramen", "susi", "raamen", "tacos"]
+"""What the fake CLIP reads: English names and their local-language words."""
+JAPAN = "('Japanese', 'Japan')"
+
+
+def cvqa_rows() -> list[dict]:
+    """2 labelled questions (one image sees the English word, one the local one) and 2 without a label."""
+    row = {
+        "Question": "これは何?",
+        "Translated Question": "What food is this?",
+        "Options": ["raamen", "susi"],
+        "Translated Options": ["ramen", "sushi"],
+        "Subset": JAPAN,
+        "Category": "Food",
+    }
+    return [
+        {"image": seeing(NAMES, "sushi"), **row, "Label": 1},
+        {"image": seeing(NAMES, "susi"), **row, "Label": 1},
+        {"image": seeing(NAMES, "sushi"), **row, "Label": None},
+        {"image": seeing(NAMES, "sushi"), **row, "Label": -1},
+    ]
+
+
+def dollar_street(root, index="images_v2.csv"):
+    """The MLCommons release's layout: an index CSV and the images under assets/."""
+    rows = [
+        ("a1", "['sushi', 'food']", "Japan", "sushi"),
+        ("a2", "ramen", "Japan", "ramen"),
+        ("a3", "tacos", "Mexico", "sushi"),
+    ]
+    (root / "assets").mkdir(parents=True)
+    lines = ["id,country.name,income,imageRelPath,topics"]
+    for key, topics, country, seen in rows:
+        seeing(NAMES, seen).save(root / "assets" / f"{key}.png")
+        lines.append(f'{key},{country},100,assets/{key}.png,"{topics}"')
+    (root / index).write_text("\n".join(lines) + "\n")
+    return root

@@ -16,7 +16,11 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from cultureclip.cli import catalog, pipeline, tools, view  # noqa: F401  (each module adds its commands to `app`)
+# each module adds its commands to `app`, in this order in --help: the pipeline's first
+from cultureclip.cli import pipeline  # noqa: F401
+
+# isort: split
+from cultureclip.cli import catalog, data, models, tools, view  # noqa: F401
 from cultureclip.cli.common import app, console, tables
 from cultureclip.errors import CultureClipError
 from cultureclip.redact import redact

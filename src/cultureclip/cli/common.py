@@ -50,7 +50,8 @@ ExecutorOption = Annotated[
 ]
 
 
-def _with_executor(overrides: list[str] | None, executor: str | None) -> list[str]:
+def with_executor(overrides: list[str] | None, executor: str | None) -> list[str]:
+    """The overrides, with `executor.kind` set when --executor is given."""
     return [*(overrides or []), *([f"executor.kind={executor}"] if executor else [])]
 
 
@@ -61,9 +62,32 @@ OverwriteOption = Annotated[
 ResumeOption = Annotated[
     bool, typer.Option("--resume", help="Continue unfinished trainings from their latest checkpoint.")
 ]
+ModelsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--models",
+        "-m",
+        help="Models to compare: name=MODEL_ID,... (the first is the reference; default: eval.models), "
+        "e.g. base=open_clip:ViT-B-32@openai,tuned=local:runs/x/models/tuned.",
+    ),
+]
+DataOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--data",
+        "-d",
+        help="Dataset to compare on, KIND:PATH (repeatable; added to eval.datasets): folder, manifest, shards, "
+        "globalrg_retrieval, globalrg_grounding, crope, geode, or clip_benchmark/NAME:ROOT for a standard "
+        "dataset by its CLIP_benchmark name.",
+    ),
+]
 
 
-def _config(config: str | None, overrides: list[str] | None, out: Path | None, resume: bool = False) -> RunConfig:
+def command_config(
+    config: str | None, overrides: list[str] | None, out: Path | None, resume: bool = False
+) -> RunConfig:
+    """The typed config of a command: the file or preset, the overrides, then --out and --resume; the model id
+    is checked now, so a mistyped one fails before any work."""
     items = list(overrides or [])
     if out is not None:
         items.append(f"out={out}")

@@ -1,57 +1,12 @@
-"""Tool commands: the paper's benchmarks, WiSE-FT export, importers, dataset exports."""
+"""Dataset jobs: score-captions, recaption and import (the commands on models are in models.py, export in
+data.py)."""
 
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cultureclip.cli.common import ConfigOption, Overrides, OverwriteOption, _config, app, console
-
-
-@app.command()
-def bench(
-    name: Annotated[
-        str,
-        typer.Argument(help="crope, cvqa, cvqa_local, dollar_street, geode, globalrg_grounding or globalrg_retrieval."),
-    ],
-    root: Annotated[
-        Path | None,
-        typer.Option(
-            help="Local copy of the benchmark's release (default: the hub's copy, downloaded once into the "
-            "Hugging Face cache; geode and dollar_street need it)."
-        ),
-    ] = None,
-    model: Annotated[str | None, typer.Option(help="Model id (default: model.name of the config).")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for results.jsonl + summary.json.")] = None,
-    config: ConfigOption = None,
-    overrides: Overrides = None,
-) -> None:
-    """Run a benchmark by name with its published protocol (section `bench`: seed, batch size): the evaluator's
-    `choice` task (classification for geode and dollar_street) on the dataset kind NAME, written as the
-    benchmark's results.jsonl + summary.json."""
-    from cultureclip.eval.bench import run_benchmark
-
-    cfg = _config(config, overrides, None)
-    summary = run_benchmark(name, root, model or cfg.model.name, cfg.bench, cfg.eval, cfg.model.device, out)
-    console.print(f"{name}: accuracy {summary['accuracy']:.4f} ({summary['correct']}/{summary['questions']})")
-
-
-@app.command("wise")
-def wise_export(
-    base: Annotated[str, typer.Option(help="Model id of the starting model, e.g. open_clip:ViT-B-32@openai.")],
-    tuned: Annotated[str, typer.Option(help="Model id of its fine-tuned version (LoRA is merged first).")],
-    alpha: Annotated[float, typer.Option(help="Mixing weight: 0 is the base model, 1 the tuned one.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the interpolated checkpoint.")],
-    overwrite: OverwriteOption = False,
-) -> None:
-    """WiSE-FT: write the checkpoint (1-alpha)*base + alpha*tuned, loadable as local:OUT."""
-    from cultureclip.backends.clip import create_clip
-    from cultureclip.io import claim_output
-    from cultureclip.wise import export_wise
-
-    claim_output(out, "wise", overwrite)  # before the models load
-    folder = export_wise(create_clip(base), create_clip(tuned), alpha, out, {"base": base, "tuned": tuned}, overwrite)
-    console.print(f"model: local:{folder}")
+from cultureclip.cli.common import ConfigOption, Overrides, OverwriteOption, app, command_config, console
 
 
 @app.command("score-captions")
@@ -61,13 +16,14 @@ def score_captions(
     overrides: Overrides = None,
 ) -> None:
     """Score each kept row's caption (section `score`): judge-CLIP agreement, coverage of the concept's
-    distinguishing details and, with score.rubric, a chat model's rubric; written into DATA's manifest and
-    summarised in its card. Resumable; the same settings again do nothing."""
+    distinguishing details and, with score.rubric, a chat model's rubric; written beside DATA's manifest
+    (DATA/scores.parquet, the manifest left as it is) and summarised in its card. Resumable; the same
+    settings again do nothing."""
     from cultureclip.builder.recipes.caption_scores import score_dataset
 
-    cfg = _config(config, overrides, None)
+    cfg = command_config(config, overrides, None)
     folder = score_dataset(data, cfg.score, cfg.executor)
-    console.print(f"scored: {folder / 'manifest.parquet'}, summary in {folder / 'card.md'}")
+    console.print(f"scored: {folder / 'scores.parquet'}, summary in {folder / 'card.md'}")
 
 
 @app.command()
@@ -82,7 +38,7 @@ def recaption(
     Writes a new dataset OUT with the original, the rewrite and both scores per row. Resumable."""
     from cultureclip.builder.recipes.recaption import recaption_dataset
 
-    cfg = _config(config, overrides, None)
+    cfg = command_config(config, overrides, None)
     folder = recaption_dataset(data, out, cfg.recaption, cfg.score, cfg.executor, cfg.model.name)
     console.print(f"dataset: {folder} (summary in {folder / 'card.md'})")
 
@@ -110,7 +66,8 @@ def import_cultwin(
         typer.Option(
             help="Render the images that are not there (the release has none) with this image generator, e.g. "
             "diffusers:stabilityai/stable-diffusion-3.5-large-turbo (build.renderer; size, steps, guidance and "
-            "executor from the config's build section: --config paper-build for the reference's settings)."
+            "the stages' executor from sections build and executor: --config paper-build for the reference's "
+            "settings)."
         ),
     ] = None,
     judge: Annotated[
@@ -133,44 +90,9 @@ def import_cultwin(
     items = [*(overrides or [])]
     items += [f"build.renderer={render}"] if render else []
     items += [f"judge.model.name={judge}"] if judge else []
-    cfg = _config(config, items, None)
+    cfg = command_config(config, items, None)
     folder = convert(
         splits, out, images, max_side, overwrite=overwrite, build_cfg=cfg.build, executor=cfg.executor,
         render=bool(render), judge=cfg.judge if judge else None,
     )  # fmt: skip
     console.print(f"dataset: {folder}")
-
-
-export_app = typer.Typer(help="Write a dataset in another tool's own layout.")
-app.add_typer(export_app, name="export")
-
-
-@export_app.command("clip-benchmark")
-def export_clip_benchmark(
-    data: Annotated[
-        str, typer.Argument(help="Dataset: KIND:PATH as for `eval --data`, or a built dataset's folder (shards).")
-    ],
-    out: Annotated[
-        Path, typer.Argument(help="Folder for the CLIP_benchmark dataset roots (classification, retrieval).")
-    ],
-    split: Annotated[str, typer.Option(help="The split to export.")] = "test",
-    template: Annotated[
-        list[str] | None, typer.Option(help="Prompt template with {c} (repeatable); default: the dataset's.")
-    ] = None,
-) -> None:
-    """Write a dataset split in CLIP_benchmark's wds layout: OUT/classification (png + cls shards, classnames.txt,
-    zeroshot_classification_templates.txt) and OUT/retrieval (png + txt captions), whichever the data has."""
-    from cultureclip.config import DatasetSpec
-    from cultureclip.eval.clip_benchmark import export_clip_benchmark as export
-    from cultureclip.eval.runner import parse_data
-
-    spec = parse_data(data) if ":" in data else DatasetSpec(kind="shards", path=Path(data))
-    roots = export(spec.model_copy(update={"split": split, "templates": template or None}), out)
-    recall = {"retrieval": " --recall_k 1 5 10"}  # our evaluator's ks (CLIP_benchmark's default: 5)
-    for task, root in roots.items():
-        console.print(
-            f"{task}: clip_benchmark eval --dataset wds/{out.name} --dataset_root {root} --split {split} "
-            f"--task zeroshot_{task}{recall.get(task, '')} --no_amp --model_type open_clip --model local-dir:MODEL "
-            "--pretrained ''",
-            soft_wrap=True,  # one line to copy
-        )

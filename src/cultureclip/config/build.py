@@ -126,6 +126,25 @@ class PaperRecipeConfig(TwinPairConfig):
     """Use only the first N country x category prompts (small runs)."""
 
 
+class CorpusConfig(Strict):
+    """An image-text corpus, read by its kind's reader (`cultureclip.data.corpora`); each kind reads
+    `path` and only the options named for it below (another option set is an error)."""
+
+    kind: str = "wit"
+    """wit: rows in the WIT layout (.json list, .jsonl or .parquet) with local images; img2dataset: the
+    output folder of img2dataset (webdataset or parquet format; finished shards, successful rows);
+    webdataset: a folder of uncompressed .tar shards, or one .tar; folder: images with captions
+    (NAME.jpg beside NAME.txt, or a captions.csv / captions.jsonl with `file` and `caption`)."""
+    path: Path
+    """The rows file (wit), the output folder (img2dataset), the shards (webdataset), the images (folder)."""
+    images: Path | None = None
+    """wit: folder of the images of rows that carry no image_path: <key or index>.<jpg|png|...>."""
+    image_members: list[str] = Field(default_factory=lambda: ["jpg", "jpeg", "png", "webp"], min_length=1)
+    """webdataset: extensions of a sample's image member, the first present taken."""
+    text_members: list[str] = Field(default_factory=lambda: ["txt", "caption"], min_length=1)
+    """webdataset: extensions of a sample's caption member, the first present taken."""
+
+
 class BottomUpRecipeConfig(TwinPairConfig):
     """The reference's bottom-up route: real image-text rows (WIT) -> a vision-language model keeps the
     rows that clearly show a concept of one of the categories and labels each (country, category, context,
@@ -135,10 +154,13 @@ class BottomUpRecipeConfig(TwinPairConfig):
 
     recipe = "bottom_up"
 
+    corpus: CorpusConfig | None = None
+    """The image-text corpus the photos come from: `{kind, path}` and the kind's options (see CorpusConfig)."""
     rows: Path | None = None
     """Image-text rows in the WIT layout (.json list, .jsonl or .parquet): page_title, page_url,
     image_url, caption_attribution_description, context_page_description, and image_path (a local
-    file, relative to the rows' folder) or, with `images`, a file named by the row's `key` or index."""
+    file, relative to the rows' folder) or, with `images`, a file named by the row's `key` or index.
+    The same as `corpus: {kind: wit, path: ROWS, images: IMAGES}`."""
     images: Path | None = None
     """Folder of the rows' images when they carry no image_path: <key or index>.<jpg|png|...>."""
     labeller: ChatModelConfig = Field(default_factory=lambda: reference_vlm(0.7, 400))
@@ -147,6 +169,18 @@ class BottomUpRecipeConfig(TwinPairConfig):
     """Prompt file of the filter and label stages: a shipped name or a path."""
     keep_photos: bool = True
     """Keep each labelled photo as a sample of its concept (source: photo, with its URL and attribution)."""
+
+    @model_validator(mode="after")
+    def _one_corpus(self) -> "BottomUpRecipeConfig":
+        if self.corpus is not None and (self.rows is not None or self.images is not None):
+            raise ValueError("set corpus, or rows (and images), not both")
+        return self
+
+    def corpus_config(self) -> CorpusConfig | None:
+        """The corpus to read: `corpus`, or the WIT rows of `rows` (with `images`); None when neither is set."""
+        if self.corpus is None and self.rows is not None:
+            return CorpusConfig(kind="wit", path=self.rows, images=self.images)
+        return self.corpus
 
 
 class BuildSettings(Strict):

@@ -67,9 +67,9 @@ class EvalConfig(Strict):
     grid_groups: int = Field(default=4, ge=1)
     """Twin groups shown in the report's image grid."""
     models: dict[str, str] = Field(default_factory=dict)
-    """Models to compare with `cultureclip eval --models`: report name -> model id; the first is the reference."""
+    """Models to compare with `cultureclip compare`: report name -> model id; the first is the reference."""
     datasets: list[DatasetSpec] = Field(default_factory=list)
-    """Datasets for `cultureclip eval --models`; empty: the run folder's held-out split."""
+    """Datasets for `cultureclip compare` (its --data are added to them)."""
     held_out_tasks: list[str] = Field(default_factory=list)
     """Tasks the run also scores on its held-out split besides the three accuracies (linear_probe,
     retrieval), shown in the run report with the other datasets."""

@@ -1,5 +1,5 @@
 """The one scorer: compare several models on the same datasets, every task each dataset supports, with
-the deltas against the first model (paired bootstrap 95% intervals). `cultureclip eval --models`, the
+the deltas against the first model (paired bootstrap 95% intervals). `cultureclip compare`, the
 run's evaluation and `cultureclip bench` all call `compare_models`; `write_results` writes per-item
 predictions and results as JSON lines and metrics.json, which has one shape for all of them."""
 

@@ -1,7 +1,8 @@
 """The bottom-up recipe (PAPER.md, Data): concepts mined from real image-text rows, the builder preset
 `paper-bottom-up`.
 
-WIT-layout rows with local images -> each photo read once (PNG) -> a vision-language model keeps the
+An image-text corpus (WIT rows, img2dataset output, any WebDataset, a folder of captioned images: see
+`cultureclip.data.corpora`) -> each photo read once (PNG) -> a vision-language model keeps the
 photos that clearly show a concept of one of the categories (the reference's 8 by default) -> labels
 each kept one: the concept, its country (ISO 3166), category, ~20-word context and key visual features
 -> the labels become catalogue rows, checked by the catalogue's own checks (a row that fails them is
@@ -24,12 +25,13 @@ from cultureclip.builder.stages.photos import (
     PhotoLabelStage,
     PhotoStage,
     load_photo_prompts,
-    read_wit_rows,
+    photo_rows,
 )
 from cultureclip.catalog.check import check_rows
 from cultureclip.catalog.files import RawRow
 from cultureclip.catalog.schema import ConceptSketch
 from cultureclip.config import BottomUpRecipeConfig, dump_config
+from cultureclip.data.corpora import corpus_digest
 from cultureclip.data.row import dataset_row
 from cultureclip.data.text import slug
 from cultureclip.io import input_record
@@ -41,31 +43,38 @@ class BottomUpRecipe:
     section = BottomUpRecipeConfig
 
     def record(self, job: BuildJob) -> str:
-        """The seed, target CLIP and build settings, and the content of the rows and prompt files."""
+        """The seed, target CLIP and build settings, the content of the prompt files and of the corpus (a
+        rows file's bytes; a folder's files by name, size and time)."""
         p = job.cfg.bottom_up
-        files = {"rows": Path(p.rows)} if p.rows is not None and Path(p.rows).is_file() else {}
-        files |= {"photo prompts": prompt_file(p.photo_prompts, "build.bottom_up.photo_prompts")}
+        files = {"photo prompts": prompt_file(p.photo_prompts, "build.bottom_up.photo_prompts")}
         files |= {"paper prompts": prompt_file(p.prompts, "build.bottom_up.prompts")}
         files |= {"judge prompts": prompt_file(job.judge.prompts, "judge.prompts")}
+        corpus = p.corpus_config()
+        if corpus is not None and Path(corpus.path).exists():  # a missing corpus fails in check
+            files_held = f"  corpus: {corpus.path} {corpus_digest(corpus.path)}\n"
+        else:
+            files_held = ""
         head = f"seed: {job.seed}\ntarget_model: {job.target_model}\n" + dump_config(job.cfg) + dump_config(job.judge)
-        return head + input_record(files)
+        return head + input_record(files) + files_held
 
     def check(self, job: BuildJob) -> None:
-        """The rows, the model ids and the prompt files, so a typo fails now, not after hours of labelling."""
+        """The corpus (each record read, no image), the model ids and the prompt files, so a typo fails now,
+        not after hours of labelling."""
         from cultureclip.backends.chat import parse_chat_model_id
 
         p = job.cfg.bottom_up
         for model in (p.labeller, p.generator, job.judge.model):
             parse_chat_model_id(model.name)
         load_photo_prompts(p.photo_prompts)
-        read_wit_rows(p)
+        for _ in photo_rows(p):
+            pass
 
     def generate(self, job: BuildJob, executor: Executor, work: Path) -> Built:
         """Photos -> kept -> labelled -> catalogue-checked concepts -> the reference's twin pairs; photos kept."""
         p = job.cfg.bottom_up
         categories = p.categories or CATEGORIES
         photos = run_step(
-            executor, PhotoStage(max(job.cfg.image_size, 224), job.cfg.shard_images), read_wit_rows(p), work
+            executor, PhotoStage(max(job.cfg.image_size, 224), job.cfg.shard_images), list(photo_rows(p)), work
         )
         photos = run_step(executor, PhotoFilterStage(p, categories), photos, work)
         photos = run_step(executor, PhotoLabelStage(p, categories), photos, work)
@@ -135,7 +144,7 @@ def _sample(photo: dict, twin: dict, index: int, p) -> dict:
         twin_ids=[slug(f"{twin['twin_country']} {twin['twin_name']}")],
         member="concept",
         caption=photo["caption_attribution_description"] or photo["page_title"],
-        caption_source="the photo's page (WIT)",
+        caption_source=f"the photo's page ({p.corpus_config().kind})",
         caption_note=None,
         png=photo["png"],
         source="photo",

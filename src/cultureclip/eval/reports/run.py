@@ -8,13 +8,18 @@ general_acc: the generic noun among all generic nouns ("a photo of a dumpling.")
              ability, what the base model was trained to know and fine-tuning must keep: task general.
 """
 
-from pathlib import Path
+from __future__ import annotations
 
-from cultureclip.eval.reports.compare import MAIN_METRIC, disagreements, metric_cell
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from cultureclip.eval.reports.html import code, format_delta, text, write_markdown_and_html
 from cultureclip.eval.reports.plots import plot_per_category, plot_twin_grid, plot_wise
-from cultureclip.eval.runner import Comparison, metrics_summary
+from cultureclip.eval.reports.sections import MAIN_METRIC, disagreements, metric_cell
 from cultureclip.io import write_json
+
+if TYPE_CHECKING:
+    from cultureclip.eval.runner import Comparison
 
 HELD_OUT = "held-out"
 """Name of the run's held-out split among the comparison's datasets."""
@@ -65,9 +70,9 @@ def run_metrics(comparison: Comparison) -> dict[str, dict]:
 
 
 def write_report(comparison: Comparison, out: Path, grid_groups: int) -> None:
-    """metrics.json (the comparison's shape), wise.json, the figures, report.md and report.html into `out`."""
+    """wise.json, the figures, report.md and report.html into `out` (metrics.json is the runner's:
+    `eval.runner.write_results`)."""
     out = Path(out)
-    write_json(out / "metrics.json", metrics_summary(comparison))
     if comparison.wise:
         write_json(out / "wise.json", comparison.wise)
         plot_wise(comparison.wise, out / WISE_PLOT)

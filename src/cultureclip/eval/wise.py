@@ -7,7 +7,8 @@ A LoRA-tuned model is merged first (peft's `merge_and_unload`, on a copy), so bo
 same plain weights. α = 0 gives the base model's weights bit for bit and α = 1 the tuned model's
 (both ends are copies, never arithmetic), so the end points reproduce those models' metrics exactly.
 Works on any CLIP adapter with a `.model` torch module (backends/clip/); the result keeps the
-base adapter's format, so `save` writes an ordinary checkpoint of that kind.
+base adapter's format, so `save` writes an ordinary checkpoint of that kind. `score_sweep` scores each
+mix on a comparison's datasets as the runner scores a model (the run's WiSE-FT curve).
 """
 
 import copy
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import torch
 
+from cultureclip.config import EvalConfig
 from cultureclip.errors import ConfigError, DataError
+from cultureclip.eval.runner import Comparison, score_model
 from cultureclip.io import atomic_path, claim_output, mark_done
 
 RECORD = "wise.json"
@@ -83,6 +86,15 @@ def wise_sweep(base, tuned, alphas: list[float]) -> Iterator[tuple[float, object
     base, tuned = merged(base), merged(tuned)
     for alpha in alphas:
         yield alpha, wise(base, tuned, alpha)
+
+
+def score_sweep(
+    comparison: Comparison, base, tuned, alphas: list[float], cfg: EvalConfig
+) -> Iterator[tuple[float, dict]]:
+    """(α, {dataset: {task: TaskResult}}) for each α: the mix scored on `comparison`'s datasets."""
+    for alpha, mixed in wise_sweep(base, tuned, alphas):
+        results, _, _ = score_model(comparison, mixed, cfg)
+        yield alpha, results
 
 
 def export_wise(base, tuned, alpha: float, out: Path, source: dict | None = None, overwrite: bool = False) -> Path:
