@@ -152,7 +152,7 @@ def _smollm2_build(cfg, out: Path, folder: Path, per_concept: int) -> Path:
     captions = cfg.build.catalog.captions.model_copy(update={"generator": cfg.recaption.generator})
     recipe = cfg.build.catalog.model_copy(update={"captions": captions, "captions_per_concept": per_concept})
     build = cfg.build.model_copy(update={"catalog": recipe})
-    job = pipeline.BuildJob(build, cfg.seed, cfg.model.name, cfg.catalog)
+    job = pipeline.BuildJob(build, cfg.seed, cfg.model.name, cfg.catalog, cfg.executor)
     pipeline.build(BUILD_RECIPES.create("catalog"), job, folder)
     images = [{r["key"]: r["sha256"] for r in read_manifest(f) if r.get("shard")} for f in (out / "data", folder)]
     if images[0] != images[1]:
