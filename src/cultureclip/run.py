@@ -21,6 +21,7 @@ from cultureclip.builder.recipes import BUILD_RECIPES
 from cultureclip.builder.recipes.fashion_mnist import import_fashion_mnist
 from cultureclip.config import DatasetSpec, ExtraDataConfig, RunConfig, TrainConfig, dump_config
 from cultureclip.errors import ConfigError, DataError
+from cultureclip.eval.reports.native import NATIVE
 from cultureclip.eval.reports.run import HELD_OUT, RUN_TASKS, headline, write_report
 from cultureclip.eval.runner import Comparison, compare_models, load_model, write_results
 from cultureclip.eval.wise import score_sweep
@@ -157,19 +158,23 @@ def evaluate_models(
     else:
         reference = next(iter(models))
         log.warning("eval.reference %r is not among the models; deltas are against %s", cfg.eval.reference, reference)
+    names = held_out_names(cfg)
     held_out = DatasetSpec(
         kind="shards",
         path=out / "data",
         name=HELD_OUT,
-        tasks=[*(task for task, _ in RUN_TASKS.values()), *cfg.eval.held_out_tasks],
+        tasks=[*(task for task, _ in RUN_TASKS.values()), *cfg.eval.held_out_tasks, *([NATIVE] if names else [])],
         probe=cfg.eval.probe,
         templates=[cfg.eval.concept_template],
         generic_templates=[cfg.eval.generic_template],
+        names=names,
     )
     wise_pair = _wise_pair(cfg, models)
     loaded = {n: load_model(n, models[n], cfg.model.device, cfg.model.towers) for n in wise_pair}
     datasets = [held_out, *cfg.eval.extra_datasets]
-    comparison = compare_models(models, datasets, cfg.eval, cfg.model.device, cfg.seed, cfg.model.towers, loaded)
+    comparison = compare_models(
+        models, datasets, cfg.eval, cfg.model.device, cfg.seed, cfg.model.towers, loaded, cfg.catalog
+    )
     if wise_pair:
         sweep = score_sweep(comparison, *(loaded[n] for n in wise_pair), cfg.wise.alphas, cfg.eval)
         comparison.wise = [{"alpha": alpha, "model": wise_pair[1]} | headline(results) for alpha, results in sweep]
@@ -182,6 +187,12 @@ def evaluate_models(
     write_results(comparison, out)
     write_report(comparison, out, cfg.eval.grid_groups)
     return comparison
+
+
+def held_out_names(cfg: RunConfig) -> str | None:
+    """The language of the held-out split's native-name scoring: `eval.names`, else `catalog.language` when it
+    is not en (a dataset built with native names is also scored with them), else None."""
+    return cfg.eval.names or (cfg.catalog.language if cfg.catalog.language != "en" else None)
 
 
 def _wise_pair(cfg: RunConfig, models: dict[str, str]) -> tuple[str, ...]:

@@ -176,7 +176,8 @@ def test_the_three_formats_load_the_same_catalogue(tmp_path, mini_catalog):
     rows[0]["sources"] = ["https://en.wikipedia.org/wiki/Jiaozi"]
     rows[0]["twins"] = ["haegeum"]
     (tmp_path / "c.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows) + "\n")
-    fields = ["id", "name", "native_name", "culture", "country", "category", "generic", "visual"]
+    languages = dict.fromkeys(k for r in rows for k in r.get("names", {}))
+    fields = ["id", "name", *(f"names.{k}" for k in languages), "culture", "country", "category", "generic", "visual"]
     fields += ["distinguishing", "context", "twin_group", "twins", "sources"]
     fields += [f"attributes.{a}" for a in ("shape", "body", "accent", "pattern", "detail")]
     with open(tmp_path / "c.csv", "w", newline="") as f:
@@ -184,6 +185,7 @@ def test_the_three_formats_load_the_same_catalogue(tmp_path, mini_catalog):
         writer.writerow(fields)
         for r in rows:
             flat = {**r, **{f"attributes.{k}": v for k, v in r["attributes"].items()}}
+            flat |= {f"names.{k}": v for k, v in r.get("names", {}).items()}
             writer.writerow([";".join(flat[k]) if isinstance(flat.get(k), list) else flat.get(k, "") for k in fields])
     from_yaml = load_catalog(_write_yaml(tmp_path, rows)).concepts
     assert load_catalog(tmp_path / "c.jsonl").concepts == from_yaml

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from cultureclip.eval.datasets.base import BytesImage, EvalDataset, EvalItem
+from cultureclip.eval.datasets.base import BytesImage, EvalDataset, EvalItem, NativeNames
 from cultureclip.eval.tasks import class_embeddings, list_tasks, run_task, task_prompts
 
 E = torch.eye(4)
@@ -26,7 +26,7 @@ def _item(n, label, **kw):
 
 
 def test_tasks_are_registered():
-    assert {"classification", "choice", "retrieval", "general", "linear_probe"} <= set(list_tasks())
+    assert {"classification", "choice", "retrieval", "general", "linear_probe", "native_names"} <= set(list_tasks())
 
 
 def test_template_ensemble_is_the_normalised_mean():
@@ -96,3 +96,61 @@ def test_general_uses_generic_kinds_when_present():
     assert result.metrics["general_acc"] == pytest.approx(2 / 3)
     assert result.paired == ("general_acc", "top5") and "general_acc" in result.records[0]
     assert task_prompts("general", data) == ["a photo of an arch.", "a photo of a dumpling."]
+
+
+def _named_dumplings() -> EvalDataset:
+    """jiaozi, gyoza and naan have native names; mandu has none, so it takes no part."""
+    items = [
+        _item(0, 0, candidates=(0, 1, 2), culture="China"),
+        _item(1, 1, candidates=(1, 0, 2), culture="Japan"),
+        _item(2, 2, candidates=(2, 0), culture="Korea"),
+        _item(3, 3, culture="India"),  # no twins: the concept task only
+        _item(4, 1, candidates=(1, 0), culture="Japan"),
+    ]
+    data = EvalDataset("d", items, ["jiaozi", "gyoza", "mandu", "naan"], ["{c}"])
+    data.native_names = NativeNames("native", ["饺子", "餃子", None, "नान"])
+    return data
+
+
+def test_native_names_score_the_concept_and_twin_tasks_with_both_names_on_the_same_images():
+    # English "gyoza" points where no image is; its native name points where gyoza images are
+    encoder = TextTable({"jiaozi": E[0], "gyoza": E[2], "naan": E[3], "饺子": E[0], "餃子": E[1], "नान": E[3]})
+    features = torch.stack([E[0], E[1] + 0.1 * E[0], E[2], E[3], E[2] + 0.1 * E[1]])
+    data = _named_dumplings()
+    result = run_task("native_names", data, features, encoder)
+    assert task_prompts("native_names", data) == ["jiaozi", "gyoza", "naan", "饺子", "餃子", "नान"]
+    assert [(r["id"], r["concept_acc_en"], r["concept_acc_native"]) for r in result.records] == [
+        ("i0", 1, 1),
+        ("i1", 0, 1),  # English: closest to jiaozi; native: 餃子
+        ("i3", 1, 1),
+        ("i4", 1, 1),
+    ]
+    assert [(r["twin_acc_en"], r["twin_acc_native"]) for r in result.records if "twin_acc_en" in r] == [
+        (1, 1),
+        (0, 1),
+        (1, 1),
+    ]
+    assert result.records[1] | {"id": 0} == {
+        "id": 0,
+        "label": "gyoza",
+        "name": "餃子",
+        "concept_acc_en": 0,
+        "concept_acc_native": 1,
+        "twin_acc_en": 0,
+        "twin_acc_native": 1,
+        "category": None,
+        "culture": "Japan",
+    }
+    m = result.metrics
+    assert (m["concept_acc_en"], m["concept_acc_native"], m["concept_acc_gain"]) == (0.75, 1.0, 0.25)
+    assert m["twin_acc_en"] == pytest.approx(2 / 3) and m["twin_acc_native"] == 1.0
+    assert m["twin_acc_gain"] == pytest.approx(1 / 3)
+    assert (m["language"], m["concepts"], m["n"], m["n_twin"]) == ("native", 3, 4, 3)
+    assert result.paired == ("concept_acc_en", "concept_acc_native", "twin_acc_en", "twin_acc_native")
+
+
+def test_native_names_are_a_task_only_of_data_that_has_them():
+    data = _named_dumplings()
+    assert "native_names" in data.supported_tasks() and "native_names" in data.default_tasks()
+    data.native_names = None
+    assert "native_names" not in data.supported_tasks() and task_prompts("native_names", data) == []

@@ -1,7 +1,8 @@
 """Validate catalogue rows: every problem is one line naming file, row, field and what was expected.
 
 Row checks: the schema (missing fields, unknown category, attribute values), ISO 3166-1 country
-codes, and CLIP's 77-token context for the fields that feed captions. Catalogue checks: duplicate
+codes, ISO 639-1 language codes of `names` and each name in its language's script (`scripts.py`),
+and CLIP's 77-token context for the fields that feed captions. Catalogue checks: duplicate
 ids, `twins` links to missing ids, and twin groups (2 or more members, different cultures, one
 silhouette, looks the renderer draws differently).
 """
@@ -16,6 +17,7 @@ from cultureclip.backends.clip.tokenizer import clip_bpe
 from cultureclip.backends.image.procedural import drawn_look
 from cultureclip.catalog.files import RawRow
 from cultureclip.catalog.schema import CAPTION_FIELDS, Concept, ConceptSketch
+from cultureclip.catalog.scripts import iso_639_1, script_problem
 
 DRAWN_ALIKE = "twins must look different (an accent colour shows only with a pattern or a detail)"
 
@@ -65,6 +67,7 @@ def _row_problems(row: RawRow, concept: ConceptSketch) -> list[str]:
     problems = []
     if concept.country is not None and concept.country not in _country_codes():
         problems.append(f"{row.where}: country: {concept.country!r} is not an ISO 3166-1 alpha-2 country code")
+    problems += [f"{row.where}: names.{language}: {why}" for language, why in name_problems(concept.names)]
     tokenizer = clip_bpe()  # CLIP's BPE and its 77-token context
     for field in CAPTION_FIELDS:
         text = getattr(concept, field)
@@ -72,6 +75,17 @@ def _row_problems(row: RawRow, concept: ConceptSketch) -> list[str]:
             problems.append(
                 f"{row.where}: {field}: {n} CLIP tokens; at most {tokenizer.context_length} fit in a caption"
             )
+    return problems
+
+
+def name_problems(names: dict[str, str]) -> list[tuple[str, str]]:
+    """(language, why) for each name whose code is not ISO 639-1 or whose text is not in its script."""
+    problems = []
+    for language, name in names.items():
+        if language not in iso_639_1():
+            problems.append((language, f"{language!r} is not an ISO 639-1 language code"))
+        elif (why := script_problem(language, name)) is not None:
+            problems.append((language, why))
     return problems
 
 

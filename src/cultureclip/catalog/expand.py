@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 EXPAND_PROMPT = """\
 List {n} real, well-documented cultural concepts of the category "{category}" from {culture}, as a YAML list.
 Each item is a mapping with these keys, in this order:
-id (kebab-case, ascii), name (usual English name), native_name (native script; omit if unsure),
+id (kebab-case, ascii), name (usual English name), names (a mapping from the ISO 639-1 code of its own
+language to its name there, in that language's script, e.g. {{zh: 饺子}}; omit if unsure),
 culture ("{culture}"), country (ISO 3166-1 alpha-2 code), category ("{category}"),
 generic (plain English noun, e.g. dumpling), visual (what a camera sees: shape, colour, material, setting;
 at most 35 words), distinguishing (what visibly sets it apart from look-alikes; at most 20 words),

@@ -7,7 +7,9 @@ Two levels of the same schema:
 
   id              stable kebab-case id, unique across the catalogue
   name            the usual English (romanised) name
-  native_name     the name in its native script (optional)
+  names           its names in its own languages, ISO 639-1 code -> name (optional), each in its
+                  language's script (`catalog check`); the first is its culture's language, the one
+                  `catalog.language: native` prompts use, e.g. {zh: 饺子}
   culture         a country or a people, e.g. "Korea", "Maasai"
   country         ISO 3166-1 alpha-2 code of where it comes from, where one applies (a people: its
                   main country; none for a concept shared by many countries, e.g. the Arab oud)
@@ -22,7 +24,9 @@ Two levels of the same schema:
   sources         links that document it (optional)
 """
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from cultureclip.backends.image.procedural import COLORS, DETAILS, PATTERNS, SHAPES
 
@@ -53,6 +57,8 @@ RELATED_CATEGORIES: dict[str, list[str]] = {
 CAPTION_FIELDS = ("name", "culture", "generic", "visual", "distinguishing", "context")
 """Fields the caption writers put into captions: each must fit in CLIP's 77-token context."""
 KEBAB = r"^[a-z0-9][a-z0-9-]*$"
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+"""An ISO 639-1 language code's shape (two lower-case letters; `catalog check` checks it is one)."""
 
 
 def _one_of(name: str, allowed: tuple[str, ...]):
@@ -87,7 +93,7 @@ class ConceptSketch(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(pattern=KEBAB)
     name: str = Field(min_length=1)
-    native_name: str | None = None
+    names: dict[LanguageCode, Annotated[str, StringConstraints(min_length=1)]] = {}
     culture: str = Field(min_length=1)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     category: str
@@ -111,6 +117,14 @@ class ConceptSketch(BaseModel):
             )
         return _one_of("category", tuple(allowed or CATEGORIES))(category)
 
+    @field_validator("names", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, names: object) -> object:
+        """YAML reads an unquoted `no` (Norwegian) as false: say so rather than 'not a valid string'."""
+        if isinstance(names, dict) and any(isinstance(k, bool) for k in names):
+            raise ValueError('a language code read as a boolean: quote it ("no": ...), YAML reads no as false')
+        return names
+
     @field_validator("sources")
     @classmethod
     def _urls(cls, sources: tuple[str, ...]) -> tuple[str, ...]:
@@ -119,9 +133,23 @@ class ConceptSketch(BaseModel):
                 raise ValueError(f"source {url!r} is not an http(s) URL")
         return sources
 
+    def name_in(self, language: str) -> str | None:
+        """Its name in `language`: `en` its name, `native` the first of its names (its culture's language), an
+        ISO 639-1 code its name in that language; None where it has none."""
+        if language == "en":
+            return self.name
+        if language == "native":
+            return next(iter(self.names.values()), None)
+        return self.names.get(language)
+
+    def named(self, language: str) -> "ConceptSketch":
+        """The concept with its name in `language` where it has one (else its English name), for prompts."""
+        name = self.name_in(language)
+        return self if name is None or name == self.name else self.model_copy(update={"name": name})
+
 
 class Concept(ConceptSketch):
-    """A complete catalogue row: every field but native_name, country, twin_group, twins and sources is required."""
+    """A complete catalogue row: every field but names, country, twin_group, twins and sources is required."""
 
     generic: str = Field(min_length=1)
     distinguishing: str = Field(min_length=1)

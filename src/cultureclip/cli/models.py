@@ -47,7 +47,7 @@ def compare(
     specs = [*cfg.eval.datasets, *(runner.parse_data(d) for d in data or [])]
     cfg = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={"datasets": specs})})
     comparison = compare_to_folder(
-        cfg.eval.models, specs, cfg.eval, out, cfg.model.device, cfg.seed, overwrite, dump_config(cfg)
+        cfg.eval.models, specs, cfg.eval, out, cfg.model.device, cfg.seed, overwrite, dump_config(cfg), cfg.catalog
     )
     _comparison_summary(out, comparison)
 

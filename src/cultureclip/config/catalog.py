@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from cultureclip.config.base import Strict
 from cultureclip.config.models import ChatModelConfig
@@ -17,6 +17,26 @@ class CatalogConfig(Strict):
     categories: list[str] | None = None
     """The catalogue's category vocabulary (e.g. the reference's Cuisine, Clothing, ...); None: the shipped
     eleven (`cultureclip.catalog.schema.CATEGORIES`). Twin mining relates an unlisted category to itself only."""
+    language: str = "en"
+    """The language of the concept names in captions, twin prompts (the CLIP filter's texts) and evaluation
+    prompts: en (each concept's `name`), native (each concept's name in its own language, the first of its
+    `names`) or an ISO 639-1 code (its name in that language); a concept without such a name keeps its English
+    one. The dataset's `name` column, its labels, stays English."""
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, language: str) -> str:
+        return check_language(language)
+
+
+def check_language(language: str) -> str:
+    """`language` when it is en, native or an ISO 639-1 code (a setting naming the names prompts use)."""
+    import pycountry
+
+    code = len(language) == 2 and language.islower() and pycountry.languages.get(alpha_2=language) is not None
+    if language != "native" and not code:
+        raise ValueError(f"{language!r} is neither en, native nor an ISO 639-1 language code")
+    return language
 
 
 class MiningConfig(Strict):

@@ -1,11 +1,23 @@
 """How models are evaluated: the datasets and their specs, the report, the paper's benchmarks, WiSE-FT."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
 from cultureclip.config.base import Strict
+from cultureclip.config.catalog import check_language
+
+
+def other_language(language: str) -> str:
+    """`language` when it names other names than the English ones: native or an ISO 639-1 code but en."""
+    if language == "en":
+        raise ValueError("en: the English names are what every task already uses; give native or another code")
+    return check_language(language)
+
+
+OtherLanguage = Annotated[str, AfterValidator(other_language)]
+"""A language of names other than the English ones (a setting `names`)."""
 
 
 class ProbeSpec(Strict):
@@ -55,6 +67,10 @@ class DatasetSpec(Strict):
     """Text file, one display name per line in class order (kind folder: sorted folder names)."""
     probe: ProbeSpec = Field(default_factory=ProbeSpec)
     """Settings of the linear_probe task on this dataset."""
+    names: OtherLanguage | None = None
+    """Also score the concept and twin tasks with each class's name in this language beside its English name
+    (task native_names): native (each concept's own language) or an ISO 639-1 code. The names come from the
+    catalogue (`catalog`), by concept id, so kind shards only; a concept without such a name is left out."""
 
 
 class EvalConfig(Strict):
@@ -91,6 +107,10 @@ class EvalConfig(Strict):
     """Worst twin groups whose confusion matrix the report plots."""
     reference: str = "base"
     """Model of the run the run report's deltas (with paired bootstrap 95% intervals) are against."""
+    names: OtherLanguage | None = None
+    """Also score the held-out split's concept and twin tasks with each concept's name in this language (native
+    or an ISO 639-1 code) beside its English name: task native_names, the report's section "Native names".
+    None: `catalog.language` when it is not en, else no such scoring."""
 
 
 class BenchConfig(Strict):

@@ -8,7 +8,7 @@ comparison never rewrites a report it did not write.
 
 from pathlib import Path
 
-from cultureclip.config import DatasetSpec, EvalConfig
+from cultureclip.config import CatalogConfig, DatasetSpec, EvalConfig
 from cultureclip.eval.reports.compare import write_report
 from cultureclip.eval.runner import Comparison, compare_models, write_results
 from cultureclip.io import atomic_path, claim_output, mark_done, write_text
@@ -27,15 +27,16 @@ def compare_to_folder(
     seed: int = 0,
     overwrite: bool = False,
     config: str | None = None,
+    catalog: CatalogConfig | None = None,
 ) -> Comparison:
     """Compare `models` (name -> model id; the first is the reference) on `datasets` into the new folder `out`.
 
     `config` (the resolved config as YAML) is saved as OUT/config.yaml, so the comparison can be repeated;
-    `overwrite` allows replacing a folder this job did not write.
+    `overwrite` allows replacing a folder this job did not write; `catalog` is where a dataset's `names` come from.
     """
     out = Path(out)
     claim_output(out, MAKER, overwrite)
-    comparison = compare_models(models, datasets, cfg, device, seed)
+    comparison = compare_models(models, datasets, cfg, device, seed, catalog=catalog)
     with atomic_path(out) as tmp:
         tmp.mkdir()
         write_results(comparison, tmp)

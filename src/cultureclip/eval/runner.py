@@ -12,12 +12,13 @@ from pathlib import Path
 import torch
 
 from cultureclip.backends.clip import ClipModel, create_clip
-from cultureclip.config import DatasetSpec, EvalConfig, TowersConfig
+from cultureclip.config import CatalogConfig, DatasetSpec, EvalConfig, TowersConfig
 from cultureclip.errors import ConfigError, CultureClipError, DataError
 from cultureclip.eval.cache import EmbeddingCache, default_cache_dir, model_fingerprint
 from cultureclip.eval.datasets import load_dataset
 from cultureclip.eval.datasets.base import EvalDataset
 from cultureclip.eval.embed import Encoder
+from cultureclip.eval.native import attach_native_names
 from cultureclip.eval.stats import compare_records
 from cultureclip.eval.tasks import TaskResult, run_task, task_prompts
 from cultureclip.io import atomic_path, plain_name, write_json
@@ -60,17 +61,19 @@ def compare_models(
     seed: int,
     towers: TowersConfig | None = None,
     loaded: dict[str, ClipModel] | None = None,
+    catalog: CatalogConfig | None = None,
 ) -> Comparison:
     """Evaluate `models` (name -> model id; the first is the reference) on `datasets`.
 
     A model in `loaded` (by name) is scored as given instead of being loaded from its id, so a caller that
-    needs the models afterwards (the run's WiSE-FT sweep) loads each once.
+    needs the models afterwards (the run's WiSE-FT sweep) loads each once. `catalog` is the catalogue a
+    dataset's `names` come from (default: the shipped one).
     """
     if not models:
         raise ConfigError("no models to evaluate: give --models name=MODEL_ID,... or eval.models")
     for name in models:  # each names a folder of predictions/
         plain_name(name, "model name")
-    comparison = load_datasets(datasets, cfg)
+    comparison = load_datasets(datasets, cfg, catalog)
     for name, model_id in models.items():
         start = time.perf_counter()
         model = (loaded or {}).get(name) or load_model(name, model_id, device, towers)
@@ -88,11 +91,15 @@ def compare_models(
     return comparison
 
 
-def load_datasets(datasets: list[DatasetSpec], cfg: EvalConfig) -> Comparison:
-    """A Comparison holding the loaded datasets (checked: distinct names, the tasks asked for supported)."""
+def load_datasets(datasets: list[DatasetSpec], cfg: EvalConfig, catalog: CatalogConfig | None = None) -> Comparison:
+    """A Comparison holding the loaded datasets (checked: distinct names, the tasks asked for supported), with
+    their classes' names in a spec's `names` language from `catalog` (default: the shipped catalogue)."""
     if not datasets:
         raise ConfigError("no datasets to evaluate: give --data KIND:PATH or eval.datasets")
     loaded = [(spec, load_dataset(spec)) for spec in datasets]
+    for spec, data in loaded:
+        if spec.names is not None:
+            attach_native_names(data, spec.names, catalog or CatalogConfig())
     names = [plain_name(data.name, "dataset name (set `name` in eval.datasets)") for _, data in loaded]
     if len(set(names)) != len(names):
         raise ConfigError(f"two datasets are named {_first_duplicate(names)!r}: set `name` in eval.datasets")

@@ -11,6 +11,7 @@ for both, every caption pair rendered, the judge (`paper.twin_pairs`). Each labe
 the dataset as a sample of its concept (`source: photo`, with its page URL and attribution), beside
 the rendered images (`source: rendered`), so training can use real, synthetic or both; the card
 counts each per culture and category. `photos.parquet` keeps every input row with its decision.
+A page in another language than English keeps its title as its concept's native name (`page_name`).
 """
 
 from collections import Counter
@@ -27,7 +28,7 @@ from cultureclip.builder.stages.photos import (
     load_photo_prompts,
     photo_rows,
 )
-from cultureclip.catalog.check import check_rows
+from cultureclip.catalog.check import check_rows, name_problems
 from cultureclip.catalog.files import RawRow
 from cultureclip.catalog.schema import ConceptSketch
 from cultureclip.config import BottomUpRecipeConfig, dump_config
@@ -104,7 +105,7 @@ def _checked(photos: list[dict], categories: list[str]) -> list[dict]:
     country, category, visual); a row that fails the checks is failed with the first problem."""
     concepts = []
     for photo in photos:
-        row = {k: photo[k] for k in ("key", "status", "reason")}
+        row = {k: photo[k] for k in ("key", "status", "reason")} | page_name(photo)
         if photo["status"] == "ok":
             sketch = {
                 "id": slug(f"{photo['country_code']} {photo['name']}"),
@@ -122,6 +123,15 @@ def _checked(photos: list[dict], categories: list[str]) -> list[dict]:
                 row |= {"status": "failed", "reason": f"catalogue check: {problems[0].split(': ', 1)[-1]}"}
         concepts.append(row)
     return concepts
+
+
+def page_name(photo: dict) -> dict:
+    """The page's own title as the concept's native name (twins.parquet's native_language, native_name): for a
+    page in another language than English ('zh', 'zh-TW' -> zh) whose title is written in that language's
+    script, the catalogue's check of `names`; else both None."""
+    language, title = str(photo.get("language") or "").split("-")[0].lower(), str(photo.get("page_title") or "")
+    native = language not in ("", "en") and bool(title) and not name_problems({language: title})
+    return {"native_language": language if native else None, "native_name": title if native else None}
 
 
 def _usable(twin: dict) -> bool:

@@ -1,5 +1,6 @@
 """The catalogue recipe: twin groups of the concept catalogue -> captions -> planned rows -> images ->
-optional CLIP filter (scores, then `select`). The default, offline build."""
+optional CLIP filter (scores, then `select`). The default, offline build. Captions and the filter's
+concept and twin texts name each concept in `catalog.language`; the rows' `name` stays English."""
 
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from cultureclip.builder.rows import plan_rows
 from cultureclip.builder.stages.captions import CaptionStage, caption_rows, load_prompts
 from cultureclip.builder.stages.clip_filter import ClipFilterStage, select
 from cultureclip.builder.stages.images import render_stage
+from cultureclip.catalog import ConceptSketch
 from cultureclip.catalog.load import catalog_files
 from cultureclip.catalog.select import dataset_catalog
 from cultureclip.config import BuildConfig, CatalogRecipeConfig, ClipFilterConfig, dump_config
@@ -37,7 +39,8 @@ class CatalogRecipe:
         """Captions per concept, one row per planned image, rendered, then filtered when a filter is set."""
         cfg, recipe = job.cfg, job.cfg.catalog
         catalog = dataset_catalog(job.catalog, recipe)
-        units = caption_rows(catalog, recipe.captions, recipe.captions_per_concept)
+        language = job.catalog.language
+        units = caption_rows(catalog, recipe.captions, recipe.captions_per_concept, language)
         stage = CaptionStage(recipe.captions, recipe.captions.fallback, job.target_model)
         written = executor.run_stage(stage, units, work / stage.name)
         captions: dict[str, list[dict]] = {c.id: [] for c in catalog.concepts}
@@ -50,8 +53,9 @@ class CatalogRecipe:
         rows = run_step(executor, render_stage(cfg), rows, work)
         if recipe.filter is not None:
             for row in rows:
-                row["concept_text"] = _concept_text(catalog.by_id[row["concept_id"]], recipe.filter)
-                row["twin_texts"] = [_concept_text(catalog.by_id[t], recipe.filter) for t in row["twin_ids"]]
+                concept = catalog.by_id[row["concept_id"]]
+                row["concept_text"] = concept_text(concept, recipe.filter, language)
+                row["twin_texts"] = [concept_text(catalog.by_id[t], recipe.filter, language) for t in row["twin_ids"]]
             rows = run_step(executor, ClipFilterStage(recipe.filter), rows, work)
             select(rows, recipe.filter)
         for row in rows:
@@ -60,11 +64,13 @@ class CatalogRecipe:
             row.setdefault("twin_margin", None)
         kept = sum(r["status"] == "kept" for r in rows)
         summary = f"built {kept} of {len(rows)} planned images of {len(catalog.concepts)} concepts"
-        return Built(rows, _models(cfg), summary=summary)
+        names = {"concept_names": language} if language != "en" else {}  # the card says when names are not English
+        return Built(rows, _models(cfg) | names, summary=summary)
 
 
-def _concept_text(concept, cfg: ClipFilterConfig) -> str:
-    return fill(cfg.concept_template, concept.model_dump(exclude={"attributes"}, exclude_none=True))
+def concept_text(concept: ConceptSketch, cfg: ClipFilterConfig, language: str) -> str:
+    """The filter's text of a concept (or of a twin), with its name in `language` where it has one."""
+    return fill(cfg.concept_template, concept.named(language).model_dump(exclude={"attributes"}, exclude_none=True))
 
 
 def _models(cfg: BuildConfig) -> dict[str, str]:

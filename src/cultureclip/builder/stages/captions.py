@@ -32,14 +32,15 @@ def load_prompts(name: str, styles: list[str]) -> dict:
     return prompts
 
 
-def caption_rows(catalog: Catalog, cfg: CaptionConfig, per_concept: int) -> list[dict]:
-    """The caption stage's input: one row per concept and caption index, with the concept's fields."""
+def caption_rows(catalog: Catalog, cfg: CaptionConfig, per_concept: int, language: str = "en") -> list[dict]:
+    """The caption stage's input: one row per concept and caption index, with the concept's fields, its
+    name in `language` where it has one (`catalog.language`)."""
     return [
         {
             "key": f"{c.id}/{k}",
             "index": k,
             "style": cfg.styles[k % len(cfg.styles)],
-            **c.model_dump(exclude={"attributes"}),
+            **c.named(language).model_dump(exclude={"attributes"}),
         }
         for c in catalog.concepts
         for k in range(per_concept)

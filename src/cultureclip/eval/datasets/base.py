@@ -100,6 +100,15 @@ class EvalItem:
     """The generic kind ("dumpling"), for the general zero-shot check."""
 
 
+@dataclass(frozen=True)
+class NativeNames:
+    """Each class's name in another language than its label's (None where it has none), for task native_names."""
+
+    language: str
+    """native (each concept's own language) or an ISO 639-1 code."""
+    names: list[str | None]
+
+
 @dataclass
 class EvalDataset:
     name: str
@@ -118,6 +127,10 @@ class EvalDataset:
     """What the linear probe fits on: the kind's `probe.train_split` (None: it splits `items` itself)."""
     probe: ProbeSpec = field(default_factory=ProbeSpec)
     """Settings of the linear probe on this data (its spec's `probe`)."""
+    class_ids: list[str] | None = None
+    """The catalogue concept id of each class, where the classes are concepts (kind shards)."""
+    native_names: NativeNames | None = None
+    """The classes' names in another language (its spec's `names`), for task native_names."""
 
     def default_tasks(self) -> tuple[str, ...]:
         """The tasks run when none are asked for: the dataset's own, else all its fields support
@@ -136,6 +149,7 @@ class EvalDataset:
             "retrieval": any(it.captions for it in self.items),
             "general": any(it.generic for it in self.items) or (labelled and len(self.classes) >= 2),
             "linear_probe": labelled and len(self.classes) >= 2,
+            "native_names": labelled and self.native_names is not None,
         }
         return tuple(task for task, ok in found.items() if ok)
 

@@ -63,4 +63,5 @@ def load_shards(spec: DatasetSpec) -> EvalDataset:
             )
         )
     name = spec.path.name if spec.path.name != "data" else spec.path.parent.name
-    return EvalDataset(f"{name}-{spec.split}", items, [names[c] for c in concepts], split=spec.split)
+    classes = [names[c] for c in concepts]
+    return EvalDataset(f"{name}-{spec.split}", items, classes, split=spec.split, class_ids=concepts)

@@ -6,6 +6,7 @@ the models disagree."""
 from pathlib import Path
 
 from cultureclip.eval.reports.html import code, format_delta, text, write_markdown_and_html
+from cultureclip.eval.reports.native import NATIVE, native_section
 from cultureclip.eval.reports.plots import bar_plot, confusion_plot
 from cultureclip.eval.reports.sections import MAIN_METRIC, disagreements, metric_cell, slug
 
@@ -42,7 +43,7 @@ def render(comparison, out: Path) -> str:
             lines.append(f"- skipped {code(image)}: {text(reason)}")
     for data in comparison.datasets:
         for task in comparison.results[ref][data]:
-            lines += _task_section(comparison, data, task, out)
+            lines += native_section(comparison, data) if task == NATIVE else _task_section(comparison, data, task, out)
     lines += disagreements(comparison, out)
     return "\n".join(lines) + "\n"
 

@@ -1,6 +1,7 @@
 """The run view of a Comparison: the three accuracies on the run's held-out split (concept, twin,
 general) with their deltas against the reference, per category, the most confused twins, the WiSE-FT
-sweep, the other datasets' main metrics, the stage wall times, and a grid of twin images.
+sweep, the native-name scoring (when `eval.names` or `catalog.language` asks for it), the other datasets' main
+metrics, the stage wall times, and a grid of twin images.
 
 concept_acc: the concept's name among all concepts' names ("a photo of gyoza."): task classification.
 twin_acc:    the concept's name among its twin group's names only, the confusion CultureCLIP targets: task choice.
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cultureclip.eval.reports.html import code, format_delta, text, write_markdown_and_html
+from cultureclip.eval.reports.native import NATIVE, native_section
 from cultureclip.eval.reports.plots import plot_per_category, plot_twin_grid, plot_wise
 from cultureclip.eval.reports.sections import MAIN_METRIC, disagreements, metric_cell
 from cultureclip.io import write_json
@@ -119,6 +121,7 @@ def render(comparison: Comparison, metrics: dict[str, dict], shown: list[dict]) 
             for m in models
             if m != "base"
         ]
+    lines += native_section(comparison, HELD_OUT)
     lines += _other_datasets(comparison)
     lines += [
         "",
@@ -157,7 +160,7 @@ def _other_datasets(comparison: Comparison) -> list[str]:
     """Each other dataset's main metric per task and model, with the change against the reference (and the
     held-out split's tasks beyond the three accuracies, `eval.held_out_tasks`)."""
     ref, lines = comparison.reference, []
-    run_tasks = {task for task, _ in RUN_TASKS.values()}
+    run_tasks = {task for task, _ in RUN_TASKS.values()} | {NATIVE}  # the held-out split's own sections
     for data, by_task in comparison.results[ref].items():
         if data == HELD_OUT:  # its other tasks (eval.held_out_tasks)
             by_task = {t: r for t, r in by_task.items() if t not in run_tasks}
