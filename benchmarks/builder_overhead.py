@@ -32,7 +32,7 @@ reask: "{prompt}"
 """
 
 
-def direct(cfg, catalog, seed: int) -> int:
+def direct(cfg, catalog, seed: int, chunk_rows: int) -> int:
     """The backends alone: every caption, then every image, in the builder's batch sizes."""
     recipe = cfg.catalog
     text = create_chat_model(recipe.captions.generator)
@@ -46,8 +46,8 @@ def direct(cfg, catalog, seed: int) -> int:
         captions[unit["id"]].append({"caption": caption})
     rows = plan_rows(catalog, captions, {"train": recipe.train_images, "test": recipe.test_images}, seed)
     requests = [RenderRequest(r["caption"], r["seed"]) for r in rows]
-    for i in range(0, len(requests), cfg.chunk_rows):
-        images.render(requests[i : i + cfg.chunk_rows])
+    for i in range(0, len(requests), chunk_rows):
+        images.render(requests[i : i + chunk_rows])
     return len(rows)
 
 
@@ -76,9 +76,9 @@ def main() -> None:
     catalog = dataset_catalog(cfg.catalog, cfg.build.catalog)
     seconds, rows = {}, 0
     start = time.perf_counter()
-    rows = direct(cfg.build, catalog, cfg.seed)
+    rows = direct(cfg.build, catalog, cfg.seed, cfg.executor.chunk_rows)
     seconds["direct"] = time.perf_counter() - start
-    for arm, extra in [("local", []), ("ray", ["build.executor=ray", f"build.ray_workers={args.ray_workers}"])]:
+    for arm, extra in [("local", []), ("ray", ["executor.kind=ray", f"executor.ray_workers={args.ray_workers}"])]:
         arm_cfg = load_config(None, overrides + extra)
         if arm == "ray":
             import ray

@@ -3,7 +3,7 @@ the same base, the same fine-tune steps and seed, trained on captions of graded 
 
 1. The world is built once (template captions) into OUT/data and the base trained (towers:lite aligned).
 2. Caption variants of those images, each a dataset folder OUT/variants/NAME: `generic`, `no_details`,
-   `template`, `wrong_details` (`builder/caption_variants.py`); `smollm2`: the same world built again with
+   `template`, `wrong_details` (`builder/recipes/caption_variant.py`); `smollm2`: the same world built again with
    SmolLM2-135M writing `--smollm2-captions` captions per concept (its images are checked, by SHA-256, to be
    OUT/data's); `smollm2_recaptioned`: that dataset through `recaption`.
 3. Each variant's captions scored as `cultureclip score-captions` does (the preset's scores plus the base as
@@ -125,8 +125,8 @@ def plot(result: dict, path: Path) -> None:
 
 def make_variants(cfg, out: Path, smollm2_captions: int, share: float) -> dict[str, Path]:
     """The variant dataset folders of OUT/data's images (see the module docstring, step 2)."""
-    from cultureclip.builder.caption_variants import write_caption_variant
-    from cultureclip.builder.recaption import recaption_dataset
+    from cultureclip.builder.recipes.caption_variant import write_caption_variant
+    from cultureclip.builder.recipes.recaption import recaption_dataset
     from cultureclip.catalog.select import dataset_catalog
 
     catalog = dataset_catalog(cfg.catalog, cfg.build.catalog)
@@ -137,7 +137,7 @@ def make_variants(cfg, out: Path, smollm2_captions: int, share: float) -> dict[s
     }
     folders["smollm2"] = _smollm2_build(cfg, out, root / "smollm2", smollm2_captions)
     folders["smollm2_recaptioned"] = recaption_dataset(
-        folders["smollm2"], root / "smollm2_recaptioned", cfg.recaption, cfg.score, cfg.build, cfg.model.name
+        folders["smollm2"], root / "smollm2_recaptioned", cfg.recaption, cfg.score, cfg.executor, cfg.model.name
     )
     return folders
 
@@ -152,7 +152,7 @@ def _smollm2_build(cfg, out: Path, folder: Path, per_concept: int) -> Path:
     captions = cfg.build.catalog.captions.model_copy(update={"generator": cfg.recaption.generator})
     recipe = cfg.build.catalog.model_copy(update={"captions": captions, "captions_per_concept": per_concept})
     build = cfg.build.model_copy(update={"catalog": recipe})
-    job = pipeline.BuildJob(build, cfg.seed, cfg.model.name, cfg.catalog)
+    job = pipeline.BuildJob(build, cfg.seed, cfg.model.name, cfg.catalog, cfg.executor)
     pipeline.build(BUILD_RECIPES.create("catalog"), job, folder)
     images = [{r["key"]: r["sha256"] for r in read_manifest(f) if r.get("shard")} for f in (out / "data", folder)]
     if images[0] != images[1]:
@@ -162,13 +162,13 @@ def _smollm2_build(cfg, out: Path, folder: Path, per_concept: int) -> Path:
 
 def score_quality(cfg, folders: dict[str, Path], judge: str) -> dict[str, float]:
     """Each variant's mean caption_quality over its train split, scored with `judge` as the judge CLIP."""
-    from cultureclip.builder.caption_quality import score_dataset
-    from cultureclip.data.shards import read_manifest
+    from cultureclip.builder.recipes.caption_scores import score_dataset
+    from cultureclip.data.finished import scored_rows
 
     score = cfg.score.model_copy(update={"judge": judge})
     quality = {}
     for name, folder in folders.items():
-        rows = read_manifest(score_dataset(folder, score, cfg.build))
+        rows = scored_rows(score_dataset(folder, score, cfg.executor))
         values = [r["caption_quality"] for r in rows if r["split"] == "train" and r["caption_quality"] is not None]
         quality[name] = sum(values) / len(values)
     return quality

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cultureclip import runtime
-from cultureclip.config import BuildConfig, ChatModelConfig, ImageGeneratorConfig, LossConfig, TrainConfig
+from cultureclip.config import ChatModelConfig, ExecutorConfig, ImageGeneratorConfig, LossConfig, TrainConfig
 
 
 def test_auto_device_follows_the_override_then_cuda_then_mps_then_cpu(monkeypatch):
@@ -44,7 +44,7 @@ def test_defaults_are_auto_everywhere_a_model_runs():
     assert ModelConfig().device == "auto" and ModelConfig().tf32
     assert TrainConfig().precision == EvalConfig().precision == "auto"
     assert ImageGeneratorConfig().dtype == ImageGeneratorConfig().device == ChatModelConfig().device == "auto"
-    assert BuildConfig().ray_gpus_per_worker is None
+    assert ExecutorConfig().ray_gpus_per_worker is None
 
 
 def _paper_batch(n: int = 64, dim: int = 512) -> dict[str, torch.Tensor]:
@@ -100,8 +100,8 @@ def test_a_bf16_training_step_gives_an_fp32_loss_close_to_the_fp32_step():
     assert abs(losses["bf16"].item() - losses["fp32"].item()) <= 0.05 * abs(losses["fp32"].item())
 
 
-def _build(**settings) -> BuildConfig:
-    return BuildConfig.model_validate({"executor": "ray", **settings})
+def _build(**settings) -> ExecutorConfig:
+    return ExecutorConfig.model_validate({"kind": "ray", **settings})
 
 
 def test_ray_actors_get_a_gpu_each_by_default_and_too_many_actors_are_refused():
@@ -113,7 +113,7 @@ def test_ray_actors_get_a_gpu_each_by_default_and_too_many_actors_are_refused():
     assert actor_gpus(_build(ray_workers=4, ray_gpus_per_worker=0.5), cluster_gpus=2) == 0.5
     assert actor_gpus(_build(ray_workers=3, ray_gpus_per_worker=0), cluster_gpus=2) == 0.0
     with pytest.raises(
-        ConfigError, match=r"^build.ray_workers=3 actors with 1 GPU each need 3 GPUs; the Ray cluster has 2"
+        ConfigError, match=r"^executor.ray_workers=3 actors with 1 GPU each need 3 GPUs; the Ray cluster has 2"
     ):
         actor_gpus(_build(ray_workers=3), cluster_gpus=2)
     with pytest.raises(ConfigError, match="need 2.5 GPUs"):
@@ -147,7 +147,7 @@ def test_on_a_gpu_cluster_each_ray_actor_sees_its_own_gpu(gpu_ray_cluster, tmp_p
     with progress_bar() as progress, open_executor(_build(ray_workers=2, ray_gpus_per_worker=0), progress) as executor:
         seen = executor.run_stage(DeviceProbe(), rows, tmp_path / "cpus")
     assert {r["device"] for r in seen} == {"cpu"}  # actors without a GPU keep their auto models on the CPU
-    with pytest.raises(ConfigError, match="lower build.ray_workers"):
+    with pytest.raises(ConfigError, match="lower executor.ray_workers"):
         with progress_bar() as progress, open_executor(_build(ray_workers=3, chunk_rows=1), progress):
             pass
 

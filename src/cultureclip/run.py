@@ -18,13 +18,13 @@ from pathlib import Path
 from cultureclip.builder import pipeline
 from cultureclip.builder.card import CARD_JSON
 from cultureclip.builder.recipes import BUILD_RECIPES
+from cultureclip.builder.recipes.fashion_mnist import import_fashion_mnist
 from cultureclip.config import DatasetSpec, ExtraDataConfig, RunConfig, TrainConfig, dump_config
 from cultureclip.errors import ConfigError, DataError
 from cultureclip.eval.reports.native import NATIVE
 from cultureclip.eval.reports.run import HELD_OUT, RUN_TASKS, headline, write_report
 from cultureclip.eval.runner import Comparison, compare_models, load_model, write_results
 from cultureclip.eval.wise import score_sweep
-from cultureclip.importers.fashion_mnist import import_fashion_mnist
 from cultureclip.io import LOCK_FILE, folder_lock, is_done, write_text
 from cultureclip.train.fit import fit_to_folder
 from cultureclip.view.site import write_view
@@ -98,7 +98,7 @@ def _new_run_folder(root: Path) -> Path:
 
 def build(cfg: RunConfig, out: Path | str) -> Path:
     """Build the dataset of the recipe `build.recipe` into `out/data`, for the run's CLIP (`model.name`)."""
-    job = pipeline.BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog)
+    job = pipeline.BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog, cfg.executor, cfg.judge)
     return pipeline.build(BUILD_RECIPES.create(cfg.build.recipe), job, Path(out) / "data")
 
 

@@ -87,8 +87,9 @@ def _argv(wit, out, url, corpus=None):
     corpus = corpus or [f"build.bottom_up.rows={wit / 'wit.jsonl'}"]
     return [
         "build", "--preset", "paper-bottom-up", "--out", str(out), *corpus,
-        *[f"build.bottom_up.{role}.{m}" for role in ("labeller", "generator", "judge") for m in model],
-        "build.renderer=tiny:sd", "build.image_size=16", "build.images.steps=1", "build.chunk_rows=16",
+        *[f"build.bottom_up.{role}.{m}" for role in ("labeller", "generator") for m in model],
+        *[f"judge.model.{m}" for m in model], "judge.reasks=1",
+        "build.renderer=tiny:sd", "build.image_size=16", "build.images.steps=1", "executor.chunk_rows=16",
         "build.bottom_up.captions_per_concept=2", "build.bottom_up.test_every=0", "build.bottom_up.reasks=1",
         "model.name=config:test-clip",
     ]  # fmt: skip
@@ -138,7 +139,7 @@ def test_a_killed_build_resumes_without_asking_again_for_the_photos_it_finished(
         return process(self, rows)
 
     monkeypatch.setattr(PhotoLabelStage, "process", once)
-    argv = [*_argv(wit, tmp_path, "URL"), "build.chunk_rows=1"]
+    argv = [*_argv(wit, tmp_path, "URL"), "executor.chunk_rows=1"]
     with ChatServer(vlm) as server:
         argv = [a.replace("URL", server.url) for a in argv]
         assert main(argv) == 130 and not (tmp_path / "data").exists()

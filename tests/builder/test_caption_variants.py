@@ -3,7 +3,7 @@ row set, and a variant dataset holding the very images of its source."""
 
 import pytest
 
-from cultureclip.builder.caption_variants import variant_captions, write_caption_variant
+from cultureclip.builder.recipes.caption_variant import variant_captions, write_caption_variant
 from cultureclip.catalog.select import dataset_catalog
 from cultureclip.data.shards import read_manifest, read_split
 from cultureclip.errors import ConfigError

@@ -15,13 +15,13 @@ from PIL import Image
 from cultureclip import run as run_job
 from cultureclip.backends.chat import create_chat_model
 from cultureclip.backends.clip import tokenizer_for
-from cultureclip.builder.recipes.paper import CATEGORIES, image_passes, prompt_rows, select_pairs
+from cultureclip.builder.recipes.paper import CATEGORIES, prompt_rows, select_pairs
 from cultureclip.builder.stages.images import ImageStage
 from cultureclip.builder.stages.paper_text import PaperCaptionStage
 from cultureclip.builder.stages.replies import ReplyError, ask_parsed, parse_fields, parse_scores
-from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
+from cultureclip.builder.stages.vlm_judge import VlmJudgeStage, image_passes
 from cultureclip.cli import main
-from cultureclip.config import ChatModelConfig, PaperRecipeConfig, load_config
+from cultureclip.config import ChatModelConfig, JudgeConfig, PaperRecipeConfig, load_config
 from cultureclip.data.shards import read_manifest, read_split
 from cultureclip.errors import ConfigError
 from cultureclip.train.data import load_train_data
@@ -79,12 +79,13 @@ def overrides(url: str) -> list[str]:
     """Models and sizes only: the preset itself is unchanged."""
     model = ["name=openai:fake-vlm", f"base_url={url}", "backoff_s=0.01", "temperature=0"]
     return [
-        *[f"build.paper.{role}.{m}" for role in ("generator", "judge") for m in model],
+        *[f"build.paper.generator.{m}" for m in model],
+        *[f"judge.model.{m}" for m in model],
         "build.renderer=tiny:sd",
         "build.image_size=16",
         "build.images.steps=2",
         "build.images.batch_size=8",
-        "build.chunk_rows=16",
+        "executor.chunk_rows=16",
         "build.paper.countries=[Japan]",
         "build.paper.max_prompts=5",
         "build.paper.captions_per_concept=3",
@@ -103,11 +104,12 @@ def built(tmp_path_factory):
 
 
 def test_the_preset_is_the_reference_recipe():
-    cfg = load_config("paper-build").build
+    run = load_config("paper-build")
+    cfg = run.build
     assert cfg.renderer == "diffusers:stabilityai/stable-diffusion-3.5-large-turbo"
-    assert cfg.paper.judge.name == "transformers:Qwen/Qwen2.5-VL-7B-Instruct"
+    assert run.judge.model.name == "transformers:Qwen/Qwen2.5-VL-7B-Instruct"
     assert cfg.paper.generator.temperature == 0.7
-    assert (cfg.paper.captions_per_concept, cfg.paper.max_caption_words, cfg.paper.fail_score) == (10, 14, 1)
+    assert (cfg.paper.captions_per_concept, cfg.paper.max_caption_words, run.judge.fail_score) == (10, 14, 1)
     assert cfg.paper.categories is None and len(CATEGORIES) == 8  # the reference's 8, from the recipe
     assert len(prompt_rows(cfg.paper)) == 249 * 8  # every ISO 3166-1 country x 8 categories
 
@@ -118,7 +120,7 @@ def test_the_preset_is_the_reference_recipe():
 )
 def test_an_image_passes_if_no_score_is_1_and_the_mean_is_above_3(scores, passes):
     row = dict(zip(("authenticity", "consistency", "cultural_fidelity"), scores, strict=True))
-    assert image_passes(row, PaperRecipeConfig()) is passes
+    assert image_passes(row, JudgeConfig()) is passes
 
 
 def test_a_pair_is_kept_only_if_both_images_pass():
@@ -130,7 +132,7 @@ def test_a_pair_is_kept_only_if_both_images_pass():
         {"key": "t-concept-01-0", "status": "ok", "reason": None, **bad},
         {"key": "t-twin-00-0", "status": "ok", "reason": None, **good},
     ]
-    pairs = select_pairs(twins, images, PaperRecipeConfig())
+    pairs = select_pairs(twins, images, PaperRecipeConfig(), JudgeConfig())
     assert [(p["concept_key"], p["status"]) for p in pairs] == [
         ("t-concept-00-0", "kept"),
         ("t-concept-01-0", "rejected"),
@@ -228,7 +230,7 @@ def test_the_trainer_reads_the_result(built):
 
 
 def test_the_transformers_judge_runs_a_tiny_vlm_and_records_unparseable_replies():
-    cfg = PaperRecipeConfig(judge=ChatModelConfig(name="tiny:vlm", max_new_tokens=8), reasks=1)
+    cfg = JudgeConfig(model=ChatModelConfig(name="tiny:vlm", max_new_tokens=8), reasks=1)
     stage = VlmJudgeStage(cfg)
     stage.setup()
     png = io.BytesIO()
@@ -263,7 +265,7 @@ def test_on_ray_the_build_gives_the_same_rows_and_pairs(built, ray_cluster, tmp_
     data, _ = built
     with ChatServer(fake_model) as server:
         args = ["build", "--preset", "paper-build", "--out", str(tmp_path), *overrides(server.url)]
-        assert main([*args, "build.executor=ray", "build.ray_workers=2"]) == 0
+        assert main([*args, "executor.kind=ray", "executor.ray_workers=2"]) == 0
     # a Ray worker's torch runs on one thread, so a rendered pixel may differ by a rounding step: the
     # rows match but for the image digest, and the images match to within that step
     same = [{k: v for k, v in r.items() if k != "sha256"} for r in read_manifest(data)]
@@ -277,7 +279,7 @@ def test_on_ray_the_build_gives_the_same_rows_and_pairs(built, ray_cluster, tmp_
 
 
 def test_a_bad_model_id_or_prompt_file_is_a_one_line_error_before_any_work(tmp_path, capsys):
-    assert main(["build", "--preset", "paper-build", "--out", str(tmp_path), "build.paper.judge.name=qwen"]) == 2
+    assert main(["build", "--preset", "paper-build", "--out", str(tmp_path), "judge.model.name=qwen"]) == 2
     known = "fixed:..., openai:..., package:..., tiny:..., transformers:..."
     assert f"unknown chat model 'qwen': expected one of {known}" in (capsys.readouterr().err.replace("\n", ""))
     assert main(["build", "--preset", "paper-build", "--out", str(tmp_path), "build.paper.prompts=nope"]) == 2

@@ -107,7 +107,7 @@ def test_killed_build_resumes_to_exactly_the_uninterrupted_dataset(reference, tm
         "build.catalog.max_groups=2",
         "build.catalog.train_images=3",
         "build.catalog.test_images=1",
-        "build.chunk_rows=4",
+        "executor.chunk_rows=4",
         "build.renderer=test-slow",
     ]
     proc = subprocess.Popen([sys.executable, "-c", code, str(out), *args], env=os.environ.copy())
@@ -157,16 +157,19 @@ def test_the_final_write_gets_rows_without_images_and_reads_one_shard_of_them_at
     assert len(set(reads)) == 32 and len(read_manifest(out)) == 32
 
 
-def test_a_work_folder_from_other_settings_is_refused(tmp_path):
-    (tmp_path / "data.work").mkdir()
-    (tmp_path / "data.work" / "build_config.yaml").write_text("seed: 9\n")
+def test_a_work_folder_from_other_settings_is_refused_once_it_holds_work(tmp_path):
+    for name in ("idle", "data"):
+        (tmp_path / f"{name}.work").mkdir()
+        (tmp_path / f"{name}.work" / "build_config.yaml").write_text("seed: 9\n")
+    assert build(config(), tmp_path / "idle").is_dir()  # nothing saved beside its record: taken over
+    (tmp_path / "data.work" / "images").mkdir()  # a stage's saved chunks
     with pytest.raises(DataError, match="data.work: left by a build with other settings"):
         build(config(), tmp_path / "data")
 
 
 def test_bad_rows_are_retried_then_recorded_as_failed_without_stopping_the_run(tmp_path):
     builder_backends.CALLS.clear()
-    out = build(config("build.renderer=test-flaky", "build.row_retries=1"), tmp_path / "data")
+    out = build(config("build.renderer=test-flaky", "executor.row_retries=1"), tmp_path / "data")
     manifest = read_manifest(out)
     failed = [r for r in manifest if r["status"] == "failed"]
     assert {r["key"] for r in failed} == {r["key"] for r in manifest if r["seed"] % 5 == 0}
@@ -216,7 +219,7 @@ def test_one_stage_runs_locally_and_resumes_from_its_saved_chunks(tmp_path):
     from cultureclip.builder.executors import open_executor, progress_bar
     from helpers.builder_backends import WorkerProbe
 
-    cfg = config("build.chunk_rows=3").build
+    cfg = config("executor.chunk_rows=3").executor
     rows = [{"key": str(i)} for i in range(7)]
     with progress_bar() as progress, open_executor(cfg, progress) as executor:
         first = executor.run_stage(WorkerProbe("a"), rows, tmp_path / "a")
@@ -228,7 +231,7 @@ def test_one_stage_runs_locally_and_resumes_from_its_saved_chunks(tmp_path):
 
 def test_ray_executor_builds_the_same_dataset_as_the_local_one(ray_cluster, tmp_path):
     local = build(config(), tmp_path / "local")
-    on_ray = build(config("build.executor=ray", "build.ray_workers=2"), tmp_path / "ray")
+    on_ray = build(config("executor.kind=ray", "executor.ray_workers=2"), tmp_path / "ray")
     assert content(on_ray) == content(local)
 
 
@@ -236,7 +239,7 @@ def test_ray_actors_start_once_per_build_and_set_each_stage_up_once(ray_cluster,
     from cultureclip.builder.executors import open_executor, progress_bar
     from helpers.builder_backends import WorkerProbe
 
-    cfg = config("build.executor=ray", "build.ray_workers=2", "build.chunk_rows=1").build
+    cfg = config("executor.kind=ray", "executor.ray_workers=2", "executor.chunk_rows=1").executor
     rows = [{"key": str(i)} for i in range(8)]
     with progress_bar() as progress, open_executor(cfg, progress) as executor:
         first = executor.run_stage(WorkerProbe("a"), rows, tmp_path / "a")
@@ -251,7 +254,7 @@ def test_a_bad_setting_found_in_a_ray_actor_is_the_same_one_line_error(ray_clust
     from cultureclip.errors import ConfigError
     from helpers.builder_backends import BadSetting
 
-    cfg = config("build.executor=ray").build
+    cfg = config("executor.kind=ray").executor
     with progress_bar() as progress, open_executor(cfg, progress) as executor:
         with pytest.raises(ConfigError) as caught:
             executor.run_stage(BadSetting(), [{"key": "0"}], tmp_path / "bad")
@@ -287,7 +290,7 @@ def test_on_ray_a_bug_in_a_stage_stops_it_with_the_error_and_saves_no_chunk(ray_
     from cultureclip.builder.executors import open_executor, progress_bar
     from helpers.builder_backends import Buggy
 
-    cfg = config("build.executor=ray").build
+    cfg = config("executor.kind=ray").executor
     with progress_bar() as progress, open_executor(cfg, progress) as executor:
         with pytest.raises(TypeError, match="a bug in the stage"):
             executor.run_stage(Buggy(), [{"key": "0"}], tmp_path / "buggy")
@@ -334,7 +337,7 @@ def test_a_stages_blobs_stay_on_disk_and_the_next_stage_reads_their_bytes(tmp_pa
     from cultureclip.builder.executors import open_executor, progress_bar
 
     rows = [{"key": str(i)} for i in range(5)]
-    with progress_bar() as progress, open_executor(config("build.chunk_rows=2").build, progress) as executor:
+    with progress_bar() as progress, open_executor(config("executor.chunk_rows=2").executor, progress) as executor:
         rendered = executor.run_stage(Render(), rows, tmp_path / "render")
         joined = [{**r, **o} for r, o in zip(rows, rendered, strict=True)]
         read = executor.run_stage(Reader(), joined, tmp_path / "read")
@@ -391,6 +394,7 @@ def test_every_stage_declares_its_fields_and_pickles():
         ChatModelConfig,
         ClipFilterConfig,
         ImageGeneratorConfig,
+        JudgeConfig,
         PaperRecipeConfig,
         ScoreConfig,
     )
@@ -403,7 +407,7 @@ def test_every_stage_declares_its_fields_and_pickles():
         ConceptStage(paper, paper.generator),
         TwinPromptStage(paper, paper.generator),
         PaperCaptionStage(paper, "config:test-clip"),
-        VlmJudgeStage(paper),
+        VlmJudgeStage(JudgeConfig()),
         PhotoStage(224),
         PhotoFilterStage(BottomUpRecipeConfig(), ["Cuisine"]),
         PhotoLabelStage(BottomUpRecipeConfig(), ["Cuisine"]),
@@ -435,10 +439,29 @@ def test_recipes_are_registered_by_name():
     from cultureclip.builder.recipes.catalog import CatalogRecipe
     from cultureclip.builder.recipes.paper import PaperRecipe
 
-    assert BUILD_RECIPES.list() == ["bottom_up", "catalog", "paper"]
+    assert BUILD_RECIPES.list() == [
+        "bottom_up", "caption_scores", "caption_variant", "catalog", "cultwin", "fashion_mnist", "paper", "recaption"
+    ]  # fmt: skip
     assert isinstance(BUILD_RECIPES.create("catalog"), CatalogRecipe)
     assert isinstance(BUILD_RECIPES.create("paper"), PaperRecipe)
     assert isinstance(BUILD_RECIPES.create("bottom_up"), BottomUpRecipe)
+
+
+def test_build_config_sections_follow_the_recipes_that_declare_them():
+    from typing import get_args
+
+    from cultureclip.config import BuildConfig
+    from cultureclip.config.build import RECIPE_SECTIONS
+
+    sectioned = {
+        n: BUILD_RECIPES.get(n).section for n in BUILD_RECIPES.list() if hasattr(BUILD_RECIPES.get(n), "section")
+    }
+    assert sectioned == RECIPE_SECTIONS and list(RECIPE_SECTIONS) == ["catalog", "paper", "bottom_up"]
+    assert get_args(BuildConfig.model_fields["recipe"].annotation) == tuple(RECIPE_SECTIONS)
+    assert {n: BuildConfig.model_fields[n].annotation for n in RECIPE_SECTIONS} == {
+        n: section | None for n, section in RECIPE_SECTIONS.items()
+    }
+    assert "countries" not in RECIPE_SECTIONS["bottom_up"].model_fields  # a section has only what its recipe reads
 
 
 def test_write_table_takes_the_union_of_the_rows_fields(tmp_path):

@@ -8,12 +8,12 @@ import re
 import numpy as np
 import pytest
 
-from cultureclip.builder.recaption import recaption_dataset
+from cultureclip.builder.recipes.cultwin import import_cultwin
+from cultureclip.builder.recipes.recaption import recaption_dataset
 from cultureclip.builder.stages.recaption import RecaptionStage, low_score_reason
 from cultureclip.cli import main
 from cultureclip.config import ChatModelConfig, RecaptionConfig, load_config
 from cultureclip.data.shards import read_manifest, read_split
-from cultureclip.importers.cultwin import import_cultwin
 from cultureclip.train.data import load_train_data
 from helpers.builds import build, config, kill_at_the_third_chunk
 from helpers.chat_server import ChatServer
@@ -46,7 +46,7 @@ def _argv(data, out, url, *extra):
         "tiny",
         "score.judge=null",
         generator,
-        "build.chunk_rows=2",
+        "executor.chunk_rows=2",
         *extra,
     ]
 
@@ -85,7 +85,7 @@ def test_low_captions_are_rewritten_with_the_reason_and_kept_only_if_better(buil
 
 
 def test_a_killed_run_resumes_without_asking_again_for_finished_rows(built, tmp_path, monkeypatch):
-    cfg = load_config("tiny", ["score.judge=null", "build.chunk_rows=2"])
+    cfg = load_config("tiny", ["score.judge=null", "executor.chunk_rows=2"])
 
     def boiled(prompt: str, attempt: int) -> tuple[int, str, float]:
         return 200, json.dumps({"caption": f"{ASK.search(prompt).group(1)}, boiled."}), 0.0
@@ -95,10 +95,10 @@ def test_a_killed_run_resumes_without_asking_again_for_finished_rows(built, tmp_
             update={"name": "openai:writer", "base_url": server.url, "backoff_s": 0.01})})  # fmt: skip
         kill_at_the_third_chunk(monkeypatch, RecaptionStage)
         with pytest.raises(RuntimeError, match="killed"):
-            recaption_dataset(built, tmp_path / "new", recaption, cfg.score, cfg.build, cfg.model.name)
+            recaption_dataset(built, tmp_path / "new", recaption, cfg.score, cfg.executor, cfg.model.name)
         assert sum(server.attempts.values()) == 4 and not (tmp_path / "new").exists()
         monkeypatch.undo()
-        recaption_dataset(built, tmp_path / "new", recaption, cfg.score, cfg.build, cfg.model.name)
+        recaption_dataset(built, tmp_path / "new", recaption, cfg.score, cfg.executor, cfg.model.name)
     low = [r for r in read_manifest(tmp_path / "new") if r["recaption_reason"] is not None]
     assert len(server.attempts) == len(low) > 4 and set(server.attempts.values()) == {1}  # each row asked once
 

@@ -13,13 +13,13 @@ def config(*overrides: str):
         "build.catalog.max_groups=2",
         "build.catalog.train_images=3",
         "build.catalog.test_images=1",
-        "build.chunk_rows=4",
+        "executor.chunk_rows=4",
     ]
     return load_config("tiny", [*base, *overrides])
 
 
 def build(cfg, out: Path) -> Path:
-    job = BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog)
+    job = BuildJob(cfg.build, cfg.seed, cfg.model.name, cfg.catalog, cfg.executor, cfg.judge)
     return build_recipe(BUILD_RECIPES.create(cfg.build.recipe), job, out)
 
 

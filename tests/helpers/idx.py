@@ -1,4 +1,4 @@
-"""IDX files (the MNIST layout) written from arrays, for the readers' and importers' tests."""
+"""IDX files (the MNIST layout) written from arrays, for the readers' and the Fashion-MNIST recipe's tests."""
 
 import gzip
 import struct

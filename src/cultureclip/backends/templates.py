@@ -27,7 +27,7 @@ NO_DETAIL_TEMPLATES = (
     "{name}, {a} {generic}. {context}",
 )
 """CAPTION_TEMPLATES, each without its description of the look ({visual}, {distinguishing}): the captions of
-the caption-quality experiment's `no_details` variant (`builder/caption_variants.py`)."""
+the caption-quality experiment's `no_details` variant (`builder/recipes/caption_variant.py`)."""
 GENERIC_TEMPLATES = (
     "a photo of {a} {generic}.",
     "a picture of {a} {generic}.",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cultureclip.data.row import schema_lines
 from cultureclip.io import write_json, write_text
 from cultureclip.redact import redact_tree
 
@@ -43,11 +44,11 @@ def card_facts(rows: list[dict], models: dict[str, str]) -> dict:
     return {
         "images": {split: sum(r["split"] == split for r in kept) for split in sorted({r["split"] for r in rows})},
         "status": dict(Counter(r["status"] for r in rows)),
-        "reasons": dict(Counter(r["reason"].split(":")[0] for r in rows if r["reason"])),
+        "reasons": dict(Counter(r["reason"].split(":")[0] for r in rows if r.get("reason"))),
         "per_culture": dict(sorted(Counter(r["culture"] for r in kept).items())),
         "per_category": dict(sorted(Counter(r["category"] for r in kept).items())),
-        "caption_sources": dict(Counter(r["caption_source"] for r in kept)),
-        "caption_fallbacks": dict(Counter(r["caption_note"] for r in kept if r["caption_note"])),
+        "caption_sources": dict(Counter(r["caption_source"] for r in kept if r.get("caption_source"))),
+        "caption_fallbacks": dict(Counter(r["caption_note"] for r in kept if r.get("caption_note"))),
         "models": models,
     }
 
@@ -100,7 +101,7 @@ def write_card(folder: Path, facts: dict, sections: dict[str, dict] | None = Non
     ):
         if key in facts:
             lines += quality_lines(facts[key], title)
-    write_text(folder / CARD, "\n".join(lines))
+    write_text(folder / CARD, "\n".join(lines + schema_lines()))
 
 
 def quality_lines(quality: dict, title: str = "Caption quality") -> list[str]:

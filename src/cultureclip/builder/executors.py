@@ -27,7 +27,7 @@ from rich.text import Text
 from cultureclip.backends.loaded import release
 from cultureclip.builder.blobs import blob_refs, write_blobs
 from cultureclip.builder.stage import Stage
-from cultureclip.config import BuildConfig
+from cultureclip.config import ExecutorConfig
 from cultureclip.data.tables import read_table, write_table
 from cultureclip.errors import ConfigError, CultureClipError
 from cultureclip.io import atomic_path
@@ -54,7 +54,7 @@ def progress_bar() -> Progress:
 class Executor:
     """Runs a stage over the unsaved chunks of its rows; subclasses say where (`_map`)."""
 
-    def __init__(self, cfg: BuildConfig, progress: Progress):
+    def __init__(self, cfg: ExecutorConfig, progress: Progress):
         self.cfg, self.progress = cfg, progress
 
     def run_stage(self, stage: Stage, rows: list[dict], folder: Path) -> list[dict]:
@@ -113,14 +113,14 @@ class RayExecutor(Executor):
     would run out of its memory.
     """
 
-    def __init__(self, cfg: BuildConfig, progress: Progress):
+    def __init__(self, cfg: ExecutorConfig, progress: Progress):
         super().__init__(cfg, progress)
         try:
             import ray
         except ImportError:
             from cultureclip.errors import MissingDependencyError
 
-            raise MissingDependencyError("build.executor=ray: `pip install 'cultureclip[ray]'`") from None
+            raise MissingDependencyError("executor.kind=ray: `pip install 'cultureclip[ray]'`") from None
         if not ray.is_initialized():
             ray.init(address=cfg.ray_address, include_dashboard=False, log_to_driver=False)
         gpus = actor_gpus(cfg, ray.cluster_resources().get("GPU", 0))
@@ -151,7 +151,7 @@ class RayExecutor(Executor):
             self.ray.kill(actor)
 
 
-def actor_gpus(cfg: BuildConfig, cluster_gpus: float) -> float:
+def actor_gpus(cfg: ExecutorConfig, cluster_gpus: float) -> float:
     """GPUs each of the build's Ray actors asks for on a cluster with `cluster_gpus`: `ray_gpus_per_worker`, or by
     default a card each when there are GPUs; more than the cluster has is a ConfigError (Ray would wait forever)."""
     per_worker = cfg.ray_gpus_per_worker
@@ -159,17 +159,17 @@ def actor_gpus(cfg: BuildConfig, cluster_gpus: float) -> float:
         per_worker = 1.0 if cluster_gpus else 0.0
     if cfg.ray_workers * per_worker > cluster_gpus:
         raise ConfigError(
-            f"build.ray_workers={cfg.ray_workers} actors with {per_worker:g} GPU each need "
-            f"{cfg.ray_workers * per_worker:g} GPUs; the Ray cluster has {cluster_gpus:g}: lower build.ray_workers, "
-            "or share cards with a fraction, e.g. build.ray_gpus_per_worker=0.5"
+            f"executor.ray_workers={cfg.ray_workers} actors with {per_worker:g} GPU each need "
+            f"{cfg.ray_workers * per_worker:g} GPUs; the Ray cluster has {cluster_gpus:g}: lower executor.ray_workers, "
+            "or share cards with a fraction, e.g. executor.ray_gpus_per_worker=0.5"
         )
     return per_worker
 
 
 @contextmanager
-def open_executor(cfg: BuildConfig, progress: Progress) -> Iterator[Executor]:
-    """The executor `cfg.executor` names, released when the build leaves the block."""
-    executor = RayExecutor(cfg, progress) if cfg.executor == "ray" else LocalExecutor(cfg, progress)
+def open_executor(cfg: ExecutorConfig, progress: Progress) -> Iterator[Executor]:
+    """The executor `cfg.kind` names, released when the job leaves the block."""
+    executor = RayExecutor(cfg, progress) if cfg.kind == "ray" else LocalExecutor(cfg, progress)
     try:
         yield executor
     finally:

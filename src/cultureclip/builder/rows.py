@@ -4,6 +4,7 @@ import hashlib
 
 from cultureclip.backends.templates import GENERIC_TEMPLATES
 from cultureclip.catalog import Catalog
+from cultureclip.data.row import dataset_row
 from cultureclip.data.text import fill
 
 SPLITS = ("train", "test")
@@ -27,21 +28,21 @@ def plan_rows(catalog: Catalog, captions: dict[str, list[dict]], counts: dict[st
         for split in SPLITS:
             for k in range(counts[split]):
                 rows.append(
-                    {
-                        "key": f"{concept.id}-{split}-{k:04d}",
-                        "split": split,
-                        "concept_id": concept.id,
-                        "name": concept.name,
-                        "culture": concept.culture,
-                        "category": concept.category,
-                        "generic": concept.generic,
-                        "twin_group": concept.twin_group,
-                        "twin_ids": list(catalog.twins_of(concept.id)),
-                        "distinguishing": concept.distinguishing,
-                        "context": concept.context,
+                    dataset_row(
+                        key=f"{concept.id}-{split}-{k:04d}",
+                        split=split,
+                        concept_id=concept.id,
+                        name=concept.name,
+                        culture=concept.culture,
+                        category=concept.category,
+                        generic=concept.generic,
+                        twin_group=concept.twin_group,
+                        twin_ids=list(catalog.twins_of(concept.id)),
+                        distinguishing=concept.distinguishing,
+                        context=concept.context,
                         **records[k % len(records)],
-                        "generic_caption": fill(GENERIC_TEMPLATES[k % len(GENERIC_TEMPLATES)], fields),
-                        "seed": image_seed(seed, concept.id, split, k),
-                    }
+                        generic_caption=fill(GENERIC_TEMPLATES[k % len(GENERIC_TEMPLATES)], fields),
+                        seed=image_seed(seed, concept.id, split, k),
+                    )
                 )
     return rows

@@ -45,14 +45,14 @@ ExecutorOption = Annotated[
     str | None,
     typer.Option(
         "--executor",
-        help="Where the builder's stages run: local (default) or ray (Ray actors; same as build.executor=ray).",
+        help="Where the builder's stages run: local (default) or ray (Ray actors; same as executor.kind=ray).",
     ),
 ]
 
 
 def with_executor(overrides: list[str] | None, executor: str | None) -> list[str]:
-    """The overrides, with `build.executor` set when --executor is given."""
-    return [*(overrides or []), *([f"build.executor={executor}"] if executor else [])]
+    """The overrides, with `executor.kind` set when --executor is given."""
+    return [*(overrides or []), *([f"executor.kind={executor}"] if executor else [])]
 
 
 OverwriteOption = Annotated[

@@ -16,13 +16,14 @@ def score_captions(
     overrides: Overrides = None,
 ) -> None:
     """Score each kept row's caption (section `score`): judge-CLIP agreement, coverage of the concept's
-    distinguishing details and, with score.rubric, a chat model's rubric; written into DATA's manifest and
-    summarised in its card. Resumable; the same settings again do nothing."""
-    from cultureclip.builder.caption_quality import score_dataset
+    distinguishing details and, with score.rubric, a chat model's rubric; written beside DATA's manifest
+    (DATA/scores.parquet, the manifest left as it is) and summarised in its card. Resumable; the same
+    settings again do nothing."""
+    from cultureclip.builder.recipes.caption_scores import score_dataset
 
     cfg = command_config(config, overrides, None)
-    folder = score_dataset(data, cfg.score, cfg.build)
-    console.print(f"scored: {folder / 'manifest.parquet'}, summary in {folder / 'card.md'}")
+    folder = score_dataset(data, cfg.score, cfg.executor)
+    console.print(f"scored: {folder / 'scores.parquet'}, summary in {folder / 'card.md'}")
 
 
 @app.command()
@@ -35,10 +36,10 @@ def recaption(
     """Rewrite DATA's captions whose caption_quality is below recaption.below with the chat model
     recaption.generator, told why they scored low; keep a rewrite only if it scores higher (section `score`).
     Writes a new dataset OUT with the original, the rewrite and both scores per row. Resumable."""
-    from cultureclip.builder.recaption import recaption_dataset
+    from cultureclip.builder.recipes.recaption import recaption_dataset
 
     cfg = command_config(config, overrides, None)
-    folder = recaption_dataset(data, out, cfg.recaption, cfg.score, cfg.build, cfg.model.name)
+    folder = recaption_dataset(data, out, cfg.recaption, cfg.score, cfg.executor, cfg.model.name)
     console.print(f"dataset: {folder} (summary in {folder / 'card.md'})")
 
 
@@ -65,14 +66,16 @@ def import_cultwin(
         typer.Option(
             help="Render the images that are not there (the release has none) with this image generator, e.g. "
             "diffusers:stabilityai/stable-diffusion-3.5-large-turbo (build.renderer; size, steps, guidance and "
-            "executor from the config's build section: --config paper-build for the reference's settings)."
+            "the stages' executor from sections build and executor: --config paper-build for the reference's "
+            "settings)."
         ),
     ] = None,
     judge: Annotated[
         str | None,
         typer.Option(
             help="Score every image with this vision-language judge and keep those that pass the reference's "
-            "rule (build.paper.judge, fail_score, pass_mean), e.g. transformers:Qwen/Qwen2.5-VL-7B-Instruct."
+            "rule (section judge: model, prompts, fail_score, pass_mean), e.g. "
+            "transformers:Qwen/Qwen2.5-VL-7B-Instruct."
         ),
     ] = None,
     config: ConfigOption = None,
@@ -81,14 +84,15 @@ def import_cultwin(
     """Convert the authors' CulTwin twin-pair rows and images into our format, ready for `train`; with
     --render, render the images first, with --judge, keep those the judge passes (both resumable: a killed
     import renders and asks nothing twice)."""
-    from cultureclip.importers.cultwin import import_cultwin as convert
+    from cultureclip.builder.recipes.cultwin import import_cultwin as convert
 
     splits = {"train": train} | ({"test": test} if test else {})
     items = [*(overrides or [])]
     items += [f"build.renderer={render}"] if render else []
-    items += ["build.recipe=paper", f"build.paper.judge.name={judge}"] if judge else []  # the paper's judge
-    build = command_config(config, items, None).build
+    items += [f"judge.model.name={judge}"] if judge else []
+    cfg = command_config(config, items, None)
     folder = convert(
-        splits, out, images, max_side, overwrite=overwrite, build=build, render=bool(render), judge=bool(judge)
-    )
+        splits, out, images, max_side, overwrite=overwrite, build_cfg=cfg.build, executor=cfg.executor,
+        render=bool(render), judge=cfg.judge if judge else None,
+    )  # fmt: skip
     console.print(f"dataset: {folder}")

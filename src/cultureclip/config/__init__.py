@@ -15,9 +15,12 @@ from cultureclip.config.build import (
     CorpusConfig,
     PaperRecipeConfig,
     ShardImageConfig,
+    TwinPairConfig,
 )
 from cultureclip.config.catalog import CatalogConfig, ExpandConfig, MiningConfig
 from cultureclip.config.eval import BenchConfig, DatasetSpec, EvalConfig, ProbeSpec, WiseConfig
+from cultureclip.config.executor import ExecutorConfig
+from cultureclip.config.judge import JudgeConfig
 from cultureclip.config.loading import PRESETS, dump_config, list_presets, load_config, read_yaml, yaml_error_line
 from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig, ModelConfig, TowersConfig
 from cultureclip.config.overrides import apply_overrides, deep_merge, set_dotted, validate
@@ -39,9 +42,11 @@ __all__ = [
     "CorpusConfig",
     "DatasetSpec",
     "EvalConfig",
+    "ExecutorConfig",
     "ExpandConfig",
     "ExtraDataConfig",
     "ImageGeneratorConfig",
+    "JudgeConfig",
     "LossConfig",
     "MiningConfig",
     "ModelConfig",
@@ -51,6 +56,7 @@ __all__ = [
     "RunConfig",
     "ScoreConfig",
     "ShardImageConfig",
+    "TwinPairConfig",
     "Strict",
     "TowersConfig",
     "TrainConfig",

@@ -1,14 +1,14 @@
-"""How a dataset is built: one recipe (`catalog` or `paper`) with its own section, and the shared
-machinery (renderer, shards, executor, chunks). A section of a recipe other than the chosen one is
-an error, so no setting is silently ignored."""
+"""How a dataset is built: one recipe (`catalog`, `paper` or `bottom_up`) with its own section, and the
+shared machinery (renderer, shards; where the stages run is section `executor`). A section of a recipe
+other than the chosen one is an error, so no setting is silently ignored."""
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, create_model, model_validator
 
 from cultureclip.config.base import Strict
-from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig
+from cultureclip.config.models import ChatModelConfig, ImageGeneratorConfig, reference_vlm
 
 
 class ShardImageConfig(Strict):
@@ -50,8 +50,30 @@ class ClipFilterConfig(Strict):
     batch_size: int = Field(default=32, ge=1)
 
 
-class CatalogRecipeConfig(Strict):
+RECIPE_SECTIONS: dict[str, type[Strict]] = {}
+"""Each recipe's config section by recipe name, filled by the `RecipeSection` subclasses as they are declared:
+`BuildConfig`'s recipe choice and its sections are derived from it (a new recipe declares its section once)."""
+
+
+class RecipeSection(Strict):
+    """The settings of one build recipe, section `build.<recipe>`: a subclass names its recipe (`recipe`, the
+    name the recipe has in `BUILD_RECIPES`), which declares it."""
+
+    recipe: ClassVar[str]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "recipe" in cls.__dict__:
+            if cls.recipe in RECIPE_SECTIONS:
+                raise ValueError(f"recipe section {cls.recipe!r} is declared twice")
+            RECIPE_SECTIONS[cls.recipe] = cls
+
+
+class CatalogRecipeConfig(RecipeSection):
     """The catalogue recipe: twin groups of the catalogue -> captions -> images -> optional CLIP filter."""
+
+    recipe = "catalog"
 
     groups: Literal["all"] | list[str] | None = None
     """Twin groups the dataset is built from, in this order. None: the offline world's original 27 groups
@@ -69,26 +91,15 @@ class CatalogRecipeConfig(Strict):
     """CLIP filtering; None keeps every rendered image (the offline default)."""
 
 
-def _reference_model(temperature: float, max_new_tokens: int) -> ChatModelConfig:
-    return ChatModelConfig(
-        name="transformers:Qwen/Qwen2.5-VL-7B-Instruct", temperature=temperature, max_new_tokens=max_new_tokens
-    )
+class TwinPairConfig(RecipeSection):
+    """What the reference's twin-pair stages read (`paper.twin_pairs`): a concept -> its twin -> captions of both
+    -> every caption pair rendered -> a vision-language judge keeps pairs whose two images pass. The `paper` and
+    `bottom_up` sections each add their own source of concepts."""
 
-
-class PaperRecipeConfig(Strict):
-    """The reference (CultureCLIP paper) recipe: country x category prompts -> concept -> twin ->
-    captions -> every caption pair rendered -> a vision-language judge keeps pairs whose two images pass."""
-
-    countries: list[str] | None = None
-    """Countries asked about; None: every ISO 3166-1 country (pycountry, 249; the reference used 229)."""
     categories: Annotated[list[str], Field(min_length=1)] | None = None
-    """Concept categories asked about; None: the reference's 8 (builder/recipes/paper.py: CATEGORIES)."""
-    max_prompts: int | None = Field(default=None, ge=1)
-    """Use only the first N country x category prompts (small runs)."""
-    generator: ChatModelConfig = Field(default_factory=lambda: _reference_model(0.7, 400))
+    """Concept categories; None: the reference's 8 (builder/recipes/paper.py: CATEGORIES)."""
+    generator: ChatModelConfig = Field(default_factory=lambda: reference_vlm(0.7, 400))
     """Writes concepts, twins and captions (text only; the reference uses its judge model at temperature 0.7)."""
-    judge: ChatModelConfig = Field(default_factory=lambda: _reference_model(0.0, 300))
-    """Vision-language judge: a chat model that reads images (transformers image-text-to-text, openai, tiny:vlm)."""
     prompts: str = "paper-v1"
     """Prompt file: a shipped name (cultureclip/builder/prompts/NAME.yaml) or a path."""
     captions_per_concept: int = Field(default=10, ge=1)
@@ -100,11 +111,19 @@ class PaperRecipeConfig(Strict):
     reasks: int = Field(default=2, ge=0)
     """Times a reply that cannot be parsed or breaks the rules is asked again before the row fails with the reason."""
     test_every: int = Field(default=10, ge=0)
-    """Every Nth twin pair (in prompt order) goes to the test split; 0: none."""
-    fail_score: int = Field(default=1, ge=1, le=5)
-    """An image with any judge score at or below this fails."""
-    pass_mean: float = Field(default=3.0, ge=1, le=5)
-    """An image passes only if the mean of its three judge scores is above this."""
+    """Every Nth twin pair (in prompt order) goes to the test split; 0: none. (The judge and its pass rule are
+    section `judge`.)"""
+
+
+class PaperRecipeConfig(TwinPairConfig):
+    """The reference (CultureCLIP paper) recipe: country x category prompts -> concept -> the twin-pair stages."""
+
+    recipe = "paper"
+
+    countries: list[str] | None = None
+    """Countries asked about; None: every ISO 3166-1 country (pycountry, 249; the reference used 229)."""
+    max_prompts: int | None = Field(default=None, ge=1)
+    """Use only the first N country x category prompts (small runs)."""
 
 
 class CorpusConfig(Strict):
@@ -126,12 +145,14 @@ class CorpusConfig(Strict):
     """webdataset: extensions of a sample's caption member, the first present taken."""
 
 
-class BottomUpRecipeConfig(PaperRecipeConfig):
+class BottomUpRecipeConfig(TwinPairConfig):
     """The reference's bottom-up route: real image-text rows (WIT) -> a vision-language model keeps the
     rows that clearly show a concept of one of the categories and labels each (country, category, context,
     key visual features) -> the labels become catalogue rows (the catalogue's checks) -> then the
-    reference recipe's twin, caption, image and judge stages (the settings it shares with `paper`). The
+    reference recipe's twin, caption, image and judge stages (`TwinPairConfig`, shared with `paper`). The
     real photos stay in the dataset beside the renders (`source: photo`)."""
+
+    recipe = "bottom_up"
 
     corpus: CorpusConfig | None = None
     """The image-text corpus the photos come from: `{kind, path}` and the kind's options (see CorpusConfig)."""
@@ -142,7 +163,7 @@ class BottomUpRecipeConfig(PaperRecipeConfig):
     The same as `corpus: {kind: wit, path: ROWS, images: IMAGES}`."""
     images: Path | None = None
     """Folder of the rows' images when they carry no image_path: <key or index>.<jpg|png|...>."""
-    labeller: ChatModelConfig = Field(default_factory=lambda: _reference_model(0.7, 400))
+    labeller: ChatModelConfig = Field(default_factory=lambda: reference_vlm(0.7, 400))
     """The vision-language model that filters and labels the photos (the reference's VLM and settings)."""
     photo_prompts: str = "bottom-up-v1"
     """Prompt file of the filter and label stages: a shipped name or a path."""
@@ -162,24 +183,9 @@ class BottomUpRecipeConfig(PaperRecipeConfig):
         return self.corpus
 
 
-RECIPE_SECTIONS: dict[str, type[Strict]] = {
-    "catalog": CatalogRecipeConfig,
-    "paper": PaperRecipeConfig,
-    "bottom_up": BottomUpRecipeConfig,
-}
+class BuildSettings(Strict):
+    """The settings every recipe shares; `BuildConfig` adds the recipe choice and one section per recipe."""
 
-
-class BuildConfig(Strict):
-    recipe: Literal["catalog", "paper", "bottom_up"] = "catalog"
-    """catalog: the concept catalogue's twin groups (section `catalog`); paper: the reference recipe
-    (section `paper`, see the paper-build preset); bottom_up: concepts mined from real image-text rows
-    (section `bottom_up`, see the paper-bottom-up preset). Only the chosen recipe's section may be set."""
-    catalog: CatalogRecipeConfig | None = None
-    """Settings of the catalogue recipe (filled with its defaults when it is the recipe)."""
-    paper: PaperRecipeConfig | None = None
-    """Settings of the reference recipe (filled with its defaults when it is the recipe)."""
-    bottom_up: BottomUpRecipeConfig | None = None
-    """Settings of the bottom-up recipe (filled with its defaults when it is the recipe)."""
     renderer: str = "procedural"
     """Image generator id: procedural (offline world), diffusers:HUB_NAME_OR_PATH (any text-to-image
     pipeline: SD-Turbo, SDXL, SD3, FLUX), tiny:sd (tests), fixed:SECONDS (benchmarks)."""
@@ -188,22 +194,9 @@ class BuildConfig(Strict):
     shard_images: ShardImageConfig = Field(default_factory=ShardImageConfig)
     """Format, quality and stored size of the shards' images (the renders are encoded once, in this format)."""
     images: ImageGeneratorConfig = Field(default_factory=ImageGeneratorConfig)
-    executor: Literal["local", "ray"] = "local"
-    """local: in this process; ray: a pool of Ray model actors kept for the whole build (ray_address, ray_workers)."""
-    chunk_rows: int = Field(default=64, ge=1)
-    """Rows per unit of work: each finished chunk is saved, so a killed build resumes from the next one."""
-    row_retries: int = Field(default=2, ge=0)
-    """Times a row whose generation failed is retried alone before it is recorded as failed."""
     max_failed_share: float = Field(default=0.3, ge=0, le=1)
     """A build in which a larger share of rows failed or fell back to the template caption is not
     published: it stops with the count and the most common reason (1: publish whatever happened)."""
-    ray_address: str | None = None
-    """Ray cluster to join; None starts a local one."""
-    ray_workers: int = Field(default=1, ge=1)
-    """Model actors, started once per build and reused by every stage (one per GPU on a cluster)."""
-    ray_gpus_per_worker: float | None = Field(default=None, ge=0)
-    """GPUs each actor asks Ray for. None: one card of its own when the cluster has GPUs (more workers than GPUs is
-    an error), none otherwise; a fraction (0.5) shares cards between actors, 0 keeps every actor on the CPU."""
 
     @model_validator(mode="before")
     @classmethod
@@ -221,6 +214,29 @@ class BuildConfig(Strict):
             else:
                 data[name] = None
         return data
+
+
+BuildConfig = create_model(
+    "BuildConfig",
+    __base__=BuildSettings,
+    __doc__="How a dataset is built: the recipe (`recipe`), its section (`build.<recipe>`) and the shared settings.",
+    recipe=(
+        Literal[tuple(RECIPE_SECTIONS)],
+        Field(
+            "catalog",
+            description="catalog: the concept catalogue's twin groups; paper: the reference recipe (the paper-build "
+            "preset); bottom_up: concepts mined from real image-text rows (the paper-bottom-up preset). Only the "
+            "chosen recipe's section may be set.",
+        ),
+    ),
+    **{
+        name: (
+            section | None,
+            Field(None, description=f"Settings of recipe {name!r} (its defaults when it is the recipe)."),
+        )
+        for name, section in RECIPE_SECTIONS.items()
+    },
+)
 
 
 def _is_default(section: type[Strict], value: Any) -> bool:

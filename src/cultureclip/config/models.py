@@ -116,3 +116,10 @@ class ModelConfig(Strict):
         if not self.name.startswith("towers:") and self.towers != TowersConfig():
             raise ValueError(f"model.towers applies only to towers:NAME models (model.name is {self.name!r})")
         return self
+
+
+def reference_vlm(temperature: float, max_new_tokens: int) -> ChatModelConfig:
+    """The reference recipe's vision-language model (Qwen2.5-VL-7B-Instruct) at these settings."""
+    return ChatModelConfig(
+        name="transformers:Qwen/Qwen2.5-VL-7B-Instruct", temperature=temperature, max_new_tokens=max_new_tokens
+    )

@@ -9,6 +9,8 @@ from cultureclip.config.base import Strict
 from cultureclip.config.build import BuildConfig
 from cultureclip.config.catalog import CatalogConfig, ExpandConfig, MiningConfig
 from cultureclip.config.eval import BenchConfig, EvalConfig, WiseConfig
+from cultureclip.config.executor import ExecutorConfig
+from cultureclip.config.judge import JudgeConfig
 from cultureclip.config.models import ModelConfig
 from cultureclip.config.overrides import first_error, overridden
 from cultureclip.config.score import RecaptionConfig, ScoreConfig
@@ -22,6 +24,10 @@ class RunConfig(Strict):
     """Run folder; None means runs/<timestamp>."""
     catalog: CatalogConfig = Field(default_factory=CatalogConfig)
     build: BuildConfig = Field(default_factory=BuildConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    """Where the stages of every job that writes a dataset run (build, import, score-captions, recaption)."""
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    """The vision-language judge of the paper and bottom-up recipes and of `import cultwin --judge`."""
     model: ModelConfig = Field(default_factory=ModelConfig)
     pretrain: TrainConfig | None = Field(default_factory=pretrain_default)
     """Train the base model on generic captions first; null when model.name is already pretrained."""

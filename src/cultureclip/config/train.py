@@ -62,7 +62,7 @@ class ExtraDataConfig(Strict):
     """Training data added to the world's train split, imported into the run folder (`KIND[:PATH]` for short)."""
 
     kind: Literal["fashion_mnist"]
-    """fashion_mnist: Fashion-MNIST train photos with generic captions (`importers.fashion_mnist`)."""
+    """fashion_mnist: Fashion-MNIST train photos with generic captions (`builder/recipes/fashion_mnist.py`)."""
     path: Path | None = None
     """The dataset's folder (fashion_mnist: the MNIST file layout); None: the CULTURECLIP_FASHION_MNIST variable."""
     count: int | None = Field(default=None, ge=0)

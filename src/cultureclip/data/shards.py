@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from cultureclip.config import ShardImageConfig
+from cultureclip.data.row import check_rows
 from cultureclip.data.tables import read_table, rows_table
 from cultureclip.errors import DataError
 from cultureclip.redact import redact
@@ -164,13 +165,15 @@ def image_member(members: dict[str, bytes], where: object) -> bytes:
     raise DataError(f"{where}: sample has no image member ({', '.join(MEMBERS.values())})")
 
 
-def write_manifest(folder: Path, rows: list[dict], shards: Path | None = None) -> None:
+def write_manifest(folder: Path, rows: list[dict], shards: Path | None = None, complete: bool = False) -> None:
     """manifest.parquet and the `datasets` card of `rows`, in `folder` (their shards in `shards`, where
     elsewhere); a key twice in the dataset is refused, since rows (and scores joined back to them) are found
-    by key."""
+    by key. Rows are checked against the row schema (`row.py`): the types of its fields always, and, when
+    `complete` (the builder's datasets), every required field of every kept row."""
     import pyarrow.parquet as pq
 
     check_unique_keys(folder, rows)
+    check_rows(folder, rows, complete)
     table = rows_table([{k: _redacted(k, v) for k, v in row.items()} for row in rows])
     pq.write_table(table, folder / MANIFEST)
     stored = [r for r in rows if r.get("shard")]

@@ -1,4 +1,4 @@
-"""Text helpers shared by the builder, the importers and the evaluator: templates, ids, matching."""
+"""Text helpers shared by the builder, its recipes and the evaluator: templates, ids, matching."""
 
 import re
 import unicodedata

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cultureclip.data.row import TRAINING
 from cultureclip.data.shards import split_table
 from cultureclip.errors import DataError
 
-REQUIRED_FIELDS = ("concept_id", "twin_group", "caption", "generic_caption")
-"""Row fields every training sample needs."""
 INDEX_FIELDS = ("concept_id", "twin_group", "generic", "shard", "offset", "length")
 """Row fields the index is built from."""
 
@@ -46,8 +45,8 @@ def load_train_data(folder: Path, split: str = "train", extra: Sequence[Path] = 
 
     columns: dict[str, list] = {k: [] for k in INDEX_FIELDS}
     for source, name in [(folder, split), *((f, "train") for f in extra)]:
-        table = split_table(source, name, ("key", *REQUIRED_FIELDS, "generic"))
-        for field in REQUIRED_FIELDS:
+        table = split_table(source, name, ("key", *TRAINING, "generic"))
+        for field in TRAINING:
             missing = pc.is_null(table[field]) if field in table.column_names else None
             if missing is None or pc.any(missing).as_py():
                 first = 0 if missing is None else pc.index(missing, True).as_py()

@@ -14,7 +14,8 @@ from importlib import resources
 from pathlib import Path
 
 from cultureclip.config import ViewConfig
-from cultureclip.data.shards import LOCATION, MANIFEST, read_manifest
+from cultureclip.data.finished import scored_rows
+from cultureclip.data.shards import LOCATION, MANIFEST
 from cultureclip.data.tables import read_table
 from cultureclip.io import atomic_path, claim_output, mark_done
 from cultureclip.view.pages import counts_table, document, esc, group_page
@@ -37,12 +38,12 @@ def write_view(data: Path, out: Path, cfg: ViewConfig, overwrite: bool = False) 
     """Write the site of the dataset folder `data` into `out` (whole or not at all); returns its summary
     {rows, images, groups, pages}."""
     data, out = Path(data), Path(out)
-    rows = read_manifest(data)
+    rows = scored_rows(data)  # with the caption scores beside the manifest, where it was scored
     claim_output(out, MAKER, overwrite)
     fallback = _source_fallback(data)
     for row in rows:
         row["status"] = row.get("status") or "kept"
-        row["source"] = row.get("source") or row.get("image_source") or fallback
+        row["source"] = row.get("source") or fallback
     groups = group_rows(rows)
     with atomic_path(out) as site:
         site.mkdir()

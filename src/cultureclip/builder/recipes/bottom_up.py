@@ -31,8 +31,9 @@ from cultureclip.builder.stages.photos import (
 from cultureclip.catalog.check import check_rows, name_problems
 from cultureclip.catalog.files import RawRow
 from cultureclip.catalog.schema import ConceptSketch
-from cultureclip.config import dump_config
+from cultureclip.config import BottomUpRecipeConfig, dump_config
 from cultureclip.data.corpora import corpus_digest
+from cultureclip.data.row import dataset_row
 from cultureclip.data.text import slug
 from cultureclip.io import input_record
 
@@ -40,23 +41,22 @@ from cultureclip.io import input_record
 class BottomUpRecipe:
     """Builds `build.bottom_up`'s dataset (see the module docstring)."""
 
+    section = BottomUpRecipeConfig
+
     def record(self, job: BuildJob) -> str:
         """The seed, target CLIP and build settings, the content of the prompt files and of the corpus (a
         rows file's bytes; a folder's files by name, size and time)."""
         p = job.cfg.bottom_up
         files = {"photo prompts": prompt_file(p.photo_prompts, "build.bottom_up.photo_prompts")}
         files |= {"paper prompts": prompt_file(p.prompts, "build.bottom_up.prompts")}
+        files |= {"judge prompts": prompt_file(job.judge.prompts, "judge.prompts")}
         corpus = p.corpus_config()
         if corpus is not None and Path(corpus.path).exists():  # a missing corpus fails in check
             files_held = f"  corpus: {corpus.path} {corpus_digest(corpus.path)}\n"
         else:
             files_held = ""
-        return (
-            f"seed: {job.seed}\ntarget_model: {job.target_model}\n"
-            + dump_config(job.cfg)
-            + input_record(files)
-            + files_held
-        )
+        head = f"seed: {job.seed}\ntarget_model: {job.target_model}\n" + dump_config(job.cfg) + dump_config(job.judge)
+        return head + input_record(files) + files_held
 
     def check(self, job: BuildJob) -> None:
         """The corpus (each record read, no image), the model ids and the prompt files, so a typo fails now,
@@ -64,7 +64,7 @@ class BottomUpRecipe:
         from cultureclip.backends.chat import parse_chat_model_id
 
         p = job.cfg.bottom_up
-        for model in (p.labeller, p.generator, p.judge):
+        for model in (p.labeller, p.generator, job.judge.model):
             parse_chat_model_id(model.name)
         load_photo_prompts(p.photo_prompts)
         for _ in photo_rows(p):
@@ -81,8 +81,6 @@ class BottomUpRecipe:
         photos = run_step(executor, PhotoLabelStage(p, categories), photos, work)
         concepts = _checked(photos, categories)
         twins, images, pairs = twin_pairs(job, p, concepts, executor, work)
-        for image in images:
-            image["source"] = "rendered"
         kept_photos = [
             _sample(photo, twins[k], k, p) for k, photo in enumerate(photos) if p.keep_photos and _usable(twins[k])
         ]
@@ -90,7 +88,7 @@ class BottomUpRecipe:
         kept = [r for r in rows if r["status"] == "kept"]
         return Built(
             rows,
-            models(job.cfg, p)
+            models(job, p)
             | {"labeller": p.labeller.name, "photo_prompts": load_photo_prompts(p.photo_prompts)["version"]},
             tables={"photos.parquet": [_decision(r) for r in photos], "pairs.parquet": pairs, "twins.parquet": twins},
             sections={
@@ -143,29 +141,29 @@ def _usable(twin: dict) -> bool:
 def _sample(photo: dict, twin: dict, index: int, p) -> dict:
     """A labelled photo as a sample of its concept, linked to the twin its pair was written with."""
     concept_id = slug(f"{photo['country']} {photo['name']}")
-    return {
-        "key": f"{twin['key']}-photo",
-        "split": pair_split(index, p),
-        "concept_id": concept_id,
-        "name": photo["name"],
-        "culture": photo["country"],
-        "country": photo["country"],
-        "category": photo["label_category"],
-        "generic": photo["label_category"].lower(),
-        "twin_group": twin["key"],
-        "twin_ids": [slug(f"{twin['twin_country']} {twin['twin_name']}")],
-        "member": "concept",
-        "caption": photo["caption_attribution_description"] or photo["page_title"],
-        "caption_source": f"the photo's page ({p.corpus_config().kind})",
-        "caption_note": None,
-        "png": photo["png"],
-        "source": "photo",
-        "url": photo["page_url"],
-        "image_url": photo["image_url"],
-        "attribution": photo["caption_attribution_description"],
-        "status": "kept",
-        "reason": None,
-    }
+    return dataset_row(
+        key=f"{twin['key']}-photo",
+        split=pair_split(index, p),
+        concept_id=concept_id,
+        name=photo["name"],
+        culture=photo["country"],
+        country=photo["country"],
+        category=photo["label_category"],
+        generic=photo["label_category"].lower(),
+        twin_group=twin["key"],
+        twin_ids=[slug(f"{twin['twin_country']} {twin['twin_name']}")],
+        member="concept",
+        caption=photo["caption_attribution_description"] or photo["page_title"],
+        caption_source=f"the photo's page ({p.corpus_config().kind})",
+        caption_note=None,
+        png=photo["png"],
+        source="photo",
+        url=photo["page_url"],
+        image_url=photo["image_url"],
+        attribution=photo["caption_attribution_description"],
+        status="kept",
+        reason=None,
+    )
 
 
 def _decision(photo: dict) -> dict:

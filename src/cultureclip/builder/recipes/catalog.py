@@ -14,13 +14,15 @@ from cultureclip.builder.stages.images import render_stage
 from cultureclip.catalog import ConceptSketch
 from cultureclip.catalog.load import catalog_files
 from cultureclip.catalog.select import dataset_catalog
-from cultureclip.config import BuildConfig, ClipFilterConfig, dump_config
+from cultureclip.config import BuildConfig, CatalogRecipeConfig, ClipFilterConfig, dump_config
 from cultureclip.data.text import fill
 from cultureclip.io import input_record
 
 
 class CatalogRecipe:
     """Builds `build.catalog`'s dataset from the catalogue `job.catalog` (see the module docstring)."""
+
+    section = CatalogRecipeConfig
 
     def record(self, job: BuildJob) -> str:
         """The seed, target CLIP, catalogue and build settings, and the content of the catalogue and prompt

@@ -22,28 +22,15 @@ from cultureclip.builder.stages.images import render_stage
 from cultureclip.builder.stages.paper_text import ConceptStage, PaperCaptionStage, load_paper_prompts
 from cultureclip.builder.stages.replies import CRITERIA
 from cultureclip.builder.stages.twin_prompt import TwinPromptStage
-from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
-from cultureclip.config import BuildConfig, PaperRecipeConfig, dump_config
+from cultureclip.builder.stages.vlm_judge import VlmJudgeStage, judge_rejection
+from cultureclip.config import JudgeConfig, PaperRecipeConfig, TwinPairConfig, dump_config
+from cultureclip.data.row import dataset_row
 from cultureclip.data.text import slug
 from cultureclip.io import input_record
 
 MEMBERS = ("concept", "twin")
 CATEGORIES = ["Cuisine", "Clothing", "Animal & Plants", "Art", "Architecture", "Daily Life", "Symbol", "Festival"]
 """The reference's concept categories (`build.paper.categories` when it is not set)."""
-
-
-def image_passes(scores: dict, cfg: PaperRecipeConfig) -> bool:
-    """The reference rule: no score at or below `fail_score`, and the mean above `pass_mean`."""
-    values = [scores[c] for c in CRITERIA]
-    return min(values) > cfg.fail_score and sum(values) / len(values) > cfg.pass_mean
-
-
-def judge_rejection(scores: dict, cfg: PaperRecipeConfig) -> str | None:
-    """Why the judge's `scores` reject an image (the scores and their mean), or None when it passes."""
-    if image_passes(scores, cfg):
-        return None
-    mean = sum(scores[c] for c in CRITERIA) / len(CRITERIA)
-    return f"judge: {', '.join(f'{c} {scores[c]}' for c in CRITERIA)} (mean {mean:.2f})"
 
 
 def prompt_rows(cfg: PaperRecipeConfig) -> list[dict]:
@@ -64,18 +51,23 @@ def prompt_rows(cfg: PaperRecipeConfig) -> list[dict]:
 class PaperRecipe:
     """Builds `build.paper`'s dataset (see the module docstring)."""
 
+    section = PaperRecipeConfig
+
     def record(self, job: BuildJob) -> str:
-        """The seed, target CLIP and build settings and the prompt file's content (the catalogue plays no part)."""
+        """The seed, target CLIP, build and judge settings and the prompt files' content (no catalogue)."""
         prompts = {"paper prompts": prompt_file(job.cfg.paper.prompts, "build.paper.prompts")}
-        return f"seed: {job.seed}\ntarget_model: {job.target_model}\n" + dump_config(job.cfg) + input_record(prompts)
+        prompts |= {"judge prompts": prompt_file(job.judge.prompts, "judge.prompts")}
+        head = f"seed: {job.seed}\ntarget_model: {job.target_model}\n" + dump_config(job.cfg) + dump_config(job.judge)
+        return head + input_record(prompts)
 
     def check(self, job: BuildJob) -> None:
         """The model ids and the prompt file, so a typo fails now, not after hours of rendering."""
         from cultureclip.backends.chat import parse_chat_model_id
 
-        for role in ("generator", "judge"):
-            parse_chat_model_id(getattr(job.cfg.paper, role).name)
+        parse_chat_model_id(job.cfg.paper.generator.name)
+        parse_chat_model_id(job.judge.model.name)
         load_paper_prompts(job.cfg.paper.prompts)
+        load_paper_prompts(job.judge.prompts)
 
     def generate(self, job: BuildJob, executor: Executor, work: Path) -> Built:
         """Prompts -> concepts -> twins -> captions of both -> images -> judge scores -> caption pairs."""
@@ -85,7 +77,7 @@ class PaperRecipe:
         kept = sum(pair["status"] == "kept" for pair in pairs)
         return Built(
             images,
-            models(job.cfg, p),
+            models(job, p),
             tables={"pairs.parquet": pairs, "twins.parquet": twins},
             sections={"Reference recipe (pairs.parquet, twins.parquet)": _pair_counts(twins, pairs)},
             summary=f"kept {kept} of {len(pairs)} caption pairs of {len(twins)} prompts",
@@ -93,7 +85,7 @@ class PaperRecipe:
 
 
 def twin_pairs(
-    job: BuildJob, p: PaperRecipeConfig, concepts: list[dict], executor: Executor, work: Path
+    job: BuildJob, p: TwinPairConfig, concepts: list[dict], executor: Executor, work: Path
 ) -> tuple[list[dict], list[dict], list[dict]]:
     """Concept rows (key, name, country, category, context, features; failed ones pass through) -> their
     twins -> captions of both -> every caption pair rendered -> judge scores; (twins, images, pairs)."""
@@ -109,12 +101,12 @@ def twin_pairs(
             twin.update(status="failed", reason=f"{member['member']} {result['reason']}")
     images = [im for k, row in enumerate(twins) if row["status"] == "ok" for im in _images(row, k, job.seed, p)]
     images = run_step(executor, render_stage(cfg), images, work)
-    images = run_step(executor, VlmJudgeStage(p), images, work)
+    images = run_step(executor, VlmJudgeStage(job.judge), images, work)
     for row in images:
         for criterion in CRITERIA:
             row.setdefault(criterion, None)
             row.setdefault(f"{criterion}_reason", None)
-    return twins, images, select_pairs(twins, images, p)
+    return twins, images, select_pairs(twins, images, p, job.judge)
 
 
 def _members(row: dict, index: int) -> list[dict]:
@@ -129,12 +121,12 @@ def _fields(row: dict, prefix: str) -> dict:
     return {k: row[f"{prefix}{k}"] for k in ("name", "country", "context", "features")} | {"category": row["category"]}
 
 
-def pair_split(index: int, cfg: PaperRecipeConfig) -> str:
+def pair_split(index: int, cfg: TwinPairConfig) -> str:
     """The split of twin pair `index` (in prompt order): every `test_every`th is a test pair."""
     return "test" if cfg.test_every and (index + 1) % cfg.test_every == 0 else "train"
 
 
-def _images(row: dict, index: int, seed: int, cfg: PaperRecipeConfig) -> list[dict]:
+def _images(row: dict, index: int, seed: int, cfg: TwinPairConfig) -> list[dict]:
     """Image rows of a twin pair: each caption of each member, `images_per_caption` times."""
     split = pair_split(index, cfg)
     members = {"concept": _fields(row, ""), "twin": _fields(row, "twin_")}
@@ -146,39 +138,39 @@ def _images(row: dict, index: int, seed: int, cfg: PaperRecipeConfig) -> list[di
             for r in range(cfg.images_per_caption):
                 key = f"{row['key']}-{member}-{i:02d}-{r}"
                 out.append(
-                    {
-                        "key": key,
-                        "split": split,
-                        "concept_id": ids[member],
-                        "name": fields["name"],
-                        "culture": fields["country"],
-                        "country": fields["country"],
-                        "category": row["category"],
-                        "generic": row["category"].lower(),
-                        "twin_group": row["key"],
-                        "twin_ids": [ids[other]],
-                        "member": member,
-                        "caption_index": i,
-                        "render": r,
-                        "caption": caption,
-                        "caption_source": f"{cfg.generator.name} ({cfg.prompts})",
-                        "caption_note": None,
-                        "generic_caption": f"a photo of {row['category'].lower()}.",
-                        "context": fields["context"],
-                        "features": fields["features"],
-                        "seed": image_seed(seed, row["key"], member, i * cfg.images_per_caption + r),
-                        "attributes": {},
-                    }
+                    dataset_row(
+                        key=key,
+                        split=split,
+                        concept_id=ids[member],
+                        name=fields["name"],
+                        culture=fields["country"],
+                        country=fields["country"],
+                        category=row["category"],
+                        generic=row["category"].lower(),
+                        twin_group=row["key"],
+                        twin_ids=[ids[other]],
+                        member=member,
+                        caption_index=i,
+                        render=r,
+                        caption=caption,
+                        caption_source=f"{cfg.generator.name} ({cfg.prompts})",
+                        caption_note=None,
+                        context=fields["context"],
+                        features=fields["features"],
+                        seed=image_seed(seed, row["key"], member, i * cfg.images_per_caption + r),
+                        attributes={},
+                        source="rendered",
+                    )
                 )
     return out
 
 
-def select_pairs(twins: list[dict], images: list[dict], cfg: PaperRecipeConfig) -> list[dict]:
+def select_pairs(twins: list[dict], images: list[dict], cfg: TwinPairConfig, judge: JudgeConfig) -> list[dict]:
     """Every caption pair (concept caption i, twin caption j, render r) of each twin pair, kept only if
     both images pass; sets each image's status (kept if it is in a kept pair) and reason, in place."""
     by_key = {r["key"]: r for r in images}
     for row in images:
-        if row["status"] == "ok" and (why := judge_rejection(row, cfg)) is not None:
+        if row["status"] == "ok" and (why := judge_rejection(row, judge)) is not None:
             row.update(status="rejected", reason=why)
     pairs, in_kept = [], set()
     for twin in (t for t in twins if t["status"] == "ok"):
@@ -202,10 +194,15 @@ def select_pairs(twins: list[dict], images: list[dict], cfg: PaperRecipeConfig) 
     return pairs
 
 
-def models(cfg: BuildConfig, p: PaperRecipeConfig) -> dict[str, str]:
+def models(job: BuildJob, p: TwinPairConfig) -> dict[str, str]:
     """The card's models and prompt version of a recipe built on the reference's stages (`p`)."""
     version = load_paper_prompts(p.prompts)["version"]
-    return {"generator": p.generator.name, "renderer": cfg.renderer, "judge": p.judge.name, "prompts": version}
+    return {
+        "generator": p.generator.name,
+        "renderer": job.cfg.renderer,
+        "judge": job.judge.model.name,
+        "prompts": version,
+    }
 
 
 def _pair_counts(twins: list[dict], pairs: list[dict]) -> dict[str, int]:

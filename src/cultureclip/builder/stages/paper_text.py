@@ -11,7 +11,7 @@ from cultureclip.builder.prompts import load_prompt_file
 from cultureclip.builder.stages.caption_rules import caption_problem
 from cultureclip.builder.stages.chat import ChatStage
 from cultureclip.builder.stages.replies import ReplyError, captions_schema, fields_schema, parse_captions, parse_fields
-from cultureclip.config import ChatModelConfig, PaperRecipeConfig
+from cultureclip.config import ChatModelConfig, TwinPairConfig
 from cultureclip.data.text import fold
 
 PROMPT_KEYS = ("version", "concept", "twin", "captions", "judge", "reask")
@@ -25,7 +25,7 @@ def load_paper_prompts(name: str) -> dict[str, str]:
 class AskStage(ChatStage):
     """A stage that asks the recipe's model (`model_cfg`) with the recipe's prompt file and parses its replies."""
 
-    def __init__(self, cfg: PaperRecipeConfig, model_cfg: ChatModelConfig):
+    def __init__(self, cfg: TwinPairConfig, model_cfg: ChatModelConfig):
         super().__init__(model_cfg, load_paper_prompts(cfg.prompts), cfg.reasks)
         self.cfg = cfg
 
@@ -61,7 +61,7 @@ class PaperCaptionStage(AskStage):
     outputs = ("captions", "caption_rejects")
     schema = captions_schema()
 
-    def __init__(self, cfg: PaperRecipeConfig, target_model: str):
+    def __init__(self, cfg: TwinPairConfig, target_model: str):
         super().__init__(cfg, cfg.generator)
         self.target_model = target_model
 

@@ -4,10 +4,10 @@ import re
 import numpy as np
 import pytest
 
+from cultureclip.builder.recipes.cultwin import import_cultwin
 from cultureclip.cli import main
 from cultureclip.data.shards import LOCATION, read_manifest, read_split
 from cultureclip.errors import DataError
-from cultureclip.importers.cultwin import import_cultwin
 
 
 def test_import_converts_rows_and_images_exactly(release, tmp_path):
@@ -34,8 +34,10 @@ def test_import_converts_rows_and_images_exactly(release, tmp_path):
         "generic_caption": "a photo of art.",
         "context": "context of Guzheng",
         "features": "",
-        "source": "train.jsonl:1",
-        "image_source": "release",
+        "release_row": "train.jsonl:1",
+        "source": "release",
+        "status": "kept",
+        "reason": None,
     }
     assert rows[2]["shard"] == "train-00000.tar"
     assert rows[3]["features"] == "features of Xiaolongbao" and rows[3]["generic"] == "cuisine"
@@ -108,11 +110,10 @@ def test_authors_absolute_paths_resolve_under_an_images_folder(release, tmp_path
 
 
 def test_images_are_loaded_one_at_a_time_as_their_shard_is_written(release, tmp_path, monkeypatch):
-    from cultureclip.data import shards
-    from cultureclip.importers import cultwin
+    from cultureclip.data import cultwin, shards
 
     loaded, shard_writes = [], []
-    load, write_shard = cultwin._load, shards._write_shard
+    load, write_shard = cultwin.load, shards._write_shard
 
     def spy_load(member, max_side):
         loaded.append(member)
@@ -122,13 +123,13 @@ def test_images_are_loaded_one_at_a_time_as_their_shard_is_written(release, tmp_
         shard_writes.append((path.name, len(loaded), len(samples)))  # images loaded so far, images in this shard
         return write_shard(path, samples, images)
 
-    monkeypatch.setattr(cultwin, "_load", spy_load)
+    monkeypatch.setattr(cultwin, "load", spy_load)
     monkeypatch.setattr(shards, "_write_shard", spy_write_shard)
     import_cultwin({"train": release / "train.jsonl", "test": release / "valid.json"}, tmp_path / "ds", shard_size=2)
     assert shard_writes == [("train-00000.tar", 2, 2), ("train-00001.tar", 3, 1), ("test-00000.tar", 5, 2)]
 
 
-RENDER = ["build.image_size=32", "build.images={steps: 1, guidance_scale: 0}", "build.chunk_rows=2"]
+RENDER = ["build.image_size=32", "build.images={steps: 1, guidance_scale: 0}", "executor.chunk_rows=2"]
 
 
 def _caption_pairs(release):
@@ -169,7 +170,7 @@ def test_a_release_without_images_is_rendered_resumably_once_per_image(release, 
         "train/id-000000-pos-0000",
     ]
     rows = read_manifest(tmp_path / "ds")
-    assert {r["image_source"] for r in rows} == {"rendered: tiny:sd"} and len(rows) == 5
+    assert {r["source"] for r in rows} == {"rendered"} and len(rows) == 5
     assert not (tmp_path / "ds.work").exists()
     again = tmp_path / "again"  # the same rows give the same images
     assert main([*argv[: -len(RENDER) - 4], "--out", str(again), "--render", "tiny:sd", *RENDER]) == 0
@@ -184,7 +185,7 @@ def test_only_missing_images_are_rendered_and_the_result_trains(release, tmp_pat
     argv = ["import", "cultwin", str(release / "train.jsonl"), "--out", str(run / "data"), "--render", "tiny:sd"]
     assert main([*argv, *RENDER]) == 0
     rows = read_manifest(run / "data")
-    assert [r["image_source"] for r in rows] == ["release", "release", "rendered: tiny:sd"]
+    assert [r["source"] for r in rows] == ["release", "release", "rendered"]
     train = ["train", "--config", "tiny", "--out", str(run), "pretrain=null", "finetune.steps=2", "ablations={}"]
     assert main(train) == 0 and (run / "models" / "tuned" / ".done").is_file()
 
@@ -209,7 +210,7 @@ def test_the_judge_keeps_the_images_that_pass_and_records_why_the_others_are_out
             "--judge",
             "openai:vlm",
         ]
-        assert main([*argv, *[f"build.paper.judge.{m}" for m in model]]) == 0
+        assert main([*argv, *[f"judge.model.{m}" for m in model]]) == 0
         asked = len(server.attempts)
     rows = read_manifest(tmp_path / "ds")
     assert [(r["key"], r["status"], r["shard"] is not None) for r in rows] == [
@@ -220,3 +221,14 @@ def test_the_judge_keeps_the_images_that_pass_and_records_why_the_others_are_out
     assert rows[2]["reason"] == "judge: authenticity 1, consistency 5, cultural_fidelity 5 (mean 3.67)"
     assert rows[0]["authenticity"] == 4 and rows[0]["authenticity_reason"] == "authenticity is 4"
     assert asked == 3 and len(read_split(tmp_path / "ds", "train")) == 2
+
+
+def test_culture_is_the_members_country_where_the_release_gives_one(release, tmp_path):
+    rows = [json.loads(line) for line in (release / "train.jsonl").read_text().splitlines()]
+    rows[0] |= {"pos_country": "China"}
+    rows[0]["metadata"]["neg_country"] = "China "
+    (release / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = import_cultwin({"train": release / "train.jsonl"}, tmp_path / "ds")
+    assert [(r["name"], r["culture"]) for r in read_manifest(out)] == [
+        ("Erhu", "China"), ("Guzheng", "China"), ("Guzheng", "")
+    ]  # fmt: skip

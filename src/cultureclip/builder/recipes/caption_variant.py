@@ -20,13 +20,17 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from cultureclip.backends.templates import CAPTION_TEMPLATES, NO_DETAIL_TEMPLATES
-from cultureclip.builder.caption_quality import SCORES, read_rows
 from cultureclip.builder.card import read_card
-from cultureclip.builder.derived import publish_derived
+from cultureclip.builder.executors import Executor
+from cultureclip.builder.pipeline import BuildJob, Built, Publish, build
+from cultureclip.builder.recipes import BUILD_RECIPES
+from cultureclip.builder.recipes.caption_scores import SCORES
+from cultureclip.config import BuildConfig
+from cultureclip.data.finished import read_rows
 from cultureclip.data.shards import MANIFEST
 from cultureclip.data.text import fill
 from cultureclip.errors import ConfigError
-from cultureclip.io import claim_output, input_record, is_finished
+from cultureclip.io import input_record
 
 log = logging.getLogger(__name__)
 VARIANTS = ("generic", "no_details", "template", "wrong_details")
@@ -78,6 +82,47 @@ def _draw(seed: int, key: str) -> float:
     return int.from_bytes(digest[:8], "little") / 2**64
 
 
+class CaptionVariantRecipe:
+    """DATA with its captions replaced by `variant`'s (publish mode `derived`: a new dataset folder whose
+    manifest keeps each row's `original_caption` and names the `caption_variant`)."""
+
+    publish = Publish("derived", "caption-variant", RECORD)
+
+    def __init__(self, data: Path, variant: str, concepts: Mapping, share: float = 0.5, seed: int = 0):
+        self.data, self.variant, self.concepts, self.share, self.seed = Path(data), variant, concepts, share, seed
+
+    def record(self, job: BuildJob) -> str:
+        """DATA, the variant, its share and seed, and the content of DATA's manifest."""
+        head = f"source: {self.data.resolve()}\nvariant: {self.variant}\nshare: {self.share}\nseed: {self.seed}\n"
+        return head + input_record({"source manifest": self.data / MANIFEST})
+
+    def check(self, job: BuildJob) -> None:
+        """DATA is a finished dataset."""
+        read_rows(self.data)
+
+    def generate(self, job: BuildJob, executor: Executor, work: Path) -> Built:
+        """DATA's rows with the variant's captions, without DATA's captions' scores; DATA's card with a section."""
+        rows = read_rows(self.data)
+        captions = variant_captions(rows, self.variant, self.concepts, self.share, self.seed)
+        stale = {*SCORES, *(f"{p}{k}" for p in ("original_", "recaption_") for k in SCORES)}  # DATA's scores
+        rows = [{k: v for k, v in r.items() if k not in stale} for r in rows]
+        rows = [
+            r | {"caption": c, "original_caption": r["caption"], "caption_variant": self.variant}
+            if c is not None
+            else r
+            for r, c in zip(rows, captions, strict=True)
+        ]
+        facts, sections = read_card(self.data)
+        facts = {k: v for k, v in facts.items() if not k.startswith("caption_quality")}
+        section = {"variant": self.variant, "source": str(self.data.resolve())}
+        if self.variant == "wrong_details":
+            section |= {"share of rows given a twin's look": self.share, "seed": self.seed}
+        summary = f"wrote the {self.variant} captions of {self.data}"
+        return Built(
+            rows, facts=facts, sections=sections | {"Caption variant": section}, source=self.data, summary=summary
+        )
+
+
 def write_caption_variant(
     data: Path,
     out: Path,
@@ -87,28 +132,7 @@ def write_caption_variant(
     share: float = 0.5,
     seed: int = 0,
 ) -> Path:
-    """Write DATA with its captions replaced by `variant`'s into the new dataset folder `out` (its manifest
-    keeps each row's `original_caption` and names the `caption_variant`); a folder finished with the same
-    settings from the same manifest is kept."""
-    data, out = Path(data), Path(out)
-    head = f"source: {data.resolve()}\nvariant: {variant}\nshare: {share}\nseed: {seed}\n"
-    record = head + input_record({"source manifest": data / MANIFEST})
-    if is_finished(out, RECORD, record):
-        return out
-    claim_output(out, "caption-variant")
-    rows = read_rows(data)
-    captions = variant_captions(rows, variant, concepts, share, seed)
-    stale = {*SCORES, *(f"{p}{k}" for p in ("original_", "recaption_") for k in SCORES)}  # DATA's captions' scores
-    rows = [{k: v for k, v in r.items() if k not in stale} for r in rows]
-    rows = [
-        r | {"caption": c, "original_caption": r["caption"], "caption_variant": variant} if c is not None else r
-        for r, c in zip(rows, captions, strict=True)
-    ]
-    facts, sections = read_card(data)
-    facts = {k: v for k, v in facts.items() if not k.startswith("caption_quality")}
-    sections = sections | {"Caption variant": {"variant": variant, "source": str(data.resolve())}}
-    if variant == "wrong_details":
-        sections["Caption variant"] |= {"share of rows given a twin's look": share, "seed": seed}
-    publish_derived(out, data, rows, shard_size, (RECORD, record), (facts, sections), "caption-variant")
-    log.info("wrote the %s captions of %s into %s", variant, data, out)
-    return out
+    """Write DATA with its captions replaced by `variant`'s into the new dataset folder `out`; a folder
+    finished with the same settings from the same manifest is kept."""
+    recipe = BUILD_RECIPES.create("caption_variant", data, variant, concepts, share, seed)
+    return build(recipe, BuildJob(BuildConfig(shard_size=shard_size)), Path(out))

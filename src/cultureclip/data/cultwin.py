@@ -1,4 +1,4 @@
-"""Import the authors' CulTwin release into our dataset format (WebDataset shards + Parquet manifest).
+"""The authors' CulTwin release, read (the source of the `cultwin` recipe, `builder/recipes/cultwin.py`).
 
 Layout read, as the authors' training loader reads it (github lukahhcm/CultureCLIP, the
 `CultureClipDataset` class of its data-loading module, whose `get_dataloaders` defaults name the
@@ -23,7 +23,9 @@ Mapping: each distinct image becomes one sample (an image shared by several capt
 once, with the caption of its first row). concept_id is the concept name as a slug, twin_group is
 `sample_id` (or, without it, the two slugs joined), twin_ids names the other member, `generic` is the
 category and `generic_caption` "a photo of {category}." (the release has no generic noun), culture is
-empty (the rows carry no country). Image paths are resolved against the data file's folder, or under
+the member's country where the row gives one (`pos_country`/`neg_country`, in the row or its metadata),
+else empty; `source` is where the image comes from (`release`, or `rendered`) and `release_row` the
+file and row it was read from. Image paths are resolved against the data file's folder, or under
 a given images folder (see `import_cultwin`).
 
 The release publishes no images. With a renderer (`render`, e.g. `--render tiny:sd` or
@@ -35,35 +37,22 @@ concepts; an image without a path is one per (twin pair, side, caption id).
 """
 
 import hashlib
-import io
 import json
-import logging
-import shutil
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
-from rich.progress import Progress
 
-from cultureclip.config import BuildConfig, dump_config
 from cultureclip.data.images import ImageTooLarge, decoded
-from cultureclip.data.shards import Sample, write_manifest, write_split
+from cultureclip.data.row import dataset_row
 from cultureclip.data.text import slug
 from cultureclip.errors import DataError
-from cultureclip.io import atomic_path, claim_output, input_record, mark_done, within
+from cultureclip.io import within
 
-if TYPE_CHECKING:
-    from cultureclip.builder.executors import Executor
-
-log = logging.getLogger(__name__)
 REQUIRED = ("pos_image_path", "pos_caption", "pos_concept", "neg_image_path", "neg_caption", "neg_concept")
 IMAGE_FIELDS = ("pos_image_path", "neg_image_path")
 """Optional when the images are rendered."""
 SIDES = ("pos", "neg")
-RENDER_RECORD = "render_config.yaml"
 
 
 @dataclass(frozen=True)
@@ -154,27 +143,31 @@ def members(
             out.append(
                 Member(
                     image,
-                    {
-                        "key": f"{stem}-{counts[stem]:04d}",
-                        "split": split,
-                        "concept_id": ids[side],
-                        "name": row[f"{side}_concept"].strip(),
-                        "culture": "",
-                        "category": category,
-                        "generic": category.lower(),
-                        "twin_group": group,
-                        "twin_ids": [ids[other]],
-                        "caption": row[f"{side}_caption"].strip(),
-                        "generic_caption": f"a photo of {category.lower() or 'a thing'}.",
-                        "context": str(row.get(f"{side}_context") or ""),
-                        "features": str(meta.get(f"{side}_features") or ""),
-                        "source": f"{path.name}:{i}",
-                    },
+                    dataset_row(
+                        key=f"{stem}-{counts[stem]:04d}",
+                        split=split,
+                        concept_id=ids[side],
+                        name=row[f"{side}_concept"].strip(),
+                        culture=_culture(row, meta, side),
+                        category=category,
+                        generic=category.lower(),
+                        twin_group=group,
+                        twin_ids=[ids[other]],
+                        caption=row[f"{side}_caption"].strip(),
+                        context=str(row.get(f"{side}_context") or ""),
+                        features=str(meta.get(f"{side}_features") or ""),
+                        release_row=f"{path.name}:{i}",
+                    ),
                     where,
                     _seed(group, side, row[f"{side}_caption"]),
                 )
             )
     return out
+
+
+def _culture(row: dict, meta: dict, side: str) -> str:
+    """A member's culture (country), where the release gives one: `{side}_country` in the row or its metadata."""
+    return str(row.get(f"{side}_country") or meta.get(f"{side}_country") or "").strip()
 
 
 def _seed(group: str, side: str, caption: str) -> int:
@@ -205,7 +198,7 @@ def _resolve(path: Path, image: str, images: Path | None, where: str) -> Path:
     return next((c for c in inside if c.is_file()), inside[0])
 
 
-def _load(member: Member, max_side: int | None) -> Image.Image:
+def load(member: Member, max_side: int | None) -> Image.Image:
     try:
         image = decoded(member.image)
     except FileNotFoundError:
@@ -214,150 +207,10 @@ def _load(member: Member, max_side: int | None) -> Image.Image:
         raise DataError(f"{member.where}: {member.image} is too large to decode ({err})") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise DataError(f"{member.where}: {member.image} is not a readable image") from None
-    return _shrunk(image, max_side)
+    return shrunk(image, max_side)
 
 
-def _samples(
-    group: list[Member], max_side: int | None, rendered: dict[str, dict], advance: Callable[[], None]
-) -> Iterator[Sample]:
-    """Each member as a sample, its image (the release's file, or its rendering: `rendered` by key) loaded
-    only when `write_split` asks for it."""
-    for member in group:
-        made = rendered.get(_where(member))
-        if made is None:
-            yield Sample(member.row | {"image_source": "release"}, _load(member, max_side))
-        else:
-            with Image.open(io.BytesIO(made["png"].read())) as im:
-                yield Sample(member.row | {"image_source": made["source"]}, _shrunk(im.convert("RGB"), max_side))
-        advance()
-
-
-def _where(member: Member) -> str:
-    """A member's key among all splits' members."""
-    return f"{member.row['split']}/{member.row['key']}"
-
-
-def _shrunk(image: Image.Image, max_side: int | None) -> Image.Image:
+def shrunk(image: Image.Image, max_side: int | None) -> Image.Image:
     if max_side and max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
     return image
-
-
-def _render(members: list[Member], build: BuildConfig, executor: "Executor", work: Path) -> dict[str, dict]:
-    """Render every member's image that is not there, in `work` (resumable); {key: {"png": Blob, "source"}}."""
-    from cultureclip.builder.stages.images import ImageStage
-
-    todo = [m for m in members if m.image is None or not m.image.is_file()]
-    rows = [{"key": _where(m), "caption": m.row["caption"], "seed": m.seed, "attributes": {}} for m in todo]
-    stage = ImageStage(build.renderer, build.image_size, build.images)
-    outputs = executor.run_stage(stage, rows, work / stage.name) if rows else []
-    failed = [(r["key"], o["reason"]) for r, o in zip(rows, outputs, strict=True) if o["status"] != "ok"]
-    if failed:
-        raise DataError(f"{len(failed)} image(s) could not be rendered, first {failed[0][0]}: {failed[0][1]}")
-    source = f"rendered: {build.renderer}"
-    return {r["key"]: {"png": o["png"], "source": source} for r, o in zip(rows, outputs, strict=True)}
-
-
-def _judge(
-    members: list[Member], rendered: dict[str, dict], build: BuildConfig, executor: "Executor", work: Path
-) -> dict[str, dict]:
-    """The paper's VLM judge on every member's image (read where it lies: the release's file or the
-    rendering), resumable in `work`; {key: the judge's scores and reasons, with `status` and `reason`
-    (rejected by the reference's pass rule, or failed)}."""
-    from cultureclip.builder.blobs import Blob
-    from cultureclip.builder.recipes.paper import judge_rejection
-    from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
-
-    def image(m: Member) -> Blob:
-        made = rendered.get(_where(m))
-        return made["png"] if made else Blob(str(m.image.resolve()), 0, m.image.stat().st_size)
-
-    rows = [
-        {
-            "key": _where(m),
-            "png": image(m),
-            "caption": m.row["caption"],
-            "name": m.row["name"],
-            "country": "",
-            "category": m.row["category"],
-        }
-        for m in members
-    ]
-    stage = VlmJudgeStage(build.paper)
-    outputs = executor.run_stage(stage, rows, work / stage.name)
-    verdicts = {}
-    for row, out in zip(rows, outputs, strict=True):
-        why = judge_rejection(out, build.paper) if out["status"] == "ok" else None
-        verdicts[row["key"]] = out | ({"status": "rejected", "reason": why} if why else {})
-    return verdicts
-
-
-def import_cultwin(
-    splits: dict[str, Path],
-    out: Path,
-    images: Path | None = None,
-    max_side: int | None = None,
-    shard_size: int = 1000,
-    overwrite: bool = False,
-    build: BuildConfig | None = None,
-    render: bool = False,
-    judge: bool = False,
-) -> Path:
-    """Convert release files (split name -> file) into a dataset folder `out`, atomically.
-
-    `images` is the folder holding the release's images when its paths do not resolve beside the
-    data file; `max_side` shrinks larger images to that longest side (the release renders 1024 px).
-    With `render`, images that are not there are rendered first (see the module docstring) with
-    `build`'s renderer, size, options and executor; with `judge`, every image is scored by the paper's
-    VLM judge (`build.paper.judge`) and kept only if it passes the reference's rule (`fail_score`,
-    `pass_mean`): the manifest keeps the scores of every image and the reason of each one left out.
-    Images are read one at a time as their shard is written, so memory stays bounded on the full release.
-    """
-    out = Path(out)
-    if (render or judge) and build is None:
-        raise ValueError("import_cultwin: render and judge need the build settings")
-    claim_output(out, "import cultwin", overwrite)
-    rows = {split: read_rows(file, need_images=not render) for split, file in splits.items()}
-    counts: dict[str, int] = {}
-    planned = {split: members(Path(splits[split]), rows[split], split, images, counts) for split in splits}
-    work, everyone = out.with_name(f"{out.name}.work"), [m for group in planned.values() for m in group]
-    rendered, verdicts = {}, {}
-    if render or judge:
-        from cultureclip.builder.executors import open_executor, progress_bar
-        from cultureclip.builder.pipeline import claim_work
-
-        settings = f"render: {render}\njudge: {judge}\n" + dump_config(build)
-        claim_work(work, settings + input_record({f"release {s}": Path(f) for s, f in splits.items()}))
-        with progress_bar() as progress, open_executor(build, progress) as executor:  # one for both: Ray starts once
-            rendered = _render(everyone, build, executor, work) if render else {}
-            verdicts = _judge(everyone, rendered, build, executor, work) if judge else {}
-    with atomic_path(out) as tmp, Progress() as progress:
-        tmp.mkdir(parents=True)
-        manifest, left_out = [], []
-        for split, group in planned.items():
-            kept = []
-            for m in group:
-                verdict = verdicts.get(_where(m))
-                if verdict is not None:
-                    m.row.update({k: v for k, v in verdict.items() if k != "status"} | {"status": "kept"})
-                    if verdict["status"] != "ok":
-                        left_out.append(m.row | {"status": verdict["status"]})
-                        continue
-                kept.append(m)
-            task = progress.add_task(f"importing {split}", total=len(kept))
-            samples = _samples(kept, max_side, rendered, partial(progress.advance, task))
-            manifest += write_split(tmp, split, samples, shard_size)
-        write_manifest(tmp, manifest + left_out)
-        if render or judge:
-            (tmp / RENDER_RECORD).write_text(settings)
-        mark_done(tmp, "import cultwin")
-    shutil.rmtree(work, ignore_errors=True)
-    log.info(
-        "imported %d of %d images into %s (%d rendered, %d left out by the judge)",
-        len(manifest),
-        len(everyone),
-        out,
-        len(rendered),
-        len(left_out),
-    )
-    return out

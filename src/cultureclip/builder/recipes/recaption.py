@@ -1,5 +1,5 @@
 """Re-captioning a finished dataset folder, built or imported (`cultureclip recaption DATA --out NEW`):
-every kept row's caption is scored (as `score-captions` does, or read from DATA's manifest when DATA was
+every kept row's caption is scored (as `score-captions` does, or read from the scores beside DATA when it was
 scored with the same settings); each one whose `caption_quality` is below `recaption.below` is rewritten
 by the chat model with the reason it scored low (`stages/recaption.py`); the rewrite is scored the same
 way and replaces the caption only if its caption_quality is higher.
@@ -10,31 +10,27 @@ row, `original_caption` and its scores (`original_*`), the rewrite `recaption` w
 `recaption_kept`, and the caption in use with its scores under the usual names. The card shows the
 caption quality before and after and the rewrite counts.
 
-Resumable: every stage saves its chunks under `NEW.work/`, so a killed run resumes without asking the chat
-model again for the rows it finished; NEW appears atomically with its settings (`recaption.yaml`).
+A recipe of the one driver (`pipeline.build`, publish mode `derived`): every stage saves its chunks under
+`NEW.work/`, so a killed run resumes without asking the chat model again for the rows it finished; NEW
+appears atomically with its settings (`recaption.yaml`). DATA's scores are read from the table beside it
+(`scores.parquet`) when it was scored with the same settings.
 """
 
 import logging
-import shutil
 from pathlib import Path
 
-from cultureclip.builder.caption_quality import (
-    SCORES,
-    SCORES_RECORD,
-    read_rows,
-    score_models,
-    score_rows,
-    stage_row,
-)
 from cultureclip.builder.card import quality_facts, read_card
-from cultureclip.builder.derived import publish_derived
-from cultureclip.builder.executors import Executor, open_executor, progress_bar
-from cultureclip.builder.pipeline import claim_work
+from cultureclip.builder.executors import Executor
+from cultureclip.builder.pipeline import BuildJob, Built, Publish, build
+from cultureclip.builder.recipes import BUILD_RECIPES
+from cultureclip.builder.recipes.caption_scores import SCORES, score_models, score_rows, scores_of
+from cultureclip.builder.sources import stage_row
 from cultureclip.builder.stages.recaption import RecaptionStage, low_score_reason
-from cultureclip.config import BuildConfig, RecaptionConfig, ScoreConfig, dump_config
+from cultureclip.config import ExecutorConfig, RecaptionConfig, ScoreConfig, dump_config
+from cultureclip.data.finished import read_rows
 from cultureclip.data.shards import MANIFEST
 from cultureclip.errors import ConfigError
-from cultureclip.io import claim_output, input_record, is_finished
+from cultureclip.io import input_record
 
 log = logging.getLogger(__name__)
 RECORD = "recaption.yaml"
@@ -43,36 +39,57 @@ ADDED = ("original_caption", *(f"original_{k}" for k in SCORES), *RECAPTION_FIEL
 """The manifest columns re-captioning adds or sets (None in the rows it does not score: the dropped ones)."""
 
 
+class RecaptionRecipe:
+    """Re-captions the finished dataset `data` (see the module docstring)."""
+
+    publish = Publish("derived", "recaption", RECORD)
+
+    def __init__(self, data: Path, cfg: RecaptionConfig, score: ScoreConfig):
+        self.data, self.cfg, self.score = Path(data), cfg, score
+
+    def record(self, job: BuildJob) -> str:
+        """DATA, the target CLIP, the score and re-caption settings and the content of DATA's manifest."""
+        read_rows(self.data)  # first: it checks DATA is a finished dataset
+        head = f"source: {self.data.resolve()}\ntarget_model: {job.target_model}\n"
+        return (
+            head
+            + dump_config(self.score)
+            + dump_config(self.cfg)
+            + input_record({"source manifest": self.data / MANIFEST})
+        )
+
+    def check(self, job: BuildJob) -> None:
+        """Nothing to check before the work starts (the stages check their settings as they set up)."""
+
+    def generate(self, job: BuildJob, executor: Executor, work: Path) -> Built:
+        """Scores (DATA's, or scored now), rewrites of the low ones, and the rows with the caption in use."""
+        rows = read_rows(self.data)
+        kept = [r for r in rows if r.get("shard")]
+        todo = [stage_row(self.data, r) for r in kept]
+        saved = scores_of(self.data, self.score)
+        if saved is not None:  # DATA was scored with these settings
+            before = [{k: saved.get(r["key"], {}).get(k) for k in SCORES} for r in kept]
+        else:
+            before = score_rows(executor, todo, self.score, work)
+        rewrites = _rewrite(executor, todo, before, self.cfg, self.score, job.target_model, work)
+        final = iter(_final(r, b, w) for r, b, w in zip(kept, before, rewrites, strict=True))
+        rows = [next(final) if r.get("shard") else r | dict.fromkeys(ADDED) for r in rows]
+        facts, sections = _card(self.data, rows, self.score, self.cfg)
+        replaced = sum(bool(r["recaption_kept"]) for r in rows)
+        summary = f"re-captioned {self.data}: {replaced} captions replaced"
+        return Built(rows, facts=facts, sections=sections, source=self.data, summary=summary)
+
+
 def recaption_dataset(
-    data: Path, out: Path, cfg: RecaptionConfig, score: ScoreConfig, build: BuildConfig, target_model: str
+    data: Path, out: Path, cfg: RecaptionConfig, score: ScoreConfig, executor: ExecutorConfig, target_model: str
 ) -> Path:
     """Write DATA re-captioned into `out` (see the module docstring); captions must fit `target_model`."""
     data, out = Path(data), Path(out)
     if out.resolve() == data.resolve():
         raise ConfigError(f"recaption {data}: --out must be a new folder (the dataset is read, not rewritten)")
-    rows = read_rows(data)  # first: it checks DATA is a finished dataset
-    head = f"source: {data.resolve()}\ntarget_model: {target_model}\n"
-    record = head + dump_config(score) + dump_config(cfg) + input_record({"source manifest": data / MANIFEST})
-    if is_finished(out, RECORD, record):
-        log.info("%s already re-captioned into %s", data, out)
-        return out
-    claim_output(out, "recaption")
-    work = out.with_name(f"{out.name}.work")
-    claim_work(work, record)
-    kept = [r for r in rows if r.get("shard")]
-    with progress_bar() as progress, open_executor(build, progress) as executor:
-        todo = [stage_row(data, r) for r in kept]
-        if (data / SCORES_RECORD).is_file() and (data / SCORES_RECORD).read_text() == dump_config(score):
-            before = [{k: r[k] for k in SCORES} for r in kept]  # DATA was scored with these settings
-        else:
-            before = score_rows(executor, todo, score, work)
-        rewrites = _rewrite(executor, todo, before, cfg, score, target_model, work)
-    final = iter(_final(r, b, w) for r, b, w in zip(kept, before, rewrites, strict=True))
-    rows = [next(final) if r.get("shard") else r | dict.fromkeys(ADDED) for r in rows]
-    publish_derived(out, data, rows, build.shard_size, (RECORD, record), _card(data, rows, score, cfg), "recaption")
-    shutil.rmtree(work)
-    log.info("re-captioned %s into %s: %d captions replaced", data, out, sum(bool(r["recaption_kept"]) for r in rows))
-    return out
+    return build(
+        BUILD_RECIPES.create("recaption", data, cfg, score), BuildJob(target_model=target_model, executor=executor), out
+    )
 
 
 def _rewrite(

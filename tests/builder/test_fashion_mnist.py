@@ -4,13 +4,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cultureclip.builder.recipes.fashion_mnist import import_fashion_mnist
 from cultureclip.cli import main
 from cultureclip.config import ExtraDataConfig, load_config
 from cultureclip.data.mnist_idx import load_fashion_mnist
 from cultureclip.data.sample import draw
 from cultureclip.data.shards import read_manifest, read_split
 from cultureclip.errors import ConfigError
-from cultureclip.importers.fashion_mnist import import_fashion_mnist
 from helpers.idx import write_idx
 
 TRAIN_LABELS = [7, 0, 9, 7, 1, 2]

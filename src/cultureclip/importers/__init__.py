@@ -1,1 +1,0 @@
-"""Importers: published datasets in their own layouts, converted into our dataset format."""
