@@ -6,13 +6,11 @@ import csv
 import functools
 import json
 import os
-import re
 import shutil
 import subprocess
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
@@ -20,88 +18,21 @@ from PIL import Image
 from cultureclip.cli import main
 from cultureclip.data.shards import read_manifest
 from helpers.chat_server import ChatServer
-
-PAGES = {
-    "Xiaolongbao": ("Cuisine", "China"),
-    "Map of Europe": None,
-    "Hanbok": ("Clothing", "KR"),
-    "Mystery dish": ("Cuisine", "Atlantis"),
-}
-TWINS = {"Xiaolongbao": ("Gyoza", "Japan"), "Hanbok": ("Hanfu", "China")}
-KEYS = ("authenticity", "consistency", "cultural_fidelity")
-
-
-def vlm(prompt: str, attempt: int) -> tuple[int, str, float]:
-    """The route's filter and labeller, then the reference's twin, captions and judge, scripted."""
-    reasked = "previous reply was rejected" in prompt
-    if match := re.search(r'Wikipedia page "(.+?)"\. Its caption', prompt):
-        page = PAGES[match[1]]
-        if page is None:
-            return 200, json.dumps({"keep": False, "category": "none", "reason": "a map, not a concept"}), 0
-        return 200, json.dumps({"keep": True, "category": page[0].lower(), "reason": "a cultural concept"}), 0
-    if match := re.search(r'Wikipedia page "(.+?)" \(category', prompt):
-        category, country = PAGES[match[1]]
-        if match[1] == "Hanbok" and not reasked:
-            return 200, "It is a hanbok, the Korean dress.", 0
-        reply = {
-            "concept": match[1],
-            "country": country,
-            "category": category,
-            "context": f"{match[1]} matters.",
-            "features": f"the look of {match[1]}",
-        }
-        return 200, json.dumps(reply), 0
-    if match := re.search(r"Concept: (.+?), from", prompt):
-        twin, country = TWINS[match[1]]
-        return 200, json.dumps({"concept": twin, "country": country, "context": f"{twin}.", "features": "colours"}), 0
-    if match := re.search(r"Write 2 image captions of (.+?) \(", prompt):
-        return 200, json.dumps([f"{match[1]} at home.", f"{match[1]} on a table."]), 0
-    if re.search(r'caption "(.+?)"\. It should show', prompt):
-        return 200, json.dumps({k: {"score": 4, "reason": f"{k} is 4"} for k in KEYS}), 0
-    return 400, "unexpected prompt", 0
+from helpers.wit_world import bottom_up_argv, vlm, write_wit
 
 
 @pytest.fixture(scope="module")
 def wit(tmp_path_factory):
-    root = tmp_path_factory.mktemp("wit")
-    rows = []
-    for i, title in enumerate(PAGES):
-        Image.fromarray(np.full((12, 10, 3), 30 * i + 5, dtype=np.uint8)).save(root / f"p{i}.jpg")
-        rows.append(
-            {
-                "language": "en",
-                "page_title": title,
-                "page_url": f"https://en.wikipedia.org/wiki/{title.replace(' ', '_')}",
-                "image_url": f"https://upload.wikimedia.org/{i}.jpg",
-                "caption_attribution_description": f"A photo of {title}, by Someone (CC BY-SA 4.0)",
-                "context_page_description": f"{title} is described here.",
-                "image_path": f"p{i}.jpg",
-            }
-        )
-    (root / "wit.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return root
-
-
-def _argv(wit, out, url, corpus=None):
-    model = ["name=openai:fake-vlm", f"base_url={url}", "backoff_s=0.01", "temperature=0"]
-    corpus = corpus or [f"build.bottom_up.rows={wit / 'wit.jsonl'}"]
-    return [
-        "build", "--preset", "paper-bottom-up", "--out", str(out), *corpus,
-        *[f"build.bottom_up.{role}.{m}" for role in ("labeller", "generator") for m in model],
-        *[f"judge.model.{m}" for m in model], "judge.reasks=1",
-        "build.renderer=tiny:sd", "build.image_size=16", "build.images.steps=1", "executor.chunk_rows=16",
-        "build.bottom_up.captions_per_concept=2", "build.bottom_up.test_every=0", "build.bottom_up.reasks=1",
-        "model.name=config:test-clip",
-    ]  # fmt: skip
+    return write_wit(tmp_path_factory.mktemp("wit"))
 
 
 def test_photos_are_filtered_labelled_checked_twinned_rendered_and_kept_beside_the_renders(wit, tmp_path):
     with ChatServer(vlm) as server:
-        assert main(_argv(wit, tmp_path, server.url)) == 0
+        assert main(bottom_up_argv(wit, tmp_path, server.url)) == 0
         asked = sum(server.attempts.values())
         labels = [n for prompt, n in server.attempts.items() if 'page "Hanbok" (category' in prompt]
         assert labels == [1, 1]  # asked, then re-asked with the reason (its first reply was prose)
-        assert main(_argv(wit, tmp_path, server.url)) == 0  # finished: skipped, nothing asked again
+        assert main(bottom_up_argv(wit, tmp_path, server.url)) == 0  # finished: skipped, nothing asked again
         assert sum(server.attempts.values()) == asked
     data = tmp_path / "data"
     photos = pq.read_table(data / "photos.parquet").to_pylist()
@@ -139,7 +70,7 @@ def test_a_killed_build_resumes_without_asking_again_for_the_photos_it_finished(
         return process(self, rows)
 
     monkeypatch.setattr(PhotoLabelStage, "process", once)
-    argv = [*_argv(wit, tmp_path, "URL"), "executor.chunk_rows=1"]
+    argv = [*bottom_up_argv(wit, tmp_path, "URL"), "executor.chunk_rows=1"]
     with ChatServer(vlm) as server:
         argv = [a.replace("URL", server.url) for a in argv]
         assert main(argv) == 130 and not (tmp_path / "data").exists()
@@ -216,7 +147,7 @@ def test_img2dataset_downloads_the_wit_url_list_and_the_route_builds_from_its_ou
     ]  # fmt: skip
     corpus = ["build.bottom_up.corpus.kind=img2dataset", f"build.bottom_up.corpus.path={tmp_path / 'corpus'}"]
     with ChatServer(vlm) as server:
-        assert main(_argv(None, tmp_path / "out", server.url, corpus)) == 0
+        assert main(bottom_up_argv(None, tmp_path / "out", server.url, corpus)) == 0
     assert not any("Gone" in prompt for prompt in server.attempts)  # its download failed: not in the corpus
     data = tmp_path / "out" / "data"
     photos = pq.read_table(data / "photos.parquet").to_pylist()

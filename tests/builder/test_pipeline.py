@@ -2,7 +2,6 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -376,75 +375,6 @@ def test_only_backend_errors_fail_rows_a_bug_stops_the_stage():
     assert out[1]["status"] == "failed" and out[1]["reason"].startswith("read failed: UnidentifiedImageError: ")
     with pytest.raises(KeyError, match="a bug"):
         Reader().run([good, {"key": "c", "png": b"bug"}], retries=1)
-
-
-def test_every_stage_declares_its_fields_and_pickles():
-    from cultureclip.builder.stages.caption_rubric import RubricStage
-    from cultureclip.builder.stages.caption_scores import AgreementStage, CoverageStage
-    from cultureclip.builder.stages.captions import CaptionStage
-    from cultureclip.builder.stages.clip_filter import ClipFilterStage
-    from cultureclip.builder.stages.images import ImageStage
-    from cultureclip.builder.stages.paper_text import ConceptStage, PaperCaptionStage
-    from cultureclip.builder.stages.photos import PhotoFilterStage, PhotoLabelStage, PhotoStage
-    from cultureclip.builder.stages.twin_prompt import TwinPromptStage
-    from cultureclip.builder.stages.vlm_judge import VlmJudgeStage
-    from cultureclip.config import (
-        BottomUpRecipeConfig,
-        CaptionConfig,
-        ChatModelConfig,
-        ClipFilterConfig,
-        ImageGeneratorConfig,
-        JudgeConfig,
-        PaperRecipeConfig,
-        ScoreConfig,
-    )
-
-    paper = PaperRecipeConfig()
-    stages = [
-        CaptionStage(CaptionConfig(), "template", "config:test-clip"),
-        ImageStage("procedural", 48, ImageGeneratorConfig()),
-        ClipFilterStage(ClipFilterConfig()),
-        ConceptStage(paper, paper.generator),
-        TwinPromptStage(paper, paper.generator),
-        PaperCaptionStage(paper, "config:test-clip"),
-        VlmJudgeStage(JudgeConfig()),
-        PhotoStage(224),
-        PhotoFilterStage(BottomUpRecipeConfig(), ["Cuisine"]),
-        PhotoLabelStage(BottomUpRecipeConfig(), ["Cuisine"]),
-        AgreementStage("config:test-clip"),
-        CoverageStage(0.5),
-        RubricStage(ScoreConfig(rubric=ChatModelConfig())),
-    ]
-    for stage in stages:
-        copy = pickle.loads(pickle.dumps(stage))
-        assert (
-            stage.inputs
-            and stage.outputs
-            and (copy.name, copy.inputs, copy.outputs)
-            == (
-                stage.name,
-                stage.inputs,
-                stage.outputs,
-            )
-        )
-    assert [s.name for s in stages if s.blobs] == ["images", "photos"] and ImageStage.blobs == ImageStage.outputs
-    assert VlmJudgeStage.outputs == (
-        *("authenticity", "authenticity_reason", "consistency", "consistency_reason"),
-        *("cultural_fidelity", "cultural_fidelity_reason"),
-    )
-
-
-def test_recipes_are_registered_by_name():
-    from cultureclip.builder.recipes.bottom_up import BottomUpRecipe
-    from cultureclip.builder.recipes.catalog import CatalogRecipe
-    from cultureclip.builder.recipes.paper import PaperRecipe
-
-    assert BUILD_RECIPES.list() == [
-        "bottom_up", "caption_scores", "caption_variant", "catalog", "cultwin", "fashion_mnist", "paper", "recaption"
-    ]  # fmt: skip
-    assert isinstance(BUILD_RECIPES.create("catalog"), CatalogRecipe)
-    assert isinstance(BUILD_RECIPES.create("paper"), PaperRecipe)
-    assert isinstance(BUILD_RECIPES.create("bottom_up"), BottomUpRecipe)
 
 
 def test_build_config_sections_follow_the_recipes_that_declare_them():
