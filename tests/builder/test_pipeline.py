@@ -387,6 +387,7 @@ def test_build_config_sections_follow_the_recipes_that_declare_them():
         n: BUILD_RECIPES.get(n).section for n in BUILD_RECIPES.list() if hasattr(BUILD_RECIPES.get(n), "section")
     }
     assert sectioned == RECIPE_SECTIONS and list(RECIPE_SECTIONS) == ["catalog", "paper", "bottom_up"]
+    assert all(BUILD_RECIPES.get(n).__name__ == s.builds.rpartition(":")[2] for n, s in RECIPE_SECTIONS.items())
     assert get_args(BuildConfig.model_fields["recipe"].annotation) == tuple(RECIPE_SECTIONS)
     assert {n: BuildConfig.model_fields[n].annotation for n in RECIPE_SECTIONS} == {
         n: section | None for n, section in RECIPE_SECTIONS.items()

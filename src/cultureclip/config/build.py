@@ -56,10 +56,12 @@ RECIPE_SECTIONS: dict[str, type[Strict]] = {}
 
 
 class RecipeSection(Strict):
-    """The settings of one build recipe, section `build.<recipe>`: a subclass names its recipe (`recipe`, the
-    name the recipe has in `BUILD_RECIPES`), which declares it."""
+    """The settings of one build recipe, section `build.<recipe>`: a subclass names its recipe (`recipe`) and
+    where its class is (`builds`, "module:Class"). That is the recipe's one registration: `BUILD_RECIPES`
+    takes the recipes chosen by `build.recipe` from these declarations (config/ cannot import builder/)."""
 
     recipe: ClassVar[str]
+    builds: ClassVar[str]
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -74,6 +76,7 @@ class CatalogRecipeConfig(RecipeSection):
     """The catalogue recipe: twin groups of the catalogue -> captions -> images -> optional CLIP filter."""
 
     recipe = "catalog"
+    builds = "cultureclip.builder.recipes.catalog:CatalogRecipe"
 
     groups: Literal["all"] | list[str] | None = None
     """Twin groups the dataset is built from, in this order. None: the offline world's original 27 groups
@@ -119,6 +122,7 @@ class PaperRecipeConfig(TwinPairConfig):
     """The reference (CultureCLIP paper) recipe: country x category prompts -> concept -> the twin-pair stages."""
 
     recipe = "paper"
+    builds = "cultureclip.builder.recipes.paper:PaperRecipe"
 
     countries: list[str] | None = None
     """Countries asked about; None: every ISO 3166-1 country (pycountry, 249; the reference used 229)."""
@@ -153,6 +157,7 @@ class BottomUpRecipeConfig(TwinPairConfig):
     real photos stay in the dataset beside the renders (`source: photo`)."""
 
     recipe = "bottom_up"
+    builds = "cultureclip.builder.recipes.bottom_up:BottomUpRecipe"
 
     corpus: CorpusConfig | None = None
     """The image-text corpus the photos come from: `{kind, path}` and the kind's options (see CorpusConfig)."""

@@ -1,16 +1,16 @@
 """Recipes by name: every job that writes a dataset is a recipe of the one driver (`builder.pipeline.build`),
-registered here once. A recipe chosen by `build.recipe` names its config section (`section`, a
-`config.build.RecipeSection` that declares the recipe's name); the others take their inputs when created
-(`BUILD_RECIPES.create("caption_scores", data, score)`)."""
+registered once. A recipe chosen by `build.recipe` is registered by its config section (a
+`config.build.RecipeSection` declaring the recipe's name and class; the recipe reads it as `section`); the
+others are registered here and take their inputs when created (`BUILD_RECIPES.create("caption_scores", data,
+score)`)."""
 
+from cultureclip.config.build import RECIPE_SECTIONS
 from cultureclip.registry import Registry
 
 BUILD_RECIPES: Registry = Registry(
     "build recipe",
     {
-        "catalog": "cultureclip.builder.recipes.catalog:CatalogRecipe",
-        "paper": "cultureclip.builder.recipes.paper:PaperRecipe",
-        "bottom_up": "cultureclip.builder.recipes.bottom_up:BottomUpRecipe",
+        **{name: section.builds for name, section in RECIPE_SECTIONS.items()},
         "cultwin": "cultureclip.builder.recipes.cultwin:CultwinRecipe",
         "fashion_mnist": "cultureclip.builder.recipes.fashion_mnist:FashionMnistRecipe",
         "caption_scores": "cultureclip.builder.recipes.caption_scores:CaptionScoresRecipe",
