@@ -20,7 +20,7 @@ from conftest import synthetic_dataset
 from cultureclip.cli import INTERRUPTED, main
 from cultureclip.io import folder_lock
 from helpers.chat_server import ChatServer
-from helpers.faults import SMALL, TRAIN, Case, chat_generator, copy_run, run_case, unfinished_training
+from helpers.faults import SMALL, TRAIN, Case, chat_generator, copy_run, run_case, tiny_build, unfinished_training
 
 
 def _notes(folder: Path) -> Path:
@@ -74,7 +74,7 @@ def _disk_full(tmp, world, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp / "run" / "data.tmp"))
 
     monkeypatch.setattr(pipeline, "write_manifest", full)
-    return ["build", "-c", "tiny", "--out", str(tmp / "run"), *SMALL]
+    return tiny_build(tmp)
 
 
 def _read_only(tmp, world, monkeypatch):
@@ -101,7 +101,7 @@ def _with_server(status: int):
     def setup(tmp, world):
         def command():
             with ChatServer(lambda prompt, attempt: (status, "no", 0)) as server:
-                return main(["build", "-c", "tiny", "--out", str(tmp / "run"), *SMALL, chat_generator(server.url)])
+                return main(tiny_build(tmp, chat_generator(server.url)))
 
         return command
 
@@ -283,15 +283,7 @@ CASES = [
     # 4. generator failures
     Case(
         "a caption server that is not there",
-        lambda tmp, w: [
-            "build",
-            "-c",
-            "tiny",
-            "--out",
-            str(tmp / "run"),
-            *SMALL,
-            chat_generator(f"http://127.0.0.1:{_closed_port()}/v1"),
-        ],
+        lambda tmp, w: tiny_build(tmp, chat_generator(f"http://127.0.0.1:{_closed_port()}/v1")),
         r"error: http://127.0.0.1:\d+/v1: cannot connect \(.*\); start the server or fix base_url",
         kept=lambda tmp: not (tmp / "run" / "data").exists(),
     ),
@@ -398,7 +390,7 @@ def test_a_fixed_caption_server_then_completes_the_build_asking_only_for_what_fa
         return (500, "down", 0) if down else (200, f"{name.group(1)}, a fine thing." if name else "x", 0)
 
     with ChatServer(answer) as server:
-        argv = ["build", "-c", "tiny", "--out", str(tmp_path / "run"), *SMALL, chat_generator(server.url)]
+        argv = tiny_build(tmp_path, chat_generator(server.url))
         assert main(argv) == 2
         down = False
         asked = sum(server.attempts.values())

@@ -36,7 +36,7 @@ from PIL import Image
 from conftest import synthetic_dataset
 from cultureclip.cli import main
 from helpers.chat_server import ChatServer, Raw
-from helpers.faults import SMALL, TRAIN, Case, chat_generator, copy_run, run_case, unfinished_training
+from helpers.faults import TRAIN, Case, chat_generator, copy_run, run_case, tiny_build, unfinished_training
 
 DEAD_PID = 4_194_304 + 7
 """Above Linux's largest PID: no process has it."""
@@ -317,7 +317,7 @@ def _secret_url(url: str) -> str:
 def test_a_credential_in_base_url_is_used_but_never_recorded(tmp_path, capsys, caplog):
     with ChatServer(lambda prompt, attempt: (500, "down", 0)) as server:
         url = _secret_url(server.url)
-        argv = ["build", "-c", "tiny", "--out", str(tmp_path / "run"), *SMALL, chat_generator(url)]
+        argv = tiny_build(tmp_path, chat_generator(url))
         assert main([*argv, "build.max_failed_share=1.0"]) == 0  # every caption falls back, with its note
     assert all(h.get("Authorization", "").startswith("Basic ") for h in server.headers)  # the credential was used
     logged = capsys.readouterr().err + caplog.text
@@ -543,7 +543,7 @@ def _garbage_server(body: bytes):
     def setup(tmp, world):
         def command():
             with ChatServer(lambda prompt, attempt: (200, body, 0)) as server:
-                return main(["build", "-c", "tiny", "--out", str(tmp / "run"), *SMALL, chat_generator(server.url)])
+                return main(tiny_build(tmp, chat_generator(server.url)))
 
         return command
 
@@ -742,15 +742,7 @@ CASES = [
     ),
     Case(
         "3. a credential in base_url, in a refusal",
-        lambda tmp, w: [
-            "build",
-            "-c",
-            "tiny",
-            "--out",
-            str(tmp / "run"),
-            *SMALL,
-            chat_generator(_secret_url(f"http://127.0.0.1:{_closed_port()}/v1")),
-        ],  # fmt: skip
+        lambda tmp, w: tiny_build(tmp, chat_generator(_secret_url(f"http://127.0.0.1:{_closed_port()}/v1"))),
         r"error: http://\*\*\*@127.0.0.1:\d+/v1\?\*\*\*: cannot connect \(.*\); start the server or fix base_url",
         kept=lambda tmp: not any(s.encode() in p.read_bytes() for p in tmp.rglob("*") if p.is_file() for s in SECRETS),
     ),

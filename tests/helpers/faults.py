@@ -17,6 +17,11 @@ SMALL = ["build.catalog.max_groups=1", "build.catalog.train_images=1", "build.ca
 TRAIN = ["pretrain=null", "finetune.steps=2", "finetune.batch_size=4", "ablations={}"]
 
 
+def tiny_build(tmp: Path, *extra: str) -> list[str]:
+    """The command line of a `build` of the tiny preset at the smallest sizes into TMP/run, with `extra` after."""
+    return ["build", "-c", "tiny", "--out", str(tmp / "run"), *SMALL, *extra]
+
+
 @dataclass
 class World:
     """Files every case may copy: a catalogue, a finished run (dataset and tuned model) and a saved model."""
