@@ -93,6 +93,14 @@ def readable(folder: Path) -> None:
             path.chmod(0o666 & ~mask)
 
 
+def read_utf8(path: Path, error: type[Exception] = DataError) -> str:
+    """The text of a UTF-8 file; a file that is not UTF-8 is one line naming it and the first bad byte."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise error(f"{path}: not a UTF-8 text file (byte {err.start})") from None
+
+
 def write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` atomically, replacing a link there rather than writing through it."""
     with atomic_path(Path(path)) as tmp, create_new(tmp) as f:

@@ -192,9 +192,12 @@ def test_a_captions_file_row_is_refused_in_one_line_naming_the_row_and_field(tmp
         _read("folder", tmp_path)
 
 
-def test_an_image_without_its_caption_or_a_link_out_of_the_folder_is_refused(tmp_path):
+def test_an_image_without_its_caption_a_caption_not_utf8_or_a_link_out_of_the_folder_is_refused(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"img")
     with pytest.raises(DataError, match=r"a.jpg: no caption file a.txt beside it"):
+        _read("folder", tmp_path)
+    (tmp_path / "a.txt").write_bytes(b"caf\xe9")
+    with pytest.raises(DataError, match=r"a.txt: not a UTF-8 text file \(byte 3\)$"):
         _read("folder", tmp_path)
     (tmp_path / "a.txt").write_text("A")
     (tmp_path / "outside.jpg").write_bytes(b"img")

@@ -15,6 +15,7 @@ import yaml
 
 from cultureclip.config import yaml_error_line
 from cultureclip.errors import CatalogError
+from cultureclip.io import read_utf8
 
 LIST_FIELDS = ("twins", "sources")
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's loader when PyYAML was built with it
@@ -43,11 +44,9 @@ def read_rows(path: Path | str, text: str | None = None) -> list[RawRow]:
         raise CatalogError(f"{source}: unknown catalogue format; expected one of {', '.join(FORMATS)}")
     if text is None:
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = read_utf8(path, CatalogError)
         except OSError as err:
             raise CatalogError(f"{source}: cannot read ({err.strerror})") from None
-        except UnicodeDecodeError as err:
-            raise CatalogError(f"{source}: not a UTF-8 text file (byte {err.start})") from None
     rows = {"yaml": _yaml_rows, "jsonl": _jsonl_rows, "csv": _csv_rows}[kind](source, text)
     if not rows:
         raise CatalogError(f"{source}: expected a non-empty list of concepts")

@@ -47,7 +47,7 @@ from cultureclip.data.images import ImageTooLarge, decoded
 from cultureclip.data.row import dataset_row
 from cultureclip.data.text import slug
 from cultureclip.errors import DataError
-from cultureclip.io import within
+from cultureclip.io import read_utf8, within
 
 REQUIRED = ("pos_image_path", "pos_caption", "pos_concept", "neg_image_path", "neg_caption", "neg_concept")
 IMAGE_FIELDS = ("pos_image_path", "neg_image_path")
@@ -74,10 +74,7 @@ def read_rows(path: Path, need_images: bool = True) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such CulTwin file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not a UTF-8 text file (byte {err.start})") from None
+    text = read_utf8(path)
     try:
         rows = json.loads(text)
     except json.JSONDecodeError as err:

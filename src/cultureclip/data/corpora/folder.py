@@ -20,7 +20,7 @@ from cultureclip.data.corpora.record import (
     sample_key,
 )
 from cultureclip.errors import DataError
-from cultureclip.io import within
+from cultureclip.io import read_utf8, within
 
 LISTS = ("captions.csv", "captions.jsonl")
 
@@ -56,10 +56,7 @@ def _pairs(root: Path) -> Iterator[CorpusRecord]:
 def _caption(path: Path) -> str:
     if path.stat().st_size > MAX_TEXT_BYTES:
         raise DataError(f"{path}: {path.stat().st_size:,} bytes, over the {MAX_TEXT_BYTES:,} a caption may have")
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not a UTF-8 text file (byte {err.start})") from None
+    return read_utf8(path).strip()
 
 
 def _listed(root: Path, listing: Path) -> Iterator[CorpusRecord]:

@@ -17,6 +17,7 @@ from cultureclip.config import DatasetSpec
 from cultureclip.errors import DataError
 from cultureclip.eval.datasets import register
 from cultureclip.eval.datasets.base import EvalDataset, EvalItem, FileImage, check_label_set, read_classnames
+from cultureclip.io import read_utf8
 
 
 @register("manifest")
@@ -58,10 +59,7 @@ def load_manifest(spec: DatasetSpec) -> EvalDataset:
 def _read_rows(path: Path) -> list[tuple[int, dict]]:
     if not path.is_file():
         raise DataError(f"{path}: no such manifest")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not a UTF-8 text file (byte {err.start})") from None
+    text = read_utf8(path)
     if path.suffix.lower() == ".csv":
         return [(n, row) for n, row in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2)]
     rows = []
