@@ -149,6 +149,8 @@ def test_img2dataset_downloads_the_wit_url_list_and_the_route_builds_from_its_ou
     with ChatServer(vlm) as server:
         assert main(bottom_up_argv(None, tmp_path / "out", server.url, corpus)) == 0
     assert not any("Gone" in prompt for prompt in server.attempts)  # its download failed: not in the corpus
+    asked = [prompt for prompt in server.attempts if "cultural concept of one of these categories" in prompt]
+    assert len(asked) == 4 and all(p.startswith('This image comes with the caption "') for p in asked)  # no "Wikipedia"
     data = tmp_path / "out" / "data"
     photos = pq.read_table(data / "photos.parquet").to_pylist()
     assert sorted((p["page_title"], p["decision"], p["country"]) for p in photos) == [

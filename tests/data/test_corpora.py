@@ -249,6 +249,20 @@ def test_a_bottom_up_corpus_is_its_corpus_or_the_wit_rows_and_not_both(tmp_path)
         BottomUpRecipeConfig(corpus=corpus, rows=tmp_path / "w.jsonl")
 
 
+def test_the_photo_prompts_present_a_wit_photo_as_its_pages_and_another_corpus_photo_by_its_caption(tmp_path):
+    from cultureclip.builder.stages.photos import load_photo_prompts
+
+    wit, folder = CorpusConfig(kind="wit", path=tmp_path), CorpusConfig(kind="folder", path=tmp_path)
+    assert BottomUpRecipeConfig(rows=tmp_path / "w.jsonl").photo_prompt_file() == "bottom-up-v1"
+    assert BottomUpRecipeConfig(corpus=wit).photo_prompt_file() == "bottom-up-v1"
+    assert BottomUpRecipeConfig(corpus=folder).photo_prompt_file() == "bottom-up-corpus-v1"
+    assert BottomUpRecipeConfig(corpus=folder, photo_prompts="bottom-up-v1").photo_prompt_file() == "bottom-up-v1"
+    prompts = load_photo_prompts("bottom-up-corpus-v1")
+    assert prompts["version"] == "bottom-up-corpus-v1"
+    filled = prompts["filter"].format(title="", caption="Gyoza on a plate", context="", categories="Cuisine")
+    assert filled.startswith('This image comes with the caption "Gyoza on a plate"') and "Wikipedia" not in filled
+
+
 def test_the_digest_of_a_corpus_folder_changes_when_a_file_does(tmp_path):
     (tmp_path / "a.txt").write_text("A")
     before = corpus_digest(tmp_path)

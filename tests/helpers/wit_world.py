@@ -19,24 +19,30 @@ TWINS = {"Xiaolongbao": ("Gyoza", "Japan"), "Hanbok": ("Hanfu", "China")}
 KEYS = ("authenticity", "consistency", "cultural_fidelity")
 
 
+FILTER = r'Wikipedia page "(.+?)"\. Its caption|This image comes with the caption .*?title, if known: "(.+?)"'
+LABEL = r'Wikipedia page "(.+?)" \(category|This image \(category "[^"]*"\) comes .*?title, if known: "(.+?)"'
+"""The page title in the route's filter and label prompts: bottom-up-v1's (WIT rows) or bottom-up-corpus-v1's."""
+
+
 def vlm(prompt: str, attempt: int) -> tuple[int, str, float]:
     """The route's filter and labeller, then the reference's twin, captions and judge, scripted."""
     reasked = "previous reply was rejected" in prompt
-    if match := re.search(r'Wikipedia page "(.+?)"\. Its caption', prompt):
-        page = PAGES[match[1]]
+    if match := re.search(FILTER, prompt, re.S):
+        page = PAGES[match[1] or match[2]]
         if page is None:
             return 200, json.dumps({"keep": False, "category": "none", "reason": "a map, not a concept"}), 0
         return 200, json.dumps({"keep": True, "category": page[0].lower(), "reason": "a cultural concept"}), 0
-    if match := re.search(r'Wikipedia page "(.+?)" \(category', prompt):
-        category, country = PAGES[match[1]]
-        if match[1] == "Hanbok" and not reasked:
+    if match := re.search(LABEL, prompt, re.S):
+        title = match[1] or match[2]
+        category, country = PAGES[title]
+        if title == "Hanbok" and not reasked:
             return 200, "It is a hanbok, the Korean dress.", 0
         reply = {
-            "concept": match[1],
+            "concept": title,
             "country": country,
             "category": category,
-            "context": f"{match[1]} matters.",
-            "features": f"the look of {match[1]}",
+            "context": f"{title} matters.",
+            "features": f"the look of {title}",
         }
         return 200, json.dumps(reply), 0
     if match := re.search(r"Concept: (.+?), from", prompt):

@@ -170,8 +170,10 @@ class BottomUpRecipeConfig(TwinPairConfig):
     """Folder of the rows' images when they carry no image_path: <key or index>.<jpg|png|...>."""
     labeller: ChatModelConfig = Field(default_factory=lambda: reference_vlm(0.7, 400))
     """The vision-language model that filters and labels the photos (the reference's VLM and settings)."""
-    photo_prompts: str = "bottom-up-v1"
-    """Prompt file of the filter and label stages: a shipped name or a path."""
+    photo_prompts: str | None = None
+    """Prompt file of the filter and label stages: a shipped name or a path. None: bottom-up-v1 (the
+    reference's, which present each photo as a Wikipedia page's) for WIT rows, bottom-up-corpus-v1 (a photo
+    with its caption, and its page where the corpus names one) for the other corpus kinds."""
     keep_photos: bool = True
     """Keep each labelled photo as a sample of its concept (source: photo, with its URL and attribution)."""
 
@@ -186,6 +188,13 @@ class BottomUpRecipeConfig(TwinPairConfig):
         if self.corpus is None and self.rows is not None:
             return CorpusConfig(kind="wit", path=self.rows, images=self.images)
         return self.corpus
+
+    def photo_prompt_file(self) -> str:
+        """The prompt file the filter and label stages use: `photo_prompts`, else the one for the corpus kind."""
+        if self.photo_prompts is not None:
+            return self.photo_prompts
+        corpus = self.corpus_config()
+        return "bottom-up-v1" if corpus is None or corpus.kind == "wit" else "bottom-up-corpus-v1"
 
 
 class BuildSettings(Strict):

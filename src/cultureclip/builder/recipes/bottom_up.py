@@ -47,7 +47,7 @@ class BottomUpRecipe:
         """The seed, target CLIP and build settings, the content of the prompt files and of the corpus (a
         rows file's bytes; a folder's files by name, size and time)."""
         p = job.cfg.bottom_up
-        files = {"photo prompts": prompt_file(p.photo_prompts, "build.bottom_up.photo_prompts")}
+        files = {"photo prompts": prompt_file(p.photo_prompt_file(), "build.bottom_up.photo_prompts")}
         files |= {"paper prompts": prompt_file(p.prompts, "build.bottom_up.prompts")}
         files |= {"judge prompts": prompt_file(job.judge.prompts, "judge.prompts")}
         corpus = p.corpus_config()
@@ -66,7 +66,7 @@ class BottomUpRecipe:
         p = job.cfg.bottom_up
         for model in (p.labeller, p.generator, job.judge.model):
             parse_chat_model_id(model.name)
-        load_photo_prompts(p.photo_prompts)
+        load_photo_prompts(p.photo_prompt_file())
         for _ in photo_rows(p):
             pass
 
@@ -89,7 +89,7 @@ class BottomUpRecipe:
         return Built(
             rows,
             models(job, p)
-            | {"labeller": p.labeller.name, "photo_prompts": load_photo_prompts(p.photo_prompts)["version"]},
+            | {"labeller": p.labeller.name, "photo_prompts": load_photo_prompts(p.photo_prompt_file())["version"]},
             tables={"photos.parquet": [_decision(r) for r in photos], "pairs.parquet": pairs, "twins.parquet": twins},
             sections={
                 "Bottom-up route (photos.parquet)": dict(Counter(_decision(r)["decision"] for r in photos)),

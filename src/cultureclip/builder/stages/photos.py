@@ -81,7 +81,7 @@ class _PhotoAsk(ChatStage):
     """Asks the route's labeller about each row's photo with the route's prompt file."""
 
     def __init__(self, cfg: BottomUpRecipeConfig, categories: list[str]):
-        super().__init__(cfg.labeller, load_photo_prompts(cfg.photo_prompts), cfg.reasks)
+        super().__init__(cfg.labeller, load_photo_prompts(cfg.photo_prompt_file()), cfg.reasks)
         self.categories = categories
 
     def _prompts(self, rows: list[dict], prompt: str) -> tuple[list[str], list[bytes]]:
