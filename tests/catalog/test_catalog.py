@@ -23,6 +23,7 @@ def test_shipped_catalogue_passes_its_checks_and_keeps_the_twin_rules(shipped):
     stats = catalog_stats(shipped)
     assert stats["concepts"] >= 500 and stats["categories"] == len(CATEGORIES) == 11
     assert stats["curated_twin_groups"] >= 150 and stats["twin_groups"] > stats["curated_twin_groups"]
+    assert stats["native_names"] >= 290 and stats["name_languages"] >= 50
     assert len({c.culture for c in shipped.concepts if c.country}) >= 50, "cultures with an ISO 3166 code"
     for ids in shipped.groups.values():
         members = [shipped.by_id[i] for i in ids]
@@ -205,7 +206,15 @@ def test_a_sketch_needs_only_id_name_culture_category_visual(tmp_path):
 
 def test_stats_of_a_small_file(tmp_path, mini_catalog):
     stats = catalog_stats(load_catalog(mini_catalog))
-    assert stats == {"concepts": 6, "cultures": 3, "categories": 3, "twin_groups": 3, "curated_twin_groups": 3}
+    assert stats == {
+        "concepts": 6,
+        "cultures": 3,
+        "categories": 3,
+        "twin_groups": 3,
+        "curated_twin_groups": 3,
+        "native_names": 6,
+        "name_languages": 3,  # zh, ja, ko
+    }
     mined = load_catalog(mini_catalog).twin_groups_file
     assert mined == mini_catalog.with_suffix(".twin_groups.jsonl")
 

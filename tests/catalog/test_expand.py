@@ -119,4 +119,6 @@ def test_cli_stats_json(mini_catalog, capsys):
         "categories": 3,
         "twin_groups": 3,
         "curated_twin_groups": 3,
+        "native_names": 6,
+        "name_languages": 3,
     }

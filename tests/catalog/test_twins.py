@@ -166,7 +166,15 @@ def test_cli_twins_writes_one_line_per_concept_and_groups_next_to_the_catalogue(
     assert main(["catalog", "stats", "--catalog", str(sketch), "--json"]) == 0
     stats = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     mined = sum(not g["curated"] for g in groups)
-    assert stats == {"concepts": 7, "cultures": 5, "categories": 3, "twin_groups": 2 + mined, "curated_twin_groups": 2}
+    assert stats == {
+        "concepts": 7,
+        "cultures": 5,
+        "categories": 3,
+        "twin_groups": 2 + mined,
+        "curated_twin_groups": 2,
+        "native_names": 0,
+        "name_languages": 0,
+    }
 
 
 def test_a_catalogue_in_its_own_category_vocabulary_checks_and_mines_within_its_categories(tmp_path, capsys):

@@ -15,7 +15,8 @@ def mined_groups_on_disk(catalog: Catalog) -> list[dict]:
 
 
 def catalog_stats(catalog: Catalog) -> dict[str, int]:
-    """Concepts, cultures, categories, twin groups (curated + mined on disk) and curated twin groups."""
+    """Concepts, cultures, categories, twin groups (curated + mined on disk), curated twin groups, and the
+    concepts' names in their own languages and how many languages those are."""
     concepts = catalog.concepts
     return {
         "concepts": len(concepts),
@@ -23,4 +24,6 @@ def catalog_stats(catalog: Catalog) -> dict[str, int]:
         "categories": len({c.category for c in concepts}),
         "twin_groups": len(catalog.groups) + len(mined_groups_on_disk(catalog)),
         "curated_twin_groups": len(catalog.groups),
+        "native_names": sum(len(c.names) for c in concepts),
+        "name_languages": len({language for c in concepts for language in c.names}),
     }

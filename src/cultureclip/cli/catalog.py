@@ -86,6 +86,7 @@ def catalog_stats(
     config: ConfigOption = None,
     overrides: Overrides = None,
 ) -> None:
-    """Count concepts, cultures, categories, twin groups (curated and mined) and curated twin groups."""
+    """Count concepts, cultures, categories, twin groups (curated and mined), curated twin groups, and native
+    names and their languages."""
     counts = catalog_jobs.stats_of_catalog(_catalog_config(config, catalog, overrides))
     typer.echo(json.dumps(counts) if as_json else "\n".join(f"{k}: {v}" for k, v in counts.items()))
