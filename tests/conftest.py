@@ -39,6 +39,18 @@ def mini_catalog() -> Path:
     return DATA / "mini_catalog.yaml"
 
 
+MINI_CATALOG_STATS = {
+    "concepts": 6,
+    "cultures": 3,
+    "categories": 3,
+    "twin_groups": 3,
+    "curated_twin_groups": 3,
+    "native_names": 6,
+    "name_languages": 3,  # zh, ja, ko
+}
+"""What `catalog stats` counts in the mini catalogue (fixtures/mini_catalog.yaml)."""
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A local Ray cluster of 2 CPUs whose workers can import the test helpers (helpers.builder_backends)."""
